@@ -1,0 +1,59 @@
+"""Progress bars (rich), shown only on a terminal unless asked for."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def want_progress(progress: bool | None) -> bool:
+    """Resolve ``progress=None`` to whether standard error is a terminal."""
+    return sys.stderr.isatty() if progress is None else bool(progress)
+
+
+class ProgressBar(AbstractContextManager):
+    """A single rich progress bar with a free-text status; does nothing when disabled.
+
+    Examples
+    --------
+    >>> with ProgressBar("training", total=3, enabled=False) as bar:
+    ...     bar.advance(status="loss=1.0")
+    """
+
+    def __init__(self, description: str, total: float | None, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._description = description
+        self._total = total
+
+    def __enter__(self) -> ProgressBar:
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[status]}"),
+                transient=False,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self._description, total=self._total, status="")
+        return self
+
+    def advance(self, n: float = 1, *, status: str | None = None, completed: float | None = None) -> None:
+        if self._progress is None:
+            return
+        kwargs: dict[str, Any] = {} if status is None else {"status": status}
+        if completed is not None:
+            self._progress.update(self._task, completed=completed, **kwargs)
+        else:
+            self._progress.update(self._task, advance=n, **kwargs)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+            self._progress = None

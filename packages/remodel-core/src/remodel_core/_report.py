@@ -1,0 +1,66 @@
+"""Showcase reports: what a package's showcase returns to ``remodel showcase``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclasses.dataclass
+class Table:
+    """A table of a report: a caption, a header and rows (numbers are formatted with 4 significant digits)."""
+
+    caption: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+    def markdown(self) -> str:
+        def fmt(v: Any) -> str:
+            return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+        lines = [f"**{self.caption}**", "", "| " + " | ".join(self.header) + " |",
+                 "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in self.rows]
+        return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass
+class ShowcaseSection:
+    """One package's part of the showcase report.
+
+    Attributes
+    ----------
+    title : str
+        Section heading.
+    summary : str
+        A markdown paragraph: what was run and what it shows.
+    tables : list of Table
+    figures : list of (caption, path)
+        PNG files written under the showcase's output folder; paths relative to it.
+    metrics : dict
+        Headline figures (also written to ``report.json``).
+    """
+
+    title: str
+    summary: str = ""
+    tables: list[Table] = dataclasses.field(default_factory=list)
+    figures: list[tuple[str, Path]] = dataclasses.field(default_factory=list)
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def markdown(self) -> str:
+        parts = [f"## {self.title}", "", self.summary, ""]
+        parts += [t.markdown() for t in self.tables]
+        parts += [f"![{caption}]({Path(path).as_posix()})\n\n*{caption}*\n" for caption, path in self.figures]
+        return "\n".join(parts)
+
+
+class Showcase(Protocol):
+    """What a package registers under the entry-point group ``remodel.showcase``.
+
+    ``showcase(out, quick=..., progress=...)`` writes its PNG figures under ``out`` and returns a
+    :class:`ShowcaseSection`. ``quick=True`` must finish in about a minute on two CPU cores.
+    """
+
+    def __call__(self, out: Path, *, quick: bool = False, progress: bool = False) -> ShowcaseSection: ...

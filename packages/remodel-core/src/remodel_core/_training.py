@@ -1,0 +1,252 @@
+"""Training problems and the optimisation loop shared by every optimizer algorithm."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._algorithm import Algorithm
+from ._checkpoint import load_checkpoint, save_checkpoint
+from ._context import SolveContext
+from ._problem import Problem
+from ._progress import ProgressBar, want_progress
+from ._retcode import ReturnCode
+from ._solution import Solution
+
+DEFAULT_MAXITERS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingProblem(Problem):
+    """Minimise a loss over the parameters of a torch model.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model; ``solve`` trains a copy and returns it as ``Solution.u`` (the problem keeps the
+        initialisation, so several algorithms can start from the same one).
+    loss : callable
+        ``loss(model)`` when ``data`` is None, else ``loss(model, *batch)``; returns a scalar tensor.
+    data : tuple of tensors, optional
+        Tensors sharing their first dimension (inputs, targets, ...). Moved to the solve's device;
+        floating tensors are cast to its dtype.
+    batch_size : int, optional
+        Minibatch size (shuffled each epoch with the solve's seed); ``None`` uses the full batch.
+    metrics : mapping of name to callable, optional
+        ``metric(model) -> float`` evaluated every ``monitor_every`` iterations into the history
+        (for example a PINN's relative L2 error against its reference solution).
+    name : str
+        A label for reports.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(32, 2)
+    >>> prob = TrainingProblem(model=torch.nn.Linear(2, 1), loss=lambda m, x, y: ((m(x) - y) ** 2).mean(),
+    ...                        data=(x, x.sum(1, keepdim=True)), batch_size=8)
+    >>> prob.n_samples
+    32
+    """
+
+    model: nn.Module
+    loss: Callable[..., torch.Tensor]
+    data: tuple[torch.Tensor, ...] | None = None
+    batch_size: int | None = None
+    metrics: Mapping[str, Callable[[nn.Module], float]] = dataclasses.field(default_factory=dict)
+    name: str = "training"
+
+    @property
+    def n_samples(self) -> int | None:
+        return None if self.data is None else int(self.data[0].shape[0])
+
+    def validate(self) -> None:
+        if not isinstance(self.model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(self.model).__name__}")
+        if not any(p.requires_grad for p in self.model.parameters()):
+            raise ValueError("model has no trainable parameters")
+        if not callable(self.loss):
+            raise TypeError(f"loss must be callable, got {type(self.loss).__name__}")
+        if self.data is not None:
+            if not isinstance(self.data, tuple) or not all(isinstance(t, torch.Tensor) for t in self.data):
+                raise TypeError("data must be a tuple of tensors")
+            if not self.data:
+                raise ValueError("data must hold at least one tensor (or be None)")
+            sizes = {int(t.shape[0]) for t in self.data}
+            if len(sizes) != 1:
+                raise ValueError(f"data tensors must share their first dimension, got sizes {sorted(sizes)}")
+        if self.batch_size is not None:
+            if self.data is None:
+                raise ValueError("batch_size needs data")
+            if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size <= 0:
+                raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not isinstance(self.metrics, Mapping) or not all(callable(f) for f in self.metrics.values()):
+            raise TypeError("metrics must map names to callables metric(model) -> float")
+
+    def summary(self) -> dict[str, Any]:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return {"problem": type(self).__name__, "name": self.name, "parameters": n_params,
+                "samples": self.n_samples}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OptimizerAlgorithm(Algorithm):
+    """Base class of the algorithms that train a :class:`TrainingProblem` with a ``torch.optim.Optimizer``.
+
+    A subclass implements :meth:`make_optimizer`; one iteration of ``solve`` is one ``optimizer.step(closure)``.
+    Without ``maxiters``, ``maxtime`` or ``abstol``, training stops after 1000 iterations. An optimizer that
+    sets ``converged = True`` ends the run with ``Success``; one that sets ``failed = True`` with ``Failure``.
+    """
+
+    problem_types = (TrainingProblem,)
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
+        assert isinstance(problem, TrainingProblem)
+        return train(problem, self.make_optimizer, ctx)
+
+
+class _Batches:
+    """Epoch-wise shuffled minibatches whose position is part of the checkpoint."""
+
+    def __init__(self, n: int | None, batch_size: int | None, generator: torch.Generator) -> None:
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+        self.perm: torch.Tensor | None = None
+        self.pos = 0
+
+    def next(self) -> torch.Tensor | None:
+        if self.n is None or self.batch_size is None or self.batch_size >= self.n:
+            return None
+        if self.perm is None or self.pos + self.batch_size > self.n:
+            self.perm = torch.randperm(self.n, generator=self.generator)
+            self.pos = 0
+        idx = self.perm[self.pos : self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return idx
+
+    def state(self) -> dict[str, Any]:
+        return {"perm": self.perm, "pos": self.pos, "generator": self.generator.get_state()}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.perm, self.pos = state["perm"], int(state["pos"])
+        self.generator.set_state(state["generator"])
+
+
+def _finite(params: list[torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in params)
+
+
+def train(
+    problem: TrainingProblem,
+    make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
+    ctx: SolveContext,
+) -> Solution:
+    """The optimisation loop: steps, history, divergence guard, checkpoints, progress and stopping rules.
+
+    Every optimizer algorithm runs through this one loop, so the shared options behave the same for all.
+    """
+    opts = ctx.options
+    model = copy.deepcopy(problem.model).to(device=opts.device)
+    if opts.dtype is not None:
+        model = model.to(dtype=opts.dtype)
+    data: tuple[torch.Tensor, ...] = ()
+    if problem.data is not None:
+        data = tuple(
+            t.to(device=opts.device, dtype=opts.dtype if (opts.dtype and t.is_floating_point()) else t.dtype)
+            for t in problem.data
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(model)
+    batches = _Batches(problem.n_samples, problem.batch_size, ctx.generator)
+    iteration = 0
+    if opts.resume and opts.checkpoint is not None and opts.checkpoint.exists():
+        state = load_checkpoint(opts.checkpoint, map_location=opts.device)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise ValueError(f"checkpoint {str(opts.checkpoint)!r} does not match this problem/algorithm: {err}")
+        batches.load(state["batches"])
+        iteration = int(state["iteration"])
+        ctx.history = {k: list(v) for k, v in state["history"].items()}
+        ctx.stats.update(state["stats"])
+        ctx.restore_clock(state["stats"]["wall_s"])
+    maxiters = opts.maxiters
+    if maxiters is None and opts.maxtime is None and opts.abstol is None:
+        maxiters = DEFAULT_MAXITERS
+    if maxiters != opts.maxiters:
+        ctx.options = dataclasses.replace(opts, maxiters=maxiters)
+
+    batch: tuple[torch.Tensor, ...] = data
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=False)
+        value = problem.loss(model, *batch)
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            raise TypeError("loss must return a scalar tensor")
+        value.backward()
+        ctx.stats["evals"] += 1
+        return value
+
+    def checkpoint() -> None:
+        if opts.checkpoint is None:
+            return
+        with ctx.excluded_time():
+            ctx.stats["wall_s"] = ctx.elapsed()
+            save_checkpoint(opts.checkpoint, {
+                "iteration": iteration, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "batches": batches.state(), "history": ctx.history, "stats": dict(ctx.stats),
+            })
+
+    def monitor(loss: float) -> None:
+        row: dict[str, float] = {"iteration": iteration, "loss": loss, "time": ctx.elapsed(),
+                                 "evals": ctx.stats["evals"]}
+        if problem.metrics and (iteration % opts.monitor_every == 0):
+            with ctx.excluded_time():
+                for name, metric in problem.metrics.items():
+                    row[name] = float(metric(model))
+        ctx.log(**row)
+
+    good = [p.detach().clone() for p in params]
+    retcode: ReturnCode | None = None
+    total = maxiters if maxiters is not None else None
+    with ProgressBar(problem.name, total, enabled=want_progress(opts.progress)) as bar:
+        if iteration and maxiters is not None and iteration >= maxiters:
+            retcode = ReturnCode.MaxIters
+        while retcode is None:
+            idx = batches.next()
+            batch = data if idx is None else tuple(t[idx] for t in data)
+            pending = [p.detach().clone() for p in params]
+            out = optimizer.step(closure)
+            iteration += 1
+            loss = math.nan if out is None else float(out.detach() if isinstance(out, torch.Tensor) else out)
+            if not math.isfinite(loss) or not _finite(params):
+                with torch.no_grad():
+                    for p, g in zip(params, good if not math.isfinite(loss) else pending):
+                        p.copy_(g)
+                loss = math.nan
+                retcode = ReturnCode.Diverged
+            else:
+                good = pending
+            ctx.stats["iterations"] = iteration
+            monitor(loss)
+            bar.advance(status=f"loss={loss:.3e}")
+            if retcode is None:
+                if getattr(optimizer, "failed", False):
+                    retcode = ReturnCode.Failure
+                elif getattr(optimizer, "converged", False):
+                    retcode = ReturnCode.Success
+                else:
+                    retcode = ctx.stop_reason(iteration=iteration, loss=loss, state=model)
+            if retcode is not None or iteration % opts.checkpoint_every == 0:
+                checkpoint()
+    ctx.stats["wall_s"] = ctx.elapsed()
+    assert retcode is not None
+    return Solution(u=model, retcode=retcode, stats=dict(ctx.stats), history=ctx.history)
