@@ -15,8 +15,8 @@ from ._checkpoint import load_checkpoint, save_checkpoint
 from ._context import SolveContext
 from ._options import SolveOptions
 from ._problem import Problem
-from ._report import Showcase, ShowcaseSection, Table
 from ._progress import ProgressBar, want_progress
+from ._report import Showcase, ShowcaseSection, Table
 from ._retcode import ReturnCode
 from ._solution import Solution
 from ._solve import remake, solve

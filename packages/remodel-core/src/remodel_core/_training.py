@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -172,7 +172,9 @@ def train(
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as err:
-            raise ValueError(f"checkpoint {str(opts.checkpoint)!r} does not match this problem/algorithm: {err}")
+            raise ValueError(
+                f"checkpoint {str(opts.checkpoint)!r} does not match this problem/algorithm: {err}"
+            ) from err
         batches.load(state["batches"])
         iteration = int(state["iteration"])
         ctx.history = {k: list(v) for k, v in state["history"].items()}
