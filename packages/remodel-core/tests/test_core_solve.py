@@ -151,7 +151,11 @@ def test_maxtime_callback_and_reltol():
     sol = solve(regression(), Adam(), maxtime=0.2)
     assert sol.retcode is ReturnCode.MaxTime and sol.stats["wall_s"] >= 0.2
     seen = []
-    sol = solve(regression(), Adam(), maxiters=100, callback=lambda s: seen.append(s["iteration"]) or s["iteration"] == 7)
+    def stop_at_7(state):
+        seen.append(state["iteration"])
+        return state["iteration"] == 7
+
+    sol = solve(regression(), Adam(), maxiters=100, callback=stop_at_7)
     assert sol.retcode is ReturnCode.Terminated and seen == list(range(1, 8))
     sol = solve(regression(), LBFGS(), reltol=1e-3, maxiters=1000)
     assert sol.retcode is ReturnCode.Success and sol.stats["iterations"] < 1000
