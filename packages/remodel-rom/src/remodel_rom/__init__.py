@@ -1,1 +1,41 @@
+"""REMODEL rom: model order reduction, classical and learned, and learned components for solvers.
+
+Examples
+--------
+>>> from remodel_core import solve
+>>> from remodel_rom import ReductionProblem, RBGreedy, thermal_block
+>>> fom = thermal_block(blocks=(2, 2), n=16)
+>>> rom = solve(ReductionProblem(fom, training=30), RBGreedy(basis_size=8)).u
+>>> mu = [0.2, 0.9, 0.4, 0.6]
+>>> u = fom.solve(mu)
+>>> err = fom.energy_norm(u - rom.reconstruct(rom.solve(mu)))
+>>> bool(err <= rom.estimate_error(mu))
+True
+"""
+
+from ._fem import assemble_load, assemble_mass, assemble_stiffness, unit_square_mesh
+from ._pod import POD, energy_rank, incremental_svd
+from ._problem import ReductionProblem
+from ._reduced import ReducedStationaryModel, ResidualEstimator
+from ._reductors import PODGalerkin, RBGreedy
+from ._stationary import AffineCoefficients, StationaryAffineModel, thermal_block
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "POD",
+    "AffineCoefficients",
+    "PODGalerkin",
+    "RBGreedy",
+    "ReducedStationaryModel",
+    "ReductionProblem",
+    "ResidualEstimator",
+    "StationaryAffineModel",
+    "assemble_load",
+    "assemble_mass",
+    "assemble_stiffness",
+    "energy_rank",
+    "incremental_svd",
+    "thermal_block",
+    "unit_square_mesh",
+]

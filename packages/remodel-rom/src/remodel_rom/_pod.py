@@ -1,0 +1,171 @@
+"""Proper orthogonal decomposition as a scikit-learn estimator: exact, randomized and incremental SVD."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.extmath import randomized_svd
+
+from ._linalg import GramSchmidt, apply_product
+
+METHODS = ("exact", "randomized", "incremental")
+
+
+def check_snapshots(X: np.ndarray, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """``X`` as a finite 2-D float64 array of snapshots (rows), with a clear error otherwise."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of snapshots (n_samples, n_features), got shape {X.shape}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features per snapshot, expected {n_features} (as in fit)")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} holds no snapshots")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} contains NaN or Inf")
+    return X
+
+
+def energy_rank(singular_values: np.ndarray, energy: float) -> int:
+    """Smallest ``r`` with ``sum_{i<r} s_i^2 >= energy * sum_i s_i^2`` (the POD energy criterion)."""
+    e = np.cumsum(singular_values**2)
+    if e[-1] == 0:
+        return 1
+    return int(min(np.searchsorted(e / e[-1], energy - 1e-15) + 1, len(singular_values)))
+
+
+def incremental_svd(X: np.ndarray, rank: int, batch_size: int, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Truncated SVD of the columns of ``X`` added in batches (Brand 2002, "Incremental SVD").
+
+    Returns the left singular vectors ``U`` (N, r) and singular values ``s``; only ``U``, ``s`` and one batch
+    are held in memory at a time.
+    """
+    N = X.shape[0]
+    U = np.zeros((N, 0))
+    s = np.zeros(0)
+    for start in range(0, X.shape[1], batch_size):
+        C = X[:, start : start + batch_size]
+        M = U.T @ C
+        P = C - U @ M
+        M2 = U.T @ P  # re-orthogonalise once
+        P -= U @ M2
+        M += M2
+        Qp, Rp = np.linalg.qr(P)
+        k = len(s)
+        K = np.zeros((k + Rp.shape[0], k + C.shape[1]))
+        K[:k, :k] = np.diag(s)
+        K[:k, k:] = M
+        K[k:, k:] = Rp
+        Uk, sk, _ = np.linalg.svd(K, full_matrices=False)
+        keep = sk > rtol * max(sk[0], 1e-300)
+        keep[rank:] = False
+        U = np.hstack([U, Qp]) @ Uk[:, keep]
+        s = sk[keep]
+    return U, s
+
+
+class POD(TransformerMixin, BaseEstimator):
+    """Proper orthogonal decomposition of snapshots (rows of ``X``), optionally in an inner product.
+
+    The modes are the leading left singular vectors of the snapshot matrix (Sirovich 1987; with the
+    product ``P`` the ``P``-orthonormal POD via a ``P``-orthonormal basis of the snapshots, which avoids
+    the squared condition number of the method of snapshots). ``method="randomized"`` uses Halko,
+    Martinsson & Tropp (2011); ``"incremental"`` Brand's (2002) incremental SVD over batches of snapshots.
+
+    Parameters
+    ----------
+    n_components : int, optional
+        Number of modes; if None, the smallest number meeting ``energy``.
+    energy : float
+        Fraction of the snapshot energy ``sum s_i^2`` the modes keep when ``n_components`` is None.
+    method : {"exact", "randomized", "incremental"}
+    product : sparse matrix, optional
+        Inner product of the snapshot space (``"exact"`` only); modes are orthonormal in it.
+    batch_size : int
+        Snapshots per update of the incremental SVD.
+    random_state : int
+        Seed of the randomized SVD.
+
+    Attributes
+    ----------
+    components_ : ndarray, shape (n_components_, n_features)
+    singular_values_ : ndarray
+        All computed singular values (not only the kept ones).
+    explained_energy_ratio_ : float
+    n_components_ : int
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 3)) @ rng.standard_normal((3, 200))
+    >>> pod = POD(energy=0.999999).fit(X)
+    >>> pod.n_components_, bool(np.allclose(pod.inverse_transform(pod.transform(X)), X))
+    (3, True)
+    """
+
+    def __init__(self, n_components: int | None = None, *, energy: float = 0.9999, method: str = "exact",
+                 product: sp.spmatrix | np.ndarray | None = None, batch_size: int = 50, random_state: int = 0) -> None:
+        self.n_components = n_components
+        self.energy = energy
+        self.method = method
+        self.product = product
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _check_params(self, n_samples: int) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.n_components is not None and (
+            isinstance(self.n_components, bool) or not isinstance(self.n_components, int | np.integer)
+            or self.n_components < 1
+        ):
+            raise ValueError(f"n_components must be a positive integer or None, got {self.n_components!r}")
+        if not (isinstance(self.energy, float | int) and 0 < self.energy <= 1):
+            raise ValueError(f"energy must lie in (0, 1], got {self.energy!r}")
+        if self.product is not None and self.method != "exact":
+            raise ValueError(f"product is supported by method='exact' only, got method={self.method!r}")
+        if self.method == "randomized" and self.n_components is None:
+            raise ValueError("method='randomized' needs n_components")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+
+    def fit(self, X: np.ndarray, y: None = None) -> POD:
+        """Compute the modes of the snapshots ``X`` (n_samples, n_features)."""
+        X = check_snapshots(X)
+        self._check_params(X.shape[0])
+        S = X.T  # columns are snapshots
+        if self.method == "exact":
+            if self.product is None:
+                U, s, _ = np.linalg.svd(S, full_matrices=False)
+            else:
+                if self.product.shape != (S.shape[0], S.shape[0]):
+                    raise ValueError(f"product must be {S.shape[0]} x {S.shape[0]}, got {self.product.shape}")
+                gs = GramSchmidt(S.shape[0], self.product)
+                gs.extend(S)
+                Ur, s, _ = np.linalg.svd(gs.R, full_matrices=False)
+                U = gs.Q @ Ur
+        elif self.method == "randomized":
+            U, s, _ = randomized_svd(S, self.n_components, n_oversamples=10, n_iter=4, random_state=self.random_state)
+        else:
+            rank = self.n_components if self.n_components is not None else min(S.shape)
+            U, s = incremental_svd(S, rank, self.batch_size)
+        r = energy_rank(s, self.energy) if self.n_components is None else min(self.n_components, len(s))
+        self.components_ = np.ascontiguousarray(U[:, :r].T)
+        self.singular_values_ = s
+        total = float(np.sum(s**2))
+        self.explained_energy_ratio_ = float(np.sum(s[:r] ** 2) / total) if total > 0 else 1.0
+        self.n_components_ = r
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Coefficients of the (product-)orthogonal projection of ``X`` onto the modes."""
+        X = check_snapshots(X, "X", self.n_features_in_)
+        return apply_product(self.product, X.T).T @ self.components_.T
+
+    def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+        """Snapshots ``Z @ components_`` from coefficients (n_samples, n_components_)."""
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.n_components_:
+            raise ValueError(f"Z must have shape (n_samples, {self.n_components_}), got {Z.shape}")
+        return Z @ self.components_
