@@ -1,0 +1,236 @@
+"""Limited-memory BFGS building blocks: the curvature-pair memory and the two-loop recursion
+(Nocedal 1980; Liu & Nocedal 1989; Nocedal & Wright, *Numerical Optimization*, Alg. 7.4)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .._algorithm import check_positive
+from ._linesearch import strong_wolfe
+
+__all__ = ["LBFGSMemory", "LBFGSStep", "flat_grad", "flat_params", "lbfgs_iteration", "set_flat_params"]
+
+
+class LBFGSMemory:
+    """The last ``history_size`` curvature pairs ``(s, y)`` and the two-loop recursion ``d = -H g``.
+
+    Pairs with too little curvature, ``s'y <= curvature_eps * ||s|| ||y||``, are skipped, so the implicit
+    inverse Hessian stays positive definite. The initial matrix is ``gamma I`` with the Shanno–Phua scaling
+    ``gamma = s'y / y'y`` of the newest pair. Vectors are kept in float64 whatever the parameters' dtype.
+
+    Parameters
+    ----------
+    history_size : int
+        Most pairs kept (> 0).
+    curvature_eps : float
+        Relative curvature threshold for skipping a pair (>= 0).
+
+    Examples
+    --------
+    >>> A = torch.diag(torch.tensor([1.0, 10.0], dtype=torch.float64))
+    >>> mem = LBFGSMemory(5)
+    >>> s = torch.tensor([1.0, 0.0], dtype=torch.float64); mem.push(s, A @ s)
+    True
+    >>> s = torch.tensor([0.0, 1.0], dtype=torch.float64); mem.push(s, A @ s)
+    True
+    >>> g = torch.tensor([2.0, 20.0], dtype=torch.float64)
+    >>> mem.direction(g)  # exact Newton direction -A^{-1} g after two independent pairs
+    tensor([-2., -2.], dtype=torch.float64)
+    """
+
+    def __init__(self, history_size: int = 50, *, curvature_eps: float = 1e-10) -> None:
+        check_positive("history_size", history_size, integer=True)
+        check_positive("curvature_eps", curvature_eps, allow_zero=True)
+        self.history_size = int(history_size)
+        self.curvature_eps = float(curvature_eps)
+        self.s: list[torch.Tensor] = []
+        self.y: list[torch.Tensor] = []
+        self.rho: list[float] = []
+        self.skipped = 0
+
+    def __len__(self) -> int:
+        return len(self.s)
+
+    @property
+    def gamma(self) -> float:
+        """Scaling ``s'y / y'y`` of the newest pair (1.0 while the memory is empty)."""
+        if not self.s:
+            return 1.0
+        y = self.y[-1]
+        return 1.0 / (self.rho[-1] * float(y.dot(y)))
+
+    def reset(self) -> None:
+        """Forget every pair (a restart)."""
+        self.s.clear()
+        self.y.clear()
+        self.rho.clear()
+
+    def push(self, s: torch.Tensor, y: torch.Tensor) -> bool:
+        """Store the pair ``(s, y)`` unless its curvature is too small or not finite; True when stored."""
+        s = s.detach().reshape(-1).to(torch.float64).clone()
+        y = y.detach().reshape(-1).to(torch.float64).clone()
+        if s.shape != y.shape:
+            raise ValueError(f"s and y must have the same size, got {s.numel()} and {y.numel()}")
+        sy = float(s.dot(y))
+        ns, ny = float(s.norm()), float(y.norm())
+        if not (torch.isfinite(torch.tensor([sy, ns, ny])).all()) or ny == 0.0 or sy <= self.curvature_eps * ns * ny:
+            self.skipped += 1
+            return False
+        if len(self.s) == self.history_size:
+            self.s.pop(0)
+            self.y.pop(0)
+            self.rho.pop(0)
+        self.s.append(s)
+        self.y.append(y)
+        self.rho.append(1.0 / sy)
+        return True
+
+    def apply(self, g: torch.Tensor) -> torch.Tensor:
+        """``H g`` by the two-loop recursion (``gamma g`` when the memory is empty)."""
+        q = g.detach().reshape(-1).to(torch.float64).clone()
+        k = len(self.s)
+        alphas = [0.0] * k
+        for i in range(k - 1, -1, -1):
+            alphas[i] = self.rho[i] * float(self.s[i].dot(q))
+            q.add_(self.y[i], alpha=-alphas[i])
+        q.mul_(self.gamma)
+        for i in range(k):
+            beta = self.rho[i] * float(self.y[i].dot(q))
+            q.add_(self.s[i], alpha=alphas[i] - beta)
+        return q
+
+    def direction(self, g: torch.Tensor) -> torch.Tensor:
+        """The quasi-Newton direction ``-H g`` (float64, flat)."""
+        return self.apply(g).neg_()
+
+    # persistence -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and plain Python values only (loadable with ``weights_only=True``)."""
+        if self.s:
+            S, Y = torch.stack(self.s), torch.stack(self.y)
+        else:
+            S = Y = torch.zeros(0, 0, dtype=torch.float64)
+        return {"s": S, "y": Y, "history_size": self.history_size, "curvature_eps": self.curvature_eps,
+                "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history_size = int(state["history_size"])
+        self.curvature_eps = float(state["curvature_eps"])
+        self.skipped = int(state.get("skipped", 0))
+        self.reset()
+        S, Y = state["s"], state["y"]
+        for s, y in zip(S, Y):
+            self.s.append(s.to(torch.float64).clone())
+            self.y.append(y.to(torch.float64).clone())
+            self.rho.append(1.0 / float(s.double().dot(y.double())))
+
+
+def flat_params(params: list[torch.Tensor]) -> torch.Tensor:
+    """The parameters as one flat float64 vector (a copy)."""
+    return torch.cat([p.detach().reshape(-1).to(torch.float64) for p in params])
+
+
+def flat_grad(params: list[torch.Tensor]) -> torch.Tensor:
+    """The gradients as one flat float64 vector (zeros where ``grad`` is None)."""
+    return torch.cat([
+        (p.grad.detach().reshape(-1) if p.grad is not None else torch.zeros(p.numel(), device=p.device)).to(
+            torch.float64)
+        for p in params
+    ])
+
+
+@torch.no_grad()
+def set_flat_params(params: list[torch.Tensor], x: torch.Tensor) -> None:
+    """Copy the flat vector ``x`` into ``params`` (cast to each parameter's dtype)."""
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.copy_(x[offset : offset + n].view_as(p))
+        offset += n
+    if offset != x.numel():
+        raise ValueError(f"x has {x.numel()} entries, the parameters {offset}")
+
+
+@dataclasses.dataclass
+class LBFGSStep:
+    """Outcome of :func:`lbfgs_iteration`: the new point, its value and gradient, and what happened."""
+
+    x: torch.Tensor
+    f: float
+    g: torch.Tensor
+    alpha: float
+    evals: int
+    line_search_ok: bool
+    restarted: bool
+    stalled: bool
+    nonfinite: bool = False
+
+
+def lbfgs_iteration(
+    evaluate: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
+    x: torch.Tensor,
+    f: float,
+    g: torch.Tensor,
+    memory: LBFGSMemory,
+    *,
+    lr: float = 1.0,
+    c1: float = 1e-4,
+    c2: float = 0.9,
+    max_ls: int = 25,
+) -> LBFGSStep:
+    """One robust L-BFGS iteration from ``(x, f, g)`` on the flat function ``evaluate(x) -> (f, g)``.
+
+    The direction is ``-H g`` from ``memory``; when it is not a descent direction (or not finite) the memory
+    is reset and steepest descent is used. The first step after a reset is ``lr / ||g||`` (a step of length
+    ``lr``), later ones ``lr``. The step is chosen by :func:`~remodel_core.optim.strong_wolfe` (cubic
+    interpolation, NaN-safe). A successful or merely decreasing step is accepted and its pair pushed
+    (curvature-checked); when no decrease is found the memory is reset and ``x`` is kept, and when that
+    happens on a steepest-descent step ``stalled`` is True (no progress possible); ``nonfinite`` is True
+    when every trial value of the line search was NaN/Inf.
+
+    Examples
+    --------
+    >>> A = torch.diag(torch.tensor([1.0, 100.0], dtype=torch.float64))
+    >>> evaluate = lambda x: (float(0.5 * x @ A @ x), A @ x)
+    >>> x = torch.tensor([1.0, 1.0], dtype=torch.float64); mem = LBFGSMemory(10)
+    >>> f, g = evaluate(x)
+    >>> for _ in range(20):
+    ...     st = lbfgs_iteration(evaluate, x, f, g, mem); x, f, g = st.x, st.f, st.g
+    >>> f < 1e-20
+    True
+    """
+    d = memory.direction(g) if len(memory) else -g
+    gtd = float(g.dot(d))
+    restarted = False
+    if not math.isfinite(gtd) or gtd >= 0 or not bool(torch.isfinite(d).all()):
+        memory.reset()
+        d, gtd, restarted = -g, -float(g.dot(g)), True
+    gnorm = math.sqrt(-gtd) if not len(memory) else None
+    if gtd == 0.0:
+        return LBFGSStep(x, f, g, 0.0, 0, True, restarted, False)
+    alpha0 = lr / gnorm if gnorm else lr
+    if not math.isfinite(alpha0) or alpha0 <= 0:
+        alpha0 = lr
+
+    finite_seen = [False]
+
+    def phi(alpha: float) -> tuple[float, float, torch.Tensor]:
+        fa, ga = evaluate(x + alpha * d)
+        dphi = float(ga.dot(d))
+        finite_seen[0] |= math.isfinite(fa) and math.isfinite(dphi)
+        return fa, dphi, ga
+
+    res = strong_wolfe(phi, f, gtd, alpha0, c1=c1, c2=c2, max_evals=max_ls, extra0=(g,))
+    if res.alpha > 0.0:
+        x_new = x + res.alpha * d
+        g_new = res.extra[0]
+        memory.push(x_new - x, g_new - g)
+        return LBFGSStep(x_new, res.f, g_new, res.alpha, res.evals, res.success, restarted, False)
+    memory.reset()
+    return LBFGSStep(x, f, g, 0.0, res.evals, False, restarted, stalled=(gnorm is not None),
+                     nonfinite=not finite_seen[0])
