@@ -1,0 +1,253 @@
+"""The :class:`PINNProblem`: a PDE on a box with its conditions and reference solution."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._problem import Problem
+from .._training import TrainingProblem
+from ._conditions import GROUPS, Dirichlet, Periodic
+from ._derivatives import Derivatives, check_route, derivatives
+from ._domain import Box
+
+Residual = Callable[[torch.Tensor, Derivatives], torch.Tensor]
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _model_dtype(model: nn.Module) -> tuple[torch.dtype, torch.device]:
+    p = next(iter(model.parameters()), None)
+    if p is None:
+        return torch.float64, torch.device("cpu")
+    return p.dtype, p.device
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PINNProblem(Problem):
+    """A PDE ``pde(x, D) = 0`` on a box, with conditions and a reference solution, for physics-informed networks.
+
+    A PINN (Raissi, Perdikaris & Karniadakis, J. Comput. Phys. 378, 2019) is trained on the mean squared PDE
+    residual at interior collocation points plus the mean squared mismatch of the initial and boundary
+    conditions. :meth:`discretize` turns the problem plus a network into a
+    :class:`~remodel_core.TrainingProblem` that any core optimizer solves.
+
+    Parameters
+    ----------
+    name : str
+        A label (``"burgers"``).
+    domain : Box
+        The space(-time) box; for time-dependent problems the last coordinate is time.
+    pde : callable
+        ``pde(x, D) -> [n]``, the residual from the points and their :class:`Derivatives`.
+    second : tuple of int
+        Inputs whose second derivative ``pde`` uses.
+    conditions : tuple of Dirichlet/Periodic
+        Initial and boundary conditions.
+    solution : callable, optional
+        ``solution(x) -> [n]`` float64 reference solution.
+    evaluation : callable, optional
+        ``evaluation() -> (points, values)``, the fixed evaluation set of :meth:`relative_l2` (cached by the
+        benchmark modules); defaults to ``solution`` on a 101-point tensor grid.
+    parameters : mapping, optional
+        Physical parameters, for reports.
+
+    Examples
+    --------
+    >>> import math
+    >>> from remodel_core.nn import ResNetMLP
+    >>> from remodel_core.pde import burgers
+    >>> prob = burgers(nu=0.01 / math.pi)
+    >>> train = prob.discretize(ResNetMLP(2, 1, width=8, depth=2).double(), points=64, boundary_points=16, seed=0)
+    >>> train.data[0].shape, float(train.loss(train.model, *train.data)) > 0
+    (torch.Size([64, 2]), True)
+    """
+
+    name: str
+    domain: Box
+    pde: Residual
+    second: tuple[int, ...] = ()
+    conditions: tuple[Dirichlet | Periodic, ...] = ()
+    solution: Callable[[torch.Tensor], torch.Tensor] | None = None
+    evaluation: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None
+    parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not isinstance(self.domain, Box):
+            raise TypeError(f"domain must be a Box, got {type(self.domain).__name__}")
+        if not callable(self.pde):
+            raise TypeError(f"pde must be callable, got {type(self.pde).__name__}")
+        for i in self.second:
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.domain.dim:
+                raise ValueError(f"second must hold input indices in [0, {self.domain.dim}), got {self.second}")
+        for c in self.conditions:
+            if not isinstance(c, (Dirichlet, Periodic)):
+                raise TypeError(f"conditions must be Dirichlet or Periodic, got {type(c).__name__}")
+        if self.solution is not None and not callable(self.solution):
+            raise TypeError("solution must be callable or None")
+
+    def summary(self) -> dict[str, Any]:
+        return {"problem": type(self).__name__, "name": self.name, "dim": self.domain.dim, **dict(self.parameters)}
+
+    # -- reference -------------------------------------------------------------------------------------
+    def reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The reference solution at the rows of ``x`` (shape ``[n, d]``), as a float64 tensor ``[n]``."""
+        if self.solution is None:
+            raise ValueError(f"problem {self.name!r} has no reference solution")
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.domain.dim:
+            raise ValueError(f"x must be a tensor of shape [n, {self.domain.dim}], got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        return self.solution(x.detach().to(device="cpu", dtype=torch.float64))
+
+    def evaluation_set(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fixed points and reference values (float64, CPU) of :meth:`relative_l2`."""
+        if self.evaluation is not None:
+            return self.evaluation()
+        pts = self.domain.grid(*([101] * self.domain.dim))
+        return pts, self.reference(pts)
+
+    def relative_l2(self, model: nn.Module) -> float:
+        """``||u_theta - u_ref|| / ||u_ref||`` on the fixed evaluation set.
+
+        Examples
+        --------
+        >>> from remodel_core.pde import poisson2d
+        >>> prob = poisson2d()
+        >>> exact = lambda x: (torch.sin(torch.pi * x[:, :1]) * torch.sin(torch.pi * x[:, 1:]))
+        >>> class Exact(torch.nn.Module):
+        ...     def forward(self, x): return exact(x)
+        >>> prob.relative_l2(Exact()) < 1e-15
+        True
+        """
+        pts, ref = self.evaluation_set()
+        dtype, device = _model_dtype(model)
+        with torch.no_grad():
+            out = torch.cat([model(chunk.to(device=device, dtype=dtype)).reshape(-1)
+                             for chunk in pts.split(65536)])
+        err = out.detach().to(device="cpu", dtype=torch.float64) - ref
+        return float(err.norm() / ref.norm())
+
+    # -- residuals ---------------------------------------------------------------------------------------
+    def residual(self, model: nn.Module, x: torch.Tensor, *, derivatives_route: str = "auto",
+                 create_graph: bool = True) -> torch.Tensor:
+        """PDE residual of ``model`` at the rows of ``x`` (shape ``[n]``), differentiable in the parameters."""
+        d = derivatives(model, x, second=self.second, route=derivatives_route, create_graph=create_graph)
+        return self.pde(x, d)
+
+    def condition_points(self, boundary_points: int | Mapping[str, int], *, seed: int = 0,
+                         dtype: torch.dtype = torch.float64) -> list[torch.Tensor]:
+        """The fixed points of each condition (``boundary_points`` per condition, or per group)."""
+        pts = []
+        for k, c in enumerate(self.conditions):
+            n = boundary_points[c.group] if isinstance(boundary_points, Mapping) else boundary_points
+            _check_count("boundary_points", n)
+            pts.append(c.sample(self.domain, n, seed=seed + 1 + k, dtype=dtype))
+        return pts
+
+    def discretize(
+        self,
+        network: nn.Module,
+        points: int | torch.Tensor = 10_000,
+        boundary_points: int | Mapping[str, int] = 256,
+        *,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        weights: Mapping[str, float] | None = None,
+        derivatives: str = "auto",
+    ) -> TrainingProblem:
+        """The training problem of a PINN: ``network`` plus a penalty loss on collocation points.
+
+        Parameters
+        ----------
+        network : torch.nn.Module
+            Maps ``[n, d]`` points to ``[n, 1]``.
+        points : int or torch.Tensor
+            Number of scrambled Sobol interior collocation points (seeded by ``seed``), or the points.
+        boundary_points : int or mapping
+            Points per condition (or per group ``{"initial": ..., "boundary": ...}``), fixed in the loss.
+        seed : int
+            Seed of the Sobol scrambling.
+        dtype : torch.dtype
+            Dtype of the points (the network is not converted; ``solve(..., dtype=...)`` does that).
+        weights : mapping, optional
+            Loss weights of ``"residual"``, ``"initial"`` and ``"boundary"`` (default 1 each).
+        derivatives : {"auto", "autograd", "func", "taylor"}
+            Route of the residual derivatives (see :mod:`remodel_core.pde`).
+
+        Returns
+        -------
+        TrainingProblem
+            ``loss(model, x_interior)``, ``data=(x_interior,)`` (the multilevel optimizers coarsen the
+            collocation set by subsampling ``data``), ``metrics={"rel_l2": self.relative_l2}``.
+        """
+        self.validate()
+        if not isinstance(network, nn.Module):
+            raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        check_route(derivatives)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        if isinstance(points, torch.Tensor):
+            if points.ndim != 2 or points.shape[1] != self.domain.dim or points.shape[0] == 0:
+                raise ValueError(f"points must be a tensor of shape [n, {self.domain.dim}], got {tuple(points.shape)}")
+            x_interior = points.detach().to(dtype=dtype)
+        else:
+            _check_count("points", points)
+            x_interior = self.domain.sample(points, seed=seed, dtype=dtype)
+        w = {"residual": 1.0, **{g: 1.0 for g in GROUPS}}
+        if weights is not None:
+            unknown = set(weights) - set(w)
+            if unknown:
+                raise ValueError(f"weights keys must be among {sorted(w)}, got {sorted(unknown)}")
+            for key, value in weights.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                        or value < 0:
+                    raise ValueError(f"weights[{key!r}] must be a finite number >= 0, got {value!r}")
+                w[key] = float(value)
+        fixed = self.condition_points(boundary_points, seed=seed, dtype=dtype)
+        loss = _PINNLoss(self, tuple(fixed), w, derivatives)
+        metrics = {"rel_l2": self.relative_l2} if (self.solution is not None or self.evaluation is not None) else {}
+        return TrainingProblem(model=network, loss=loss, data=(x_interior,), metrics=metrics, name=self.name)
+
+
+class _PINNLoss:
+    """``w_r mean(r^2) + sum_c w_c mean(c^2)``, with the condition points fixed (moved to the data's device)."""
+
+    def __init__(self, problem: PINNProblem, fixed: tuple[torch.Tensor, ...], weights: dict[str, float],
+                 route: str) -> None:
+        self.problem, self.fixed, self.weights, self.route = problem, fixed, weights, route
+        self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, ...]] = {}
+
+    def points(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        key = (like.dtype, like.device)
+        if key not in self._cache:
+            self._cache[key] = tuple(p.to(dtype=like.dtype, device=like.device) for p in self.fixed)
+        return self._cache[key]
+
+    def terms(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The unweighted mean squared residual of the PDE and of each condition group."""
+        out = {"residual": self.problem.residual(model, x, derivatives_route=self.route).pow(2).mean()}
+        for cond, pts in zip(self.problem.conditions, self.points(x)):
+            term = cond.residual(model, pts, self.route).pow(2).mean()
+            out[cond.group] = out[cond.group] + term if cond.group in out else term
+        return out
+
+    def __call__(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        terms = self.terms(model, x)
+        total = terms["residual"] * self.weights["residual"]
+        for key, value in terms.items():
+            if key != "residual":
+                total = total + self.weights[key] * value
+        return total
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
