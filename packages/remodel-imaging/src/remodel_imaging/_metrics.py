@@ -1,0 +1,29 @@
+"""Image quality measures."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def psnr(x: torch.Tensor, reference: torch.Tensor, *, data_range: float | None = None) -> float:
+    """Peak signal-to-noise ratio ``10 log10(range^2 / mse)`` in dB of ``x`` against ``reference``.
+
+    ``data_range`` defaults to ``reference.max() - reference.min()``.
+
+    Examples
+    --------
+    >>> ref = torch.zeros(4, 4); ref[0, 0] = 1.0
+    >>> round(psnr(ref + 0.1, ref), 6)
+    20.0
+    """
+    if not isinstance(x, torch.Tensor) or not isinstance(reference, torch.Tensor):
+        raise TypeError("x and reference must be torch tensors")
+    if x.shape != reference.shape:
+        raise ValueError(f"x and reference must have the same shape, got {list(x.shape)} and {list(reference.shape)}")
+    rng = float(reference.max() - reference.min()) if data_range is None else float(data_range)
+    if not rng > 0:
+        raise ValueError(f"data_range must be > 0, got {rng!r}")
+    mse = float(((x.double() - reference.double()) ** 2).mean())
+    return math.inf if mse == 0 else 10.0 * math.log10(rng**2 / mse)

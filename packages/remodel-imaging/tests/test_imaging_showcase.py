@@ -1,0 +1,7 @@
+from remodel_imaging.showcase import showcase
+
+
+def test_showcase_quick(tmp_path):
+    section = showcase(tmp_path, quick=True)
+    assert (tmp_path / section.figures[0][1]).stat().st_size > 10_000
+    assert all(gain > 1.0 for gain in section.metrics.values())
