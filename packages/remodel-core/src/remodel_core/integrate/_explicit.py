@@ -38,7 +38,7 @@ def euler_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tens
     >>> euler_step(lambda t, y: -y, torch.tensor(0.0), torch.ones(2), 0.1)
     tensor([0.9000, 0.9000])
     """
-    return y + h * f(t, y)
+    return torch.add(y, f(t, y), alpha=h)
 
 
 def heun_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tensor:
@@ -53,8 +53,8 @@ def heun_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tenso
     tensor([0.9050])
     """
     k1 = f(t, y)
-    k2 = f(t + h, y + h * k1)
-    return y + (0.5 * h) * (k1 + k2)
+    k2 = f(t + h, torch.add(y, k1, alpha=h))
+    return torch.add(y, k1 + k2, alpha=0.5 * h)
 
 
 def rk4_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tensor:
@@ -68,11 +68,12 @@ def rk4_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tensor
     True
     """
     half = 0.5 * h
+    t_half = t + half
     k1 = f(t, y)
-    k2 = f(t + half, y + half * k1)
-    k3 = f(t + half, y + half * k2)
-    k4 = f(t + h, y + h * k3)
-    return y + (h / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
+    k2 = f(t_half, torch.add(y, k1, alpha=half))
+    k3 = f(t_half, torch.add(y, k2, alpha=half))
+    k4 = f(t + h, torch.add(y, k3, alpha=h))
+    return torch.add(y, torch.add(k1, k2 + k3, alpha=2.0) + k4, alpha=h / 6.0)
 
 
 FIXED_STEPS: dict[str, Callable[[RHS, torch.Tensor, torch.Tensor, float], torch.Tensor]] = {

@@ -27,8 +27,9 @@ class _FixedPoint:
         self.iterations = 0
         self.evals = 0
 
-    def converged(self, delta: float, scale: float) -> bool:
-        return delta <= self.tol * max(1.0, scale)
+    def threshold(self, *states: torch.Tensor) -> float:
+        """Increment below which the iteration has converged: ``tol * max(1, |states|_inf)``."""
+        return self.tol * max([1.0] + [_maxabs(s) for s in states])
 
     def fail(self, delta: float, stage: str) -> None:
         msg = (
@@ -41,7 +42,12 @@ class _FixedPoint:
 
 
 def _maxabs(x: torch.Tensor) -> float:
-    return float(x.detach().abs().max()) if x.numel() else 0.0
+    return float(torch.linalg.vector_norm(x.detach(), ord=float("inf"))) if x.numel() else 0.0
+
+
+def _inc(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """Max-norm of ``new - old`` as a 0-d tensor (no graph)."""
+    return torch.linalg.vector_norm((new - old).detach(), ord=float("inf"))
 
 
 def implicit_midpoint_step(
@@ -58,7 +64,7 @@ def implicit_midpoint_step(
     """One step of the implicit midpoint rule, symplectic of order 2 for any ``H``.
 
     Solves ``q1 = q + h dH/dp(m)``, ``p1 = p - h dH/dq(m)``, ``m = ((q + q1)/2, (p + p1)/2)`` by fixed-point
-    iteration started at ``(q, p)``, until the max-norm increment is below ``tol * max(1, |z1|)``.
+    iteration started at ``(q, p)``, until the max-norm increment is below ``tol * max(1, |(q, p)|_inf)``.
 
     Parameters
     ----------
@@ -90,16 +96,17 @@ def implicit_midpoint_step(
     True
     """
     fp = _fp if _fp is not None else _FixedPoint(tol, max_iter, on_fail, "implicit_midpoint")
+    bound = fp.threshold(q, p)
     q1, p1 = q, p
     delta = float("inf")
     for _ in range(fp.max_iter):
         dq, dp = grad_H(0.5 * (q + q1), 0.5 * (p + p1))
         fp.evals += 1
         fp.iterations += 1
-        q_new, p_new = q + h * dp, p - h * dq
-        delta = max(_maxabs(q_new - q1), _maxabs(p_new - p1))
+        q_new, p_new = torch.add(q, dp, alpha=h), torch.add(p, dq, alpha=-h)
+        delta = float(torch.maximum(_inc(q_new, q1), _inc(p_new, p1)))
         q1, p1 = q_new, p_new
-        if fp.converged(delta, max(_maxabs(q1), _maxabs(p1))):
+        if delta <= bound:
             return q1, p1
     fp.fail(delta, "the midpoint stage")
     return q1, p1
@@ -137,6 +144,7 @@ def stormer_verlet_implicit_step(
     """
     fp = _fp if _fp is not None else _FixedPoint(tol, max_iter, on_fail, "stormer_verlet_implicit")
     half = 0.5 * h
+    bound = fp.threshold(q, p)
     # Stage 1: p_half = p - h/2 dH/dq(q, p_half).
     p_half = p
     delta = float("inf")
@@ -144,10 +152,10 @@ def stormer_verlet_implicit_step(
         dq, _ = grad_H(q, p_half)
         fp.evals += 1
         fp.iterations += 1
-        p_new = p - half * dq
-        delta = _maxabs(p_new - p_half)
+        p_new = torch.add(p, dq, alpha=-half)
+        delta = float(_inc(p_new, p_half))
         p_half = p_new
-        if fp.converged(delta, _maxabs(p_half)):
+        if delta <= bound:
             break
     else:
         fp.fail(delta, "the half-step momentum")
@@ -155,20 +163,20 @@ def stormer_verlet_implicit_step(
     _, dp0 = grad_H(q, p_half)
     fp.evals += 1
     # Stage 2: q1 = q + h/2 (dH/dp(q, p_half) + dH/dp(q1, p_half)).
-    q1 = q + h * dp0
+    q1 = torch.add(q, dp0, alpha=h)
     delta = float("inf")
     for _ in range(fp.max_iter):
         dq1, dp1 = grad_H(q1, p_half)
         fp.evals += 1
         fp.iterations += 1
-        q_new = q + half * (dp0 + dp1)
-        delta = _maxabs(q_new - q1)
+        q_new = torch.add(q, dp0 + dp1, alpha=half)
+        delta = float(_inc(q_new, q1))
         q1 = q_new
-        if fp.converged(delta, _maxabs(q1)):
+        if delta <= bound:
             break
     else:
         fp.fail(delta, "the position")
     # Stage 3 (explicit): p1 = p_half - h/2 dH/dq(q1, p_half).
     dq1, _ = grad_H(q1, p_half)
     fp.evals += 1
-    return q1, p_half - half * dq1
+    return q1, torch.add(p_half, dq1, alpha=-half)

@@ -25,6 +25,8 @@ GradH = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]
 _CBRT2 = 2.0 ** (1.0 / 3.0)
 YOSHIDA_W1 = 1.0 / (2.0 - _CBRT2)
 YOSHIDA_W0 = -_CBRT2 / (2.0 - _CBRT2)
+_YOSHIDA_KICKS = (0.5 * YOSHIDA_W1, 0.5 * (YOSHIDA_W1 + YOSHIDA_W0), 0.5 * (YOSHIDA_W0 + YOSHIDA_W1))
+_YOSHIDA_DRIFTS = (YOSHIDA_W1, YOSHIDA_W0, YOSHIDA_W1)
 
 
 def symplectic_euler_step(
@@ -56,9 +58,9 @@ def symplectic_euler_step(
     (tensor([0.9900]), tensor([-0.1000]))
     """
     dq, _ = grad_H(q, p)
-    p1 = p - h * dq
+    p1 = torch.add(p, dq, alpha=-h)
     _, dp = grad_H(q, p1)
-    return q + h * dp, p1
+    return torch.add(q, dp, alpha=h), p1
 
 
 def verlet_step(grad_H: GradH, q: torch.Tensor, p: torch.Tensor, h: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,17 +80,18 @@ def verlet_step(grad_H: GradH, q: torch.Tensor, p: torch.Tensor, h: float) -> tu
     """
     half = 0.5 * h
     dq, _ = grad_H(q, p)
-    p_half = p - half * dq
+    p_half = torch.add(p, dq, alpha=-half)
     _, dp = grad_H(q, p_half)
-    q1 = q + h * dp
+    q1 = torch.add(q, dp, alpha=h)
     dq1, _ = grad_H(q1, p_half)
-    return q1, p_half - half * dq1
+    return q1, torch.add(p_half, dq1, alpha=-half)
 
 
 def yoshida4_step(grad_H: GradH, q: torch.Tensor, p: torch.Tensor, h: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of Yoshida's (1990) fourth-order symmetric composition of Störmer–Verlet.
 
-    Three Verlet steps of sizes ``w1 h, w0 h, w1 h`` with ``w1 = 1/(2 - 2^(1/3))``, ``w0 = -2^(1/3)/(2 - 2^(1/3))``.
+    Three Verlet steps of sizes ``w1 h, w0 h, w1 h`` with ``w1 = 1/(2 - 2^(1/3))``, ``w0 = -2^(1/3)/(2 - 2^(1/3))``;
+    adjacent half-kicks are merged into one (exact for separable ``H``), 7 evaluations of ``grad_H`` per step.
 
     Examples
     --------
@@ -99,9 +102,15 @@ def yoshida4_step(grad_H: GradH, q: torch.Tensor, p: torch.Tensor, h: float) -> 
     >>> abs(float(q1) - math.cos(0.1)) < 1e-6
     True
     """
-    q, p = verlet_step(grad_H, q, p, YOSHIDA_W1 * h)
-    q, p = verlet_step(grad_H, q, p, YOSHIDA_W0 * h)
-    return verlet_step(grad_H, q, p, YOSHIDA_W1 * h)
+    # Kick-drift-kick Verlet steps of sizes w1 h, w0 h, w1 h with adjacent kicks merged: for separable H the
+    # merged kick (at the same q) equals the two kicks, so this is the composition at 7 instead of 9 evaluations.
+    for kick, drift in zip(_YOSHIDA_KICKS, _YOSHIDA_DRIFTS):
+        dq, _ = grad_H(q, p)
+        p = torch.add(p, dq, alpha=-kick * h)
+        _, dp = grad_H(q, p)
+        q = torch.add(q, dp, alpha=drift * h)
+    dq, _ = grad_H(q, p)
+    return q, torch.add(p, dq, alpha=-_YOSHIDA_KICKS[0] * h)
 
 
 def hamiltonian_vector_field(
