@@ -18,10 +18,13 @@ Examples
 True
 """
 
+from ._allen_cahn import SpectralSolution, allen_cahn, allen_cahn_reference
 from ._burgers import burgers, burgers_cole_hopf
 from ._conditions import Dirichlet, Periodic
 from ._derivatives import ROUTES, Derivatives, derivatives
 from ._domain import Box, sobol
+from ._klein_gordon import klein_gordon, klein_gordon_solution, klein_gordon_source
+from ._poisson import poisson2d
 from ._problem import PINNProblem
 from ._taylor import taylor_derivatives, taylor_supported
 
@@ -32,9 +35,16 @@ __all__ = [
     "Dirichlet",
     "PINNProblem",
     "Periodic",
+    "SpectralSolution",
+    "allen_cahn",
+    "allen_cahn_reference",
     "burgers",
     "burgers_cole_hopf",
     "derivatives",
+    "klein_gordon",
+    "klein_gordon_solution",
+    "klein_gordon_source",
+    "poisson2d",
     "sobol",
     "taylor_derivatives",
     "taylor_supported",
