@@ -13,17 +13,34 @@ Examples
 True
 """
 
+from ._burgers import BurgersModel, ReducedBurgersModel
+from ._deim import deim_interpolate, deim_points
 from ._fem import assemble_load, assemble_mass, assemble_stiffness, unit_square_mesh
+from ._heat import InstationaryAffineModel, ReducedInstationaryModel, heat_model
 from ._pod import POD, energy_rank, incremental_svd
+from ._podnn import PODNN, PODNNReductor
 from ._problem import ReductionProblem
 from ._reduced import ReducedStationaryModel, ResidualEstimator
 from ._reductors import PODGalerkin, RBGreedy
+from ._solvers import LearnedInitialGuess, cg_iterations, conjugate_gradient
 from ._stationary import AffineCoefficients, StationaryAffineModel, thermal_block
 
 __version__ = "0.1.0"
 
 __all__ = [
     "POD",
+    "PODNN",
+    "PODNNReductor",
+    "BurgersModel",
+    "ReducedBurgersModel",
+    "deim_interpolate",
+    "deim_points",
+    "InstationaryAffineModel",
+    "ReducedInstationaryModel",
+    "heat_model",
+    "LearnedInitialGuess",
+    "cg_iterations",
+    "conjugate_gradient",
     "AffineCoefficients",
     "PODGalerkin",
     "RBGreedy",

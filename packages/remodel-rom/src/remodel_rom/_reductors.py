@@ -70,7 +70,7 @@ class PODGalerkin(Algorithm):
         fom = problem.fom
         mus = problem.training_set(ctx.rng)
         if not isinstance(fom, StationaryAffineModel):
-            from ._dispatch import reduce_instationary
+            from ._timedep import reduce_instationary
 
             return reduce_instationary(self, fom, mus, ctx)
         S = _snapshots(fom, mus, ctx)

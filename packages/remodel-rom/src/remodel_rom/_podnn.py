@@ -1,0 +1,188 @@
+"""POD-NN: a POD basis plus a regression from parameters to POD coefficients (Hesthaven & Ubbiali 2018)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from remodel_core import Algorithm, ReturnCode, Solution, SolveContext, TrainingProblem, check_positive, solve
+from remodel_core.nn import MLP
+from remodel_core.optim import LBFGS, Adam
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+
+from ._pod import POD, check_snapshots
+from ._problem import ReductionProblem
+
+
+def _mse(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return ((model(x) - y) ** 2).mean()
+
+
+class PODNN(RegressorMixin, BaseEstimator):
+    """Non-intrusive reduced model: POD of the snapshots, then a regression ``mu -> POD coefficients``.
+
+    Hesthaven & Ubbiali (2018), "Non-intrusive reduced order modeling of nonlinear problems using neural
+    networks". The default regressor is a :class:`remodel_core.nn.MLP` trained through
+    :func:`remodel_core.solve` (L-BFGS, float64, inputs scaled to [-1, 1], outputs standardised); any
+    scikit-learn regressor can be passed instead.
+
+    Parameters
+    ----------
+    n_components : int, optional
+        POD modes (default: energy criterion).
+    energy : float
+    product : sparse matrix, optional
+        Inner product of the POD.
+    regressor : scikit-learn regressor, optional
+        Used instead of the network when given (cloned at ``fit``).
+    width, depth : int
+        Network size.
+    optimizer : {"lbfgs", "adam"}
+    maxiters : int
+        Optimizer iterations.
+    lr : float
+        Adam's learning rate.
+    seed : int
+
+    Attributes
+    ----------
+    pod_ : POD
+    network_ : torch.nn.Module or None
+    regressor_ : fitted scikit-learn regressor or None
+    train_history_ : dict
+
+    Examples
+    --------
+    >>> mu = np.linspace(0, 1, 20)[:, None]
+    >>> x = np.linspace(0, 1, 50)
+    >>> S = np.sin(np.pi * x[None, :]) * (1 + mu) + np.cos(np.pi * x[None, :]) * mu**2
+    >>> model = PODNN(n_components=2, maxiters=200).fit(mu, S)
+    >>> bool(np.linalg.norm(model.predict(mu) - S) / np.linalg.norm(S) < 1e-2)
+    True
+    """
+
+    def __init__(self, n_components: int | None = None, *, energy: float = 0.999999,
+                 product: sp.spmatrix | None = None, regressor: Any = None, width: int = 32, depth: int = 3,
+                 optimizer: str = "lbfgs", maxiters: int = 500, lr: float = 1e-3, seed: int = 0) -> None:
+        self.n_components = n_components
+        self.energy = energy
+        self.product = product
+        self.regressor = regressor
+        self.width = width
+        self.depth = depth
+        self.optimizer = optimizer
+        self.maxiters = maxiters
+        self.lr = lr
+        self.seed = seed
+
+    def fit(self, mu: np.ndarray, snapshots: np.ndarray) -> PODNN:
+        """Fit the POD of ``snapshots`` (n_samples, N) and the regression from ``mu`` (n_samples, p)."""
+        mu = np.asarray(mu, dtype=np.float64)
+        if mu.ndim == 1:
+            mu = mu[:, None]
+        snapshots = check_snapshots(snapshots, "snapshots")
+        if mu.ndim != 2 or mu.shape[0] != snapshots.shape[0]:
+            raise ValueError(f"mu must have shape (n_samples, p) with n_samples={snapshots.shape[0]} "
+                             f"like snapshots, got {mu.shape}")
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {self.optimizer!r}")
+        check_positive("maxiters", self.maxiters, integer=True)
+        self.pod_ = POD(n_components=self.n_components, energy=self.energy, product=self.product).fit(snapshots)
+        Z = self.pod_.transform(snapshots)
+        self.mu_low_, self.mu_high_ = mu.min(axis=0), mu.max(axis=0)
+        self.z_mean_, self.z_scale_ = Z.mean(axis=0), Z.std(axis=0) + 1e-300
+        X = self._scale(mu)
+        Y = (Z - self.z_mean_) / self.z_scale_
+        self.n_features_in_ = mu.shape[1]
+        if self.regressor is not None:
+            self.regressor_ = clone(self.regressor).fit(X, Y)
+            self.network_ = None
+            self.train_history_ = {}
+            return self
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            net = MLP(mu.shape[1], Z.shape[1], width=self.width, depth=self.depth).double()
+        prob = TrainingProblem(model=net, loss=_mse, data=(torch.from_numpy(X), torch.from_numpy(Y)), name="pod-nn")
+        alg = LBFGS() if self.optimizer == "lbfgs" else Adam(lr=self.lr)
+        sol = solve(prob, alg, maxiters=self.maxiters, seed=self.seed, dtype=torch.float64, progress=False)
+        self.network_ = sol.u.eval()
+        self.regressor_ = None
+        self.train_history_ = sol.history
+        self.train_retcode_ = sol.retcode
+        return self
+
+    def _scale(self, mu: np.ndarray) -> np.ndarray:
+        span = np.where(self.mu_high_ > self.mu_low_, self.mu_high_ - self.mu_low_, 1.0)
+        return 2.0 * (mu - self.mu_low_) / span - 1.0
+
+    def predict_coefficients(self, mu: np.ndarray) -> np.ndarray:
+        """POD coefficients predicted at the parameters ``mu`` (n, p)."""
+        mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))
+        if mu.shape[1] != self.n_features_in_:
+            raise ValueError(f"mu must have {self.n_features_in_} columns, got shape {mu.shape}")
+        X = self._scale(mu)
+        if self.network_ is None:
+            Y = np.asarray(self.regressor_.predict(X)).reshape(len(X), -1)
+        else:
+            with torch.no_grad():
+                Y = self.network_(torch.from_numpy(X)).numpy()
+        return Y * self.z_scale_ + self.z_mean_
+
+    def predict(self, mu: np.ndarray) -> np.ndarray:
+        """Predicted snapshots (n, N)."""
+        return self.pod_.inverse_transform(self.predict_coefficients(mu))
+
+    # reduced-model interface ---------------------------------------------------------------------------
+    @property
+    def basis_size(self) -> int:
+        return self.pod_.n_components_
+
+    def solve(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Reduced coefficients at one parameter (the reduced-model interface)."""
+        return self.predict_coefficients(np.asarray(mu, dtype=np.float64)[None, :])[0]
+
+    def reconstruct(self, u_r: np.ndarray) -> np.ndarray:
+        return np.asarray(u_r) @ self.pod_.components_
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PODNNReductor(Algorithm):
+    """Reduce a stationary model with :class:`PODNN`: full solves on the training set, POD, network.
+
+    Examples
+    --------
+    >>> from remodel_rom import ReductionProblem, thermal_block
+    >>> rom = solve(ReductionProblem(thermal_block(n=8), training=30), PODNNReductor(basis_size=4, maxiters=50)).u
+    >>> rom.solve([0.5, 0.5, 0.5, 0.5]).shape
+    (4,)
+    """
+
+    problem_types = (ReductionProblem,)
+    basis_size: int | None = None
+    energy: float = 0.999999
+    width: int = 32
+    depth: int = 3
+    maxiters: int = 500
+    regressor: Any = None
+
+    def validate(self) -> None:
+        if self.basis_size is not None:
+            check_positive("basis_size", self.basis_size, integer=True)
+        check_positive("width", self.width, integer=True)
+        check_positive("depth", self.depth, integer=True)
+        check_positive("maxiters", self.maxiters, integer=True)
+
+    def _solve(self, problem: ReductionProblem, ctx: SolveContext) -> Solution:
+        fom = problem.fom
+        mus = problem.training_set(ctx.rng)
+        S = np.array([fom.solve(mu) for mu in mus])
+        ctx.stats["fom_solves"] = len(mus)
+        model = PODNN(n_components=self.basis_size, energy=self.energy, product=getattr(fom, "product", None),
+                      regressor=self.regressor, width=self.width, depth=self.depth, maxiters=self.maxiters,
+                      seed=ctx.options.seed).fit(mus, S)
+        ctx.stats["basis_size"] = model.basis_size
+        return Solution(u=model, retcode=ReturnCode.Success, stats=dict(ctx.stats), history=model.train_history_)
