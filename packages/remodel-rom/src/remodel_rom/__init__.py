@@ -17,6 +17,7 @@ from ._burgers import BurgersModel, ReducedBurgersModel
 from ._deim import deim_interpolate, deim_points
 from ._fem import assemble_load, assemble_mass, assemble_stiffness, unit_square_mesh
 from ._heat import InstationaryAffineModel, ReducedInstationaryModel, heat_model
+from ._opinf import OperatorInference, quadratic_features, time_derivatives
 from ._pod import POD, energy_rank, incremental_svd
 from ._podnn import PODNN, PODNNReductor
 from ._problem import ReductionProblem
@@ -24,11 +25,18 @@ from ._reduced import ReducedStationaryModel, ResidualEstimator
 from ._reductors import PODGalerkin, RBGreedy
 from ._solvers import LearnedInitialGuess, cg_iterations, conjugate_gradient
 from ._stationary import AffineCoefficients, StationaryAffineModel, thermal_block
+from ._symplectic import CotangentLiftPOD, implicit_midpoint_linear, poisson_matrix
 
 __version__ = "0.1.0"
 
 __all__ = [
     "POD",
+    "OperatorInference",
+    "quadratic_features",
+    "time_derivatives",
+    "CotangentLiftPOD",
+    "implicit_midpoint_linear",
+    "poisson_matrix",
     "PODNN",
     "PODNNReductor",
     "BurgersModel",

@@ -1,0 +1,127 @@
+"""Operator inference (Peherstorfer & Willcox 2016) with Tikhonov regularisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.integrate
+from sklearn.base import BaseEstimator
+
+from ._pod import check_snapshots
+
+
+def quadratic_features(Q: np.ndarray) -> np.ndarray:
+    """Compact Kronecker square ``(q_i q_j)_{i <= j}`` of each row of ``Q``: shape ``(K, r(r+1)/2)``."""
+    i, j = np.triu_indices(Q.shape[1])
+    return Q[:, i] * Q[:, j]
+
+
+def time_derivatives(Q: np.ndarray, dt: float) -> np.ndarray:
+    """Second-order finite-difference time derivatives of the rows of ``Q`` (equispaced by ``dt``)."""
+    Q = np.asarray(Q, dtype=np.float64)
+    if len(Q) < 3:
+        raise ValueError(f"Q needs at least 3 time steps, got {len(Q)}")
+    return np.gradient(Q, dt, axis=0, edge_order=2)
+
+
+class OperatorInference(BaseEstimator):
+    """Learn reduced operators ``dq/dt = c + A q + H (q x q)`` from reduced state data by least squares.
+
+    Peherstorfer & Willcox (2016), "Data-driven operator inference for nonintrusive projection-based model
+    reduction": with states ``Q`` (K, r) and right-hand sides ``R`` (K, r) (time derivatives, or the next
+    states for a discrete-time model ``q_{k+1} = c + A q_k + H (q_k x q_k)``), solve
+    ``min ||D O^T - R||^2 + lambda ||O||^2`` with the data matrix ``D = [1, Q, Q x Q]``.
+
+    Parameters
+    ----------
+    operators : str
+        Which terms to learn: any of ``"c"`` (constant), ``"A"`` (linear), ``"H"`` (quadratic).
+    regularization : float
+        Tikhonov parameter ``lambda >= 0``.
+
+    Attributes
+    ----------
+    c_ : ndarray (r,) or None
+    A_ : ndarray (r, r) or None
+    H_ : ndarray (r, r(r+1)/2) or None
+    residual_ : float
+        Relative least-squares residual of the fit.
+
+    Examples
+    --------
+    >>> A = np.array([[-1.0, 0.5], [0.0, -2.0]])
+    >>> Q = np.random.default_rng(0).standard_normal((20, 2))
+    >>> model = OperatorInference(operators="A", regularization=0.0).fit(Q, Q @ A.T)
+    >>> bool(np.allclose(model.A_, A))
+    True
+    """
+
+    def __init__(self, operators: str = "cA", regularization: float = 0.0) -> None:
+        self.operators = operators
+        self.regularization = regularization
+
+    def _data(self, Q: np.ndarray) -> np.ndarray:
+        blocks = []
+        if "c" in self.operators:
+            blocks.append(np.ones((len(Q), 1)))
+        if "A" in self.operators:
+            blocks.append(Q)
+        if "H" in self.operators:
+            blocks.append(quadratic_features(Q))
+        return np.hstack(blocks)
+
+    def fit(self, Q: np.ndarray, R: np.ndarray) -> OperatorInference:
+        """Fit the operators to states ``Q`` (K, r) and right-hand sides ``R`` (K, r)."""
+        if not isinstance(self.operators, str) or not self.operators or set(self.operators) - set("cAH"):
+            raise ValueError(f"operators must be a non-empty string of 'c', 'A', 'H', got {self.operators!r}")
+        if not (isinstance(self.regularization, int | float) and self.regularization >= 0):
+            raise ValueError(f"regularization must be a number >= 0, got {self.regularization!r}")
+        Q = check_snapshots(Q, "Q")
+        R = check_snapshots(R, "R")
+        if R.shape != Q.shape:
+            raise ValueError(f"R must have the shape of Q {Q.shape}, got {R.shape}")
+        D = self._data(Q)
+        lam = float(self.regularization)
+        if lam > 0:
+            Daug = np.vstack([D, np.sqrt(lam) * np.eye(D.shape[1])])
+            Raug = np.vstack([R, np.zeros((D.shape[1], R.shape[1]))])
+        else:
+            Daug, Raug = D, R
+        O = np.linalg.lstsq(Daug, Raug, rcond=None)[0].T  # (r, d)
+        r = Q.shape[1]
+        k = 0
+        self.c_ = self.A_ = self.H_ = None
+        if "c" in self.operators:
+            self.c_, k = O[:, 0], 1
+        if "A" in self.operators:
+            self.A_, k = O[:, k : k + r], k + r
+        if "H" in self.operators:
+            self.H_ = O[:, k:]
+        self.n_features_in_ = r
+        self.residual_ = float(np.linalg.norm(D @ O.T - R) / max(np.linalg.norm(R), 1e-300))
+        return self
+
+    def predict(self, Q: np.ndarray) -> np.ndarray:
+        """The learned right-hand side at the states ``Q`` (K, r)."""
+        Q = check_snapshots(Q, "Q", self.n_features_in_)
+        out = np.zeros_like(Q)
+        if self.c_ is not None:
+            out += self.c_
+        if self.A_ is not None:
+            out += Q @ self.A_.T
+        if self.H_ is not None:
+            out += quadratic_features(Q) @ self.H_.T
+        return out
+
+    def rollout(self, q0: np.ndarray, n_steps: int) -> np.ndarray:
+        """Iterate a discrete-time model ``q_{k+1} = f(q_k)``: shape ``(n_steps + 1, r)``."""
+        out = np.empty((n_steps + 1, self.n_features_in_))
+        out[0] = q0
+        for k in range(n_steps):
+            out[k + 1] = self.predict(out[k][None, :])[0]
+        return out
+
+    def integrate(self, q0: np.ndarray, t: np.ndarray, method: str = "BDF") -> np.ndarray:
+        """Integrate a continuous-time model with ``scipy.integrate.solve_ivp`` at the times ``t``."""
+        sol = scipy.integrate.solve_ivp(lambda _, q: self.predict(q[None, :])[0], (t[0], t[-1]), q0, t_eval=t,
+                                        method=method, rtol=1e-10, atol=1e-12)
+        return sol.y.T
