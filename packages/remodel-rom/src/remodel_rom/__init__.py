@@ -13,6 +13,7 @@ Examples
 True
 """
 
+from ._autoencoder import AutoencoderROM, ConvAutoencoder
 from ._burgers import BurgersModel, ReducedBurgersModel
 from ._deim import deim_interpolate, deim_points
 from ._fem import assemble_load, assemble_mass, assemble_stiffness, unit_square_mesh
@@ -31,6 +32,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "POD",
+    "AutoencoderROM",
+    "ConvAutoencoder",
     "OperatorInference",
     "quadratic_features",
     "time_derivatives",

@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+from remodel_rom import POD, AutoencoderROM
+
+
+def _pulses(mu, n=64):
+    x = np.linspace(0, 1, n)
+    return np.exp(-(((x[None, :] - mu[:, None]) / 0.08) ** 2))
+
+
+def test_autoencoder_beats_linear_pod_of_same_size_on_transport():
+    mu = np.linspace(0.2, 0.8, 40)
+    S = _pulses(mu)
+    rom = AutoencoderROM(latent=2, ae_iters=600, map_iters=60, seed=0).fit(mu, S)
+    assert rom.ae_history_["loss"][-1] < 0.05 * rom.ae_history_["loss"][0]
+    test_mu = np.array([0.27, 0.45, 0.63])
+    T = _pulses(test_mu)
+    ae_err = np.linalg.norm(rom.reconstruct_snapshots(T) - T) / np.linalg.norm(T)
+    pod = POD(n_components=2).fit(S)
+    pod_err = np.linalg.norm(pod.inverse_transform(pod.transform(T)) - T) / np.linalg.norm(T)
+    assert ae_err < 0.5 * pod_err
+    pred_err = np.linalg.norm(rom.predict(test_mu[:, None]) - T) / np.linalg.norm(T)
+    assert pred_err < pod_err
+
+
+def test_autoencoder_bad_inputs():
+    with pytest.raises(ValueError, match="mu must have shape"):
+        AutoencoderROM().fit(np.ones(3), np.ones((4, 8)))
+    with pytest.raises(ValueError, match="n must be divisible by 4"):
+        AutoencoderROM(ae_iters=1, map_iters=1).fit(np.ones(4), np.ones((4, 10)))
