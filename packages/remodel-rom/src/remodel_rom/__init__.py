@@ -24,6 +24,7 @@ from ._podnn import PODNN, PODNNReductor
 from ._problem import ReductionProblem
 from ._reduced import ReducedStationaryModel, ResidualEstimator
 from ._reductors import PODGalerkin, RBGreedy
+from ._selector import DEFAULT_SOLVERS, SolverSelector, solver_costs, ssor_preconditioner
 from ._solvers import LearnedInitialGuess, cg_iterations, conjugate_gradient
 from ._stationary import AffineCoefficients, StationaryAffineModel, thermal_block
 from ._symplectic import CotangentLiftPOD, implicit_midpoint_linear, poisson_matrix
@@ -50,6 +51,10 @@ __all__ = [
     "ReducedInstationaryModel",
     "heat_model",
     "LearnedInitialGuess",
+    "DEFAULT_SOLVERS",
+    "SolverSelector",
+    "solver_costs",
+    "ssor_preconditioner",
     "cg_iterations",
     "conjugate_gradient",
     "AffineCoefficients",
