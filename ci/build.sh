@@ -5,8 +5,9 @@
 # 2. For remodel-core and each domain package: a fresh virtual environment (python 3.11) with ONLY that
 #    package's wheel and remodel-core's wheel (third-party dependencies from PyPI, pinned to uv.lock's
 #    versions and served from uv's cache), then `import <package>` and the first ```python block of its
-#    README.  3. The umbrella `remodel` with all eight wheels: `import remodel` and its README example.
+#    README (and `remodel --version`, the console script).  3. The umbrella `remodel` with all eight wheels: `import remodel` and its README example.
 # Prints a table and exits 1 when anything failed.  Slow (minutes): not part of .ci/run.
+# `bash ci/build.sh remodel-core remodel-rom` checks only the distributions named (the build is always full).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -43,7 +44,8 @@ check() {  # check DIST IMPORT_NAME WHEEL...
         && uv pip install -q --python "$venv/bin/python" --find-links "$repo/dist" \
             --constraints "$work/constraints.txt" --overrides "$work/overrides.txt" "$@"; then
         inst="ok"
-        if (cd "$work" && "$venv/bin/python" -c "import $import; print('$import', $import.__version__)"); then
+        if (cd "$work" && "$venv/bin/python" -c "import $import; print('$import', $import.__version__)" \
+                && "$venv/bin/remodel" --version); then
             imp="ok"
             (cd "$work" && MPLBACKEND=Agg timeout 600 "$venv/bin/python" "$repo/ci/readme_example.py" \
                 "$repo/packages/$dist/README.md")
@@ -61,12 +63,18 @@ check() {  # check DIST IMPORT_NAME WHEEL...
     rm -rf "$venv"
 }
 
+all=(remodel-core remodel-dynamics remodel-sampling remodel-gen remodel-imaging remodel-equivariant remodel-rom
+     remodel)
+selected=("${@:-${all[@]}}")
 core_whl=$(wheel remodel-core)
-check remodel-core remodel_core "$core_whl"
-for dist in remodel-dynamics remodel-sampling remodel-gen remodel-imaging remodel-equivariant remodel-rom; do
-    check "$dist" "$(echo "$dist" | tr - _)" "$(wheel "$dist")" "$core_whl"
+for dist in "${selected[@]}"; do
+    case $dist in
+        remodel-core) check remodel-core remodel_core "$core_whl" ;;
+        remodel) check remodel remodel "$(wheel remodel)" "$repo"/dist/remodel_*.whl ;;
+        remodel-*) check "$dist" "$(echo "$dist" | tr - _)" "$(wheel "$dist")" "$core_whl" ;;
+        *) echo "unknown distribution $dist" >&2; status=1 ;;
+    esac
 done
-check remodel remodel "$(wheel remodel)" "$repo"/dist/remodel_*.whl
 
 echo
 printf '%-20s %-8s %-7s %-15s %6s\n' package install import "README example" time
