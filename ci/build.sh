@@ -5,7 +5,8 @@
 # 2. For remodel-core and each domain package: a fresh virtual environment (python 3.11) with ONLY that
 #    package's wheel and remodel-core's wheel (third-party dependencies from PyPI, pinned to uv.lock's
 #    versions and served from uv's cache), then `import <package>` and the first ```python block of its
-#    README (and `remodel --version`, the console script).  3. The umbrella `remodel` with all eight wheels: `import remodel` and its README example.
+#    README (and `remodel --version`, the console script).
+# 3. The umbrella `remodel` with all eight wheels: `import remodel` and its README example.
 # Prints a table and exits 1 when anything failed.  Slow (minutes): not part of .ci/run.
 # `bash ci/build.sh remodel-core remodel-rom` checks only the distributions named (the build is always full).
 set -uo pipefail
