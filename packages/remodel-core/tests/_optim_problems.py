@@ -22,22 +22,22 @@ class Vector(nn.Module):
 
 
 def quadratic(n: int = 50, cond: float = 1e4, layers: int = 5, seed: int = 0):
-    """f(x) = 0.5 x'Ax - b'x with a random SPD A of condition ``cond``; returns (problem, f_star, x_star)."""
+    """f(x) = 0.5 (x - x*)'A(x - x*) with a random SPD A of condition ``cond`` (minimum f* = 0, so values are
+    not swamped by rounding near the minimum); returns (problem, f_star, x_star)."""
     gen = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
     eig = torch.logspace(0, torch.log10(torch.tensor(cond)).item(), n, dtype=torch.float64)
     A = q @ torch.diag(eig) @ q.T
     A = 0.5 * (A + A.T)
-    b = torch.randn(n, generator=gen, dtype=torch.float64)
-    x_star = torch.linalg.solve(A, b)
-    f_star = float(-0.5 * b @ x_star)
+    x_star = torch.randn(n, generator=gen, dtype=torch.float64)
+    f_star = 0.0
     sizes = [n // layers] * layers
     sizes[-1] += n - sum(sizes)
     model = Vector(sizes)
 
     def loss(m: Vector) -> torch.Tensor:
-        x = m.vector()
-        return 0.5 * x @ (A @ x) - b @ x
+        e = m.vector() - x_star
+        return 0.5 * e @ (A @ e)
 
     return TrainingProblem(model=model, loss=loss, name="quadratic"), f_star, x_star
 

@@ -25,6 +25,15 @@ P = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(P)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny problems: one intra-op thread is much faster than two on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # line search -------------------------------------------------------------------------------------------
 def test_cubic_minimizer_exact_for_cubic():
     # f(x) = x^3 - 3x has its local minimum at x = 1; Hermite data at 0 and 2 determine it exactly
@@ -106,7 +115,7 @@ def test_memory_rejects_bad_history():
 # optimizer ---------------------------------------------------------------------------------------------
 def test_quadratic_to_1e10():
     prob, f_star, x_star = P.quadratic(50, cond=1e3)
-    sol = solve(prob, RobustLBFGS(history_size=20, tolerance_grad=1e-6), maxiters=1000)
+    sol = solve(prob, RobustLBFGS(history_size=20, tolerance_grad=1e-8), maxiters=1000)
     assert sol.retcode == ReturnCode.Success
     f = float(prob.loss(sol.u).detach())
     assert f - f_star < 1e-10

@@ -1,13 +1,22 @@
 """Optimizers: algorithms for :func:`remodel_core.solve` that are also ``torch.optim.Optimizer`` subclasses
 (or wrap PyTorch's own)."""
 
+from ._decomposition import ParameterDecomposition, decompose_layers, layers_of
 from ._lbfgs import LBFGSMemory, LBFGSStep, flat_grad, flat_params, lbfgs_iteration, set_flat_params
+from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, coherent_model
 from ._linesearch import LineSearchResult, cubic_minimizer, strong_wolfe
+from ._mgopt import MGOPT, MGOPTOptimizer
+from ._multilevel import MultilevelAlgorithm, MultilevelOptimizer
+from ._rmtr import RMTR, RMTROptimizer
 from ._robust_lbfgs import RobustLBFGS, RobustLBFGSOptimizer
+from ._schwarz import ASPQN, MSPQN, SPQNOptimizer
 from ._torch import LBFGS, SGD, Adam
 
 __all__ = [
     "LBFGS", "SGD", "Adam",
     "LBFGSMemory", "LBFGSStep", "LineSearchResult", "RobustLBFGS", "RobustLBFGSOptimizer", "cubic_minimizer",
     "flat_grad", "flat_params", "lbfgs_iteration", "set_flat_params", "strong_wolfe",
+    "ASPQN", "MSPQN", "ParameterDecomposition", "SPQNOptimizer", "decompose_layers", "layers_of",
+    "MGOPT", "RMTR", "CollocationHierarchy", "LayerHierarchy", "LevelHierarchy", "MGOPTOptimizer",
+    "MultilevelAlgorithm", "MultilevelOptimizer", "RMTROptimizer", "coherent_model",
 ]

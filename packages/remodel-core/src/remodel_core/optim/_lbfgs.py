@@ -115,8 +115,8 @@ class LBFGSMemory:
             S, Y = torch.stack(self.s), torch.stack(self.y)
         else:
             S = Y = torch.zeros(0, 0, dtype=torch.float64)
-        return {"s": S, "y": Y, "history_size": self.history_size, "curvature_eps": self.curvature_eps,
-                "skipped": self.skipped}
+        return {"s": S, "y": Y, "rho": torch.tensor(self.rho, dtype=torch.float64),
+                "history_size": self.history_size, "curvature_eps": self.curvature_eps, "skipped": self.skipped}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.history_size = int(state["history_size"])
@@ -124,10 +124,12 @@ class LBFGSMemory:
         self.skipped = int(state.get("skipped", 0))
         self.reset()
         S, Y = state["s"], state["y"]
-        for s, y in zip(S, Y):
+        rho = state.get("rho")
+        for i, (s, y) in enumerate(zip(S, Y)):
             self.s.append(s.to(torch.float64).clone())
             self.y.append(y.to(torch.float64).clone())
-            self.rho.append(1.0 / float(s.double().dot(y.double())))
+            # the stored rho keeps a resumed run bit-identical (a recomputed dot product may round differently)
+            self.rho.append(float(rho[i]) if rho is not None else 1.0 / float(self.s[-1].dot(self.y[-1])))
 
 
 def flat_params(params: list[torch.Tensor]) -> torch.Tensor:
@@ -169,10 +171,11 @@ class LBFGSStep:
     restarted: bool
     stalled: bool
     nonfinite: bool = False
+    aux: Any = None
 
 
 def lbfgs_iteration(
-    evaluate: Callable[[torch.Tensor], tuple[float, torch.Tensor]],
+    evaluate: Callable[[torch.Tensor], tuple[Any, ...]],
     x: torch.Tensor,
     f: float,
     g: torch.Tensor,
@@ -182,6 +185,8 @@ def lbfgs_iteration(
     c1: float = 1e-4,
     c2: float = 0.9,
     max_ls: int = 25,
+    push: bool = True,
+    aux: Any = None,
 ) -> LBFGSStep:
     """One robust L-BFGS iteration from ``(x, f, g)`` on the flat function ``evaluate(x) -> (f, g)``.
 
@@ -192,6 +197,10 @@ def lbfgs_iteration(
     (curvature-checked); when no decrease is found the memory is reset and ``x`` is kept, and when that
     happens on a steepest-descent step ``stalled`` is True (no progress possible); ``nonfinite`` is True
     when every trial value of the line search was NaN/Inf.
+
+    ``evaluate`` may return a third item (``aux``, e.g. the full gradient when ``x`` is a subdomain's
+    parameters); the accepted point's ``aux`` is returned (``aux`` of the start when no step is taken).
+    With ``push=False`` the pair is not stored (the caller forms its own pairs).
 
     Examples
     --------
@@ -212,25 +221,28 @@ def lbfgs_iteration(
         d, gtd, restarted = -g, -float(g.dot(g)), True
     gnorm = math.sqrt(-gtd) if not len(memory) else None
     if gtd == 0.0:
-        return LBFGSStep(x, f, g, 0.0, 0, True, restarted, False)
+        return LBFGSStep(x, f, g, 0.0, 0, True, restarted, False, aux=aux)
     alpha0 = lr / gnorm if gnorm else lr
     if not math.isfinite(alpha0) or alpha0 <= 0:
         alpha0 = lr
 
     finite_seen = [False]
 
-    def phi(alpha: float) -> tuple[float, float, torch.Tensor]:
-        fa, ga = evaluate(x + alpha * d)
+    def phi(alpha: float) -> tuple[float, float, torch.Tensor, Any]:
+        out = evaluate(x + alpha * d)
+        fa, ga = float(out[0]), out[1]
         dphi = float(ga.dot(d))
         finite_seen[0] |= math.isfinite(fa) and math.isfinite(dphi)
-        return fa, dphi, ga
+        return fa, dphi, ga, (out[2] if len(out) > 2 else None)
 
-    res = strong_wolfe(phi, f, gtd, alpha0, c1=c1, c2=c2, max_evals=max_ls, extra0=(g,))
+    res = strong_wolfe(phi, f, gtd, alpha0, c1=c1, c2=c2, max_evals=max_ls, extra0=(g, aux))
     if res.alpha > 0.0:
         x_new = x + res.alpha * d
         g_new = res.extra[0]
-        memory.push(x_new - x, g_new - g)
-        return LBFGSStep(x_new, res.f, g_new, res.alpha, res.evals, res.success, restarted, False)
+        if push:
+            memory.push(x_new - x, g_new - g)
+        return LBFGSStep(x_new, res.f, g_new, res.alpha, res.evals, res.success, restarted, False,
+                         aux=res.extra[1])
     memory.reset()
     return LBFGSStep(x, f, g, 0.0, res.evals, False, restarted, stalled=(gnorm is not None),
-                     nonfinite=not finite_seen[0])
+                     nonfinite=not finite_seen[0], aux=aux)

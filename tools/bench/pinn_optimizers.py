@@ -1,0 +1,227 @@
+"""PINN optimizer benchmark (issue 3, item 6): Adam, torch's L-BFGS, our robust L-BFGS, ASPQN, MSPQN, RMTR.
+
+Every method trains the same network (same seed, same initialisation, float64) on the same collocation set
+under the same wall-clock budget through ``remodel_core.solve(..., maxtime=budget)``; the relative L2 error
+is evaluated every ``--monitor-every`` iterations outside the clock. Figures that compare are ratios measured
+in the same run.
+
+    uv run --frozen python tools/bench/pinn_optimizers.py --problem burgers --budget 300 --json out.json
+    uv run --frozen python tools/bench/pinn_optimizers.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from remodel_core import solve
+from remodel_core.nn import ResNetMLP
+from remodel_core.optim import ASPQN, LBFGS, MSPQN, Adam, RobustLBFGS
+
+LBFGS_METHODS = ("lbfgs", "lbfgs_robust")
+DD_METHODS = ("aspqn", "mspqn", "mspqn2", "rmtr")
+ADAM_LRS = (1e-3, 3e-3, 1e-2)
+
+
+def make_problem(name: str):
+    from remodel_core import pde
+
+    factory = getattr(pde, name, None)
+    if factory is None:
+        raise SystemExit(f"remodel_core.pde has no problem {name!r}")
+    return factory()
+
+
+def make_network(seed: int, width: int, depth: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return ResNetMLP(2, 1, width=width, depth=depth, activation="tanh").to(torch.float64)
+
+
+def methods(names: list[str]) -> dict[str, tuple[Any, int, str]]:
+    """name -> (algorithm, monitor_every, note)."""
+    out: dict[str, tuple[Any, int, str]] = {}
+    for name in names:
+        if name == "adam":
+            for lr in ADAM_LRS:
+                out[f"adam_lr{lr:g}"] = (Adam(lr=lr), 25, "")
+        elif name == "lbfgs":
+            out[name] = (LBFGS(history_size=50, line_search_fn="strong_wolfe"), 1, "torch.optim.LBFGS, 20 its/step")
+        elif name == "lbfgs_robust":
+            out[name] = (RobustLBFGS(history_size=50), 5, "")
+        elif name == "aspqn":
+            out[name] = (ASPQN(subdomains=2, local_iters=3, history_size=50), 1, "2 layer-wise subdomains")
+        elif name == "mspqn":
+            out[name] = (MSPQN(subdomains=2, local_iters=3, history_size=50), 1, "2 layer-wise subdomains")
+        elif name == "mspqn2":
+            out[name] = (MSPQN(subdomains=2, local_iters=3, history_size=50, coarse=True), 1,
+                         "two-level (coarse correction)")
+        elif name == "rmtr":
+            try:
+                from remodel_core.optim import RMTR
+            except ImportError:
+                out[name] = (None, 0, "RMTR not available")
+            else:
+                out[name] = (RMTR(), 1, "")
+        else:
+            raise SystemExit(f"unknown method {name!r}")
+    return out
+
+
+def eval_seconds(train, net: torch.nn.Module, repeats: int = 3) -> float:
+    x = train.data
+    net = net.to(torch.float64)
+    train.loss(net, *x).backward()  # warm-up (route selection, caches)
+    t = time.perf_counter()
+    for _ in range(repeats):
+        net.zero_grad()
+        train.loss(net, *x).backward()
+    return (time.perf_counter() - t) / repeats
+
+
+def curve(sol) -> dict[str, list[float]]:
+    h = sol.history
+    rows = [(t, e, r) for t, e, r in zip(h.get("time", []), h.get("evals", []), h.get("rel_l2", []))
+            if r == r]
+    return {"time": [r[0] for r in rows], "evals": [r[1] for r in rows], "rel_l2": [r[2] for r in rows]}
+
+
+def time_to(c: dict[str, list[float]], target: float) -> float | None:
+    for t, r in zip(c["time"], c["rel_l2"]):
+        if r <= target:
+            return t
+    return None
+
+
+def evals_to(c: dict[str, list[float]], target: float) -> float | None:
+    for e, r in zip(c["evals"], c["rel_l2"]):
+        if r <= target:
+            return e
+    return None
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    prob = make_problem(args.problem)
+    net = make_network(args.seed, args.width, args.depth)
+    train = prob.discretize(net, points=args.points, seed=args.seed)
+    eval_s = eval_seconds(train, make_network(args.seed, args.width, args.depth))
+    results: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
+    for name, (alg, every, note) in methods(args.methods).items():
+        if alg is None:
+            results[name] = {"evals": 0, "wall_s": 0.0, "best_rel_l2": None, "time_to_target_s": None,
+                             "note": note}
+            continue
+        if args.progress:
+            print(f"[{name}] ...", file=sys.stderr, flush=True)
+        problem, callback = train, None
+        if args.max_evals:
+            # an equal budget of loss-and-gradient evaluations (for tuning on a busy machine)
+            count = [0]
+
+            def loss(model, *data, _count=count):
+                _count[0] += 1
+                return train.loss(model, *data)
+
+            problem = dataclasses.replace(train, loss=loss)
+            callback = lambda info, _count=count: _count[0] >= args.max_evals  # noqa: E731
+        sol = solve(problem, alg, maxtime=args.budget, monitor_every=args.every or every, seed=args.seed,
+                    dtype=torch.float64, callback=callback)
+        final = float(train.metrics["rel_l2"](sol.u))
+        c = curve(sol)
+        c["time"].append(sol.stats["wall_s"])
+        c["evals"].append(sol.stats["evals"])
+        c["rel_l2"].append(final)
+        curves[name] = c
+        results[name] = {"evals": int(sol.stats["evals"]), "wall_s": float(sol.stats["wall_s"]),
+                         "best_rel_l2": float(min(c["rel_l2"])), "final_rel_l2": final,
+                         "retcode": sol.retcode.name, "iterations": int(sol.stats["iterations"]),
+                         "time_to_target_s": None, "evals_to_target": None, "note": note}
+        if args.progress:
+            print(f"[{name}] evals={sol.stats['evals']} best={min(c['rel_l2']):.3e} {sol.retcode.name}",
+                  file=sys.stderr, flush=True)
+    # Adam: best learning rate of the run
+    adam = [k for k in results if k.startswith("adam_lr") and results[k]["best_rel_l2"] is not None]
+    if adam:
+        best = min(adam, key=lambda k: results[k]["best_rel_l2"])
+        results["adam"] = dict(results[best], note=f"best lr: {best[len('adam_lr'):]}")
+        curves["adam"] = curves[best]
+    lb = [k for k in LBFGS_METHODS if k in results and results[k]["best_rel_l2"] is not None]
+    target = min(results[k]["best_rel_l2"] for k in lb) if lb else None
+    for name, r in results.items():
+        if target is not None and name in curves:
+            r["time_to_target_s"] = time_to(curves[name], target)
+            r["evals_to_target"] = evals_to(curves[name], target)
+    speedup = error_ratio = None
+    best_method = None
+    dd = [k for k in DD_METHODS if k in results and results[k]["best_rel_l2"] is not None]
+    if lb and dd:
+        ref = min(lb, key=lambda k: results[k]["best_rel_l2"])
+        t_ref = results[ref]["time_to_target_s"]
+        reached = [k for k in dd if results[k]["time_to_target_s"] is not None]
+        if reached and t_ref:
+            fastest = min(reached, key=lambda k: results[k]["time_to_target_s"])
+            speedup = t_ref / max(results[fastest]["time_to_target_s"], 1e-12)
+        most_accurate = min(dd, key=lambda k: results[k]["best_rel_l2"])
+        error_ratio = results[ref]["best_rel_l2"] / results[most_accurate]["best_rel_l2"]
+    finished = [k for k in results if results[k]["best_rel_l2"] is not None and not k.startswith("adam_lr")]
+    if finished:
+        best_method = min(finished, key=lambda k: results[k]["best_rel_l2"])
+    return {"problem": args.problem, "budget_s": args.budget, "points": args.points, "methods": results,
+            "eval_s": eval_s, "target_rel_l2": target, "speedup_vs_lbfgs": speedup,
+            "error_ratio_vs_lbfgs": error_ratio, "best_method": best_method, "curves": curves,
+            "threads": torch.get_num_threads()}
+
+
+def table(out: dict[str, Any]) -> str:
+    lines = [f"problem={out['problem']} budget={out['budget_s']}s points={out['points']} "
+             f"eval_s={out['eval_s']:.3f} target_rel_l2={out['target_rel_l2']}",
+             f"{'method':16s} {'evals':>7s} {'wall_s':>8s} {'best_rel_l2':>12s} {'t_target':>9s} "
+             f"{'e_target':>9s}  note"]
+    for name, r in out["methods"].items():
+        best = "-" if r["best_rel_l2"] is None else f"{r['best_rel_l2']:.3e}"
+        tt = "-" if r.get("time_to_target_s") is None else f"{r['time_to_target_s']:.1f}"
+        et = "-" if r.get("evals_to_target") is None else f"{r['evals_to_target']:.0f}"
+        lines.append(f"{name:16s} {r['evals']:7d} {r['wall_s']:8.1f} {best:>12s} {tt:>9s} {et:>9s}  {r['note']}")
+    lines.append(f"speedup_vs_lbfgs={out['speedup_vs_lbfgs']} error_ratio_vs_lbfgs={out['error_ratio_vs_lbfgs']} "
+                 f"best_method={out['best_method']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--problem", default="burgers", choices=["burgers", "allen_cahn", "klein_gordon"])
+    parser.add_argument("--budget", type=float, default=300.0, help="wall-clock seconds per method")
+    parser.add_argument("--points", type=int, default=10_000)
+    parser.add_argument("--width", type=int, default=20)
+    parser.add_argument("--depth", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default="adam,lbfgs,lbfgs_robust,aspqn,mspqn,mspqn2,rmtr")
+    parser.add_argument("--max-evals", type=int, default=0, help="also stop each method after this many evals")
+    parser.add_argument("--every", type=int, default=0, help="override monitor_every for all methods")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--quick", action="store_true", help="about a minute: small budget and point set")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.quick:
+        args.budget = min(args.budget, 5.0)
+        args.points = min(args.points, 1000)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = run(args)
+    print(table(out))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1, default=lambda v: None if v != v else v))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
