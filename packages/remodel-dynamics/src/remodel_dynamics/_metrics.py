@@ -1,0 +1,52 @@
+"""Figures of merit of learned dynamics along trajectories: state error, energy error, energy drift."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def _check_pair(pred: torch.Tensor, true: torch.Tensor) -> None:
+    if pred.shape != true.shape:
+        raise ValueError(f"pred and true must have the same shape, got {tuple(pred.shape)} and {tuple(true.shape)}")
+
+
+def state_mse(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Mean squared state error over trajectories, times and components.
+
+    Examples
+    --------
+    >>> state_mse(torch.zeros(2, 3, 2), torch.ones(2, 3, 2))
+    1.0
+    """
+    _check_pair(pred, true)
+    return float(((pred - true) ** 2).mean())
+
+
+def energy_mse(energy: Callable[[torch.Tensor], torch.Tensor], pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Mean squared error of the true energy along predicted trajectories against the true ones.
+
+    Examples
+    --------
+    >>> E = lambda x: (x**2).sum(-1)
+    >>> energy_mse(E, torch.ones(1, 2, 1), torch.zeros(1, 2, 1))
+    1.0
+    """
+    _check_pair(pred, true)
+    return float(((energy(pred) - energy(true)) ** 2).mean())
+
+
+def energy_drift(energy: Callable[[torch.Tensor], torch.Tensor], traj: torch.Tensor) -> torch.Tensor:
+    """Relative energy drift ``|H(x_T) - H(x_0)| / |H(x_0)|`` of each trajectory (n, n_times, dim).
+
+    Examples
+    --------
+    >>> E = lambda x: (x**2).sum(-1)
+    >>> energy_drift(E, torch.tensor([[[1.0], [2.0]]])).tolist()
+    [3.0]
+    """
+    if traj.ndim < 2:
+        raise ValueError(f"traj must have shape (..., n_times, dim), got {tuple(traj.shape)}")
+    e0, e1 = energy(traj[..., 0, :]), energy(traj[..., -1, :])
+    return (e1 - e0).abs() / e0.abs()

@@ -1,0 +1,277 @@
+"""Learned dynamics: Hamiltonian (HNN) and Lagrangian (LNN) neural networks and the plain baseline network.
+
+Every model is a :class:`DynamicsModel`: a ``torch.nn.Module`` with a vector field, a one-step map and rollouts,
+that turns a :class:`~remodel_dynamics.HamiltonianProblem` into a :class:`remodel_core.TrainingProblem`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+from remodel_core import TrainingProblem
+from remodel_core.integrate import SYMPLECTIC_METHODS, hamiltonian_odeint, hamiltonian_vector_field, odeint
+from remodel_core.nn import MLP
+from torch import nn
+from torch.func import jacfwd, jacrev, vmap
+
+if TYPE_CHECKING:
+    from ._problem import HamiltonianProblem
+
+
+def _check_dim(name: str, value: int, even: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (even and value % 2):
+        what = "a positive even integer" if even else "a positive integer"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return value
+
+
+def _check_times(t: torch.Tensor) -> float:
+    if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.numel() < 2:
+        raise ValueError("t must be a 1-d tensor of at least two times")
+    steps = torch.diff(t)
+    if not bool((steps > 0).all()):
+        raise ValueError("t must be strictly increasing")
+    return float(steps[0])
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared error."""
+    return ((a - b) ** 2).mean()
+
+
+class _DerivativeLoss:
+    def __call__(self, model: DynamicsModel, x: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+        return mse(model.time_derivative(x), dx)
+
+
+class _PairLoss:
+    def __init__(self, h: float, method: str | None) -> None:
+        self.h, self.method = h, method
+
+    def __call__(self, model: DynamicsModel, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        return mse(model.step(x0, self.h, method=self.method), x1)
+
+
+class DynamicsModel(nn.Module):
+    """Base class of the learned models of ``x' = f(x)`` on states of dimension ``dim``."""
+
+    dim: int
+    default_method: str = "rk4"
+    targets: tuple[str, ...] = ("derivatives", "pairs")
+
+    def _check_state(self, x: torch.Tensor, name: str = "x") -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim == 0 or x.shape[-1] != self.dim:
+            raise ValueError(f"{name} must have last dimension {self.dim}, got shape {tuple(x.shape)}")
+
+    def time_derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """The learned vector field ``f(x)``."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.time_derivative(x)
+
+    def step(self, x: torch.Tensor, h: float, method: str | None = None) -> torch.Tensor:
+        """One step of size ``h`` of the integrator ``method`` (differentiable)."""
+        self._check_state(x)
+        t = torch.tensor([0.0, h], dtype=x.dtype, device=x.device)
+        return odeint(lambda _t, y: self.time_derivative(y), x, t, method=method or self.default_method)[-1]
+
+    def rollout(self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None,
+                **kwargs: Any) -> torch.Tensor:
+        """Trajectories from ``x0`` (n, dim) at times ``t``: shape (n, len(t), dim), without gradients.
+
+        ``method`` is the integrator (model default when ``None``); ``dt`` the largest step (default: the spacing
+        of ``t``); further keywords go to ``remodel_core.integrate``.
+        """
+        self._check_state(x0, "x0")
+        _check_times(t)
+        with torch.no_grad():
+            ys = odeint(lambda _t, y: self.time_derivative(y), x0, t.to(x0.dtype),
+                        method=method or self.default_method, dt=dt, **kwargs)
+        return ys.movedim(0, -2)
+
+    def training_problem(self, problem: HamiltonianProblem, *, target: str = "derivatives", method: str | None = None,
+                         batch_size: int | None = None, dtype: torch.dtype | None = None) -> TrainingProblem:
+        """Fit this model to ``problem``'s data (see :meth:`HamiltonianProblem.discretize`)."""
+        if target not in self.targets:
+            raise ValueError(f"{type(self).__name__} learns from target in {self.targets}, got {target!r}")
+        if target == "derivatives":
+            data, loss = problem.points(), _DerivativeLoss()
+        else:
+            data, loss = problem.pairs(), _PairLoss(problem.dt, method)
+        if dtype is not None:
+            data = tuple(d.to(dtype) for d in data)
+        return TrainingProblem(model=self, loss=loss, data=data, batch_size=batch_size,
+                               name=f"{type(self).__name__.lower()}-{problem.system.name}-{target}")
+
+
+class BaselineMLP(DynamicsModel):
+    """The unstructured baseline: an MLP ``f_theta(x)`` fitted directly to ``x'`` (a neural ODE right-hand side).
+
+    This is the baseline of Greydanus et al. (2019), same width/depth/activation as the HNN.
+
+    Examples
+    --------
+    >>> model = BaselineMLP(2, width=16, depth=2)
+    >>> model.time_derivative(torch.zeros(5, 2)).shape
+    torch.Size([5, 2])
+    """
+
+    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh") -> None:
+        super().__init__()
+        self.dim = _check_dim("dim", dim)
+        self.net = MLP(dim, dim, width=width, depth=depth, activation=activation)
+
+    def time_derivative(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_state(x)
+        return self.net(x)
+
+
+class HNN(DynamicsModel):
+    """Hamiltonian neural network (Greydanus, Dzamba & Yosinski, NeurIPS 2019).
+
+    A scalar network ``H_theta(q, p)``; the vector field is ``(dH/dp, -dH/dq)`` by automatic differentiation,
+    so it is exactly divergence-free and conserves ``H_theta``. Rollouts default to the implicit midpoint rule,
+    symplectic for the non-separable learned ``H_theta``; the pairs loss takes one implicit-midpoint step
+    inside the loss (discrete-time learning, cf. Zhu, Jin & Tang 2020; David & Mehats 2023).
+
+    Parameters
+    ----------
+    dim : int
+        State dimension ``2 * dof``.
+    width, depth, activation
+        The MLP of ``H_theta`` (paper: 200 wide, tanh).
+
+    Examples
+    --------
+    >>> model = HNN(2, width=16, depth=2).double()
+    >>> x = torch.randn(4, 2, dtype=torch.float64)
+    >>> model.time_derivative(x).shape, model.hamiltonian(x).shape
+    (torch.Size([4, 2]), torch.Size([4]))
+    """
+
+    default_method = "implicit_midpoint"
+
+    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh") -> None:
+        super().__init__()
+        self.dim = _check_dim("dim", dim, even=True)
+        self.dof = dim // 2
+        self.net = MLP(dim, 1, width=width, depth=depth, activation=activation)
+
+    def hamiltonian(self, x: torch.Tensor) -> torch.Tensor:
+        """``H_theta(x)`` per sample."""
+        self._check_state(x)
+        return self.net(x).squeeze(-1)
+
+    def _H_qp(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([q, p], dim=-1)).squeeze(-1)
+
+    def grad_hamiltonian(self, x: torch.Tensor) -> torch.Tensor:
+        """``grad H_theta(x)``, differentiable when gradients are enabled."""
+        self._check_state(x)
+        create = torch.is_grad_enabled()
+        with torch.enable_grad():
+            xx = x if x.requires_grad else x.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(self.net(xx).sum(), xx, create_graph=create)
+        return g
+
+    def time_derivative(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.grad_hamiltonian(x)
+        return torch.cat([g[..., self.dof:], -g[..., :self.dof]], dim=-1)
+
+    def _grad_H(self) -> Any:
+        return hamiltonian_vector_field(self._H_qp, create_graph=torch.is_grad_enabled())
+
+    def step(self, x: torch.Tensor, h: float, method: str | None = None, **kwargs: Any) -> torch.Tensor:
+        method = method or self.default_method
+        if method not in SYMPLECTIC_METHODS:
+            return super().step(x, h, method)
+        self._check_state(x)
+        t = torch.tensor([0.0, h], dtype=x.dtype, device=x.device)
+        qs, ps = hamiltonian_odeint(self._grad_H(), x[..., :self.dof], x[..., self.dof:], t, method=method, **kwargs)
+        return torch.cat([qs[-1], ps[-1]], dim=-1)
+
+    def rollout(self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None,
+                **kwargs: Any) -> torch.Tensor:
+        method = method or self.default_method
+        if method not in SYMPLECTIC_METHODS:
+            return super().rollout(x0, t, method, dt, **kwargs)
+        self._check_state(x0, "x0")
+        _check_times(t)
+        with torch.no_grad():
+            qs, ps = hamiltonian_odeint(self._grad_H(), x0[..., :self.dof], x0[..., self.dof:], t.to(x0.dtype),
+                                        method=method, dt=dt, **kwargs)
+        return torch.cat([qs, ps], dim=-1).movedim(0, -2)
+
+
+class LNN(DynamicsModel):
+    """Lagrangian neural network (Cranmer, Greydanus, Hoyer, Battaglia, Spergel & Ho, 2020).
+
+    A scalar network ``L_theta(q, v)`` on states ``s = (q, v)``; accelerations follow from the Euler-Lagrange
+    equations ``a = (d^2L/dv^2)^{-1} (dL/dq - d^2L/(dv dq) v)`` by automatic differentiation (``torch.func``).
+    Softplus activations as in the paper (the Hessian must not vanish).
+
+    Examples
+    --------
+    >>> model = LNN(2, width=16, depth=2).double()
+    >>> model.time_derivative(torch.randn(3, 2, dtype=torch.float64)).shape
+    torch.Size([3, 2])
+    """
+
+    targets = ("derivatives",)
+
+    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "softplus") -> None:
+        super().__init__()
+        self.dim = _check_dim("dim", dim, even=True)
+        self.dof = dim // 2
+        self.net = MLP(dim, 1, width=width, depth=depth, activation=activation)
+
+    def lagrangian(self, s: torch.Tensor) -> torch.Tensor:
+        """``L_theta(q, v)`` per sample."""
+        self._check_state(s, "s")
+        return self.net(s).squeeze(-1)
+
+    def _L(self, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([q, v], dim=-1)).squeeze(-1)
+
+    def acceleration(self, s: torch.Tensor) -> torch.Tensor:
+        """Accelerations ``a(q, v)`` from the learned Lagrangian."""
+        self._check_state(s, "s")
+        shape = s.shape
+        flat = s.reshape(-1, self.dim)
+        q, v = flat[:, :self.dof], flat[:, self.dof:]
+        grad_q = vmap(jacrev(self._L, 0))(q, v)
+        hess_vv = vmap(jacfwd(jacrev(self._L, 1), 1))(q, v)
+        hess_vq = vmap(jacfwd(jacrev(self._L, 1), 0))(q, v)
+        rhs = grad_q - (hess_vq @ v.unsqueeze(-1)).squeeze(-1)
+        a = torch.linalg.solve(hess_vv, rhs.unsqueeze(-1)).squeeze(-1)
+        return a.reshape(*shape[:-1], self.dof)
+
+    def time_derivative(self, s: torch.Tensor) -> torch.Tensor:
+        return torch.cat([s[..., self.dof:], self.acceleration(s)], dim=-1)
+
+    def energy(self, s: torch.Tensor) -> torch.Tensor:
+        """The learned energy ``v . dL/dv - L`` (conserved by the exact learned flow)."""
+        self._check_state(s, "s")
+        with torch.enable_grad():
+            ss = s if s.requires_grad else s.detach().requires_grad_(True)
+            L = self.net(ss).squeeze(-1)
+            (g,) = torch.autograd.grad(L.sum(), ss, create_graph=torch.is_grad_enabled())
+        return (s[..., self.dof:] * g[..., self.dof:]).sum(-1) - L
+
+    def training_problem(self, problem: HamiltonianProblem, *, target: str = "derivatives", method: str | None = None,
+                         batch_size: int | None = None, dtype: torch.dtype | None = None) -> TrainingProblem:
+        if target not in self.targets:
+            raise ValueError(f"LNN learns from target in {self.targets}, got {target!r}")
+        s, a = problem.lagrangian_points()
+        data = (s, a) if dtype is None else (s.to(dtype), a.to(dtype))
+        return TrainingProblem(model=self, loss=_AccelerationLoss(), data=data, batch_size=batch_size,
+                               name=f"lnn-{problem.system.name}")
+
+
+class _AccelerationLoss:
+    def __call__(self, model: LNN, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return mse(model.acceleration(s), a)
