@@ -94,7 +94,9 @@ class PODNN(RegressorMixin, BaseEstimator):
         self.pod_ = POD(n_components=self.n_components, energy=self.energy, product=self.product).fit(snapshots)
         Z = self.pod_.transform(snapshots)
         self.mu_low_, self.mu_high_ = mu.min(axis=0), mu.max(axis=0)
-        self.z_mean_, self.z_scale_ = Z.mean(axis=0), Z.std(axis=0) + 1e-300
+        # one common scale for all coefficients: the squared loss is then the mean squared projection-norm
+        # error of the reconstruction, so the dominant modes get the weight they carry
+        self.z_mean_, self.z_scale_ = Z.mean(axis=0), float(np.abs(Z - Z.mean(axis=0)).max()) + 1e-300
         X = self._scale(mu)
         Y = (Z - self.z_mean_) / self.z_scale_
         self.n_features_in_ = mu.shape[1]
