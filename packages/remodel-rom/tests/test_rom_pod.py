@@ -63,3 +63,17 @@ def test_mismatched_snapshot_shapes_raise():
         POD(n_components=2, method="randomized", product=np.eye(300)).fit(X)
     with pytest.raises(ValueError, match="n_components"):
         POD(n_components=0).fit(X)
+
+
+def test_pod_reduce_gives_galerkin_model_and_checks_the_model():
+    fom = thermal_block(n=8)
+    mus = fom.sample(12, np.random.default_rng(2))
+    S = np.array([fom.solve(mu) for mu in mus])
+    rom = POD(n_components=12, product=fom.product).fit(S).reduce(fom)
+    # every training solution lies in the span of the 12 modes: the Galerkin solution reproduces it
+    u = rom.reconstruct(rom.solve(mus[3]))
+    np.testing.assert_allclose(u, S[3], rtol=1e-8, atol=1e-12)
+    with pytest.raises(ValueError, match="fom must have 49 unknowns"):
+        POD(n_components=2).fit(S).reduce(thermal_block(n=4))
+    with pytest.raises(TypeError, match="POD.reduce projects"):
+        POD(n_components=2).fit(S).reduce(type("M", (), {"n_dofs": 49})())

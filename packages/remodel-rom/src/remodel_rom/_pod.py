@@ -163,6 +163,32 @@ class POD(TransformerMixin, BaseEstimator):
         X = check_snapshots(X, "X", self.n_features_in_)
         return apply_product(self.product, X.T).T @ self.components_.T
 
+    def reduce(self, fom: object) -> object:
+        """Galerkin projection of a full-order model onto the fitted modes: ``rom.solve``, ``rom.reconstruct``.
+
+        Examples
+        --------
+        >>> from remodel_rom import thermal_block
+        >>> fom = thermal_block(n=8)
+        >>> S = np.array([fom.solve(mu) for mu in fom.sample(10, np.random.default_rng(0))])
+        >>> rom = POD(n_components=4, product=fom.product).fit(S).reduce(fom)
+        >>> rom.reconstruct(rom.solve([0.5, 0.5, 0.5, 0.5])).shape
+        (49,)
+        """
+        from ._heat import InstationaryAffineModel, ReducedInstationaryModel
+        from ._reduced import ReducedStationaryModel
+        from ._stationary import StationaryAffineModel
+
+        if getattr(fom, "n_dofs", None) != self.n_features_in_:
+            raise ValueError(f"fom must have {self.n_features_in_} unknowns like the snapshots, "
+                             f"got {getattr(fom, 'n_dofs', None)}")
+        if isinstance(fom, StationaryAffineModel):
+            return ReducedStationaryModel(fom, self.components_.T)
+        if isinstance(fom, InstationaryAffineModel):
+            return ReducedInstationaryModel(fom, self.components_.T)
+        raise TypeError(f"POD.reduce projects a StationaryAffineModel or InstationaryAffineModel, got "
+                        f"{type(fom).__name__} (use PODGalerkin for Burgers with DEIM)")
+
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
         """Snapshots ``Z @ components_`` from coefficients (n_samples, n_components_)."""
         Z = np.asarray(Z, dtype=np.float64)

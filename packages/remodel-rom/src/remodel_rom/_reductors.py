@@ -101,6 +101,9 @@ class RBGreedy(Algorithm):
     rtol : float, optional
         The same relative to the energy norm of the first snapshot.
 
+    The shared options of :func:`remodel_core.solve` apply per extension: ``maxiters`` caps the number of
+    greedy steps, ``maxtime`` the offline time, and ``callback`` may stop the greedy.
+
     Examples
     --------
     >>> from remodel_core import solve
@@ -148,6 +151,10 @@ class RBGreedy(Algorithm):
                         retcode = ReturnCode.Success
                         break
                     if rom.basis_size >= self.basis_size:
+                        break
+                    reason = ctx.stop_reason(iteration=rom.basis_size)  # maxiters, maxtime, callback of solve
+                    if reason is not None:
+                        retcode = reason
                         break
                 u = fom.solve(mus[k])
                 ctx.stats["fom_solves"] = ctx.stats.get("fom_solves", 0) + 1
