@@ -73,6 +73,81 @@ def taylor_supported(model: nn.Module) -> bool:
     return _ops(model) is not None
 
 
+def _act_derivatives(z: torch.Tensor, kind: str, third: bool = True
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``act(z)`` and its first three derivatives (tanh or sin)."""
+    if kind == "tanh":
+        a = torch.tanh(z)
+        a1 = 1.0 - a * a
+        a2 = -2.0 * a * a1
+        a3 = -2.0 * a1 * a1 - 2.0 * a * a2 if third else None
+    else:
+        a, a1 = torch.sin(z), torch.cos(z)
+        a2 = -a
+        a3 = -a1
+    return a, a1, a2, a3
+
+
+class _TaylorAct(torch.autograd.Function):
+    """Fused activation of stacked Taylor channels ``s = [z; dz/dx_k (d); d2z/dx_i^2 (len(sel))]`` plus bias.
+
+    Forward: ``a = act(z + b)``, ``da_k = act' dz_k``, ``d2a_i = act' d2z_i + act'' dz_i^2``. The backward is
+    written out by hand (a few fused tensor expressions instead of the dozen nodes autograd would record)
+    with differentiable operations, so double backward still works.
+    """
+
+    @staticmethod
+    def forward(ctx, s: torch.Tensor, bias: torch.Tensor, kind: str, d: int, sel: tuple[int, ...]):
+        a, a1, a2, _ = _act_derivatives(s[0] + bias, kind, third=False)
+        out = torch.empty_like(s)
+        out[0] = a
+        torch.mul(s[1 : 1 + d], a1, out=out[1 : 1 + d])
+        if sel:
+            first = s[1 : 1 + d][list(sel)]
+            torch.addcmul(a1 * s[1 + d :], a2, first * first, out=out[1 + d :])
+        ctx.save_for_backward(s, bias, a, a1, a2)
+        ctx.kind, ctx.d, ctx.sel, ctx.bias_dim = kind, d, sel, bias.dim()
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        s, bias, a, a1, a2 = ctx.saved_tensors
+        d, sel = ctx.d, list(ctx.sel)
+        g_first, first = grad[1 : 1 + d], s[1 : 1 + d]
+        if not torch.is_grad_enabled():  # plain backward: write into one buffer, no concatenation
+            a3 = (a * a2).mul_(-2.0).addcmul_(a1, a1, value=-2.0) if ctx.kind == "tanh" else -a1
+            gs = torch.empty_like(s)
+            gz = gs[0]
+            torch.mul(grad[0], a1, out=gz)
+            gz.addcmul_(a2, (g_first * first).sum(0))
+            torch.mul(g_first, a1, out=gs[1 : 1 + d])
+            for j, i in enumerate(sel):
+                g_sec, f = grad[1 + d + j], first[i]
+                gz.addcmul_(g_sec, torch.addcmul(a2 * s[1 + d + j], a3, f * f))
+                gs[1 + i].addcmul_(a2 * f, g_sec, value=2.0)
+                torch.mul(g_sec, a1, out=gs[1 + d + j])
+        else:  # double backward: recompute the activation differentiably, use differentiable operations only
+            _, a1, a2, a3 = _act_derivatives(s[0] + bias, ctx.kind)
+            gs, gz = _backward_graph(grad, s, a1, a2, a3, d, sel)
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = gz.reshape(-1, gz.shape[-1]).sum(0) if ctx.bias_dim else gz.sum()
+        return gs, gb, None, None, None
+
+
+def _backward_graph(grad: torch.Tensor, s: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor, a3: torch.Tensor,
+                    d: int, sel: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    g_first, first = grad[1 : 1 + d], s[1 : 1 + d]
+    gz = grad[0] * a1 + a2 * (g_first * first).sum(0)
+    parts: list[torch.Tensor] = [gz.unsqueeze(0), a1 * g_first]
+    if sel:
+        g_sec, sec, fsel = grad[1 + d :], s[1 + d :], first[sel]
+        gz = gz + (g_sec * (a2 * sec + a3 * fsel * fsel)).sum(0)
+        extra = torch.zeros_like(g_first).index_add(0, torch.tensor(sel, device=s.device), 2.0 * a2 * fsel * g_sec)
+        parts = [gz.unsqueeze(0), parts[1] + extra, a1 * g_sec]
+    return torch.cat(parts), gz
+
+
 def _linear(s: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     y = torch.matmul(s, layer.weight.t())
     if layer.bias is None:
@@ -80,21 +155,11 @@ def _linear(s: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     return torch.cat([(y[0] + layer.bias).unsqueeze(0), y[1:]])
 
 
-def _act(s: torch.Tensor, kind: str, d: int, sel: list[int]) -> torch.Tensor:
-    z = s[0]
-    if kind == "tanh":
-        a = torch.tanh(z)
-        a1 = 1.0 - a * a
-        a2 = -2.0 * a * a1
-    else:
-        a = torch.sin(z)
-        a1 = torch.cos(z)
-        a2 = -a
-    parts = [a.unsqueeze(0), a1 * s[1 : 1 + d]]
-    if sel:
-        first = s[1 : 1 + d][sel]
-        parts.append(a1 * s[1 + d :] + a2 * first * first)
-    return torch.cat(parts)
+def _act_linear(s: torch.Tensor, layer: nn.Linear, kind: str, d: int, sel: tuple[int, ...]) -> torch.Tensor:
+    """``act(W s + b)`` on stacked channels: one matrix product, one fused activation."""
+    y = torch.matmul(s, layer.weight.t())
+    bias = layer.bias if layer.bias is not None else torch.zeros(y.shape[-1], dtype=y.dtype, device=y.device)
+    return _TaylorAct.apply(y, bias, kind, d, sel)
 
 
 def taylor_derivatives(model: nn.Module, x: torch.Tensor, second: Sequence[int] = ()
@@ -120,14 +185,22 @@ def taylor_derivatives(model: nn.Module, x: torch.Tensor, second: Sequence[int] 
     s[0] = x.detach()
     idx = torch.arange(d, device=x.device)
     s[1 + idx, :, idx] = 1.0
-    for op in ops:
+    sel_t = tuple(sel)
+    k = 0
+    while k < len(ops):
+        op = ops[k]
+        if op[0] == "linear" and k + 1 < len(ops) and ops[k + 1][0] == "act":
+            s = _act_linear(s, op[1], ops[k + 1][1], d, sel_t)
+            k += 2
+            continue
         if op[0] == "linear":
             s = _linear(s, op[1])
-        elif op[0] == "act":
-            s = _act(s, op[1], d, sel)
+        elif op[0] == "act":  # an activation not preceded by a linear layer
+            s = _TaylorAct.apply(s, torch.zeros((), dtype=s.dtype, device=s.device), op[1], d, sel_t)
         else:
             _, layer, kind, h = op
-            s = s + h * _act(_linear(s, layer), kind, d, sel)
+            s = torch.add(s, _act_linear(s, layer, kind, d, sel_t), alpha=h)
+        k += 1
     u = s[0, :, 0]
     g = s[1 : 1 + d, :, 0].t()
     return u, g, {i: s[1 + d + j, :, 0] for j, i in enumerate(sel)}
