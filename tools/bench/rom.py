@@ -9,7 +9,9 @@ fixed seed). Errors are relative errors in the energy norm ``||e||_{A(mu)} / ||u
 same sparse direct full solve. ``online_s`` is the time of one reduced solve (reduced assembly + solve, no
 reconstruction) averaged over the 50 test parameters, best of 5 rounds; ``speedup`` is our own full solve's
 time over ``online_s``. Then 1-D viscous Burgers with POD-DEIM, and CG iterations to a relative residual of
-1e-8 on the full thermal block, cold (x0 = 0) and from the RB reduced model's reconstruction.
+1e-8 on the full thermal block, cold (x0 = 0) and from the RB reduced model's reconstruction (and from
+POD-NN's), and the learned choice among CG, Jacobi-CG and SSOR(omega)-CG on thermal blocks of several mesh
+sizes (work in matrix-vector products, against the best single solver and the per-problem oracle).
 
     uv run --frozen python tools/bench/rom.py --json docs/bench/rom.json
     uv run --frozen python tools/bench/rom.py --quick
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 from remodel_core import solve
 from remodel_rom import (
+    DEFAULT_SOLVERS,
     PODNN,
     AffineCoefficients,
     BurgersModel,
@@ -35,8 +38,11 @@ from remodel_rom import (
     PODGalerkin,
     RBGreedy,
     ReductionProblem,
+    SolverSelector,
     StationaryAffineModel,
     cg_iterations,
+    solver_costs,
+    thermal_block,
 )
 
 SIZES = (5, 10, 20)
@@ -131,9 +137,10 @@ def thermal_block_bench(args: argparse.Namespace, out: dict[str, Any]) -> Statio
     S = np.array([fom.solve(mu) for mu in train])
     tb["pod_nn"] = {}
     t = time.perf_counter()
+    podnn: dict[int, PODNN] = {}
     for n in SIZES:
-        model = PODNN(n_components=n, product=fom.product, width=args.width, depth=3, maxiters=args.podnn_iters,
-                      seed=args.seed).fit(train, S)
+        model = podnn[n] = PODNN(n_components=n, product=fom.product, width=args.width, depth=3,
+                                 maxiters=args.podnn_iters, seed=args.seed).fit(train, S)
         pred = model.predict(test)
         errs = rel_energy_errors(fom, truths, test, list(pred))
         online = time_online(model.solve, test)
@@ -170,10 +177,39 @@ def thermal_block_bench(args: argparse.Namespace, out: dict[str, Any]) -> Statio
     cg_mus = test[: args.cg_params]
     cold = cg_iterations(fom, cg_mus, rtol=1e-8)
     warm = cg_iterations(fom, cg_mus, LearnedInitialGuess(rb), rtol=1e-8)
+    warm_nn = cg_iterations(fom, cg_mus, LearnedInitialGuess(podnn[max(SIZES)]), rtol=1e-8)
     out["cg_iters"] = {"cold": float(cold.mean()), "learned": float(warm.mean()),
                        "reduction": float(cold.mean() / warm.mean()), "min_reduction": float(np.min(cold / warm)),
+                       "learned_pod_nn": float(warm_nn.mean()), "reduction_pod_nn": float(cold.mean() / warm_nn.mean()),
                        "parameters": len(cg_mus), "rtol": 1e-8, "initial_guess": "rb_greedy basis 20"}
     return fom
+
+
+def selector_bench(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """Learned choice among CG, Jacobi-CG and SSOR(omega)-CG from (log mesh size, log contrast)."""
+
+    def family(seed: int, per: int) -> tuple[np.ndarray, list]:
+        rng = np.random.default_rng(seed)
+        feats, systems = [], []
+        for n in args.selector_sizes:
+            tb = thermal_block(n=n, mu_range=(0.01, 1.0))
+            for mu in tb.sample(per, rng):
+                systems.append((tb.operator(mu), tb.rhs))
+                feats.append([np.log(n), np.log(mu.max() / mu.min())])
+        return np.array(feats), systems
+
+    f_train, s_train = family(args.seed + 10, args.selector_per)
+    f_test, s_test = family(args.seed + 11, max(2, args.selector_per // 2))
+    _, w_train = solver_costs(s_train)
+    its_test, w_test = solver_costs(s_test)
+    sel = SolverSelector().fit(f_train, w_train)
+    res = sel.evaluate(f_test, w_test)
+    names = list(DEFAULT_SOLVERS)
+    out["solver_selection"] = {**res, "best_fixed_solver": names[sel.best_fixed_],
+                               "work_saved_vs_best_fixed": 1.0 - res["selected"] / res["best_fixed"],
+                               "work_saved_vs_plain_cg": 1.0 - res["selected"] / float(w_test[:, 0].mean()),
+                               "plain_cg": float(w_test[:, 0].mean()), "unit": "matrix-vector products to 1e-8",
+                               "mesh_sizes": list(args.selector_sizes)}
 
 
 def burgers_bench(args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -217,11 +253,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.quick:
         args.diameter, args.training, args.test, args.cg_params = 1 / 25, 40, 20, 5
         args.width, args.podnn_iters = 24, 60
+        args.selector_sizes, args.selector_per = (8, 16, 32), 4
         args.burgers_n, args.burgers_nt, args.burgers_training, args.burgers_test, args.burgers_basis = (
             1000, 2000, 10, 3, 15)
     else:
         args.diameter, args.training, args.test, args.cg_params = 1 / 100, 100, 50, 20
         args.width, args.podnn_iters = 32, 400
+        args.selector_sizes, args.selector_per = (8, 16, 32, 48, 64), 8
         args.burgers_n, args.burgers_nt, args.burgers_training, args.burgers_test, args.burgers_basis = (
             4000, 8000, 30, 10, 20)
     torch.set_num_threads(1)
@@ -229,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     thermal_block_bench(args, out)
     burgers_bench(args, out)
+    selector_bench(args, out)
     out["total_s"] = time.perf_counter() - t0
 
     s = out["setup"]
@@ -251,6 +290,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     c = out["cg_iters"]
     print(f"CG to 1e-8: cold {c['cold']:.1f} iterations, learned initial guess {c['learned']:.1f} "
           f"(x{c['reduction']:.1f}, worst parameter x{c['min_reduction']:.1f})")
+    print(f"   POD-NN initial guess: {c['learned_pod_nn']:.1f} iterations (x{c['reduction_pod_nn']:.1f})")
+    sv = out["solver_selection"]
+    print(f"learned solver choice: {sv['selected']:.1f} matvecs vs best fixed ({sv['best_fixed_solver']}) "
+          f"{sv['best_fixed']:.1f}, oracle {sv['oracle']:.1f}, plain CG {sv['plain_cg']:.1f}")
     print(f"total {out['total_s']:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
