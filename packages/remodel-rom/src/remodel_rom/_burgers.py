@@ -157,7 +157,7 @@ class BurgersModel:
         return -(P[:, 2:] ** 2 - P[:, :-2] ** 2) / (4.0 * self.h)
 
     def laplacian(self) -> np.ndarray:
-        """Matrix-free-free helper: the dense-free second-difference operator applied to the identity columns."""
+        """The second-difference matrix ``D2`` (sparse, zero Dirichlet values) of the grid."""
         import scipy.sparse as sp
 
         e = np.ones(self.n)
@@ -177,6 +177,13 @@ class ReducedBurgersModel:
 
     Online cost per time step: ``O(r m + r^2)`` with ``r`` modes and ``m`` DEIM points; the implicit reduced
     operator ``(I - dt nu V^T D2 V)^{-1}`` is formed from the affine ``nu`` dependence at the start of a solve.
+
+    Examples
+    --------
+    >>> fom = BurgersModel(n=100, nt=200, save_every=20)
+    >>> rom = reduce_burgers(fom, [fom.solve([0.8, 0.03]), fom.solve([0.6, 0.02])], 6, 1.0, 12)
+    >>> rom.reconstruct(rom.solve([0.7, 0.025])).shape
+    (11, 100)
     """
 
     def __init__(self, fom: BurgersModel, basis: np.ndarray, deim_basis: np.ndarray) -> None:

@@ -30,5 +30,14 @@ def deim_points(U: np.ndarray) -> np.ndarray:
 
 
 def deim_interpolate(U: np.ndarray, points: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The DEIM approximation ``U (P^T U)^{-1} values`` of a vector known only at ``points``."""
+    """The DEIM approximation ``U (P^T U)^{-1} values`` of a vector known only at ``points``.
+
+    Examples
+    --------
+    >>> U = np.linalg.qr(np.random.default_rng(0).standard_normal((20, 3)))[0]
+    >>> f = U @ np.array([1.0, -2.0, 0.5])
+    >>> p = deim_points(U)
+    >>> bool(np.allclose(deim_interpolate(U, p, f[p]), f))
+    True
+    """
     return U @ np.linalg.solve(U[points], values)

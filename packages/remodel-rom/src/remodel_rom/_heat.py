@@ -82,6 +82,13 @@ class ReducedInstationaryModel:
     """Galerkin projection of :class:`InstationaryAffineModel` onto an orthonormal basis ``V``.
 
     ``(M_r + dt A_r(mu)) a^{k+1} = M_r a^k + dt f_r`` with ``A_r(mu) = sum_q theta_q(mu) V^T A_q V``.
+
+    Examples
+    --------
+    >>> fom = heat_model(n=8, nt=10)
+    >>> V = np.linalg.qr(fom.solve([0.5, 0.5, 0.5, 0.5]).T)[0][:, :5]
+    >>> ReducedInstationaryModel(fom, V).solve([0.3, 0.6, 0.9, 0.2]).shape
+    (11, 5)
     """
 
     def __init__(self, fom: InstationaryAffineModel, basis: np.ndarray) -> None:

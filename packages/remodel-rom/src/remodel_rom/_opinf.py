@@ -10,13 +10,26 @@ from ._pod import check_snapshots
 
 
 def quadratic_features(Q: np.ndarray) -> np.ndarray:
-    """Compact Kronecker square ``(q_i q_j)_{i <= j}`` of each row of ``Q``: shape ``(K, r(r+1)/2)``."""
+    """Compact Kronecker square ``(q_i q_j)_{i <= j}`` of each row of ``Q``: shape ``(K, r(r+1)/2)``.
+
+    Examples
+    --------
+    >>> quadratic_features(np.array([[1.0, 2.0]]))
+    array([[1., 2., 4.]])
+    """
     i, j = np.triu_indices(Q.shape[1])
     return Q[:, i] * Q[:, j]
 
 
 def time_derivatives(Q: np.ndarray, dt: float) -> np.ndarray:
-    """Second-order finite-difference time derivatives of the rows of ``Q`` (equispaced by ``dt``)."""
+    """Second-order finite-difference time derivatives of the rows of ``Q`` (equispaced by ``dt``).
+
+    Examples
+    --------
+    >>> t = np.linspace(0, 1, 11)[:, None]
+    >>> bool(np.allclose(time_derivatives(t**2, 0.1), 2 * t))
+    True
+    """
     Q = np.asarray(Q, dtype=np.float64)
     if len(Q) < 3:
         raise ValueError(f"Q needs at least 3 time steps, got {len(Q)}")

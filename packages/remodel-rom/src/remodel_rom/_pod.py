@@ -27,7 +27,15 @@ def check_snapshots(X: np.ndarray, name: str = "X", n_features: int | None = Non
 
 
 def energy_rank(singular_values: np.ndarray, energy: float) -> int:
-    """Smallest ``r`` with ``sum_{i<r} s_i^2 >= energy * sum_i s_i^2`` (the POD energy criterion)."""
+    """Smallest ``r`` with ``sum_{i<r} s_i^2 >= energy * sum_i s_i^2`` (the POD energy criterion).
+
+    Examples
+    --------
+    >>> energy_rank(np.array([3.0, 1.0, 0.1]), 0.85)
+    1
+    >>> energy_rank(np.array([3.0, 1.0, 0.1]), 0.999)
+    2
+    """
     e = np.cumsum(singular_values**2)
     if e[-1] == 0:
         return 1
@@ -39,6 +47,13 @@ def incremental_svd(X: np.ndarray, rank: int, batch_size: int, rtol: float = 1e-
 
     Returns the left singular vectors ``U`` (N, r) and singular values ``s``; only ``U``, ``s`` and one batch
     are held in memory at a time.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).standard_normal((40, 3)) @ np.random.default_rng(1).standard_normal((3, 25))
+    >>> U, s = incremental_svd(X, rank=3, batch_size=7)
+    >>> bool(np.allclose(s, np.linalg.svd(X, compute_uv=False)[:3]))
+    True
     """
     N = X.shape[0]
     U = np.zeros((N, 0))

@@ -18,6 +18,15 @@ class ResidualEstimator:
     (Gram-Schmidt with re-orthogonalisation, as pyMOR's ``ResidualReductor`` does), so the dual norm is
     the Euclidean norm of ``R c(mu)`` with ``c = (1, -theta_q(mu) u_r,i)``: no cancellation in a Gram
     matrix, accurate down to machine precision relative to ``||f||``.
+
+    Examples
+    --------
+    >>> from remodel_rom import thermal_block
+    >>> fom = thermal_block(n=8)
+    >>> est = ResidualEstimator(fom)
+    >>> est.extend(fom.solve([0.5, 0.5, 0.5, 0.5]))
+    >>> [m.shape for m in est.matrices(1)]   # f = sum_q mu_q A_q u: 5 representers span 4 dimensions
+    [(4,), (4, 4, 1)]
     """
 
     def __init__(self, fom: StationaryAffineModel) -> None:

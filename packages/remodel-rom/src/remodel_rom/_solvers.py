@@ -80,7 +80,16 @@ class LearnedInitialGuess:
 
 def cg_iterations(fom: Any, mus: np.ndarray, guess: Callable[[np.ndarray], np.ndarray] | None = None, *,
                   rtol: float = 1e-8, jacobi: bool = False) -> np.ndarray:
-    """CG iterations to ``rtol`` on the full model at each parameter, cold or from ``guess(mu)``."""
+    """CG iterations to ``rtol`` on the full model at each parameter, cold or from ``guess(mu)``.
+
+    Examples
+    --------
+    >>> from remodel_rom import thermal_block
+    >>> fom = thermal_block(n=8)
+    >>> its = cg_iterations(fom, fom.sample(2, np.random.default_rng(0)))
+    >>> its.shape, bool(np.all(its > 0))
+    ((2,), True)
+    """
     its = []
     for mu in mus:
         A = fom.operator(mu)
