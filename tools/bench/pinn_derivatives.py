@@ -1,5 +1,7 @@
 """Seconds per PINN loss-and-gradient evaluation by derivative route (issue 3, item 4).
 
+``--problem`` picks another benchmark (Klein–Gordon and Poisson need two second derivatives).
+
 Burgers (nu = 0.01/pi), 8x20 tanh ResNetMLP (``remodel_core.nn.ResNetMLP(2, 1, width=20, depth=8)``),
 10,000 Sobol collocation points, float64. Each route ("autograd": nested torch.autograd.grad, "func":
 torch.func forward-over-reverse, "taylor": derivatives propagated through the network by hand) is timed
@@ -24,7 +26,7 @@ from typing import Any
 
 import torch
 from remodel_core.nn import MLP, ResNetMLP
-from remodel_core.pde import burgers
+from remodel_core import pde
 from remodel_core.pde._derivatives import resolve_route
 
 ROUTES = ("autograd", "func", "taylor")
@@ -63,7 +65,7 @@ def time_routes(trains: dict, net: torch.nn.Module, x: torch.Tensor, repeats: in
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    prob = burgers(nu=0.01 / math.pi)
+    prob = pde.burgers(nu=0.01 / math.pi) if args.problem == "burgers" else getattr(pde, args.problem)()
     net = make_network(args.net, args.seed)
     trains = {r: prob.discretize(net, points=args.points, seed=args.seed, derivatives=r) for r in ROUTES}
     x = trains["autograd"].data[0]
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fastest = {str(t): min(ROUTES, key=lambda r: timings[r][str(t)]["min_s"]) for t in args.threads}
     speedup = {str(t): {r: timings["autograd"][str(t)]["min_s"] / timings[r][str(t)]["min_s"]
                         for r in ROUTES} for t in args.threads}
-    return {"problem": "burgers", "network": args.net, "points": args.points, "dtype": "float64",
+    return {"problem": args.problem, "network": args.net, "points": args.points, "dtype": "float64",
             "repeats": args.repeats, "threads": list(args.threads), "routes": timings,
             "speedup_vs_autograd": speedup, "agreement": agreement, "auto_route": auto, "fastest": fastest,
             "machine": platform.machine(), "torch": torch.__version__}
@@ -101,7 +103,7 @@ def table(res: dict[str, Any]) -> str:
     head = f"{'route':<10}" + "".join(f"  {f'{t} thr median s':>16} {'min s':>8} {'cpu s':>8} {'x autograd':>10}"
                                       for t in threads)
     head += f"  {'grad diff':>10}"
-    lines = [f"Burgers PINN loss+gradient, {res['network']} 8x20 tanh, {res['points']} points, float64",
+    lines = [f"{res['problem']} PINN loss+gradient, {res['network']} 8x20 tanh, {res['points']} points, float64",
              head, "-" * len(head)]
     for r, per in res["routes"].items():
         row = f"{r:<10}"
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--net", choices=("resnet", "mlp"), default="resnet")
+    parser.add_argument("--problem", choices=("burgers", "allen_cahn", "klein_gordon", "poisson2d"),
+                        default="burgers")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.repeats is None:

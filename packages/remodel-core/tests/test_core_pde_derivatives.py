@@ -103,3 +103,21 @@ def test_no_create_graph_detaches():
     net = MLP(2, 1, width=4, depth=1).double()
     dv = derivatives(net, torch.rand(4, 2, dtype=torch.float64), second=(0,), route="autograd", create_graph=False)
     assert not dv.u.requires_grad and not dv.grad.requires_grad and not dv.dxx(0).requires_grad
+
+
+def test_hessian_vector_products_agree():
+    """Double backward through every route (optimizers may use Hessian-vector products of the loss)."""
+    torch.manual_seed(3)
+    net = ResNetMLP(2, 1, width=6, depth=2).double()
+    x = torch.rand(20, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    params = list(net.parameters())
+    v = [torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator().manual_seed(i)) for i, p in enumerate(params)]
+    hv = {}
+    for r in ROUTES:
+        dv = derivatives(net, x, second=(0, 1), route=r)
+        value = (dv.dxx(0) ** 2 + dv.dx(1) * dv.u + dv.dxx(1) * dv.dx(0)).mean()
+        grads = torch.autograd.grad(value, params, create_graph=True)
+        hv[r] = torch.cat([h.flatten() for h in torch.autograd.grad(sum((g * w).sum() for g, w in zip(grads, v)),
+                                                                     params)])
+    for r in ROUTES:
+        torch.testing.assert_close(hv[r], hv["autograd"], atol=1e-10, rtol=0)
