@@ -1,0 +1,81 @@
+"""Measuring equivariance: ``|| f(g x) - g f(x) || / || f(x) ||``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+Action = Callable[[torch.Tensor], torch.Tensor]
+
+
+def rot90(k: int = 1) -> Action:
+    """The action of a rotation by ``k * 90°`` on images (last two dimensions).
+
+    Examples
+    --------
+    >>> rot90(1)(torch.tensor([[1, 2], [3, 4]])).tolist()
+    [[2, 4], [1, 3]]
+    """
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an integer, got {k!r}")
+    return lambda x: torch.rot90(x, k, dims=(-2, -1))
+
+
+def hflip() -> Action:
+    """The action of the reflection ``x -> -x`` (left-right flip) on images.
+
+    Examples
+    --------
+    >>> hflip()(torch.tensor([[1, 2], [3, 4]])).tolist()
+    [[2, 1], [4, 3]]
+    """
+    return lambda x: torch.flip(x, dims=(-1,))
+
+
+@torch.no_grad()
+def equivariance_error(model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+                       group_action: Action | Sequence[Action], x: torch.Tensor, *,
+                       output_action: Action | Sequence[Action] | None = None) -> float:
+    """Relative equivariance error ``max_g || f(g x) - ρ(g) f(x) || / || f(x) ||``.
+
+    Parameters
+    ----------
+    model : callable
+        The map ``f`` (put into eval mode by the caller if it has dropout/batch norm).
+    group_action : callable or sequence of callables
+        The input actions ``x -> g x``; with several, the worst error is returned.
+    x : torch.Tensor
+        Inputs.
+    output_action : callable or sequence of callables, optional
+        The matching output actions ``ρ(g)`` (same order); ``None`` means invariance (``ρ(g) = id``).
+
+    Examples
+    --------
+    >>> f = lambda x: x.sum(dim=(-2, -1))                # invariant to every permutation of pixels
+    >>> equivariance_error(f, [rot90(1), hflip()], torch.randn(2, 1, 5, 5)) < 1e-6
+    True
+    >>> equivariance_error(lambda x: x, rot90(1), torch.randn(1, 1, 5, 5), output_action=rot90(1))
+    0.0
+    """
+    actions = [group_action] if callable(group_action) else list(group_action)
+    if not actions or not all(callable(a) for a in actions):
+        raise TypeError("group_action must be a callable or a non-empty sequence of callables")
+    if output_action is None:
+        outs: list[Action | None] = [None] * len(actions)
+    else:
+        outs = [output_action] if callable(output_action) else list(output_action)
+        if len(outs) != len(actions) or not all(callable(a) for a in outs):
+            raise ValueError("output_action must match group_action (one callable per input action)")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    fx = model(x)
+    scale = float(fx.norm())
+    if scale == 0.0:
+        raise ValueError("model(x) is zero: the relative error is undefined")
+    worst = 0.0
+    for act, out in zip(actions, outs):
+        target = fx if out is None else out(fx)
+        worst = max(worst, float((model(act(x)) - target).norm()) / scale)
+    return worst
