@@ -13,7 +13,6 @@ from remodel_core import TrainingProblem
 from remodel_core.integrate import SYMPLECTIC_METHODS, hamiltonian_odeint, hamiltonian_vector_field, odeint
 from remodel_core.nn import MLP
 from torch import nn
-from torch.func import jacfwd, jacrev, vmap
 
 if TYPE_CHECKING:
     from ._problem import HamiltonianProblem
@@ -33,6 +32,10 @@ def _check_times(t: torch.Tensor) -> float:
     if not bool((steps > 0).all()):
         raise ValueError("t must be strictly increasing")
     return float(steps[0])
+
+
+def _param_dtype(model: nn.Module) -> torch.dtype:
+    return next(model.parameters()).dtype
 
 
 def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -102,8 +105,7 @@ class DynamicsModel(nn.Module):
             data, loss = problem.points(), _DerivativeLoss()
         else:
             data, loss = problem.pairs(), _PairLoss(problem.dt, method)
-        if dtype is not None:
-            data = tuple(d.to(dtype) for d in data)
+        data = tuple(d.to(dtype or _param_dtype(self)) for d in data)
         return TrainingProblem(model=self, loss=loss, data=data, batch_size=batch_size,
                                name=f"{type(self).__name__.lower()}-{problem.system.name}-{target}")
 
@@ -211,7 +213,7 @@ class LNN(DynamicsModel):
     """Lagrangian neural network (Cranmer, Greydanus, Hoyer, Battaglia, Spergel & Ho, 2020).
 
     A scalar network ``L_theta(q, v)`` on states ``s = (q, v)``; accelerations follow from the Euler-Lagrange
-    equations ``a = (d^2L/dv^2)^{-1} (dL/dq - d^2L/(dv dq) v)`` by automatic differentiation (``torch.func``).
+    equations ``a = (d^2L/dv^2)^{-1} (dL/dq - d^2L/(dv dq) v)`` by automatic differentiation.
     Softplus activations as in the paper (the Hessian must not vanish).
 
     Examples
@@ -234,21 +236,25 @@ class LNN(DynamicsModel):
         self._check_state(s, "s")
         return self.net(s).squeeze(-1)
 
-    def _L(self, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([q, v], dim=-1)).squeeze(-1)
-
     def acceleration(self, s: torch.Tensor) -> torch.Tensor:
-        """Accelerations ``a(q, v)`` from the learned Lagrangian."""
+        """Accelerations ``a(q, v)`` from the learned Lagrangian (differentiable when gradients are enabled)."""
         self._check_state(s, "s")
-        shape = s.shape
+        d = self.dof
+        create = torch.is_grad_enabled()
         flat = s.reshape(-1, self.dim)
-        q, v = flat[:, :self.dof], flat[:, self.dof:]
-        grad_q = vmap(jacrev(self._L, 0))(q, v)
-        hess_vv = vmap(jacfwd(jacrev(self._L, 1), 1))(q, v)
-        hess_vq = vmap(jacfwd(jacrev(self._L, 1), 0))(q, v)
-        rhs = grad_q - (hess_vq @ v.unsqueeze(-1)).squeeze(-1)
+        with torch.enable_grad():
+            ss = flat if flat.requires_grad else flat.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(self.net(ss).sum(), ss, create_graph=True)
+            # row i: d(dL/dv_i)/ds = [d^2L/(dv_i dq), d^2L/(dv_i dv)]
+            rows = [torch.autograd.grad(g[:, d + i].sum(), ss, create_graph=create, retain_graph=True)[0]
+                    for i in range(d)]
+        hess = torch.stack(rows, dim=1)
+        hess_vq, hess_vv = hess[..., :d], hess[..., d:]
+        rhs = g[:, :d] - (hess_vq @ flat[:, d:].unsqueeze(-1)).squeeze(-1)
         a = torch.linalg.solve(hess_vv, rhs.unsqueeze(-1)).squeeze(-1)
-        return a.reshape(*shape[:-1], self.dof)
+        if not create:
+            a = a.detach()
+        return a.reshape(*s.shape[:-1], d)
 
     def time_derivative(self, s: torch.Tensor) -> torch.Tensor:
         return torch.cat([s[..., self.dof:], self.acceleration(s)], dim=-1)
@@ -267,7 +273,7 @@ class LNN(DynamicsModel):
         if target not in self.targets:
             raise ValueError(f"LNN learns from target in {self.targets}, got {target!r}")
         s, a = problem.lagrangian_points()
-        data = (s, a) if dtype is None else (s.to(dtype), a.to(dtype))
+        data = (s.to(dtype or _param_dtype(self)), a.to(dtype or _param_dtype(self)))
         return TrainingProblem(model=self, loss=_AccelerationLoss(), data=data, batch_size=batch_size,
                                name=f"lnn-{problem.system.name}")
 

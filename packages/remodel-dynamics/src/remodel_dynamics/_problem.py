@@ -173,7 +173,7 @@ class HamiltonianProblem(Problem):
         batch_size : int, optional
             Minibatch size.
         dtype : torch.dtype, optional
-            Cast the data (default: keep).
+            Cast the data (default: the dtype of the model's parameters).
         """
         from ._models import DynamicsModel
 

@@ -14,7 +14,7 @@ from remodel_core import TrainingProblem
 from remodel_core.nn import activation as make_activation
 from torch import nn
 
-from ._models import DynamicsModel, _check_dim, _check_times, _PairLoss
+from ._models import DynamicsModel, _check_dim, _check_times, _PairLoss, _param_dtype
 
 if TYPE_CHECKING:
     from ._problem import HamiltonianProblem
@@ -138,9 +138,7 @@ class SympNet(DynamicsModel):
         if target != "pairs":
             raise ValueError(f"{type(self).__name__} learns a flow map from target='pairs', got {target!r}")
         self._steps(problem.dt)
-        data = problem.pairs()
-        if dtype is not None:
-            data = tuple(d.to(dtype) for d in data)
+        data = tuple(d.to(dtype or _param_dtype(self)) for d in problem.pairs())
         return TrainingProblem(model=self, loss=_PairLoss(problem.dt, None), data=data, batch_size=batch_size,
                                name=f"{type(self).__name__.lower()}-{problem.system.name}")
 

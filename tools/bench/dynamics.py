@@ -1,0 +1,261 @@
+"""Structure-preserving learned dynamics: the table of Greydanus et al. (2019) plus SympNets and LNNs (issue 4).
+
+For the ideal mass-spring (``H = q^2 + p^2``: k = 2, m = 1/2), the ideal pendulum (``H = 3 (1 - cos q) + p^2``)
+and the two-body problem (G = m1 = m2 = 1), trajectory data are generated as in Greydanus et al. (2019):
+spring and pendulum 50 trajectories of 30 points over [0, 3) with Gaussian observation noise 0.1 on (q, p) and
+exact derivatives; two-body orbits over [0, 20) with orbit noise 0.2 in the initial velocities (no observation
+noise). Half of the trajectories train, the other half test. The baseline (an MLP fitted to x') and the HNN
+have the same network (3 hidden layers of 200, tanh), the same data and the same Adam budget; the LNN
+(Cranmer et al. 2020) has the same size with softplus and fits the accelerations; the G-SympNet (Jin et al.
+2020) learns the time-dt map from consecutive pairs with the same optimizer budget. All train in float32
+through ``remodel_core.solve`` and are evaluated in float64.
+
+Metrics per model, on the held-out initial states:
+
+* ``state_mse``, ``energy_mse``: mean squared error of the state and of the true energy along trajectories of
+  the learned model against the true ones over t in [0, 20] (vector-field models integrated by
+  Dormand-Prince at rtol 1e-9, the SympNet by iterating its map);
+* ``energy_drift``: mean relative true-energy drift |H(x_N) - H(x_0)| / |H(x_0)| after N = 10^4 steps: HNN
+  with the implicit midpoint rule (symplectic for the non-separable learned H), baseline and LNN with RK4,
+  SympNet by its map, all at the data step (two-body: 0.05 for the vector fields, the data step 0.4 for the
+  SympNet map).
+
+It also records the drift of the learned H_theta under the implicit midpoint rule and under the explicit
+leapfrog, which is not symplectic for a non-separable H_theta, and a speed-up figure: CPU time of the reference
+integrator (Yoshida-4 at the data generator's step) against the learned models' larger steps on the pendulum.
+
+    uv run --frozen python tools/bench/dynamics.py --json docs/bench/dynamics.json
+    uv run --frozen python tools/bench/dynamics.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from remodel_core import solve
+from remodel_core.optim import Adam
+from remodel_dynamics import (
+    HNN,
+    LNN,
+    BaselineMLP,
+    GSympNet,
+    HamiltonianProblem,
+    MassSpring,
+    Pendulum,
+    TwoBody,
+    energy_drift,
+    energy_mse,
+    state_mse,
+)
+
+F64 = torch.float64
+
+PAPER = {  # Greydanus et al. 2019, Table 1: energy MSE along test trajectories
+    "mass_spring": {"baseline": 1.71e-1, "hnn": 3.84e-4},
+    "two_body": {"baseline": 6.33e-2, "hnn": 3.88e-5},
+}
+
+
+def configs(quick: bool) -> dict[str, dict[str, Any]]:
+    small = {"width": 200, "depth": 3}
+    spring = {
+        "system": MassSpring(k=2.0, m=0.5), "n_traj": 50, "t_span": (0.0, 3.0), "n_times": 30, "noise": 0.1,
+        "steps": 2000, "lr": 1e-3, "batch": None, "net": small, "eval_T": 20.0, "drift_dt": 0.1,
+        "sympnet": {"layers": 8, "width": 50}, "sympnet_lr": 1e-2, "lnn_steps": 2000, "drift_n": 10,
+        "drift_steps": 10_000,
+    }
+    pendulum = dict(spring, system=Pendulum(m=0.5, l=1.0, g=6.0))
+    two_body = {
+        "system": TwoBody(), "n_traj": 400, "t_span": (0.0, 20.0), "n_times": 50, "noise": 0.0,
+        "steps": 6000, "lr": 1e-3, "batch": 200, "net": small, "eval_T": 20.0, "drift_dt": 0.05,
+        "sympnet": {"layers": 8, "width": 100}, "sympnet_lr": 1e-3, "lnn_steps": 2000, "drift_n": 10,
+        "drift_steps": 10_000,
+    }
+    if quick:
+        for cfg in (spring, pendulum, two_body):
+            cfg.update(steps=150, lnn_steps=40, drift_steps=300, drift_n=3, net={"width": 64, "depth": 2},
+                       eval_T=6.0)
+        two_body.update(n_traj=20, batch=100, t_span=(0.0, 8.0), n_times=20)
+    return {"mass_spring": spring, "pendulum": pendulum, "two_body": two_body}
+
+
+def fit(model: torch.nn.Module, data: HamiltonianProblem, *, target: str, steps: int, lr: float,
+        batch: int | None, seed: int) -> tuple[torch.nn.Module, dict[str, Any]]:
+    t0 = time.process_time()
+    sol = solve(data.discretize(model, target=target, batch_size=batch), Adam(lr=lr), maxiters=steps, seed=seed,
+                dtype=torch.float32)
+    info = {"train_loss": sol.history["loss"][-1], "train_cpu_s": time.process_time() - t0,
+            "retcode": sol.retcode.name, "steps": steps}
+    return sol.u.to(F64).eval(), info
+
+
+def evaluate(name: str, model: torch.nn.Module, system: Any, x0: torch.Tensor, cfg: dict[str, Any],
+             dt_data: float) -> dict[str, float]:
+    t_eval = torch.arange(0, round(cfg["eval_T"] / dt_data) + 1, dtype=F64) * dt_data
+    true = system.flow(x0, t_eval)
+    t0 = time.process_time()
+    if name == "sympnet":
+        pred = model.rollout(x0, t_eval)
+    elif name == "lnn":
+        pred = system.to_momentum(model.rollout(system.to_velocity(x0), t_eval, method="dopri5", rtol=1e-9,
+                                                atol=1e-11))
+    else:
+        pred = model.rollout(x0, t_eval, method="dopri5", rtol=1e-9, atol=1e-11)
+    out = {"state_mse": state_mse(pred, true), "energy_mse": energy_mse(system.energy, pred, true),
+           "eval_cpu_s": time.process_time() - t0}
+    # long rollout: 10^4 steps
+    xd = x0[: cfg["drift_n"]]
+    n = cfg["drift_steps"]
+    t0 = time.process_time()
+    if name == "sympnet":
+        t_long = torch.tensor([0.0, n * dt_data], dtype=F64)
+        long = model.rollout(xd, torch.arange(0, n + 1, dtype=F64) * dt_data)[:, [0, -1]]
+    else:
+        dt = cfg["drift_dt"]
+        t_long = torch.tensor([0.0, n * dt], dtype=F64)
+        if name == "lnn":
+            long = system.to_momentum(model.rollout(system.to_velocity(xd), t_long, method="rk4", dt=dt))
+        elif name == "hnn":
+            long = model.rollout(xd, t_long, method="implicit_midpoint", dt=dt, on_fail="warn")
+        else:
+            long = model.rollout(xd, t_long, method="rk4", dt=dt)
+    drift = energy_drift(system.energy, long)
+    out["energy_drift"] = float(drift.nan_to_num(nan=float("inf")).mean())
+    out["drift_cpu_s"] = time.process_time() - t0
+    out["drift_horizon"] = float(t_long[-1])
+    if name == "hnn":
+        with torch.no_grad():
+            learned = energy_drift(model.hamiltonian, long)
+            out["learned_H_drift_implicit_midpoint"] = float(learned.mean())
+            leap = model.rollout(xd, t_long, method="verlet", dt=cfg["drift_dt"])
+            out["learned_H_drift_explicit_leapfrog"] = float(
+                energy_drift(model.hamiltonian, leap).nan_to_num(nan=float("inf")).mean())
+    return out
+
+
+def run_system(key: str, cfg: dict[str, Any], seed: int, log: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    system = cfg["system"]
+    t0 = time.process_time()
+    data = HamiltonianProblem.generate(system, n_trajectories=cfg["n_traj"], t_span=cfg["t_span"],
+                                       n_times=cfg["n_times"], noise=cfg["noise"], seed=seed)
+    train, test = data.split(0.5, seed=seed)
+    gen_s = time.process_time() - t0
+    dim = 2 * system.dof
+    x0 = test.x_clean[:, 0]
+    dt = data.dt
+    results: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    specs = [
+        ("baseline", lambda: BaselineMLP(dim, **cfg["net"]), "derivatives", cfg["steps"], cfg["lr"]),
+        ("hnn", lambda: HNN(dim, **cfg["net"]), "derivatives", cfg["steps"], cfg["lr"]),
+        ("sympnet", lambda: GSympNet(dim, h=dt, **cfg["sympnet"]), "pairs", cfg["steps"], cfg["sympnet_lr"]),
+        ("lnn", lambda: LNN(dim, **cfg["net"]), "derivatives", cfg["lnn_steps"], cfg["lr"]),
+    ]
+    for name, make, target, steps, lr in specs:
+        torch.manual_seed(seed)
+        model, info = fit(make(), train, target=target, steps=steps, lr=lr, batch=cfg["batch"], seed=seed)
+        try:
+            metrics = evaluate(name, model, system, x0, cfg, dt)
+        except RuntimeError as err:  # a learned field that blows up (e.g. a singular LNN Hessian)
+            log(f"  {key:12s} {name:9s} rollout failed: {err}")
+            metrics = {"state_mse": float("inf"), "energy_mse": float("inf"), "energy_drift": float("inf"),
+                       "failure": str(err)}
+        results[name] = {**{k: metrics[k] for k in ("state_mse", "energy_mse", "energy_drift")},
+                         **{k: v for k, v in metrics.items() if k not in ("state_mse", "energy_mse", "energy_drift")},
+                         **info}
+        models[name] = model
+        log(f"  {key:12s} {name:9s} state {metrics['state_mse']:.3e}  energy {metrics['energy_mse']:.3e}  "
+            f"drift {metrics['energy_drift']:.3e}  (cpu s: train {info['train_cpu_s']:.0f}, eval "
+            f"{metrics.get('eval_cpu_s', 0):.0f}, drift {metrics.get('drift_cpu_s', 0):.0f})")
+    results["_data"] = {"train_trajectories": train.n_trajectories, "test_trajectories": test.n_trajectories,
+                        "n_times": cfg["n_times"], "dt": dt, "noise": cfg["noise"], "generation_cpu_s": gen_s,
+                        "batch_size": cfg["batch"], "steps": cfg["steps"], "lnn_steps": cfg["lnn_steps"]}
+    return results, models
+
+
+def speedup(models: dict[str, Any], cfg: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Reference integrator (Yoshida-4 at the generator's fine step) against the learned models at the data step."""
+    system = cfg["system"]
+    x0 = system.sample_initial(25, np.random.default_rng(seed + 1))
+    dt = (cfg["t_span"][1] - cfg["t_span"][0]) / cfg["n_times"]
+    t = torch.arange(0, round(cfg["eval_T"] / dt) + 1, dtype=F64) * dt
+    t0 = time.process_time()
+    ref = system.flow(x0, t)
+    ref_s = time.process_time() - t0
+    out: dict[str, Any] = {"reference": {"method": "yoshida4", "dt": system.fine_dt, "cpu_s": ref_s},
+                           "horizon": float(t[-1]), "trajectories": 25}
+    runs = {"sympnet": lambda: models["sympnet"].rollout(x0, t),
+            "hnn": lambda: models["hnn"].rollout(x0, t, method="implicit_midpoint")}
+    for name, fn in runs.items():
+        t0 = time.process_time()
+        pred = fn()
+        s = time.process_time() - t0
+        out[name] = {"dt": dt, "cpu_s": s, "speedup": ref_s / s, "state_mse": state_mse(pred, ref)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small networks and budgets (about a minute)")
+    ap.add_argument("--json", type=Path, help="write the figures to this JSON file")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--systems", nargs="*", default=["mass_spring", "pendulum", "two_body"])
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest for these sizes)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfgs = configs(args.quick)
+    t_start = time.time()
+    out: dict[str, Any] = {"systems": {}, "config": {}, "quick": args.quick, "seed": args.seed,
+                           "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                                       "threads": args.threads}}
+    print(f"dynamics benchmark ({'quick' if args.quick else 'full'})", flush=True)
+    for key in args.systems:
+        cfg = cfgs[key]
+        res, models = run_system(key, cfg, args.seed, lambda s: print(s, flush=True))
+        print(f"  {key}: data generation {res['_data']['generation_cpu_s']:.1f}s cpu", flush=True)
+        out["config"][key] = res.pop("_data")
+        out["systems"][key] = res
+        if key == "pendulum":
+            out["speedup"] = speedup(models, cfg, args.seed)
+    out["wall_s"] = time.time() - t_start
+
+    print()
+    n_drift = cfgs[args.systems[0]]["drift_steps"]
+    print(f"| system | model | state MSE | energy MSE | energy drift ({n_drift} steps) | paper energy MSE |")
+    print("|---|---|---|---|---|---|")
+    for key, res in out["systems"].items():
+        for name, r in res.items():
+            paper = PAPER.get(key, {}).get(name)
+            print(f"| {key} | {name} | {r['state_mse']:.3e} | {r['energy_mse']:.3e} | {r['energy_drift']:.3e} | "
+                  f"{'' if paper is None else f'{paper:.3g}'} |")
+    print()
+    for key, res in out["systems"].items():
+        b, h = res["baseline"], res["hnn"]
+        ratio_e = b["energy_mse"] / h["energy_mse"]
+        ratio_d = b["energy_drift"] / h["energy_drift"]
+        out["systems"][key]["hnn"]["energy_mse_ratio_vs_baseline"] = ratio_e
+        out["systems"][key]["hnn"]["energy_drift_ratio_vs_baseline"] = ratio_d
+        print(f"{key}: baseline/HNN energy MSE = {ratio_e:.3g}, drift = {ratio_d:.3g}; HNN learned-H drift: "
+              f"implicit midpoint {h['learned_H_drift_implicit_midpoint']:.2e}, explicit leapfrog "
+              f"{h['learned_H_drift_explicit_leapfrog']:.2e}")
+    if "speedup" in out:
+        sp = out["speedup"]
+        print(f"pendulum speed-up over Yoshida-4 at dt={sp['reference']['dt']}: SympNet x{sp['sympnet']['speedup']:.1f}"
+              f" (state MSE {sp['sympnet']['state_mse']:.2e}), HNN implicit midpoint x{sp['hnn']['speedup']:.2f} "
+              f"(state MSE {sp['hnn']['state_mse']:.2e})")
+    print(f"wall time {out['wall_s']:.0f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()
