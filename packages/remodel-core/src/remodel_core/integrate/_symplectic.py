@@ -148,14 +148,10 @@ def hamiltonian_vector_field(
 
     def grad_H(q: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():
-            if create_graph and q.requires_grad:
-                qq = q
-            else:
-                qq = q.detach().requires_grad_(True)
-            if create_graph and p.requires_grad:
-                pp = p
-            else:
-                pp = p.detach().requires_grad_(True)
+            # Fresh graph nodes for q and p: autograd.grad then returns the *partial* derivatives even when p
+            # depends on q (as after a kick), while create_graph keeps the link to the earlier graph.
+            qq = q.view_as(q) if (create_graph and q.requires_grad) else q.detach().requires_grad_(True)
+            pp = p.view_as(p) if (create_graph and p.requires_grad) else p.detach().requires_grad_(True)
             energy = H(qq, pp)
             if not isinstance(energy, torch.Tensor):
                 raise TypeError(f"H must return a torch.Tensor, got {type(energy).__name__}")
