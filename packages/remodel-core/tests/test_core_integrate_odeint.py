@@ -167,6 +167,18 @@ def test_dopri5_guards() -> None:
         odeint(lambda t, y: y**2, y0, torch.tensor([0.0, 2.0], dtype=D), "dopri5", max_steps=5000)
 
 
+def test_dopri5_accepts_rhs_that_uses_autograd() -> None:
+    """A right-hand side built on torch.autograd.grad (a learned potential) works in every stage."""
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        y_ = y.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad((0.5 * y_**2).sum(), y_)
+        return -g
+
+    ys = odeint(f, torch.ones(3, dtype=D), torch.tensor([0.0, 1.0], dtype=D), "dopri5", rtol=1e-9, atol=1e-12)
+    assert float((ys[-1] - math.exp(-1.0)).abs().max()) < 1e-8
+
+
 # ----------------------------------------------------------------------------------------------------- autograd
 
 

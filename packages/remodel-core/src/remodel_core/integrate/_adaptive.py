@@ -86,17 +86,17 @@ def _initial_step(
     f: RHS, t0: torch.Tensor, y0: torch.Tensor, f0: torch.Tensor, rtol: float, atol: float, hmax: float
 ) -> float:
     """Starting step size of Hairer, Nørsett & Wanner (1993), Section II.4, 'Starting Step Size' (one evaluation)."""
-    with torch.no_grad():
-        y0d, f0d = y0.detach(), f0.detach()
-        sk = atol + rtol * y0d.abs()
-        d0, d1 = _rms(y0d / sk), _rms(f0d / sk)
-        h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-        h0 = min(h0, hmax)
-        f1 = f(t0 + h0, y0d + h0 * f0d)
-        d2 = _rms((f1 - f0d) / sk) / h0
-        dmax = max(d1, d2)
-        h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** (1.0 / ORDER)
-        h = min(100.0 * h0, h1, hmax)
+    # Detached inputs rather than no_grad: f may itself need autograd (e.g. a Hamiltonian network's gradient).
+    y0d, f0d = y0.detach(), f0.detach()
+    sk = atol + rtol * y0d.abs()
+    d0, d1 = _rms(y0d / sk), _rms(f0d / sk)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    h0 = min(h0, hmax)
+    f1 = f(t0 + h0, y0d + h0 * f0d).detach()
+    d2 = _rms((f1 - f0d) / sk) / h0
+    dmax = max(d1, d2)
+    h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** (1.0 / ORDER)
+    h = min(100.0 * h0, h1, hmax)
     if not math.isfinite(h) or h <= 0.0:
         h = min(1e-6, hmax)
     return h
@@ -160,9 +160,8 @@ def dopri5_solve(
             t_tensor = torch.tensor(t_cur, dtype=dtype, device=device)
             y_new, err_vec, k7 = dopri5_step(f, t_tensor, y, h_step, k1)
             nfev += 6
-            with torch.no_grad():
-                sk = atol + rtol * torch.maximum(y.detach().abs(), y_new.detach().abs())
-                err = _rms(err_vec.detach() / sk)
+            sk = atol + rtol * torch.maximum(y.detach().abs(), y_new.detach().abs())
+            err = _rms(err_vec.detach() / sk)
             if not math.isfinite(err):
                 err = math.inf
             fac11 = err**expo1 if err > 0 else 0.0
