@@ -53,14 +53,14 @@ def methods(names: list[str]) -> dict[str, tuple[Any, int, str]]:
         elif name == "lbfgs":
             out[name] = (LBFGS(history_size=50, line_search_fn="strong_wolfe"), 1, "torch.optim.LBFGS, 20 its/step")
         elif name == "lbfgs_robust":
-            out[name] = (RobustLBFGS(history_size=50), 5, "")
+            out[name] = (RobustLBFGS(history_size=50, max_iter=5), 1, "5 its/step")
         elif name == "aspqn":
-            out[name] = (ASPQN(subdomains=2, local_iters=3, history_size=50), 1, "2 layer-wise subdomains")
+            out[name] = (ASPQN(subdomains=2, local_iters=1, history_size=50), 1, "2 layer-wise subdomains")
         elif name == "mspqn":
-            out[name] = (MSPQN(subdomains=2, local_iters=3, history_size=50), 1, "2 layer-wise subdomains")
+            out[name] = (MSPQN(subdomains=2, local_iters=1, history_size=50), 1, "2 layer-wise subdomains")
         elif name == "mspqn2":
-            out[name] = (MSPQN(subdomains=2, local_iters=3, history_size=50, coarse=True), 1,
-                         "two-level (coarse correction)")
+            out[name] = (MSPQN(subdomains=4, local_iters=1, history_size=50, coarse=True), 1,
+                         "two-level: 4 subdomains + coarse correction")
         elif name == "rmtr":
             try:
                 from remodel_core.optim import RMTR
