@@ -278,6 +278,15 @@ def test_nonconvergence_raises_or_warns() -> None:
         assert qs.shape == (2, 1)  # the run continues after the warning
 
 
+def test_blow_up_in_fixed_point_fails_at_once() -> None:
+    grad_H = lambda q, p: (q * math.inf, p)  # the iteration blows up at once
+    calls = []
+    counted = lambda q, p: (calls.append(1), grad_H(q, p))[1]
+    with pytest.raises(RuntimeError, match="did not converge"):
+        implicit_midpoint_step(counted, torch.ones(1, dtype=D), torch.ones(1, dtype=D), 1.0, max_iter=50)
+    assert len(calls) <= 3
+
+
 def test_bad_input_errors() -> None:
     q0, p0, t = torch.ones(2, dtype=D), torch.ones(2, dtype=D), torch.tensor([0.0, 1.0], dtype=D)
     with pytest.raises(ValueError, match="unknown method 'leapfrog'.*implicit_midpoint.*verlet.*yoshida4"):
@@ -304,5 +313,7 @@ def test_bad_input_errors() -> None:
         hamiltonian_odeint(lambda q, p: q + p, q0, p0, t)
     with pytest.raises(ValueError, match="grad_H returned shapes"):
         hamiltonian_odeint(lambda q, p: (q.sum(), p), q0, p0, t)
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        implicit_midpoint_step(ho_grad, q0, p0, 0.1, tol=0.0)
     with pytest.raises(TypeError, match="H must be callable"):
         hamiltonian_vector_field(3.0)

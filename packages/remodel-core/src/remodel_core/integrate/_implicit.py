@@ -9,10 +9,12 @@ which converges for ``h * Lip(grad H)`` small enough.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
 
+from .._algorithm import check_positive
 from ._symplectic import GradH
 
 
@@ -20,6 +22,10 @@ class _FixedPoint:
     """Shared fixed-point iteration settings and counters."""
 
     def __init__(self, tol: float, max_iter: int, on_fail: str, method: str) -> None:
+        check_positive("tol", tol)
+        check_positive("max_iter", max_iter, integer=True)
+        if on_fail not in ("raise", "warn"):
+            raise ValueError(f"on_fail must be 'raise' or 'warn', got {on_fail!r}")
         self.tol = tol
         self.max_iter = max_iter
         self.on_fail = on_fail
@@ -30,6 +36,15 @@ class _FixedPoint:
     def threshold(self, *states: torch.Tensor) -> float:
         """Increment below which the iteration has converged: ``tol * max(1, |states|_inf)``."""
         return self.tol * max([1.0] + [_maxabs(s) for s in states])
+
+    def converged(self, delta: float, bound: float, stage: str) -> bool:
+        """True when the increment is below ``bound``; a non-finite increment fails at once (blow-up)."""
+        if delta <= bound:
+            return True
+        if not math.isfinite(delta):
+            self.fail(delta, stage)
+            return True
+        return False
 
     def fail(self, delta: float, stage: str) -> None:
         msg = (
@@ -106,7 +121,7 @@ def implicit_midpoint_step(
         q_new, p_new = torch.add(q, dp, alpha=h), torch.add(p, dq, alpha=-h)
         delta = float(torch.maximum(_inc(q_new, q1), _inc(p_new, p1)))
         q1, p1 = q_new, p_new
-        if delta <= bound:
+        if fp.converged(delta, bound, "the midpoint stage"):
             return q1, p1
     fp.fail(delta, "the midpoint stage")
     return q1, p1
@@ -155,7 +170,7 @@ def stormer_verlet_implicit_step(
         p_new = torch.add(p, dq, alpha=-half)
         delta = float(_inc(p_new, p_half))
         p_half = p_new
-        if delta <= bound:
+        if fp.converged(delta, bound, "the half-step momentum"):
             break
     else:
         fp.fail(delta, "the half-step momentum")
@@ -172,7 +187,7 @@ def stormer_verlet_implicit_step(
         q_new = torch.add(q, dp0 + dp1, alpha=half)
         delta = float(_inc(q_new, q1))
         q1 = q_new
-        if delta <= bound:
+        if fp.converged(delta, bound, "the position"):
             break
     else:
         fp.fail(delta, "the position")
