@@ -93,6 +93,20 @@ def test_order_nonseparable_against_fine_reference(method: str) -> None:
     assert abs(fitted_order(hs, errs) - 2) < 0.3
 
 
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4"])
+def test_nonsymplectic_references_equal_odeint_on_stacked_state(method: str) -> None:
+    q0, p0 = torch.tensor([[0.5, -0.3]], dtype=D), torch.tensor([[0.2, 0.4]], dtype=D)
+    t = torch.linspace(0, 1, 4, dtype=D)
+    qs, ps = hamiltonian_odeint(nonsep_grad, q0, p0, t, method, dt=0.05)
+
+    def field(_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        dq, dp = nonsep_grad(y[0], y[1])
+        return torch.stack((dp, -dq))
+
+    ys = odeint(field, torch.stack((q0, p0)), t, method, dt=0.05)
+    assert torch.allclose(qs, ys[:, 0], atol=1e-14, rtol=0) and torch.allclose(ps, ys[:, 1], atol=1e-14, rtol=0)
+
+
 def test_generalised_stormer_verlet_reduces_to_leapfrog_for_separable_H() -> None:
     q, p = torch.tensor([0.9, -0.2], dtype=D), torch.tensor([0.1, 0.7], dtype=D)
     qa, pa = verlet_step(pendulum_grad, q, p, 0.1)

@@ -11,6 +11,7 @@ from ._adaptive import dopri5_solve
 from ._checks import Counted, check_callable, check_dt, check_method, check_state, check_times, default_tol, substeps
 from ._explicit import FIXED_STEPS, RHS
 from ._implicit import _FixedPoint, implicit_midpoint_step, stormer_verlet_implicit_step
+from ._pair import PAIR_STEPS
 from ._symplectic import GradH, symplectic_euler_step, verlet_step, yoshida4_step
 
 #: Generic methods of :func:`odeint`, name -> order.
@@ -196,7 +197,8 @@ def hamiltonian_odeint(
         ``"yoshida4"`` (Yoshida 1990, 4) -- explicit, symplectic for separable ``H = T(p) + V(q)`` --;
         ``"implicit_midpoint"`` (2) and ``"stormer_verlet_implicit"`` (generalised Störmer–Verlet, GNI VI.3, 2)
         -- implicit, symplectic for any ``H``. Non-symplectic references: every method of :data:`METHODS`
-        (``"rk4"``, ``"dopri5"``, ...), applied to the Hamiltonian vector field through :func:`odeint`.
+        (``"euler"``, ``"heun"``, ``"rk4"``, ``"dopri5"``), applied to the Hamiltonian vector field (the same
+        schemes as :func:`odeint`; ``dopri5`` runs through it on the stacked state).
     dt : float, optional
         Each interval of ``t`` is split into ``ceil(interval / dt)`` equal steps (largest step for ``dopri5``).
     tol : float, optional
@@ -248,7 +250,7 @@ def hamiltonian_odeint(
     _check_adaptive_options(rtol, atol, max_steps, None, "pi")
     counted = _CountedGrad(grad_H, q0, p0)
 
-    if method in METHODS:
+    if method == "dopri5":
 
         def field(_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             dq, dp = counted(y[0], y[1])
@@ -270,8 +272,8 @@ def hamiltonian_odeint(
         return (qs, ps, stats) if return_stats else (qs, ps)
 
     fp: _FixedPoint | None = None
-    if method in _EXPLICIT_HAM_STEPS:
-        explicit = _EXPLICIT_HAM_STEPS[method]
+    if method in _EXPLICIT_HAM_STEPS or method in PAIR_STEPS:
+        explicit = _EXPLICIT_HAM_STEPS.get(method) or PAIR_STEPS[method]
 
         def step(q: torch.Tensor, p: torch.Tensor, h: float) -> tuple[torch.Tensor, torch.Tensor]:
             return explicit(counted, q, p, h)
