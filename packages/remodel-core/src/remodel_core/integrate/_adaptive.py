@@ -127,7 +127,9 @@ def dopri5_solve(
     expo1 = 1.0 / ORDER - 0.75 * beta
     facc1, facc2 = 5.0, 0.1  # largest increase, largest decrease
     dtype, device = y0.dtype, y0.device
-    eps = torch.finfo(y0.real.dtype if y0.is_complex() else dtype).eps
+    eps = torch.finfo(dtype).eps
+    if len(times) == 1:
+        return [y0], {"nfev": 0, "steps": 0, "rejected": 0}
     t_cur = times[0]
     t_tensor = torch.tensor(t_cur, dtype=dtype, device=device)
     y = y0
@@ -135,7 +137,7 @@ def dopri5_solve(
     nfev = 1
     span = times[-1] - times[0]
     if first_step is None:
-        h = _initial_step(f, t_tensor, y, k1, rtol, atol, min(max_step, span)) if span > 0 else 0.0
+        h = _initial_step(f, t_tensor, y, k1, rtol, atol, min(max_step, span))
         nfev += 1
     else:
         h = min(first_step, max_step)

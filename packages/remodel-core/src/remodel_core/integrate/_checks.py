@@ -21,8 +21,8 @@ def check_state(name: str, y: Any) -> torch.Tensor:
     """Return ``y`` if it is a floating-point tensor, else raise ``TypeError`` naming ``name``."""
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
-    if not (y.is_floating_point() or y.is_complex()):
-        raise TypeError(f"{name} must have a floating-point dtype, got {y.dtype}")
+    if not y.is_floating_point():
+        raise TypeError(f"{name} must have a real floating-point dtype, got {y.dtype}")
     return y
 
 
@@ -91,9 +91,9 @@ def substeps(t0: float, t1: float, dt: float | None) -> tuple[int, float]:
 
 def default_tol(dtype: torch.dtype) -> float:
     """Default fixed-point tolerance of the implicit methods for a dtype (1e-12 in float64)."""
-    if dtype in (torch.float64, torch.complex128):
+    if dtype == torch.float64:
         return 1e-12
-    if dtype in (torch.float32, torch.complex64):
+    if dtype == torch.float32:
         return 1e-6
     return 1e-3
 
