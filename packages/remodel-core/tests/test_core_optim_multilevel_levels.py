@@ -10,6 +10,14 @@ from remodel_core.optim._levels import _flat
 from torch import nn
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny networks: one intra-op thread avoids thread contention on a busy machine (restored afterwards)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 def _net(depth: int = 8, width: int = 5, seed: int = 0) -> ResNetMLP:
     torch.manual_seed(seed)
     return ResNetMLP(2, 3, width=width, depth=depth).double()

@@ -11,6 +11,15 @@ from remodel_core.nn import MLP, ResNetMLP
 from remodel_core.optim import MGOPT, RMTR, CollocationHierarchy, MGOPTOptimizer, RMTROptimizer
 from torch import nn
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny networks: one intra-op thread avoids thread contention on a busy machine (restored afterwards)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 OPTIMIZERS = [RMTROptimizer, MGOPTOptimizer]
 ALGORITHMS = [RMTR, MGOPT]
 
@@ -136,7 +145,7 @@ def _regression_problem(depth: int = 8):
 def test_rmtr_monotone_decrease_with_coarse_corrections():
     net, loss, _, _ = _regression_problem()
     first = float(loss(net).detach())
-    opt, losses = _run(RMTROptimizer, net, loss, 25, levels=3)
+    opt, losses = _run(RMTROptimizer, net, loss, 12, levels=3)
     assert all(b <= a for a, b in zip([first, *losses], losses))
     assert losses[-1] < 1e-2 * first
     assert opt.coarse_accepted[0] > 0 and opt.accepted[1] > 0 and opt.accepted[2] > 0
@@ -146,7 +155,7 @@ def test_rmtr_monotone_decrease_with_coarse_corrections():
 def test_mgopt_decreases_a_resnet_loss_with_coarse_corrections():
     net, loss, _, _ = _regression_problem()
     first = float(loss(net).detach())
-    opt, losses = _run(MGOPTOptimizer, net, loss, 25, levels=3)
+    opt, losses = _run(MGOPTOptimizer, net, loss, 12, levels=3)
     assert all(b <= a for a, b in zip([first, *losses], losses))
     assert losses[-1] < 1e-2 * first
     assert opt.coarse_accepted[0] > 0
