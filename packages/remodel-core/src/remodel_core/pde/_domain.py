@@ -22,7 +22,7 @@ def sobol(n: int, dim: int, *, seed: int) -> torch.Tensor:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
         raise ValueError(f"dim must be a positive integer, got {dim!r}")
-    engine = qmc.Sobol(dim, scramble=True, seed=seed)
+    engine = qmc.Sobol(dim, scramble=True, rng=seed)
     with warnings.catch_warnings():  # n need not be a power of two: the prefix is still low-discrepancy
         warnings.simplefilter("ignore", UserWarning)
         pts = engine.random(n)
