@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from remodel_core._info import SHOWCASE_GROUP, showcase_entry_points
 from remodel_core.cli import app
 from typer.testing import CliRunner
@@ -48,7 +49,13 @@ def test_console_script_is_installed_and_runs():
 
 def test_core_showcase_quick_writes_report_and_figures(tmp_path):
     out = tmp_path / "rep"
-    result = runner.invoke(app, ["showcase", "core", "--quick", "--out", str(out), "--no-progress"])
+    threads = torch.get_num_threads()
+    try:  # one thread: the 3x20 network gains nothing from more, and a busy CPU makes more much slower
+        result = runner.invoke(app, ["showcase", "core", "--quick", "--out", str(out), "--no-progress",
+                                     "--threads", "1"])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
     md = (out / "report.md").read_text()
     assert "# REMODEL showcase report" in md and "| core |" in md

@@ -162,3 +162,19 @@ def test_cli_showcase_failure_exits_1_and_still_writes_the_report(tmp_path, monk
     assert "broken" in result.output and "failed showcase(s): broken" in result.output
     assert (tmp_path / "report.md").is_file() and (tmp_path / "fake" / "line.png").is_file()
     assert json.loads((tmp_path / "report.json").read_text())["showcases"]["fake"]["status"] == "ok"
+
+
+def test_threads_option_is_checked_and_applied(tmp_path, monkeypatch):
+    import remodel_core.cli as cli
+
+    bad = runner.invoke(app, ["showcase", "core", "--threads", "0"])
+    assert bad.exit_code == 2 and "--threads" in bad.output
+    monkeypatch.setattr(cli, "select_showcases", lambda names: {"fake": _fake_showcase})
+    threads = torch.get_num_threads()
+    try:
+        result = runner.invoke(app, ["showcase", "--out", str(tmp_path), "--no-progress", "--threads", "1"])
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+        assert json.loads((tmp_path / "report.json").read_text())["environment"]["torch"]["num_threads"] == 1
+    finally:
+        torch.set_num_threads(threads)

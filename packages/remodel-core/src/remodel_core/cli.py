@@ -104,6 +104,9 @@ def showcase(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and figures.",
                                       file_okay=False)] = Path("remodel-report"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bars.")] = False,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, help="Torch intra-op threads for the run (default: torch's own choice). "
+        "On a busy machine, 1 avoids oversubscription.")] = None,
 ) -> None:
     """Run the registered showcases and write DIR/report.md (tables, PNG figures) and DIR/report.json."""
     try:
@@ -113,6 +116,10 @@ def showcase(
     if not selected:
         raise typer.BadParameter("no showcase is registered (entry-point group 'remodel.showcase')",
                                  param_hint="PACKAGES")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)  # the application's choice for this process, asked for explicitly
     console = Console(stderr=True)
     progress = not no_progress
     info_data = collect_info()
