@@ -80,8 +80,8 @@ class Periodic:
     Examples
     --------
     >>> c = Periodic(dim=0)
-    >>> c.sample(Box((-1.0, 0.0), (1.0, 1.0)), 3, seed=0)[:, 0].tolist()
-    [-1.0, -1.0, -1.0]
+    >>> c.sample(Box((-1.0, 0.0), (1.0, 1.0)), 3, seed=0)[:, 0].tolist()  # 3 pairs: lower face, then upper
+    [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0]
     """
 
     dim: int
