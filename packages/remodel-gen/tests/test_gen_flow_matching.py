@@ -66,3 +66,15 @@ def test_bad_input():
         FlowModel(2).sample(3, steps=0)
     with pytest.raises(ValueError, match="x0"):
         FlowModel(2).sample(3, x0=torch.zeros(3, 4))
+
+
+def test_checkpoint_resume_is_exact(tmp_path):
+    prob = GenerativeProblem(eight_gaussians, dim=2)
+    alg = FlowMatching(coupling="ot", **SMALL)
+    full = solve(prob, alg, maxiters=8, seed=1)
+    ckpt = tmp_path / "cfm.pt"
+    solve(prob, alg, maxiters=4, seed=1, checkpoint=ckpt)
+    resumed = solve(prob, alg, maxiters=8, seed=1, checkpoint=ckpt, resume=True)
+    assert resumed.history["loss"] == full.history["loss"]
+    for a, b in zip(full.u.parameters(), resumed.u.parameters()):
+        assert torch.equal(a, b)

@@ -123,8 +123,10 @@ class FlowMatching(Algorithm):
     (Lipman, Chen, Ben-Hamu, Nickel & Le, "Flow matching for generative modeling", ICLR 2023; Tong et al.,
     "Improving and generalizing flow-based generative models with minibatch optimal transport", TMLR 2024).
     ``coupling="ot"`` pairs ``x0`` and ``x1`` by exact minibatch optimal transport (OT-CFM), which
-    straightens the learned paths. The problem becomes a :class:`remodel_core.TrainingProblem` on a pool
-    of ``n_train`` samples trained by ``optimizer`` through the shared loop (one iteration = one minibatch).
+    straightens the learned paths. The noise of each evaluation is keyed by the seed and the evaluation
+    count, so ``checkpoint=``/``resume=True`` continue a run exactly. The problem becomes a
+    :class:`remodel_core.TrainingProblem` on a pool of ``n_train`` samples trained by ``optimizer`` through
+    the shared loop (one iteration = one minibatch).
 
     After training, ``Solution.stats`` holds the energy distance (:func:`energy_distance`) of
     ``eval_samples`` generated samples to held-out data, for the trained and for the untrained model.
@@ -167,17 +169,19 @@ class FlowMatching(Algorithm):
             raise TypeError(f"optimizer must be a remodel_core OptimizerAlgorithm, got {type(self.optimizer).__name__}")
         self.optimizer.validate()
 
-    def loss_fn(self, dim: int, generator: torch.Generator) -> Callable[[FlowModel, torch.Tensor], torch.Tensor]:
+    def loss_fn(self, dim: int, generator: Callable[[], torch.Generator]
+                ) -> Callable[[FlowModel, torch.Tensor], torch.Tensor]:
         """The conditional flow matching loss ``loss(model, x1)`` drawing ``x0``, ``t`` (and the path noise)
-        from ``generator``."""
+        from ``generator()``, called once per evaluation."""
 
         def loss(model: FlowModel, x1: torch.Tensor) -> torch.Tensor:
             n = x1.shape[0]
-            x0 = torch.randn(n, dim, generator=generator, dtype=x1.dtype).to(x1.device)
-            t = torch.rand(n, 1, generator=generator, dtype=x1.dtype).to(x1.device)
+            gen = generator()
+            x0 = torch.randn(n, dim, generator=gen, dtype=x1.dtype).to(x1.device)
+            t = torch.rand(n, 1, generator=gen, dtype=x1.dtype).to(x1.device)
             eps = None
             if self.path == "icfm" and self.sigma > 0:
-                eps = torch.randn(n, dim, generator=generator, dtype=x1.dtype).to(x1.device)
+                eps = torch.randn(n, dim, generator=gen, dtype=x1.dtype).to(x1.device)
             if self.coupling == "ot":
                 x0 = x0[ot_pairing(x0, x1)]
             xt, ut = cfm_target(x0, x1, t, path=self.path, sigma=self.sigma, eps=eps)
@@ -193,7 +197,11 @@ class FlowMatching(Algorithm):
             model = FlowModel(problem.dim, width=self.width, depth=self.depth, activation=self.activation)
         model = model.to(dtype)
         pool = problem.sampler(self.n_train, ctx.generator).to(dtype)
-        noise = torch.Generator().manual_seed(opts.seed + 1)
+
+        def noise() -> torch.Generator:
+            # keyed by (seed, evaluation count): the count is checkpointed, so a resumed run draws the same noise
+            return torch.Generator().manual_seed((opts.seed * 1_000_003 + 7_919 * ctx.stats["evals"] + 1) % 2**62)
+
         training = TrainingProblem(model=model, loss=self.loss_fn(problem.dim, noise), data=(pool,),
                                    batch_size=min(self.batch_size, self.n_train), name=f"flow matching {problem.name}")
         training.validate()
