@@ -148,11 +148,11 @@ def poisson_pinn_part(out: Path, *, quick: bool = False, progress: bool = False)
         metrics[f"{key}_evals"] = n_evals
         solutions[label] = final.u
 
-    adam = solve(prob, Adam(lr=1e-2), maxiters=adam_iters, monitor_every=25, **common)
+    adam = solve(prob, Adam(lr=2e-3), maxiters=adam_iters, monitor_every=25, **common)
     record("Adam", "adam", [adam])
     lbfgs = solve(prob, LBFGS(max_iter=20, history_size=50), maxiters=lbfgs_steps, **common)
     record("L-BFGS", "lbfgs", [lbfgs])
-    warm = solve(prob, Adam(lr=1e-2), maxiters=warm_iters, monitor_every=25, **common)
+    warm = solve(prob, Adam(lr=2e-3), maxiters=warm_iters, monitor_every=25, **common)
     polish = solve(dataclasses.replace(prob, model=warm.u), LBFGS(max_iter=20, history_size=50),
                    maxiters=lbfgs_steps, **common)
     record("Adam -> L-BFGS", "adam_lbfgs", [warm, polish])
