@@ -183,3 +183,47 @@ def test_plain_pytorch_loop_multiplicative():
     assert last < 1e-2 * first
     state = opt.state_dict()
     assert len(state["local_memories"]) == 3
+
+
+_DIST_SCRIPT = '''
+import sys, torch, torch.distributed as dist
+torch.set_num_threads(1)
+dist.init_process_group("gloo")
+from remodel_core import TrainingProblem, solve
+from remodel_core.nn import MLP
+from remodel_core.optim import ASPQN
+torch.manual_seed(0)
+net = MLP(1, 1, width=6, depth=3).double()
+x = torch.linspace(-1, 1, 40, dtype=torch.float64).unsqueeze(1)
+prob = TrainingProblem(model=net, loss=lambda m, x: ((m(x) - torch.sin(3 * x)) ** 2).mean(), data=(x,))
+distributed = sys.argv[2] == "1"
+sol = solve(prob, ASPQN(subdomains=3, overlap=1, distributed=distributed), maxiters=5, dtype=torch.float64)
+torch.save({"params": [p.detach() for p in sol.u.parameters()], "evals": sol.stats["evals"]},
+           sys.argv[1] + f".{dist.get_rank()}")
+dist.destroy_process_group()
+'''
+
+
+def test_distributed_additive_equals_single_process(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(_DIST_SCRIPT)
+    outs = {}
+    for nproc, flag in ((1, "0"), (2, "1")):
+        out = tmp_path / f"out{nproc}"
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               str(script), str(out), flag]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outs[nproc] = [torch.load(f"{out}.{r}", weights_only=True) for r in range(nproc)]
+    single = outs[1][0]
+    for rank_result in outs[2]:
+        for p, q in zip(single["params"], rank_result["params"]):
+            assert torch.equal(p, q)
+    # the subdomain solves were shared: each rank evaluated less than the single process
+    assert max(r["evals"] for r in outs[2]) < single["evals"]
+    with pytest.raises(ValueError, match="torch.distributed"):
+        SPQNOptimizer(MLP(1, 1, width=3, depth=1).parameters(), decompose_layers(MLP(1, 1, width=3, depth=1), 1),
+                      distributed=True)

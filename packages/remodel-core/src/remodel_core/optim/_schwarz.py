@@ -73,6 +73,10 @@ class SPQNOptimizer(torch.optim.Optimizer):
         L-BFGS iterations of the coarse problem.
     lr, c1, c2, max_ls, tolerance_grad, curvature_eps
         As in :class:`~remodel_core.optim.RobustLBFGSOptimizer`.
+    distributed : bool
+        Additive only: share the subdomain solves out over the ranks of the initialised
+        ``torch.distributed`` process group (gloo on CPU, launched with ``torchrun``; every rank runs the
+        same training script on its own copy of the model and data). Results equal the single-process run.
 
     Examples
     --------
@@ -96,7 +100,7 @@ class SPQNOptimizer(torch.optim.Optimizer):
                  method: str = "additive", local_iters: int = 3, local_history: int = 10,
                  history_size: int = 50, global_iters: int = 1, coarse: bool = False, coarse_iters: int = 2,
                  lr: float = 1.0, c1: float = 1e-4, c2: float = 0.9, max_ls: int = 25,
-                 tolerance_grad: float = 1e-9, curvature_eps: float = 1e-10) -> None:
+                 tolerance_grad: float = 1e-9, curvature_eps: float = 1e-10, distributed: bool = False) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if not isinstance(decomposition, ParameterDecomposition):
@@ -110,6 +114,15 @@ class SPQNOptimizer(torch.optim.Optimizer):
         check_line_search_options(c1, c2, max_ls)
         check_positive("tolerance_grad", tolerance_grad, allow_zero=True)
         check_positive("curvature_eps", curvature_eps, allow_zero=True)
+        if not isinstance(distributed, bool):
+            raise TypeError(f"distributed must be a bool, got {distributed!r}")
+        if distributed:
+            if method != "additive":
+                raise ValueError("distributed=True needs method='additive' (the multiplicative sweep is sequential)")
+            if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+                raise ValueError("distributed=True needs an initialised torch.distributed process group "
+                                 "(launch with torchrun and call torch.distributed.init_process_group('gloo'))")
+        self.distributed = distributed
         defaults = dict(method=method, local_iters=local_iters, local_history=local_history,
                         history_size=history_size, global_iters=global_iters, coarse=bool(coarse),
                         coarse_iters=coarse_iters, lr=lr, c1=c1, c2=c2, max_ls=max_ls,
@@ -166,7 +179,10 @@ class SPQNOptimizer(torch.optim.Optimizer):
                   g0: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor, list[torch.Tensor]]:
         group = self.param_groups[0]
         dec = self.decomposition
-        results = [self._local_solve(fc, s, x0, f0, g0) for s in range(len(dec))]
+        if self.distributed and torch.distributed.get_world_size() > 1:
+            results = self._distributed_local_solves(fc, x0, f0, g0)
+        else:
+            results = [self._local_solve(fc, s, x0, f0, g0) for s in range(len(dec))]
         corrections = [(xs - x0)[idx] for (xs, _, _), idx in zip(results, dec.indices)]
         if len(dec) == 1 and bool((dec.multiplicity == 1).all()):
             xs, fs, gs = results[0]
@@ -186,6 +202,24 @@ class SPQNOptimizer(torch.optim.Optimizer):
                                                                   enumerate(corrections)]
         xs, fs, gs = results[best]
         return xs, fs, gs, [xs - x0]
+
+    def _distributed_local_solves(self, fc: FlatClosure, x0: torch.Tensor, f0: float,
+                                  g0: torch.Tensor) -> list[tuple[torch.Tensor, float, torch.Tensor]]:
+        """The independent subdomain solves shared out over the ranks (subdomain ``s`` on rank
+        ``s % world``); one all-reduce gives every rank all local results, so all ranks continue with
+        identical iterates."""
+        dist = torch.distributed
+        world, rank = dist.get_world_size(), dist.get_rank()
+        n, size = len(self.decomposition), x0.numel()
+        buf = torch.zeros(n, 2 * size + 1, dtype=torch.float64)
+        for s in range(n):
+            if s % world == rank:
+                xs, fs, gs = self._local_solve(fc, s, x0, f0, g0)
+                buf[s, :size] = xs
+                buf[s, size:2 * size] = gs
+                buf[s, -1] = fs
+        dist.all_reduce(buf, op=dist.ReduceOp.SUM)  # each row has one contributor: the sum is exact
+        return [(buf[s, :size].clone(), float(buf[s, -1]), buf[s, size:2 * size].clone()) for s in range(n)]
 
     def _multiplicative(self, fc: FlatClosure, x0: torch.Tensor, f0: float,
                         g0: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor, list[torch.Tensor]]:
@@ -336,6 +370,7 @@ class _SPQN(OptimizerAlgorithm):
     max_ls: int = 25
     tolerance_grad: float = 1e-9
     curvature_eps: float = 1e-10
+    distributed: bool = False
 
     method = "additive"
 
@@ -359,6 +394,10 @@ class _SPQN(OptimizerAlgorithm):
         check_line_search_options(self.c1, self.c2, self.max_ls)
         check_positive("tolerance_grad", self.tolerance_grad, allow_zero=True)
         check_positive("curvature_eps", self.curvature_eps, allow_zero=True)
+        if not isinstance(self.distributed, bool):
+            raise TypeError(f"distributed must be a bool, got {self.distributed!r}")
+        if self.distributed and self.method != "additive":
+            raise ValueError("distributed=True needs the additive method (ASPQN)")
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         self.validate()
@@ -368,7 +407,7 @@ class _SPQN(OptimizerAlgorithm):
             local_iters=self.local_iters, local_history=self.local_history, history_size=self.history_size,
             global_iters=self.global_iters, coarse=self.coarse, coarse_iters=self.coarse_iters, lr=self.lr,
             c1=self.c1, c2=self.c2, max_ls=self.max_ls, tolerance_grad=self.tolerance_grad,
-            curvature_eps=self.curvature_eps,
+            curvature_eps=self.curvature_eps, distributed=self.distributed,
         )
 
 
@@ -389,6 +428,8 @@ class ASPQN(_SPQN):
         See :class:`SPQNOptimizer`; ``coarse=True`` is the two-level variant.
     lr, c1, c2, max_ls, tolerance_grad, curvature_eps
         As in :class:`~remodel_core.optim.RobustLBFGS`.
+    distributed : bool
+        Run the subdomain solves in parallel over the ranks of a ``torch.distributed`` group (torchrun).
 
     Examples
     --------
