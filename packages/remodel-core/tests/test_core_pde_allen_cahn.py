@@ -7,6 +7,15 @@ from remodel_core.nn import MLP
 from remodel_core.pde import allen_cahn, allen_cahn_reference
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread is faster, above all on a loaded machine (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def ref():
     return allen_cahn_reference()

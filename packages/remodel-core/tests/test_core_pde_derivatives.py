@@ -6,6 +6,15 @@ from remodel_core.nn import MLP, ResNetMLP
 from remodel_core.pde import burgers, derivatives, klein_gordon, taylor_supported
 from remodel_core.pde._derivatives import resolve_route
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread is faster, above all on a loaded machine (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 ROUTES = ["autograd", "func", "taylor"]
 
 

@@ -14,6 +14,15 @@ from remodel_core.pde import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one intra-op thread is faster, above all on a loaded machine (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 class Exact(torch.nn.Module):
     def __init__(self, fn):
         super().__init__()
