@@ -26,8 +26,8 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    iters = 250 if quick else 3000
-    n_eval, steps = (500, 20) if quick else (2000, 50)
+    iters = 200 if quick else 3000
+    n_eval, steps = (400, 20) if quick else (2000, 50)
     width, depth = (48, 2) if quick else (128, 3)
     rows, panels, metrics = [], [], {}
     for dens in (eight_gaussians, two_moons):
