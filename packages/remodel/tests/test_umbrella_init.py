@@ -1,0 +1,36 @@
+"""The umbrella's own behaviour: re-exports and lazy package attributes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import remodel
+
+
+def test_short_names_map_to_distinct_remodel_import_names():
+    assert list(remodel.PACKAGES) == ["core", "dynamics", "sampling", "gen", "imaging", "equivariant", "rom"]
+    assert all(v == f"remodel_{k}" for k, v in remodel.PACKAGES.items())
+    assert set(remodel.PACKAGES) <= set(dir(remodel))
+
+
+def test_domain_packages_load_on_first_use_only():
+    code = ("import sys, remodel; before = 'remodel_rom' in sys.modules; m = remodel.rom; "
+            "print(before, 'remodel_rom' in sys.modules, m.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "remodel_rom"]
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="module 'remodel' has no attribute 'nothing'"):
+        remodel.nothing  # noqa: B018
+    assert not hasattr(remodel, "also_nothing")
+
+
+def test_common_interface_is_reexported():
+    import remodel_core
+
+    for name in ("solve", "Problem", "Algorithm", "Solution", "ReturnCode", "TrainingProblem", "remake"):
+        assert getattr(remodel, name) is getattr(remodel_core, name)
