@@ -65,3 +65,10 @@ def test_rad_bad_input():
         rad_resample(peak, 4, [(1, 0)])
     with pytest.raises(TypeError, match="residual"):
         rad_resample(3.0, 4, [(0, 1)])
+
+
+def test_rad_without_seed_leaves_global_rng_alone():
+    state = torch.random.get_rng_state()
+    x = rad_resample(peak, 8, [(0, 1), (0, 1)], seed=None)
+    assert x.shape == (8, 2)
+    assert torch.equal(state, torch.random.get_rng_state())

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from ._bounds import Bounds, as_bounds, check_n, check_seed
@@ -97,7 +98,8 @@ def rad_resample(residual: Residual, n: int, bounds: Bounds, *, k: float = 1.0, 
         shape = list(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
         raise ValueError(f"residual must return one value per point ({m}), got {shape}")
     p = rad_density(values, k=k, c=c)
-    gen = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % 2**62))
+    fresh = int(np.random.SeedSequence().entropy % 2**62)  # seed=None: fresh entropy, no global RNG touched
+    gen = torch.Generator().manual_seed(seed if seed is not None else fresh)
     nonzero = int((p > 0).sum())
     if nonzero < n:  # too few candidates carry mass (c = 0): add the floor needed to draw n distinct points
         p = p + 1e-12
