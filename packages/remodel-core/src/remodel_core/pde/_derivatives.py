@@ -22,9 +22,11 @@ independently (no batch normalisation).
 
 ``"auto"`` picks ``"taylor"`` when the network supports it and ``"autograd"`` otherwise, by measurement
 (``tools/bench/pinn_derivatives.py``; Burgers, 8x20 tanh ResNetMLP, 10,000 points, float64, on the shared
-two-core machine): with one thread ``"taylor"`` and ``"autograd"`` cost the same CPU time (within 2 %),
-``"func"`` about 40 % more; with two threads ``"taylor"`` was twice as fast as ``"autograd"`` (fewer,
-larger operations); on Klein–Gordon (two second derivatives) ``"taylor"`` was 11 % faster with one thread.
+two-core machine under a load average of 9-17): with one thread ``"taylor"`` and ``"autograd"`` cost the
+same (CPU 0.090 vs 0.095 s, equal minimum wall time), ``"func"`` about 40 % more; with two threads
+``"taylor"`` needed half the CPU time and half the median wall time of ``"autograd"`` (fewer, larger
+operations, so fewer thread synchronisations; equal minima); on Klein–Gordon (two second derivatives)
+``"taylor"`` was 11 % faster with one thread.
 """
 
 from __future__ import annotations
