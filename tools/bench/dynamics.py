@@ -47,6 +47,7 @@ from remodel_dynamics import (
     BaselineMLP,
     GSympNet,
     HamiltonianProblem,
+    Lorenz,
     MassSpring,
     Pendulum,
     TwoBody,
@@ -54,6 +55,15 @@ from remodel_dynamics import (
     energy_mse,
     state_mse,
 )
+from remodel_dynamics.sindy import (
+    FourierLibrary,
+    PolynomialLibrary,
+    SINDy,
+    finite_difference,
+    stlsq,
+    stlsq_reference,
+)
+from threadpoolctl import threadpool_limits
 
 F64 = torch.float64
 
@@ -69,14 +79,14 @@ def configs(quick: bool) -> dict[str, dict[str, Any]]:
         "system": MassSpring(k=2.0, m=0.5), "n_traj": 50, "t_span": (0.0, 3.0), "n_times": 30, "noise": 0.1,
         "steps": 2000, "lr": 1e-3, "batch": None, "net": small, "eval_T": 20.0, "drift_dt": 0.1,
         "sympnet": {"layers": 8, "width": 50}, "sympnet_lr": 1e-2, "lnn_steps": 2000, "drift_n": 10,
-        "drift_steps": 10_000,
+        "drift_steps": 10_000, "eval_n": 25,
     }
     pendulum = dict(spring, system=Pendulum(m=0.5, l=1.0, g=6.0))
     two_body = {
         "system": TwoBody(), "n_traj": 400, "t_span": (0.0, 20.0), "n_times": 50, "noise": 0.0,
         "steps": 6000, "lr": 1e-3, "batch": 200, "net": small, "eval_T": 20.0, "drift_dt": 0.05,
         "sympnet": {"layers": 8, "width": 100}, "sympnet_lr": 1e-3, "lnn_steps": 2000, "drift_n": 10,
-        "drift_steps": 10_000,
+        "drift_steps": 10_000, "eval_n": 25,
     }
     if quick:
         for cfg in (spring, pendulum, two_body):
@@ -123,7 +133,7 @@ def evaluate(name: str, model: torch.nn.Module, system: Any, x0: torch.Tensor, c
         if name == "lnn":
             long = system.to_momentum(model.rollout(system.to_velocity(xd), t_long, method="rk4", dt=dt))
         elif name == "hnn":
-            long = model.rollout(xd, t_long, method="implicit_midpoint", dt=dt, on_fail="warn")
+            long = model.rollout(xd, t_long, method="implicit_midpoint", dt=dt, tol=1e-10, on_fail="warn")
         else:
             long = model.rollout(xd, t_long, method="rk4", dt=dt)
     drift = energy_drift(system.energy, long)
@@ -148,7 +158,7 @@ def run_system(key: str, cfg: dict[str, Any], seed: int, log: Any) -> tuple[dict
     train, test = data.split(0.5, seed=seed)
     gen_s = time.process_time() - t0
     dim = 2 * system.dof
-    x0 = test.x_clean[:, 0]
+    x0 = test.x_clean[: cfg["eval_n"], 0]
     dt = data.dt
     results: dict[str, Any] = {}
     models: dict[str, Any] = {}
@@ -201,12 +211,97 @@ def speedup(models: dict[str, Any], cfg: dict[str, Any], seed: int) -> dict[str,
     return out
 
 
+def _best_time(fn: Any, repeat: int = 3) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - t0)
+    return best, out
+
+
+def sindy_bench(quick: bool) -> dict[str, Any]:
+    """SINDy on noise-free Lorenz (and the pendulum with a Fourier library) against pysindy 1.7.5."""
+    lorenz = Lorenz()
+    n = 3001 if quick else 10001
+    t = torch.linspace(0.0, (n - 1) * 1e-3, n, dtype=F64)
+    x = lorenz.flow(torch.tensor([-8.0, 8.0, 27.0], dtype=F64), t).numpy()
+    tn = t.numpy()
+    exact = lorenz.coefficients()
+
+    def score(coef: np.ndarray) -> dict[str, float]:
+        return {"max_coef_error": float(np.abs(coef - exact).max()),
+                "spurious_terms": int(((coef != 0) & (exact == 0)).sum()),
+                "missing_terms": int(((coef == 0) & (exact != 0)).sum())}
+
+    out: dict[str, Any] = {"lorenz": {"samples": n, "dt": 1e-3}}
+    for order in (2, 6):
+        model = SINDy(PolynomialLibrary(degree=2), threshold=0.1, fd_order=order)
+        s, _ = _best_time(lambda model=model: model.fit(x, tn))
+        out["lorenz"][f"ours_fd{order}"] = {**score(model.coefficients_), "fit_cpu_s": s}
+    try:
+        import pysindy as ps
+
+        def fit_ps() -> Any:
+            m = ps.SINDy(optimizer=ps.STLSQ(threshold=0.1, alpha=0.0),
+                         feature_library=ps.PolynomialLibrary(degree=2),
+                         differentiation_method=ps.FiniteDifference(order=2))
+            return m.fit(x, t=tn)
+
+        s, m = _best_time(fit_ps)
+        out["lorenz"]["pysindy_fd2"] = {**score(m.coefficients()), "fit_cpu_s": s}
+        theta = PolynomialLibrary(degree=2).fit(x).transform(x)
+        dx = finite_difference(x, tn, order=2)
+        stlsq(theta, dx)  # compile
+        s_nb, xi_nb = _best_time(lambda: stlsq(theta, dx, threshold=0.1))
+        s_np, _ = _best_time(lambda: stlsq_reference(theta, dx, threshold=0.1))
+        opt = ps.STLSQ(threshold=0.1, alpha=0.0)
+        s_ps, _ = _best_time(lambda: opt.fit(theta, dx))
+        out["stlsq"] = {"numba_cpu_s": s_nb, "numpy_cpu_s": s_np, "pysindy_cpu_s": s_ps,
+                        "max_diff_vs_pysindy": float(np.abs(xi_nb.T - opt.coef_).max())}
+    except ImportError:  # pysindy lives in the bench dependency group
+        out["lorenz"]["pysindy_fd2"] = None
+    system = Pendulum()
+    tp = torch.linspace(0.0, 10.0, 1001, dtype=F64)
+    xp = system.flow(system.sample_initial(4, np.random.default_rng(0)), tp).numpy()
+    model = SINDy(PolynomialLibrary(degree=1) + FourierLibrary(n_frequencies=1), threshold=0.05, fd_order=6,
+                  feature_names=["q", "p"]).fit(list(xp), tp.numpy())
+    ex = np.zeros((2, 7))
+    ex[0, 2], ex[1, 3] = 1.0, -1.0
+    out["pendulum_fourier"] = {"equations": model.equations(),
+                               "max_coef_error": float(np.abs(model.coefficients_ - ex).max()),
+                               "spurious_terms": int(((model.coefficients_ != 0) & (ex == 0)).sum())}
+    return out
+
+
+def _num(v: float | None) -> float:
+    return float("inf") if v is None else float(v)
+
+
+def _fmt(v: float | None) -> str:
+    return "failed" if v is None or not np.isfinite(v) else f"{v:.3e}"
+
+
+def _finite(obj: Any) -> Any:
+    """JSON without Infinity/NaN: non-finite figures (a failed rollout) are written as null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small networks and budgets (about a minute)")
     ap.add_argument("--json", type=Path, help="write the figures to this JSON file")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--systems", nargs="*", default=["mass_spring", "pendulum", "two_body"])
+    ap.add_argument("--no-sindy", action="store_true", help="skip the SINDy comparison")
+    ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                    help="combine the JSON files of runs on separate systems (run in parallel) and print the table")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest for these sizes)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -215,6 +310,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"systems": {}, "config": {}, "quick": args.quick, "seed": args.seed,
                            "machine": {"python": platform.python_version(), "torch": torch.__version__,
                                        "threads": args.threads}}
+    if args.merge:
+        parts = [json.loads(p.read_text()) for p in args.merge]
+        for part in parts:
+            out["systems"].update(part["systems"])
+            out["config"].update(part["config"])
+            for key in ("speedup", "sindy"):
+                if key in part:
+                    out[key] = part[key]
+        out["wall_s_parts"] = [part["wall_s"] for part in parts]
+        args.systems, args.no_sindy = [], True
+        args.quick = out["quick"] = parts[0]["quick"]
+        cfgs = configs(args.quick)
     print(f"dynamics benchmark ({'quick' if args.quick else 'full'})", flush=True)
     for key in args.systems:
         cfg = cfgs[key]
@@ -224,36 +331,53 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["systems"][key] = res
         if key == "pendulum":
             out["speedup"] = speedup(models, cfg, args.seed)
-    out["wall_s"] = time.time() - t_start
+    if not args.no_sindy:
+        with threadpool_limits(1):  # single-threaded BLAS: fair CPU timings on a shared machine
+            out["sindy"] = sindy_bench(args.quick)
+    out["wall_s"] = max([time.time() - t_start, *out.get("wall_s_parts", [])])
 
     print()
-    n_drift = cfgs[args.systems[0]]["drift_steps"]
+    n_drift = cfgs["mass_spring"]["drift_steps"]
     print(f"| system | model | state MSE | energy MSE | energy drift ({n_drift} steps) | paper energy MSE |")
     print("|---|---|---|---|---|---|")
     for key, res in out["systems"].items():
         for name, r in res.items():
             paper = PAPER.get(key, {}).get(name)
-            print(f"| {key} | {name} | {r['state_mse']:.3e} | {r['energy_mse']:.3e} | {r['energy_drift']:.3e} | "
+            print(f"| {key} | {name} | {_fmt(r['state_mse'])} | {_fmt(r['energy_mse'])} | {_fmt(r['energy_drift'])} | "
                   f"{'' if paper is None else f'{paper:.3g}'} |")
     print()
     for key, res in out["systems"].items():
         b, h = res["baseline"], res["hnn"]
-        ratio_e = b["energy_mse"] / h["energy_mse"]
-        ratio_d = b["energy_drift"] / h["energy_drift"]
+        ratio_e = _num(b["energy_mse"]) / _num(h["energy_mse"])
+        ratio_d = _num(b["energy_drift"]) / _num(h["energy_drift"])
         out["systems"][key]["hnn"]["energy_mse_ratio_vs_baseline"] = ratio_e
         out["systems"][key]["hnn"]["energy_drift_ratio_vs_baseline"] = ratio_d
         print(f"{key}: baseline/HNN energy MSE = {ratio_e:.3g}, drift = {ratio_d:.3g}; HNN learned-H drift: "
-              f"implicit midpoint {h['learned_H_drift_implicit_midpoint']:.2e}, explicit leapfrog "
-              f"{h['learned_H_drift_explicit_leapfrog']:.2e}")
+              f"implicit midpoint {_num(h.get('learned_H_drift_implicit_midpoint')):.2e}, explicit leapfrog "
+              f"{_num(h.get('learned_H_drift_explicit_leapfrog')):.2e}")
     if "speedup" in out:
         sp = out["speedup"]
         print(f"pendulum speed-up over Yoshida-4 at dt={sp['reference']['dt']}: SympNet x{sp['sympnet']['speedup']:.1f}"
               f" (state MSE {sp['sympnet']['state_mse']:.2e}), HNN implicit midpoint x{sp['hnn']['speedup']:.2f} "
               f"(state MSE {sp['hnn']['state_mse']:.2e})")
+    if "sindy" in out:
+        print()
+        print("| SINDy on Lorenz (noise-free, dt=1e-3) | max coefficient error | spurious terms | fit CPU s |")
+        print("|---|---|---|---|")
+        for name, r in out["sindy"]["lorenz"].items():
+            if isinstance(r, dict):
+                print(f"| {name} | {r['max_coef_error']:.2e} | {r['spurious_terms']} | {r['fit_cpu_s']:.3f} |")
+        if "stlsq" in out["sindy"]:
+            st = out["sindy"]["stlsq"]
+            print(f"STLSQ alone: numba {st['numba_cpu_s'] * 1e3:.2f} ms, numpy {st['numpy_cpu_s'] * 1e3:.2f} ms, "
+                  f"pysindy {st['pysindy_cpu_s'] * 1e3:.2f} ms (max |diff| vs pysindy {st['max_diff_vs_pysindy']:.1e})")
+        pf = out["sindy"]["pendulum_fourier"]
+        print(f"pendulum, Fourier library: {pf['equations']} (max error {pf['max_coef_error']:.1e}, "
+              f"{pf['spurious_terms']} spurious)")
     print(f"wall time {out['wall_s']:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
+        args.json.write_text(json.dumps(_finite(out), indent=2))
     return out
 
 

@@ -185,6 +185,8 @@ def test_hnn_symplectic_rollout_keeps_learned_energy(spring_data):
 def test_bad_shapes_and_options_give_clear_errors(spring_data):
     with pytest.raises(ValueError, match="dim"):
         HNN(3)
+    with pytest.raises(ValueError, match="init"):
+        BaselineMLP(2, init="xavier")
     with pytest.raises(ValueError, match="last dimension 2"):
         HNN(2).time_derivative(torch.zeros(4, 3))
     with pytest.raises(ValueError, match="dimension 4"):

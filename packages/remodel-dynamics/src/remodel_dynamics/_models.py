@@ -34,6 +34,20 @@ def _check_times(t: torch.Tensor) -> float:
     return float(steps[0])
 
 
+INITS = ("orthogonal", "default")
+
+
+def _initialise(net: nn.Module, init: str) -> None:
+    """Orthogonal weights and zero biases (as Greydanus et al.'s code), or torch's default initialisation."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    if init == "orthogonal":
+        for mod in net.modules():
+            if isinstance(mod, nn.Linear):
+                nn.init.orthogonal_(mod.weight)
+                nn.init.zeros_(mod.bias)
+
+
 def _param_dtype(model: nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
@@ -122,10 +136,12 @@ class BaselineMLP(DynamicsModel):
     torch.Size([5, 2])
     """
 
-    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh") -> None:
+    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh",
+                 init: str = "orthogonal") -> None:
         super().__init__()
         self.dim = _check_dim("dim", dim)
         self.net = MLP(dim, dim, width=width, depth=depth, activation=activation)
+        _initialise(self.net, init)
 
     def time_derivative(self, x: torch.Tensor) -> torch.Tensor:
         self._check_state(x)
@@ -146,6 +162,8 @@ class HNN(DynamicsModel):
         State dimension ``2 * dof``.
     width, depth, activation
         The MLP of ``H_theta`` (paper: 200 wide, tanh).
+    init : {"orthogonal", "default"}
+        Orthogonal weights and zero biases (the authors' code), or torch's default.
 
     Examples
     --------
@@ -157,11 +175,13 @@ class HNN(DynamicsModel):
 
     default_method = "implicit_midpoint"
 
-    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh") -> None:
+    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh",
+                 init: str = "orthogonal") -> None:
         super().__init__()
         self.dim = _check_dim("dim", dim, even=True)
         self.dof = dim // 2
         self.net = MLP(dim, 1, width=width, depth=depth, activation=activation)
+        _initialise(self.net, init)
 
     def hamiltonian(self, x: torch.Tensor) -> torch.Tensor:
         """``H_theta(x)`` per sample."""
@@ -225,11 +245,13 @@ class LNN(DynamicsModel):
 
     targets = ("derivatives",)
 
-    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "softplus") -> None:
+    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "softplus",
+                 init: str = "default") -> None:
         super().__init__()
         self.dim = _check_dim("dim", dim, even=True)
         self.dof = dim // 2
         self.net = MLP(dim, 1, width=width, depth=depth, activation=activation)
+        _initialise(self.net, init)
 
     def lagrangian(self, s: torch.Tensor) -> torch.Tensor:
         """``L_theta(q, v)`` per sample."""
