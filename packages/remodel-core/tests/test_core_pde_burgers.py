@@ -79,7 +79,8 @@ def test_discretize_builds_training_problem():
     assert not torch.equal(x, prob.discretize(net, points=100, seed=4).data[0])
     assert set(train.metrics) == {"rel_l2"}
     pts = torch.rand(7, 2, dtype=torch.float64)
-    custom = prob.discretize(net, points=pts)
+    custom = prob.discretize(net, points=pts, boundary_points={"initial": 8, "boundary": 6})
+    assert [p.shape[0] for p in custom.loss.fixed] == [8, 6]
     assert torch.equal(custom.data[0], pts)
     value = train.loss(net, x)
     assert value.ndim == 0 and value.item() > 0
@@ -124,7 +125,8 @@ def test_training_reduces_loss():
 
 @pytest.mark.parametrize("bad", [dict(points=0), dict(points=-3), dict(boundary_points=0),
                                  dict(weights={"resid": 1.0}), dict(weights={"residual": -1.0}),
-                                 dict(derivatives="magic"), dict(points=torch.zeros(5, 3))])
+                                 dict(derivatives="magic"), dict(points=torch.zeros(5, 3)),
+                                 dict(boundary_points={"initial": 8})])
 def test_discretize_rejects_bad_input(bad):
     with pytest.raises((ValueError, TypeError)) as err:
         burgers().discretize(ResNetMLP(2, 1, width=4, depth=1), **bad)

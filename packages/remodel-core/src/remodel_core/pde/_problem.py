@@ -147,7 +147,13 @@ class PINNProblem(Problem):
         """The fixed points of each condition (``boundary_points`` per condition, or per group)."""
         pts = []
         for k, c in enumerate(self.conditions):
-            n = boundary_points[c.group] if isinstance(boundary_points, Mapping) else boundary_points
+            if isinstance(boundary_points, Mapping):
+                if c.group not in boundary_points:
+                    raise ValueError(f"boundary_points must give a count for the {c.group!r} conditions, got keys "
+                                     f"{sorted(boundary_points)}")
+                n = boundary_points[c.group]
+            else:
+                n = boundary_points
             _check_count("boundary_points", n)
             pts.append(c.sample(self.domain, n, seed=seed + 1 + k, dtype=dtype))
         return pts
