@@ -78,3 +78,12 @@ def test_checkpoint_resume_is_exact(tmp_path):
     assert resumed.history["loss"] == full.history["loss"]
     for a, b in zip(full.u.parameters(), resumed.u.parameters()):
         assert torch.equal(a, b)
+
+
+def test_conformance_with_the_common_interface():
+    from remodel_core.testing import check_algorithm, check_problem
+
+    prob = GenerativeProblem(eight_gaussians, dim=2)
+    check_problem(prob)
+    sol = check_algorithm(FlowMatching(**SMALL), prob)
+    assert len(sol.history["loss"]) == 3 and "energy_distance" in sol.stats

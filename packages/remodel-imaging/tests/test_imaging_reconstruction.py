@@ -79,3 +79,13 @@ def test_bad_problem_and_options():
         camera(2)
     with pytest.raises(ValueError, match="same shape"):
         psnr(torch.zeros(2, 2), torch.zeros(3, 3))
+
+
+def test_conformance_with_the_common_interface():
+    from remodel_core.testing import check_algorithm, check_problem
+
+    x = camera(16)
+    prob = InverseProblem.simulate(GaussianBlur((16, 16), sigma=1.0), x, noise_sigma=0.01, seed=0)
+    check_problem(prob)
+    sol = check_algorithm(ChambollePock(lam=0.01), prob)
+    assert sol.stats["iterations"] == 3 and set(sol.history) >= {"objective", "psnr"}
