@@ -71,7 +71,17 @@ class _PairLoss:
 
 
 class DynamicsModel(nn.Module):
-    """Base class of the learned models of ``x' = f(x)`` on states of dimension ``dim``."""
+    """Base class of the learned models of ``x' = f(x)`` on states of dimension ``dim``.
+
+    Subclasses set ``dim`` and implement :meth:`time_derivative` (or, for flow maps, :meth:`step`); they get
+    one-step maps, rollouts and :meth:`training_problem` from here.
+
+    Examples
+    --------
+    >>> model = BaselineMLP(2, width=8, depth=1)
+    >>> model.rollout(torch.zeros(3, 2), torch.linspace(0, 1, 5)).shape
+    torch.Size([3, 5, 2])
+    """
 
     dim: int
     default_method: str = "rk4"

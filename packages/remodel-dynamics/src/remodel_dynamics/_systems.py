@@ -30,6 +30,18 @@ class HamiltonianSystem:
     """Base class of the systems ``H(q, p) = p^T M^{-1} p / 2 + V(q)``; subclasses define :meth:`potential`.
 
     States are tensors ``x = (q, p)`` of shape ``(..., 2 * dof)``.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Quartic(HamiltonianSystem):
+    ...     def inverse_mass(self, like):
+    ...         return torch.ones(1, dtype=like.dtype)
+    ...     def potential(self, q):
+    ...         return (q**4).sum(-1) / 4
+    >>> Quartic().vector_field(torch.tensor([[2.0, 1.0]])).tolist()
+    [[1.0, -8.0]]
     """
 
     name: ClassVar[str] = "system"

@@ -106,8 +106,8 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
 
         rows = []
         metrics: dict[str, float] = {}
-        for name, pred in rolls.items():
-            drift = float(energy_drift(system.energy, list(long.values())[list(rolls).index(name)])[0])
+        for (name, pred), traj in zip(rolls.items(), long.values()):
+            drift = float(energy_drift(system.energy, traj)[0])
             rows.append([name, state_mse(pred, true), energy_mse(system.energy, pred, true), drift])
             key = name.lower().replace("-", "_")
             metrics[f"pendulum_{key}_energy_mse"] = rows[-1][2]
