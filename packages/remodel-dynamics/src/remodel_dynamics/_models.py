@@ -38,14 +38,16 @@ INITS = ("orthogonal", "default")
 
 
 def _initialise(net: nn.Module, init: str) -> None:
-    """Orthogonal weights and zero biases (as Greydanus et al.'s code), or torch's default initialisation."""
+    """Orthogonal weights (as Greydanus et al.'s code; biases keep torch's default), or torch's default.
+
+    Zero biases would make a tanh network odd in its input, a poor start for an even Hamiltonian.
+    """
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if init == "orthogonal":
         for mod in net.modules():
             if isinstance(mod, nn.Linear):
                 nn.init.orthogonal_(mod.weight)
-                nn.init.zeros_(mod.bias)
 
 
 def _param_dtype(model: nn.Module) -> torch.dtype:
@@ -173,7 +175,7 @@ class HNN(DynamicsModel):
     width, depth, activation
         The MLP of ``H_theta`` (paper: 200 wide, tanh).
     init : {"orthogonal", "default"}
-        Orthogonal weights and zero biases (the authors' code), or torch's default.
+        Orthogonal weights (the authors' code), or torch's default.
 
     Examples
     --------
@@ -283,7 +285,11 @@ class LNN(DynamicsModel):
         hess = torch.stack(rows, dim=1)
         hess_vq, hess_vv = hess[..., :d], hess[..., d:]
         rhs = g[:, :d] - (hess_vq @ flat[:, d:].unsqueeze(-1)).squeeze(-1)
-        a = torch.linalg.solve(hess_vv, rhs.unsqueeze(-1)).squeeze(-1)
+        a, info = torch.linalg.solve_ex(hess_vv, rhs.unsqueeze(-1))
+        if bool((info != 0).any()):
+            raise RuntimeError("LNN: the Hessian d^2L/dv^2 of the learned Lagrangian is singular at "
+                               f"{int((info != 0).sum())} state(s); the Euler-Lagrange equations have no solution")
+        a = a.squeeze(-1)
         if not create:
             a = a.detach()
         return a.reshape(*s.shape[:-1], d)
