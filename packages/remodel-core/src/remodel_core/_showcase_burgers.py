@@ -31,7 +31,7 @@ def burgers_optimizers_part(out: Path, *, quick: bool = False, progress: bool = 
     from .pde import burgers
     from .showcase import ShowcasePart
 
-    points, budget = (1000, 150) if quick else (10_000, 3000)
+    points, budget = (1000, 100) if quick else (10_000, 3000)
     prob = burgers(nu=0.01 / math.pi)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -95,10 +95,11 @@ def burgers_optimizers_part(out: Path, *, quick: bool = False, progress: bool = 
         u = best_model(grid).reshape(T.shape)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     extent = (0.0, 1.0, -1.0, 1.0)
-    for ax, field, title, cmap in ((axes[0], ref, "reference (Cole-Hopf)", "RdBu_r"),
-                                   (axes[1], u, f"PINN ({best_name})", "RdBu_r"),
-                                   (axes[2], (u - ref).abs(), "|error|", "magma")):
-        im = ax.imshow(field.T.numpy(), origin="lower", extent=extent, aspect="auto", cmap=cmap)
+    for ax, field, title, cmap, lim in ((axes[0], ref, "reference (Cole-Hopf)", "RdBu_r", (-1.0, 1.0)),
+                                        (axes[1], u, f"PINN ({best_name})", "RdBu_r", (-1.0, 1.0)),
+                                        (axes[2], (u - ref).abs(), "|error|", "magma", (None, None))):
+        im = ax.imshow(field.T.numpy(), origin="lower", extent=extent, aspect="auto", cmap=cmap, vmin=lim[0],
+                       vmax=lim[1])
         ax.set(xlabel="t", ylabel="x", title=title)
         fig.colorbar(im, ax=ax)
     fig.tight_layout()

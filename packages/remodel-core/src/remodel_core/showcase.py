@@ -212,7 +212,15 @@ def poisson_pinn_part(out: Path, *, quick: bool = False, progress: bool = False)
 
 
 #: The parts of the core showcase, in report order.
-PARTS: list[Callable[..., ShowcasePart]] = [poisson_pinn_part]
+def _burgers_optimizers_part(out: Path, *, quick: bool = False, progress: bool = False) -> ShowcasePart:
+    """The Burgers PINN trained by Adam, torch's L-BFGS, robust L-BFGS, ASPQN and MSPQN (see
+    :mod:`remodel_core._showcase_burgers`)."""
+    from ._showcase_burgers import burgers_optimizers_part
+
+    return burgers_optimizers_part(out, quick=quick, progress=progress)
+
+
+PARTS: list[Callable[..., ShowcasePart]] = [poisson_pinn_part, _burgers_optimizers_part]
 
 
 def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> ShowcaseSection:
