@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from remodel_core.nn import MLP, ResNetMLP
 from remodel_core import pde
+from remodel_core.nn import MLP, ResNetMLP
 from remodel_core.pde._derivatives import resolve_route
 
 ROUTES = ("autograd", "func", "taylor")
