@@ -40,7 +40,7 @@ def solve(problem: Problem, algorithm: Algorithm, **options: Any) -> Solution:
     >>> prob = TrainingProblem(model=torch.nn.Linear(1, 1), loss=lambda m, x, y: ((m(x) - y) ** 2).mean(),
     ...                        data=(x, 3 * x + 1))
     >>> sol = solve(prob, Adam(lr=0.1), maxiters=300)
-    >>> sol.retcode.name, round(float(sol.u.bias), 2)
+    >>> sol.retcode.name, round(float(sol.u.bias.detach()), 2)
     ('MaxIters', 1.0)
     """
     if not isinstance(problem, Problem):

@@ -7,7 +7,8 @@ Examples
 >>> from remodel_core.optim import Adam
 >>> prob = TrainingProblem(model=torch.nn.Linear(2, 1), loss=lambda m: m.weight.pow(2).sum())
 >>> check_problem(prob)
->>> check_algorithm(Adam(lr=1e-2), prob)
+>>> check_algorithm(Adam(lr=1e-2), prob).retcode.name
+'MaxIters'
 """
 
 from __future__ import annotations
