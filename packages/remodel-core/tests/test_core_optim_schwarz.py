@@ -200,6 +200,7 @@ distributed = sys.argv[2] == "1"
 sol = solve(prob, ASPQN(subdomains=3, overlap=1, distributed=distributed), maxiters=5, dtype=torch.float64)
 torch.save({"params": [p.detach() for p in sol.u.parameters()], "evals": sol.stats["evals"]},
            sys.argv[1] + f".{dist.get_rank()}")
+dist.barrier()  # no rank tears gloo down while another is still using it (else a peer may abort)
 dist.destroy_process_group()
 '''
 
