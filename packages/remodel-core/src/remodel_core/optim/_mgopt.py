@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -14,12 +14,10 @@ from torch import nn
 from .._algorithm import check_positive
 from ._levels import LevelHierarchy, coherent_model
 from ._linesearch import strong_wolfe
-from ._multilevel import MultilevelAlgorithm, MultilevelOptimizer
+from ._multilevel import Closure, Model, MultilevelAlgorithm, MultilevelOptimizer
 
 __all__ = ["MGOPT", "MGOPTOptimizer"]
 
-Closure = Callable[[], torch.Tensor]
-Model = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
 
 
 @dataclasses.dataclass

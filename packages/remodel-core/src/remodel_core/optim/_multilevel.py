@@ -20,6 +20,7 @@ from ._lbfgs import LBFGSMemory
 from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, _check_levels
 
 Closure = Callable[[], torch.Tensor]
+Model = Callable[[torch.Tensor], tuple[float, torch.Tensor]]  # a coarse model: x -> (value, gradient)
 
 
 def _dual_norm(g: torch.Tensor, w: torch.Tensor) -> float:

@@ -14,12 +14,10 @@ from torch import nn
 
 from .._algorithm import check_positive
 from ._levels import LevelHierarchy, coherent_model
-from ._multilevel import MultilevelAlgorithm, MultilevelOptimizer, _dual_norm, _norm
+from ._multilevel import Closure, Model, MultilevelAlgorithm, MultilevelOptimizer, _dual_norm, _norm
 
 __all__ = ["RMTR", "RMTROptimizer"]
 
-Closure = Callable[[], torch.Tensor]
-Model = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
 
 
 @dataclasses.dataclass

@@ -53,7 +53,29 @@ class FlatClosure:
         return f, flat_grad(self.params)
 
 
-class RobustLBFGSOptimizer(torch.optim.Optimizer):
+class CachedPoint:
+    """Mixin of the full-batch optimizers: the loss and gradient at the end of one ``step`` are reused by the
+    next, so a step that starts where the last one ended costs no extra evaluation."""
+
+    _params: list[torch.Tensor]
+    _x: torch.Tensor | None
+    _f: float | None
+    _g: torch.Tensor | None
+
+    def forget(self) -> None:
+        """Drop the cached loss/gradient (call when the loss function changes, e.g. a new minibatch)."""
+        self._x = self._f = self._g = None
+
+    def _start(self, fc: FlatClosure) -> tuple[torch.Tensor, float, torch.Tensor]:
+        x = flat_params(self._params)
+        if self._x is not None and self._x.shape == x.shape and torch.equal(self._x, x):
+            assert self._f is not None and self._g is not None
+            return x, self._f, self._g
+        f, g = fc.here()
+        return x, f, g
+
+
+class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
     """L-BFGS that neither stops early nor blows up (Liu & Nocedal 1989; Nocedal & Wright, Alg. 7.5 with
     the strong Wolfe line search of Alg. 3.5/3.6).
 
@@ -124,17 +146,6 @@ class RobustLBFGSOptimizer(torch.optim.Optimizer):
         self._f: float | None = None
         self._g: torch.Tensor | None = None
 
-    def forget(self) -> None:
-        """Drop the cached loss/gradient (call when the loss function changes, e.g. a new minibatch)."""
-        self._x = self._f = self._g = None
-
-    def _start(self, fc: FlatClosure) -> tuple[torch.Tensor, float, torch.Tensor]:
-        x = flat_params(self._params)
-        if self._x is not None and self._x.shape == x.shape and torch.equal(self._x, x):
-            assert self._f is not None and self._g is not None
-            return x, self._f, self._g
-        f, g = fc.here()
-        return x, f, g
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]

@@ -22,16 +22,16 @@ from torch import nn
 from .._algorithm import check_positive
 from .._training import OptimizerAlgorithm
 from ._decomposition import BALANCES, ParameterDecomposition, decompose_layers
-from ._lbfgs import LBFGSMemory, flat_params, lbfgs_iteration, set_flat_params
+from ._lbfgs import LBFGSMemory, lbfgs_iteration, set_flat_params
 from ._linesearch import strong_wolfe
-from ._robust_lbfgs import FlatClosure, check_line_search_options
+from ._robust_lbfgs import CachedPoint, FlatClosure, check_line_search_options
 
 __all__ = ["ASPQN", "MSPQN", "SPQNOptimizer"]
 
 METHODS = ("additive", "multiplicative")
 
 
-class SPQNOptimizer(torch.optim.Optimizer):
+class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
     """Schwarz-preconditioned quasi-Newton optimizer (Kopaničáková, Kothari, Karniadakis & Krause 2024).
 
     One :meth:`step` is one outer iteration ``theta_k -> theta_{k+1}``:
@@ -144,9 +144,6 @@ class SPQNOptimizer(torch.optim.Optimizer):
         self._f: float | None = None
         self._g: torch.Tensor | None = None
 
-    def forget(self) -> None:
-        """Drop the cached loss/gradient (call when the loss function changes)."""
-        self._x = self._f = self._g = None
 
     # pieces -------------------------------------------------------------------------------------------
     def _local_solve(self, fc: FlatClosure, s: int, x: torch.Tensor, f: float,
@@ -260,13 +257,6 @@ class SPQNOptimizer(torch.optim.Optimizer):
         return x + Q @ beta, fb, aux
 
     # the outer iteration ------------------------------------------------------------------------------
-    def _start(self, fc: FlatClosure) -> tuple[torch.Tensor, float, torch.Tensor]:
-        x = flat_params(self._params)
-        if self._x is not None and self._x.shape == x.shape and torch.equal(self._x, x):
-            assert self._f is not None and self._g is not None
-            return x, self._f, self._g
-        f, g = fc.here()
-        return x, f, g
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
