@@ -13,12 +13,8 @@ from torch import nn
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one intra-op thread avoids thread contention on a busy machine (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread):
+    """All tests here run on one intra-op thread (conftest.one_thread)."""
 
 OPTIMIZERS = [RMTROptimizer, MGOPTOptimizer]
 ALGORITHMS = [RMTR, MGOPT]

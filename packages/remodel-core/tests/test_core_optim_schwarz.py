@@ -26,12 +26,8 @@ _spec.loader.exec_module(P)
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny problems: one intra-op thread is much faster than two on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """All tests here run on one intra-op thread (conftest.one_thread)."""
 
 
 # decomposition -----------------------------------------------------------------------------------------
