@@ -74,52 +74,86 @@ PAPER = {  # Greydanus et al. 2019, Table 1: energy MSE along test trajectories
 
 
 def configs(quick: bool) -> dict[str, dict[str, Any]]:
-    small = {"width": 200, "depth": 3}
+    # Greydanus et al.'s code: an MLP of three linear layers (two hidden layers of 200, tanh, orthogonal weights);
+    # spring and pendulum: 2,000 full-batch Adam steps at lr 1e-3 with weight decay 1e-4; two-body: 1,000 orbits
+    # (test split 0.2), 10,000 steps in batches of 200, no weight decay.
+    authors = {"width": 200, "depth": 2}
     spring = {
         "system": MassSpring(k=2.0, m=0.5), "n_traj": 50, "t_span": (0.0, 3.0), "n_times": 30, "noise": 0.1,
-        "steps": 2000, "lr": 1e-3, "batch": None, "net": small, "eval_T": 20.0, "drift_dt": 0.1,
-        "sympnet": {"layers": 8, "width": 50}, "sympnet_lr": 1e-2, "lnn_steps": 2000, "drift_n": 10,
-        "drift_steps": 10_000, "eval_n": 25,
+        "test_fraction": 0.5, "steps": 2000, "lr": 1e-3, "weight_decay": 1e-4, "lr_drop": None, "batch": None,
+        "net": authors, "eval_T": 20.0, "drift_dt": 0.1, "sympnet": {"layers": 8, "width": 50}, "sympnet_lr": 1e-2,
+        "lnn_steps": 2000, "drift_n": 10, "drift_steps": 10_000, "eval_n": 25, "authors_x0": 15,
     }
-    pendulum = dict(spring, system=Pendulum(m=0.5, l=1.0, g=6.0))
+    pendulum = dict(spring, system=Pendulum(m=0.5, l=1.0, g=6.0), authors_x0=0)
     two_body = {
-        "system": TwoBody(), "n_traj": 400, "t_span": (0.0, 20.0), "n_times": 50, "noise": 0.0,
-        "steps": 6000, "lr": 1e-3, "batch": 200, "net": small, "eval_T": 20.0, "drift_dt": 0.05,
+        "system": TwoBody(), "n_traj": 1000, "t_span": (0.0, 20.0), "n_times": 50, "noise": 0.0,
+        "test_fraction": 0.2, "steps": 10_000, "lr": 1e-3, "weight_decay": 0.0, "lr_drop": 0.3, "batch": 200,
+        "net": {"width": 200, "depth": 3}, "eval_T": 20.0, "drift_dt": 0.05,
         "sympnet": {"layers": 8, "width": 100}, "sympnet_lr": 1e-3, "lnn_steps": 2000, "drift_n": 10,
-        "drift_steps": 10_000, "eval_n": 25,
+        "drift_steps": 10_000, "eval_n": 25, "authors_x0": 0,
     }
     if quick:
         for cfg in (spring, pendulum, two_body):
             cfg.update(steps=150, lnn_steps=40, drift_steps=300, drift_n=3, net={"width": 64, "depth": 2},
                        eval_T=6.0)
-        two_body.update(n_traj=20, batch=100, t_span=(0.0, 8.0), n_times=20)
+        two_body.update(n_traj=40, batch=100, t_span=(0.0, 8.0), n_times=20, test_fraction=0.5)
     return {"mass_spring": spring, "pendulum": pendulum, "two_body": two_body}
 
 
 def fit(model: torch.nn.Module, data: HamiltonianProblem, *, target: str, steps: int, lr: float,
-        batch: int | None, seed: int) -> tuple[torch.nn.Module, dict[str, Any]]:
+        batch: int | None, seed: int, weight_decay: float = 0.0,
+        lr_drop: float | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Adam through ``solve``; with ``lr_drop`` the last fraction of the steps runs at lr / 10 (same for all)."""
     t0 = time.process_time()
-    sol = solve(data.discretize(model, target=target, batch_size=batch), Adam(lr=lr), maxiters=steps, seed=seed,
-                dtype=torch.float32)
-    info = {"train_loss": sol.history["loss"][-1], "train_cpu_s": time.process_time() - t0,
+    phases = [(steps, lr)]
+    if lr_drop:
+        late = round(steps * lr_drop)
+        phases = [(steps - late, lr), (late, lr / 10)]
+    losses: list[float] = []
+    for k, (n, rate) in enumerate(phases):
+        sol = solve(data.discretize(model, target=target, batch_size=batch),
+                    Adam(lr=rate, weight_decay=weight_decay), maxiters=n, seed=seed + k, dtype=torch.float32)
+        model = sol.u
+        losses += list(sol.history["loss"])
+    info = {"train_loss": losses[-1], "train_cpu_s": time.process_time() - t0,
             "retcode": sol.retcode.name, "steps": steps}
     return sol.u.to(F64).eval(), info
 
 
-def evaluate(name: str, model: torch.nn.Module, system: Any, x0: torch.Tensor, cfg: dict[str, Any],
-             dt_data: float) -> dict[str, float]:
+def predict(name: str, model: torch.nn.Module, system: Any, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Trajectories of a learned model at times ``t`` (dopri5 at rtol 1e-9 for vector fields, the SympNet's map)."""
+    if name == "sympnet":
+        return model.rollout(x0, t)
+    if name == "lnn":
+        return system.to_momentum(model.rollout(system.to_velocity(x0), t, method="dopri5", rtol=1e-9, atol=1e-11))
+    return model.rollout(x0, t, method="dopri5", rtol=1e-9, atol=1e-11)
+
+
+def authors_initial_states(n: int, seed: int) -> torch.Tensor:
+    """Greydanus et al.'s spring analysis: q and p each uniform in [-1, -0.2] u [0.2, 1]."""
+    u = np.random.default_rng(seed).uniform(-0.8, 0.8, size=(n, 2))
+    return torch.from_numpy(u + 0.2 * np.sign(u))
+
+
+def evaluate(name: str, model: torch.nn.Module, system: Any, test: HamiltonianProblem, cfg: dict[str, Any],
+             seed: int) -> dict[str, float]:
+    dt_data = test.dt
+    x0 = test.x_clean[: cfg["eval_n"], 0]
     t_eval = torch.arange(0, round(cfg["eval_T"] / dt_data) + 1, dtype=F64) * dt_data
     true = system.flow(x0, t_eval)
     t0 = time.process_time()
-    if name == "sympnet":
-        pred = model.rollout(x0, t_eval)
-    elif name == "lnn":
-        pred = system.to_momentum(model.rollout(system.to_velocity(x0), t_eval, method="dopri5", rtol=1e-9,
-                                                atol=1e-11))
-    else:
-        pred = model.rollout(x0, t_eval, method="dopri5", rtol=1e-9, atol=1e-11)
+    pred = predict(name, model, system, x0, t_eval)
     out = {"state_mse": state_mse(pred, true), "energy_mse": energy_mse(system.energy, pred, true),
            "eval_cpu_s": time.process_time() - t0}
+    # the held-out trajectories themselves, over the data horizon (e.g. [0, 3) for the spring)
+    held = test.x_clean[: cfg["eval_n"]]
+    pred = predict(name, model, system, x0, test.t.to(F64))
+    out["energy_mse_data_horizon"] = energy_mse(system.energy, pred, held)
+    out["state_mse_data_horizon"] = state_mse(pred, held)
+    if cfg["authors_x0"]:  # the authors' spring analysis: other initial states, t in [0, 20]
+        xa = authors_initial_states(cfg["authors_x0"], seed + 2)
+        pred = predict(name, model, system, xa, t_eval)
+        out["energy_mse_authors_protocol"] = energy_mse(system.energy, pred, system.flow(xa, t_eval))
     # long rollout: 10^4 steps
     xd = x0[: cfg["drift_n"]]
     n = cfg["drift_steps"]
@@ -140,6 +174,12 @@ def evaluate(name: str, model: torch.nn.Module, system: Any, x0: torch.Tensor, c
     out["energy_drift"] = float(drift.nan_to_num(nan=float("inf")).mean())
     out["drift_cpu_s"] = time.process_time() - t0
     out["drift_horizon"] = float(t_long[-1])
+    if isinstance(system, TwoBody):  # total momentum is conserved by the true flow (zero in every orbit here)
+        p_end = long[:, -1, 4:6] + long[:, -1, 6:8]
+        out["total_momentum_end"] = float(torch.linalg.vector_norm(p_end, dim=-1).nan_to_num(nan=float("inf")).mean())
+        # kinetic energy of the spurious centre-of-mass motion, relative to |H(x_0)|
+        com_ke = (p_end**2).sum(-1) / (2 * (system.m1 + system.m2)) / system.energy(long[:, 0]).abs()
+        out["com_kinetic_over_H0"] = float(com_ke.nan_to_num(nan=float("inf")).mean())
     if name == "hnn":
         with torch.no_grad():
             learned = energy_drift(model.hamiltonian, long)
@@ -155,10 +195,9 @@ def run_system(key: str, cfg: dict[str, Any], seed: int, log: Any) -> tuple[dict
     t0 = time.process_time()
     data = HamiltonianProblem.generate(system, n_trajectories=cfg["n_traj"], t_span=cfg["t_span"],
                                        n_times=cfg["n_times"], noise=cfg["noise"], seed=seed)
-    train, test = data.split(0.5, seed=seed)
+    train, test = data.split(cfg["test_fraction"], seed=seed)
     gen_s = time.process_time() - t0
     dim = 2 * system.dof
-    x0 = test.x_clean[: cfg["eval_n"], 0]
     dt = data.dt
     results: dict[str, Any] = {}
     models: dict[str, Any] = {}
@@ -170,9 +209,10 @@ def run_system(key: str, cfg: dict[str, Any], seed: int, log: Any) -> tuple[dict
     ]
     for name, make, target, steps, lr in specs:
         torch.manual_seed(seed)
-        model, info = fit(make(), train, target=target, steps=steps, lr=lr, batch=cfg["batch"], seed=seed)
+        model, info = fit(make(), train, target=target, steps=steps, lr=lr, batch=cfg["batch"], seed=seed,
+                          weight_decay=0.0 if name == "sympnet" else cfg["weight_decay"], lr_drop=cfg["lr_drop"])
         try:
-            metrics = evaluate(name, model, system, x0, cfg, dt)
+            metrics = evaluate(name, model, system, test, cfg, seed)
         except RuntimeError as err:  # a learned field that blows up (e.g. a singular LNN Hessian)
             log(f"  {key:12s} {name:9s} rollout failed: {err}")
             metrics = {"state_mse": float("inf"), "energy_mse": float("inf"), "energy_drift": float("inf"),
@@ -186,7 +226,9 @@ def run_system(key: str, cfg: dict[str, Any], seed: int, log: Any) -> tuple[dict
             f"{metrics.get('eval_cpu_s', 0):.0f}, drift {metrics.get('drift_cpu_s', 0):.0f})")
     results["_data"] = {"train_trajectories": train.n_trajectories, "test_trajectories": test.n_trajectories,
                         "n_times": cfg["n_times"], "dt": dt, "noise": cfg["noise"], "generation_cpu_s": gen_s,
-                        "batch_size": cfg["batch"], "steps": cfg["steps"], "lnn_steps": cfg["lnn_steps"]}
+                        "batch_size": cfg["batch"], "steps": cfg["steps"], "lnn_steps": cfg["lnn_steps"],
+                        "net": cfg["net"], "weight_decay": cfg["weight_decay"], "lr": cfg["lr"],
+                        "lr_drop_last_fraction": cfg["lr_drop"]}
     return results, models
 
 
