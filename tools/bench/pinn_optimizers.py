@@ -7,6 +7,11 @@ in the same run.
 
     uv run --frozen python tools/bench/pinn_optimizers.py --problem burgers --budget 300 --json out.json
     uv run --frozen python tools/bench/pinn_optimizers.py --quick
+
+``--data-parallel`` runs every method (the L-BFGS baselines included, so the comparison stays fair) under
+torchrun on two one-thread ranks with ``solve(..., data_parallel=True)``: data-parallel full-batch/minibatch
+gradient averaging as in PyTorch DDP (Li et al., VLDB 2020). ``aspqn_dist`` runs as without the flag
+(its subdomain solves already use the two ranks).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from remodel_core.optim import ASPQN, LBFGS, MSPQN, Adam, RobustLBFGS
 LBFGS_METHODS = ("lbfgs", "lbfgs_robust")
 DD_METHODS = ("aspqn", "aspqn_dist", "mspqn", "mspqn2", "rmtr")
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
+RANKS = 2  # torchrun processes of aspqn_dist and of --data-parallel (one thread each)
 
 
 def make_problem(name: str):
@@ -115,8 +121,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     curves: dict[str, Any] = {}
     for name, (alg, every, note) in methods(args.methods).items():
-        if alg == "torchrun":
-            c, stats = run_distributed(args, every)
+        if alg == "torchrun" or (args.data_parallel and alg is not None):
+            if alg != "torchrun":
+                note = f"{note}; data-parallel, {RANKS} ranks".lstrip("; ")
+            if args.progress:
+                print(f"[{name}] ... (torchrun, {RANKS} ranks)", file=sys.stderr, flush=True)
+            c, stats = run_distributed(args, every, name)
             curves[name] = c
             results[name] = {"evals": stats["evals"], "wall_s": stats["wall_s"], "best_rel_l2": float(min(c["rel_l2"])),
                              "final_rel_l2": c["rel_l2"][-1], "retcode": stats["retcode"],
@@ -189,21 +199,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"problem": args.problem, "budget_s": args.budget, "points": args.points, "methods": results,
             "eval_s": eval_s, "target_rel_l2": target, "speedup_vs_lbfgs": speedup,
             "error_ratio_vs_lbfgs": error_ratio, "best_method": best_method, "curves": curves,
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "data_parallel_ranks": RANKS if args.data_parallel else 0}
 
 
-def run_distributed(args: argparse.Namespace, every: int) -> tuple[dict[str, list[float]], dict[str, Any]]:
-    """ASPQN with its subdomain solves on two processes: this script again under torchrun (--worker)."""
+def run_distributed(args: argparse.Namespace, every: int,
+                    name: str) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Method ``name`` on ``RANKS`` one-thread processes: this script again under torchrun (--worker).
+
+    ``aspqn_dist`` shares its subdomain solves out over the ranks; every other method trains data-parallel.
+    """
     import os
     import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "worker.json"
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", __file__,
-               "--worker", str(out), "--problem", args.problem, "--budget", str(args.budget), "--points",
-               str(args.points), "--width", str(args.width), "--depth", str(args.depth), "--seed", str(args.seed),
-               "--every", str(args.every or every), "--max-evals", str(args.max_evals)]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={RANKS}", __file__,
+               "--worker", str(out), "--worker-method", name, "--problem", args.problem, "--budget",
+               str(args.budget), "--points", str(args.points), "--width", str(args.width), "--depth",
+               str(args.depth), "--seed", str(args.seed), "--every", str(args.every or every), "--max-evals",
+               str(args.max_evals)]
         env = dict(os.environ, OMP_NUM_THREADS="1")
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if done.returncode != 0:
@@ -213,7 +228,7 @@ def run_distributed(args: argparse.Namespace, every: int) -> tuple[dict[str, lis
 
 
 def worker(args: argparse.Namespace) -> None:
-    """One rank of the distributed ASPQN run; rank 0 writes the curve to ``args.worker``."""
+    """One rank of a torchrun run of method ``args.worker_method``; rank 0 writes the curve to ``args.worker``."""
     import torch.distributed as dist
 
     torch.set_num_threads(1)
@@ -226,16 +241,28 @@ def worker(args: argparse.Namespace) -> None:
         count[0] += 1
         return train.loss(model, *data)
 
-    def stop(info: dict[str, Any]) -> bool:
-        # every rank must stop at the same iteration (they meet in all-reduces): agree on the flag
-        flag = torch.tensor([float(info["elapsed"] >= args.budget or (args.max_evals and count[0] >= args.max_evals))])
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item() > 0)
-
-    alg = ASPQN(subdomains=2, local_iters=1, history_size=50, distributed=True)
+    name = args.worker_method
+    # one untimed evaluation first, as in the single-process runs
+    train.loss(make_network(args.seed, args.width, args.depth), *train.data).backward()
     # both ranks evaluate the metric (outside the clock), so their clocks agree
     problem = dataclasses.replace(train, loss=loss)
-    sol = solve(problem, alg, monitor_every=args.every or 1, seed=args.seed, dtype=torch.float64, callback=stop)
+    if name == "aspqn_dist":
+        def stop(info: dict[str, Any]) -> bool:
+            # every rank must stop at the same iteration (they meet in all-reduces): agree on the flag
+            flag = torch.tensor([float(info["elapsed"] >= args.budget
+                                       or (args.max_evals and count[0] >= args.max_evals))])
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            return bool(flag.item() > 0)
+
+        alg = ASPQN(subdomains=2, local_iters=1, history_size=50, distributed=True)
+        sol = solve(problem, alg, monitor_every=args.every or 1, seed=args.seed, dtype=torch.float64,
+                    callback=stop)
+    else:
+        # data-parallel: solve's loop makes the ranks agree on maxtime (and on the equal eval counts)
+        alg = methods(["adam" if name.startswith("adam_lr") else name])[name][0]
+        callback = (lambda info: count[0] >= args.max_evals) if args.max_evals else None
+        sol = solve(problem, alg, maxtime=args.budget, monitor_every=args.every or 1, seed=args.seed,
+                    dtype=torch.float64, callback=callback, data_parallel=True)
     if dist.get_rank() == 0:
         c = curve(sol)
         c["time"].append(sol.stats["wall_s"])
@@ -244,12 +271,15 @@ def worker(args: argparse.Namespace) -> None:
         stats = {"evals": int(sol.stats["evals"]), "wall_s": float(sol.stats["wall_s"]),
                  "iterations": int(sol.stats["iterations"]), "retcode": sol.retcode.name}
         Path(args.worker).write_text(json.dumps({"curve": c, "stats": stats}))
+    dist.barrier()  # no rank tears gloo down while another is still using it
     dist.destroy_process_group()
 
 
 def table(out: dict[str, Any]) -> str:
+    ranks = out.get("data_parallel_ranks")
     lines = [f"problem={out['problem']} budget={out['budget_s']}s points={out['points']} "
-             f"eval_s={out['eval_s']:.3f} target_rel_l2={out['target_rel_l2']}",
+             + (f"data_parallel={ranks} ranks " if ranks else "")
+             + f"eval_s={out['eval_s']:.3f} target_rel_l2={out['target_rel_l2']}",
              f"{'method':16s} {'evals':>7s} {'wall_s':>8s} {'best_rel_l2':>12s} {'t_target':>9s} "
              f"{'e_target':>9s}  note"]
     for name, r in out["methods"].items():
@@ -277,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="about a minute: small budget and point set")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--data-parallel", action="store_true",
+                        help=f"run every method data-parallel under torchrun on {RANKS} one-thread ranks")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-method", default="aspqn_dist", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.worker:

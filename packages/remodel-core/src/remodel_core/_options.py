@@ -46,6 +46,13 @@ class SolveOptions:
         Iterations between evaluations of the problem's monitored metrics.
     verbose : bool
         Print a one-line summary at the end.
+    data_parallel : bool
+        Data-parallel training of a :class:`~remodel_core.TrainingProblem` over the ranks of the initialised
+        ``torch.distributed`` process group (launch with ``torchrun``; gloo on the CPU, nccl on CUDA):
+        full-batch or minibatch gradient averaging as in PyTorch DDP (Li et al., VLDB 2020). Every rank runs
+        the same script on its own copy of the model and data, evaluates the loss on its contiguous slice of
+        each batch, and one all-reduce per evaluation gives every rank the global loss and gradient, so any
+        optimizer sees the single-process objective.
     """
 
     maxiters: int | None = None
@@ -62,6 +69,7 @@ class SolveOptions:
     resume: bool = False
     monitor_every: int = 1
     verbose: bool = False
+    data_parallel: bool = False
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> SolveOptions:
@@ -103,4 +111,14 @@ class SolveOptions:
             kwargs["checkpoint"] = Path(kwargs["checkpoint"])
         if kwargs.get("resume") and kwargs.get("checkpoint") is None:
             raise ValueError("resume=True needs checkpoint=PATH")
+        if "data_parallel" in kwargs:
+            if not isinstance(kwargs["data_parallel"], bool):
+                raise TypeError(f"data_parallel must be a bool, got {kwargs['data_parallel']!r}")
+            if kwargs["data_parallel"] and not (
+                torch.distributed.is_available() and torch.distributed.is_initialized()
+            ):
+                raise ValueError(
+                    "data_parallel=True needs an initialised torch.distributed process group: launch with "
+                    "torchrun and call torch.distributed.init_process_group('gloo') (or 'nccl' on CUDA) first"
+                )
         return cls(**kwargs)

@@ -10,6 +10,7 @@ from ._context import SolveContext
 from ._options import SolveOptions
 from ._problem import Problem
 from ._solution import Solution
+from ._training import check_data_parallel
 
 
 def solve(problem: Problem, algorithm: Algorithm, **options: Any) -> Solution:
@@ -24,7 +25,7 @@ def solve(problem: Problem, algorithm: Algorithm, **options: Any) -> Solution:
     **options
         Shared options, see :class:`SolveOptions`: ``maxiters``, ``maxtime``, ``abstol``, ``reltol``,
         ``callback``, ``progress``, ``seed``, ``device``, ``dtype``, ``checkpoint``, ``checkpoint_every``,
-        ``resume``, ``monitor_every``, ``verbose``.
+        ``resume``, ``monitor_every``, ``verbose``, ``data_parallel``.
 
     Returns
     -------
@@ -55,6 +56,8 @@ def solve(problem: Problem, algorithm: Algorithm, **options: Any) -> Solution:
     opts = SolveOptions.from_kwargs(**options)
     problem.validate()
     algorithm.validate()
+    if opts.data_parallel:
+        check_data_parallel(problem, algorithm)
     ctx = SolveContext(opts)
     sol = algorithm._solve(problem, ctx)
     sol.stats.setdefault("wall_s", ctx.elapsed())

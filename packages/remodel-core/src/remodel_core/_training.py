@@ -143,6 +143,94 @@ def _finite(params: list[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in params)
 
 
+def check_data_parallel(problem: Problem, algorithm: Algorithm) -> None:
+    """Reject ``data_parallel=True`` where it cannot apply (called by ``solve``)."""
+    if not isinstance(problem, TrainingProblem):
+        raise ValueError(f"data_parallel=True applies to a TrainingProblem only, got a {type(problem).__name__}")
+    if problem.data is None:
+        raise ValueError("data_parallel=True needs a TrainingProblem with data (its rows are split over the ranks)")
+    if getattr(algorithm, "distributed", False):
+        raise ValueError(
+            f"data_parallel=True cannot be combined with {type(algorithm).__name__}(distributed=True): that "
+            "optimizer already uses the torch.distributed process group itself; use one or the other"
+        )
+
+
+# the order in which ranks agree on a stop: the largest code of any rank wins
+_STOP_CODES: tuple[ReturnCode | None, ...] = (
+    None, ReturnCode.MaxTime, ReturnCode.MaxIters, ReturnCode.Terminated, ReturnCode.Success, ReturnCode.Failure,
+    ReturnCode.Diverged,
+)
+
+
+class _DataParallel:
+    """Data-parallel gradient averaging over the ranks of the initialised ``torch.distributed`` group.
+
+    This is the scheme of PyTorch's DistributedDataParallel (Li et al., "PyTorch Distributed: Experiences
+    on Accelerating Data Parallel Training", VLDB 2020) for full-batch and minibatch optimizers alike: every
+    rank draws the same batch (same seeded generator), evaluates the loss on its contiguous slice of
+    ``n_r`` of the batch's ``N`` rows, and one all-reduce of the packed ``(loss, gradient)`` weighted by
+    ``n_r / N`` gives every rank the global loss and gradient. For a loss that is a mean over the rows plus
+    terms that do not depend on them (a PINN's fixed boundary points) the result is exactly the global loss.
+    """
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        import torch.distributed as dist
+
+        self.dist = dist
+        self.world, self.rank = dist.get_world_size(), dist.get_rank()
+        self.params = params
+        self.device = params[0].device
+        dtype = params[0].dtype
+        for p in params[1:]:
+            dtype = torch.promote_types(dtype, p.dtype)
+        self.dtype = dtype
+
+    def broadcast(self, model: nn.Module) -> None:
+        """Start every rank from rank 0's parameters and buffers (as DDP does at construction)."""
+        with torch.no_grad():
+            for t in model.state_dict().values():
+                if isinstance(t, torch.Tensor):
+                    self.dist.broadcast(t, src=0)
+
+    def shard(self, batch: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], int, float]:
+        """This rank's contiguous rows of ``batch``, their number and weight ``n_r / N``."""
+        n = int(batch[0].shape[0])
+        base, extra = divmod(n, self.world)
+        start = self.rank * base + min(self.rank, extra)
+        rows = base + (1 if self.rank < extra else 0)
+        return tuple(t[start : start + rows] for t in batch), rows, rows / n
+
+    def reduce(self, value: torch.Tensor | None, weight: float) -> torch.Tensor:
+        """All-reduce ``weight * (loss, gradient)`` in one flat tensor; writes the global gradient into
+        ``p.grad`` and returns the global loss. ``value`` is None for a rank with an empty slice."""
+        parts = [torch.zeros(1, dtype=self.dtype, device=self.device) if value is None
+                 else value.detach().reshape(1).to(device=self.device, dtype=self.dtype)]
+        for p in self.params:
+            g = p.grad
+            parts.append(torch.zeros(p.numel(), dtype=self.dtype, device=self.device) if g is None
+                         else g.detach().reshape(-1).to(self.dtype))
+        flat = torch.cat(parts)
+        flat.mul_(weight)
+        self.dist.all_reduce(flat, op=self.dist.ReduceOp.SUM)
+        offset = 1
+        for p in self.params:
+            g = flat[offset : offset + p.numel()].view_as(p).to(p.dtype)
+            offset += p.numel()
+            if p.grad is None:
+                p.grad = g.clone()
+            else:
+                p.grad.copy_(g)
+        return flat[0].to(value.dtype if value is not None else self.dtype)
+
+    def agree(self, retcode: ReturnCode | None) -> ReturnCode | None:
+        """The stop decision of all ranks (their clocks and callbacks may differ): the largest code wins,
+        so no rank goes on into a collective the others have left."""
+        code = torch.tensor([_STOP_CODES.index(retcode)], dtype=torch.int64, device=self.device)
+        self.dist.all_reduce(code, op=self.dist.ReduceOp.MAX)
+        return _STOP_CODES[int(code.item())]
+
+
 def train(
     problem: TrainingProblem,
     make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
@@ -151,6 +239,9 @@ def train(
     """The optimisation loop: steps, history, divergence guard, checkpoints, progress and stopping rules.
 
     Every optimizer algorithm runs through this one loop, so the shared options behave the same for all.
+    With ``data_parallel=True`` the loop trains data-parallel over the ``torch.distributed`` ranks (see
+    :class:`_DataParallel`): every evaluation returns the global loss and gradient, the ranks agree on when
+    to stop, only rank 0 writes checkpoints and shows progress, and every rank can resume from the same file.
     """
     opts = ctx.options
     model = copy.deepcopy(problem.model).to(device=opts.device)
@@ -164,6 +255,17 @@ def train(
         )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(model)
+    dp: _DataParallel | None = None
+    if opts.data_parallel:
+        if problem.data is None:
+            raise ValueError("data_parallel=True needs a TrainingProblem with data (its rows are split over the ranks)")
+        if getattr(optimizer, "distributed", False):
+            raise ValueError(
+                f"data_parallel=True cannot be combined with {type(optimizer).__name__}(distributed=True): that "
+                "optimizer already uses the torch.distributed process group itself; use one or the other"
+            )
+        dp = _DataParallel(params)
+        ctx.stats["ranks"] = dp.world
     batches = _Batches(problem.n_samples, problem.batch_size, ctx.generator)
     iteration = 0
     if opts.resume and opts.checkpoint is not None and opts.checkpoint.exists():
@@ -180,6 +282,8 @@ def train(
         ctx.history = {k: list(v) for k, v in state["history"].items()}
         ctx.stats.update(state["stats"])
         ctx.restore_clock(state["stats"]["wall_s"])
+    if dp is not None:
+        dp.broadcast(model)
     maxiters = opts.maxiters
     if maxiters is None and opts.maxtime is None and opts.abstol is None:
         maxiters = DEFAULT_MAXITERS
@@ -187,18 +291,24 @@ def train(
         ctx.options = dataclasses.replace(opts, maxiters=maxiters)
 
     batch: tuple[torch.Tensor, ...] = data
+    rows, weight = 1, 1.0  # this rank's rows of the batch and their share n_r / N (data-parallel)
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=False)
-        value = problem.loss(model, *batch)
-        if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            raise TypeError("loss must return a scalar tensor")
-        value.backward()
+        value = None
+        if rows:
+            value = problem.loss(model, *batch)
+            if not isinstance(value, torch.Tensor) or value.numel() != 1:
+                raise TypeError("loss must return a scalar tensor")
+            value.backward()
         ctx.stats["evals"] += 1
+        if dp is not None:
+            return dp.reduce(value, weight)
+        assert value is not None
         return value
 
     def checkpoint() -> None:
-        if opts.checkpoint is None:
+        if opts.checkpoint is None or (dp is not None and dp.rank != 0):
             return
         with ctx.excluded_time():
             ctx.stats["wall_s"] = ctx.elapsed()
@@ -219,12 +329,15 @@ def train(
     good = [p.detach().clone() for p in params]
     retcode: ReturnCode | None = None
     total = maxiters if maxiters is not None else None
-    with ProgressBar(problem.name, total, enabled=want_progress(opts.progress)) as bar:
+    show = want_progress(opts.progress) and (dp is None or dp.rank == 0)
+    with ProgressBar(problem.name, total, enabled=show) as bar:
         if iteration and maxiters is not None and iteration >= maxiters:
             retcode = ReturnCode.MaxIters
         while retcode is None:
             idx = batches.next()
             batch = data if idx is None else tuple(t[idx] for t in data)
+            if dp is not None:
+                batch, rows, weight = dp.shard(batch)
             pending = [p.detach().clone() for p in params]
             out = optimizer.step(closure)
             iteration += 1
@@ -247,6 +360,8 @@ def train(
                     retcode = ReturnCode.Success
                 else:
                     retcode = ctx.stop_reason(iteration=iteration, loss=loss, state=model)
+            if dp is not None:
+                retcode = dp.agree(retcode)
             if retcode is not None or iteration % opts.checkpoint_every == 0:
                 checkpoint()
     ctx.stats["wall_s"] = ctx.elapsed()
