@@ -1,17 +1,16 @@
-"""PINN optimizer benchmark (issue 3, item 6): Adam, torch's L-BFGS, our robust L-BFGS, ASPQN, MSPQN, RMTR.
+"""PINN optimizer benchmark (issue 3, item 6): Adam, torch's L-BFGS, our robust L-BFGS, ASPQN, MSPQN, RMTR, MG/OPT.
 
-Every method trains the same network (same seed, same initialisation, float64) on the same collocation set
-under the same wall-clock budget through ``remodel_core.solve(..., maxtime=budget)``; the relative L2 error
-is evaluated every ``--monitor-every`` iterations outside the clock. Figures that compare are ratios measured
-in the same run.
+Every method trains the same network (an 8x20 tanh ResNet with residual step ``--step``, default h = 1; same
+seed, same initialisation, float64) on the same collocation set under the same wall-clock budget through
+``remodel_core.solve(..., maxtime=budget)``; the relative L2 error is evaluated every ``--monitor-every``
+iterations outside the clock. Figures that compare are ratios measured in the same run. Disjoint method sets
+run as separate processes (one per core, ``--threads 1``) are combined with ``--merge``; ``--data-parallel``
+runs every method on two one-thread ranks under torchrun.
 
     uv run --frozen python tools/bench/pinn_optimizers.py --problem burgers --budget 300 --json out.json
+    uv run --frozen python tools/bench/pinn_optimizers.py --threads 1 --methods adam,lbfgs_robust --json a.json
+    uv run --frozen python tools/bench/pinn_optimizers.py --merge a.json b.json --json out.json
     uv run --frozen python tools/bench/pinn_optimizers.py --quick
-
-``--data-parallel`` runs every method (the L-BFGS baselines included, so the comparison stays fair) under
-torchrun on two one-thread ranks with ``solve(..., data_parallel=True)``: data-parallel full-batch/minibatch
-gradient averaging as in PyTorch DDP (Li et al., VLDB 2020). ``aspqn_dist`` runs as without the flag
-(its subdomain solves already use the two ranks).
 """
 
 from __future__ import annotations
@@ -27,10 +26,10 @@ from typing import Any
 import torch
 from remodel_core import solve
 from remodel_core.nn import ResNetMLP
-from remodel_core.optim import ASPQN, LBFGS, MSPQN, Adam, RobustLBFGS
+from remodel_core.optim import ASPQN, LBFGS, MGOPT, MSPQN, RMTR, Adam, RobustLBFGS
 
 LBFGS_METHODS = ("lbfgs", "lbfgs_robust")
-DD_METHODS = ("aspqn", "aspqn_dist", "mspqn", "mspqn2", "rmtr")
+DD_METHODS = ("aspqn", "aspqn_dist", "mspqn", "mspqn2", "rmtr", "mgopt", "mgopt_layers")
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
 RANKS = 2  # torchrun processes of aspqn_dist and of --data-parallel (one thread each)
 
@@ -44,9 +43,10 @@ def make_problem(name: str):
     return factory()
 
 
-def make_network(seed: int, width: int, depth: int) -> torch.nn.Module:
+def make_network(seed: int, width: int, depth: int, step: float = 1.0) -> torch.nn.Module:
+    """The benchmark's tanh ResNet-PINN with residual step ``h = step`` (horizon ``depth * step``)."""
     torch.manual_seed(seed)
-    return ResNetMLP(2, 1, width=width, depth=depth, activation="tanh").to(torch.float64)
+    return ResNetMLP(2, 1, width=width, depth=depth, activation="tanh", horizon=depth * step).to(torch.float64)
 
 
 def methods(names: list[str]) -> dict[str, tuple[Any, int, str]]:
@@ -70,12 +70,13 @@ def methods(names: list[str]) -> dict[str, tuple[Any, int, str]]:
             out[name] = (MSPQN(subdomains=4, local_iters=1, history_size=50, coarse=True), 1,
                          "two-level: 4 subdomains + coarse correction")
         elif name == "rmtr":
-            try:
-                from remodel_core.optim import RMTR
-            except ImportError:
-                out[name] = (None, 0, "RMTR not available")
-            else:
-                out[name] = (RMTR(), 1, "")
+            out[name] = (RMTR(), 1, "3 levels, layer coarsening")
+        elif name == "mgopt":
+            out[name] = (MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, history_size=50), 1,
+                         "MG/OPT, 2 levels of collocation points (all / a nested quarter)")
+        elif name == "mgopt_layers":
+            out[name] = (MGOPT(levels=3, coarsen="layers", coarse_iters=5, history_size=50), 1,
+                         "MG/OPT, 3 levels of layer coarsening (8 / 4 / 2 blocks)")
         else:
             raise SystemExit(f"unknown method {name!r}")
     return out
@@ -115,9 +116,9 @@ def evals_to(c: dict[str, list[float]], target: float) -> float | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     prob = make_problem(args.problem)
-    net = make_network(args.seed, args.width, args.depth)
+    net = make_network(args.seed, args.width, args.depth, args.step)
     train = prob.discretize(net, points=args.points, seed=args.seed)
-    eval_s = eval_seconds(train, make_network(args.seed, args.width, args.depth))
+    eval_s = eval_seconds(train, make_network(args.seed, args.width, args.depth, args.step))
     results: dict[str, Any] = {}
     curves: dict[str, Any] = {}
     for name, (alg, every, note) in methods(args.methods).items():
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.progress:
             print(f"[{name}] ...", file=sys.stderr, flush=True)
         # one untimed evaluation first, so no method pays the warm-up of caches and thread pools
-        train.loss(make_network(args.seed, args.width, args.depth), *train.data).backward()
+        train.loss(make_network(args.seed, args.width, args.depth, args.step), *train.data).backward()
         problem, callback = train, None
         if args.max_evals:
             # an equal budget of loss-and-gradient evaluations (for tuning on a busy machine)
@@ -162,13 +163,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         c["evals"].append(sol.stats["evals"])
         c["rel_l2"].append(final)
         curves[name] = c
-        results[name] = {"evals": int(sol.stats["evals"]), "wall_s": float(sol.stats["wall_s"]),
+        results[name] = {"evals": int(sol.stats["evals"]), "work": float(sol.stats.get("work", sol.stats["evals"])),
+                         "wall_s": float(sol.stats["wall_s"]),
                          "best_rel_l2": float(min(c["rel_l2"])), "final_rel_l2": final,
                          "retcode": sol.retcode.name, "iterations": int(sol.stats["iterations"]),
                          "time_to_target_s": None, "evals_to_target": None, "note": note}
         if args.progress:
             print(f"[{name}] evals={sol.stats['evals']} best={min(c['rel_l2']):.3e} {sol.retcode.name}",
                   file=sys.stderr, flush=True)
+    return summarize({"problem": args.problem, "budget_s": args.budget, "points": args.points, "step": args.step,
+                      "eval_s": eval_s, "threads": torch.get_num_threads(),
+                      "data_parallel_ranks": RANKS if args.data_parallel else 0}, results, curves)
+
+
+def summarize(head: dict[str, Any], results: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of issue 3: per-method results plus target, speed-up and error ratio against L-BFGS."""
+    results = {k: v for k, v in results.items() if k != "adam"}
     # Adam: best learning rate of the run
     adam = [k for k in results if k.startswith("adam_lr") and results[k]["best_rel_l2"] is not None]
     if adam:
@@ -196,10 +206,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finished = [k for k in results if results[k]["best_rel_l2"] is not None and not k.startswith("adam_lr")]
     if finished:
         best_method = min(finished, key=lambda k: results[k]["best_rel_l2"])
-    return {"problem": args.problem, "budget_s": args.budget, "points": args.points, "methods": results,
-            "eval_s": eval_s, "target_rel_l2": target, "speedup_vs_lbfgs": speedup,
-            "error_ratio_vs_lbfgs": error_ratio, "best_method": best_method, "curves": curves,
-            "threads": torch.get_num_threads(), "data_parallel_ranks": RANKS if args.data_parallel else 0}
+    return {**head, "methods": results, "target_rel_l2": target, "speedup_vs_lbfgs": speedup,
+            "error_ratio_vs_lbfgs": error_ratio, "best_method": best_method, "curves": curves}
+
+
+def merge(paths: list[Path]) -> dict[str, Any]:
+    """One result from runs of disjoint method sets (``--methods``) with the same problem, budget and threads."""
+    runs = [json.loads(p.read_text()) for p in paths]
+    keys = ("problem", "budget_s", "points", "step", "threads", "data_parallel_ranks")
+    for r in runs[1:]:
+        if any(r.get(k) != runs[0].get(k) for k in keys):
+            raise SystemExit(f"cannot merge runs that differ in {keys}")
+    results: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
+    for r in runs:
+        results.update(r["methods"])
+        curves.update(r["curves"])
+    head: dict[str, Any] = {k: runs[0].get(k) for k in keys}
+    head["eval_s"] = min(r["eval_s"] for r in runs)
+    head["merged_from"] = [str(p) for p in paths]
+    return summarize(head, results, curves)
 
 
 def run_distributed(args: argparse.Namespace, every: int,
@@ -217,7 +243,8 @@ def run_distributed(args: argparse.Namespace, every: int,
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={RANKS}", __file__,
                "--worker", str(out), "--worker-method", name, "--problem", args.problem, "--budget",
                str(args.budget), "--points", str(args.points), "--width", str(args.width), "--depth",
-               str(args.depth), "--seed", str(args.seed), "--every", str(args.every or every), "--max-evals",
+               str(args.depth), "--step", str(args.step), "--seed", str(args.seed), "--every", str(args.every or every),
+               "--max-evals",
                str(args.max_evals)]
         env = dict(os.environ, OMP_NUM_THREADS="1")
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -234,7 +261,8 @@ def worker(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     prob = make_problem(args.problem)
-    train = prob.discretize(make_network(args.seed, args.width, args.depth), points=args.points, seed=args.seed)
+    net = make_network(args.seed, args.width, args.depth, args.step)
+    train = prob.discretize(net, points=args.points, seed=args.seed)
     count = [0]
 
     def loss(model, *data):
@@ -243,7 +271,7 @@ def worker(args: argparse.Namespace) -> None:
 
     name = args.worker_method
     # one untimed evaluation first, as in the single-process runs
-    train.loss(make_network(args.seed, args.width, args.depth), *train.data).backward()
+    train.loss(make_network(args.seed, args.width, args.depth, args.step), *train.data).backward()
     # both ranks evaluate the metric (outside the clock), so their clocks agree
     problem = dataclasses.replace(train, loss=loss)
     if name == "aspqn_dist":
@@ -299,8 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--width", type=int, default=20)
     parser.add_argument("--depth", type=int, default=8)
+    parser.add_argument("--step", type=float, default=1.0, help="residual step h of the ResNet (horizon depth*h)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--methods", default="adam,lbfgs,lbfgs_robust,aspqn,aspqn_dist,mspqn,mspqn2,rmtr")
+    parser.add_argument("--methods", default="adam,lbfgs,lbfgs_robust,aspqn,aspqn_dist,mspqn,mspqn2,rmtr,mgopt,"
+                        "mgopt_layers")
     parser.add_argument("--max-evals", type=int, default=0, help="also stop each method after this many evals")
     parser.add_argument("--every", type=int, default=0, help="override monitor_every for all methods")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -309,12 +339,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--data-parallel", action="store_true",
                         help=f"run every method data-parallel under torchrun on {RANKS} one-thread ranks")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="merge the JSON of runs of disjoint --methods into one result")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-method", default="aspqn_dist", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.worker:
         worker(args)
+        return 0
+    if args.merge:
+        out = merge(args.merge)
+        print(table(out))
+        if args.json is not None:
+            args.json.write_text(json.dumps(out, indent=1, default=lambda v: None if v != v else v))
         return 0
     if args.quick:
         args.budget = min(args.budget, 5.0)
