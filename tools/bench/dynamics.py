@@ -1,30 +1,47 @@
 """Structure-preserving learned dynamics: the table of Greydanus et al. (2019) plus SympNets and LNNs (issue 4).
 
-For the ideal mass-spring (``H = q^2 + p^2``: k = 2, m = 1/2), the ideal pendulum (``H = 3 (1 - cos q) + p^2``)
-and the two-body problem (G = m1 = m2 = 1), trajectory data are generated as in Greydanus et al. (2019):
-spring and pendulum 50 trajectories of 30 points over [0, 3) with Gaussian observation noise 0.1 on (q, p) and
-exact derivatives; two-body orbits over [0, 20) with orbit noise 0.2 in the initial velocities (no observation
-noise). Half of the trajectories train, the other half test. The baseline (an MLP fitted to x') and the HNN
-have the same network (3 hidden layers of 200, tanh), the same data and the same Adam budget; the LNN
-(Cranmer et al. 2020) has the same size with softplus and fits the accelerations; the G-SympNet (Jin et al.
+Set-up of Greydanus et al.'s code (github.com/greydanus/hamiltonian-nn). Mass-spring ``H = q^2 + p^2`` (k = 2,
+m = 1/2) and ideal pendulum ``H = 3 (1 - cos q) + p^2``: 50 trajectories of 30 points over [0, 3) with Gaussian
+observation noise 0.1 on (q, p) and exact derivatives, half train, half test; their MLP (three linear layers:
+two hidden layers of 200, tanh, orthogonal weights), 2,000 full-batch Adam steps at lr 1e-3 with weight decay
+1e-4 (their ``experiment-spring/train.py``). Two-body (G = m1 = m2 = 1): as their ``experiment-2body``, 1,000
+orbits of 50 points over [0, 20) (no observation noise), test split 0.2, 10,000 Adam steps in batches of 200 at
+lr 1e-3, the last 30% at lr 1e-4 (the same schedule for every model), 3 hidden layers of 200; our orbits keep
+the orbit noise 0.2 (velocity factor 1 + 0.2 U(-1, 1), directions uniform; see BENCHMARKS.md for the authors'
+0.05 N(0, 1)). The baseline (an MLP fitted to x') and the HNN have the same network, data and Adam budget; the
+LNN (Cranmer et al. 2020) has the same size with softplus and fits the accelerations; the G-SympNet (Jin et al.
 2020) learns the time-dt map from consecutive pairs with the same optimizer budget. All train in float32
 through ``remodel_core.solve`` and are evaluated in float64.
 
-Metrics per model, on the held-out initial states:
+Metrics per model:
 
 * ``state_mse``, ``energy_mse``: mean squared error of the state and of the true energy along trajectories of
-  the learned model against the true ones over t in [0, 20] (vector-field models integrated by
-  Dormand-Prince at rtol 1e-9, the SympNet by iterating its map);
-* ``energy_drift``: mean relative true-energy drift |H(x_N) - H(x_0)| / |H(x_0)| after N = 10^4 steps: HNN
-  with the implicit midpoint rule (symplectic for the non-separable learned H), baseline and LNN with RK4,
-  SympNet by its map, all at the data step (two-body: 0.05 for the vector fields, the data step 0.4 for the
-  SympNet map).
+  the learned model against the true ones from 25 held-out initial states over t in [0, 20] at the data step
+  (vector-field models integrated by Dormand-Prince at rtol 1e-9, the SympNet by iterating its map). [0, 20]
+  is the authors' horizon (their ``analyze-spring`` notebook integrates 15 initial states over t_span [0, 20]);
+* ``energy_mse_data_horizon``: the same along the held-out trajectories themselves over the data horizon (spring
+  and pendulum [0, 3)), the figure of the issue's calibration (baseline 1.6e-3, HNN 7.3e-6);
+* ``energy_mse_authors_protocol`` (spring): the authors' analysis, 15 initial states with q and p each uniform
+  in [-1, -0.2] u [0.2, 1] (partly outside the training radii 0.1-1), t in [0, 20];
+* ``energy_drift``: mean relative true-energy drift |H(x_N) - H(x_0)| / |H(x_0)| over 10 test states after
+  N = 10^4 steps: HNN with the implicit midpoint rule (symplectic for the non-separable learned H), baseline and
+  LNN with RK4, SympNet by its map, all at the data step (two-body: 0.05 for the vector fields, the data step
+  0.4 for the SympNet map). The mean, not a median: one diverging orbit counts. For the two-body problem
+  ``total_momentum_end`` (|p1 + p2| at the end; exactly 0 for the true flow) and ``com_kinetic_over_H0`` (the
+  kinetic energy |P|^2 / (2 M) of the spurious centre-of-mass motion over |H(x_0)|) show where a learned
+  model's energy drift comes from: H_theta is conserved, but it is not translation invariant, so total momentum
+  is not, and its errors add up over the 25 training horizons of the long rollout.
 
 It also records the drift of the learned H_theta under the implicit midpoint rule and under the explicit
 leapfrog, which is not symplectic for a non-separable H_theta, and a speed-up figure: CPU time of the reference
 integrator (Yoshida-4 at the data generator's step) against the learned models' larger steps on the pendulum.
 
-    uv run --frozen python tools/bench/dynamics.py --json docs/bench/dynamics.json
+Full run, one system after another (about 10 minutes on one core), then merged:
+
+    uv run --frozen python tools/bench/dynamics.py --systems mass_spring --json a.json
+    uv run --frozen python tools/bench/dynamics.py --systems pendulum --no-sindy --json b.json
+    uv run --frozen python tools/bench/dynamics.py --systems two_body --no-sindy --json c.json
+    uv run --frozen python tools/bench/dynamics.py --merge a.json b.json c.json --json docs/bench/dynamics.json
     uv run --frozen python tools/bench/dynamics.py --quick
 """
 
@@ -343,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--systems", nargs="*", default=["mass_spring", "pendulum", "two_body"])
     ap.add_argument("--no-sindy", action="store_true", help="skip the SINDy comparison")
     ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
-                    help="combine the JSON files of runs on separate systems (run in parallel) and print the table")
+                    help="combine the JSON files of runs on separate systems (run one after another) and print the table")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest for these sizes)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -376,7 +393,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not args.no_sindy:
         with threadpool_limits(1):  # single-threaded BLAS: fair CPU timings on a shared machine
             out["sindy"] = sindy_bench(args.quick)
-    out["wall_s"] = max([time.time() - t_start, *out.get("wall_s_parts", [])])
+    # parts run one after another: the full run's wall time is their sum
+    out["wall_s"] = time.time() - t_start + sum(out.get("wall_s_parts", []))
 
     print()
     n_drift = cfgs["mass_spring"]["drift_steps"]
