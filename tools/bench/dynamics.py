@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--systems", nargs="*", default=["mass_spring", "pendulum", "two_body"])
     ap.add_argument("--no-sindy", action="store_true", help="skip the SINDy comparison")
     ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
-                    help="combine the JSON files of runs on separate systems (run one after another) and print the table")
+                    help="combine the JSON files of per-system runs (one after another) and print the table")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest for these sizes)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
