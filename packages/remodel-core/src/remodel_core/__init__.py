@@ -16,7 +16,7 @@ from ._context import SolveContext
 from ._options import SolveOptions
 from ._problem import Problem
 from ._progress import ProgressBar, want_progress
-from ._report import Showcase, ShowcaseSection, Table
+from ._report import Showcase, ShowcaseSection, Table, pyplot
 from ._retcode import ReturnCode
 from ._solution import Solution
 from ._solve import remake, solve
@@ -32,6 +32,7 @@ __all__ = [
     "ShowcaseSection",
     "Table",
     "ProgressBar",
+    "pyplot",
     "ReturnCode",
     "Solution",
     "SolveContext",

@@ -64,3 +64,16 @@ class Showcase(Protocol):
     """
 
     def __call__(self, out: Path, *, quick: bool = False, progress: bool = False) -> ShowcaseSection: ...
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend, which every showcase draws its PNGs with.
+
+    Imported on call, so importing a package never pays for matplotlib.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._info import SHOWCASE_GROUP, environment_summary, showcase_entry_points
-from ._report import ShowcaseSection, Table
+from ._report import ShowcaseSection, Table, pyplot
 
 REPORT_TITLE = "REMODEL showcase report"
 
@@ -86,10 +86,7 @@ def run_showcase(name: str, target: Any, out: Path, *, quick: bool, progress: bo
     ``target`` is an entry point (loaded here, so an import error counts as the showcase's failure) or
     the showcase callable itself. The section's figures must exist under ``out/name``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import torch
 
     folder = Path(out) / name

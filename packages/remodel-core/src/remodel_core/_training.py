@@ -147,11 +147,16 @@ def check_data_parallel(problem: Problem, algorithm: Algorithm) -> None:
     """Reject ``data_parallel=True`` where it cannot apply (called by ``solve``)."""
     if not isinstance(problem, TrainingProblem):
         raise ValueError(f"data_parallel=True applies to a TrainingProblem only, got a {type(problem).__name__}")
+    _check_data_parallel_with(problem, algorithm)
+
+
+def _check_data_parallel_with(problem: TrainingProblem, user: object) -> None:
+    """The data must be splittable, and ``user`` (algorithm or optimizer) must not use the process group itself."""
     if problem.data is None:
         raise ValueError("data_parallel=True needs a TrainingProblem with data (its rows are split over the ranks)")
-    if getattr(algorithm, "distributed", False):
+    if getattr(user, "distributed", False):
         raise ValueError(
-            f"data_parallel=True cannot be combined with {type(algorithm).__name__}(distributed=True): that "
+            f"data_parallel=True cannot be combined with {type(user).__name__}(distributed=True): that "
             "optimizer already uses the torch.distributed process group itself; use one or the other"
         )
 
@@ -257,13 +262,7 @@ def train(
     optimizer = make_optimizer(model)
     dp: _DataParallel | None = None
     if opts.data_parallel:
-        if problem.data is None:
-            raise ValueError("data_parallel=True needs a TrainingProblem with data (its rows are split over the ranks)")
-        if getattr(optimizer, "distributed", False):
-            raise ValueError(
-                f"data_parallel=True cannot be combined with {type(optimizer).__name__}(distributed=True): that "
-                "optimizer already uses the torch.distributed process group itself; use one or the other"
-            )
+        _check_data_parallel_with(problem, optimizer)  # the optimizer built, as a backstop
         dp = _DataParallel(params)
         ctx.stats["ranks"] = dp.world
     batches = _Batches(problem.n_samples, problem.batch_size, ctx.generator)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ._report import ShowcaseSection, Table
+from ._report import ShowcaseSection, Table, pyplot
 from ._solution import Solution
 from ._solve import solve
 from ._training import TrainingProblem
@@ -111,10 +111,7 @@ def poisson_pinn_part(out: Path, *, quick: bool = False, progress: bool = False)
     Writes ``poisson_loss.png`` (loss and relative L2 error against loss/gradient evaluations) and
     ``poisson_solution.png`` (network against exact solution, pointwise error) under ``out``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     prob = poisson_problem(n_points=64 if quick else 128, width=20, depth=3, seed=0)
     adam_iters = 1500 if quick else 6000

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from remodel_core import ShowcaseSection, Table, solve
+from remodel_core import ShowcaseSection, Table, pyplot, solve
 from remodel_core.optim import Adam
 
 from ._metrics import energy_drift, energy_mse, state_mse
@@ -38,10 +38,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     >>> import tempfile
     >>> section = showcase(Path(tempfile.mkdtemp()), quick=True)  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

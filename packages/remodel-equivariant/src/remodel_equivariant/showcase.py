@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from remodel_core import ShowcaseSection, Table
+from remodel_core import ShowcaseSection, Table, pyplot
 
 from ._equivariance import equivariance_error, hflip, rot90
 from ._stable import HamiltonianBlock, ParabolicBlock
@@ -31,10 +31,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     >>> import tempfile
     >>> section = showcase(Path(tempfile.mkdtemp()), quick=True)   # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from remodel_core import ShowcaseSection, Table, solve
+from remodel_core import ShowcaseSection, Table, pyplot, solve
 from remodel_core.optim import Adam
 
 from ._densities import eight_gaussians, two_moons
@@ -19,10 +19,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     >>> import tempfile
     >>> section = showcase(Path(tempfile.mkdtemp()), quick=True)   # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from remodel_core import ShowcaseSection, Table, solve
+from remodel_core import ShowcaseSection, Table, pyplot, solve
 
 from ._burgers import BurgersModel
 from ._heat import heat_model
@@ -29,10 +29,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     >>> import tempfile
     >>> section = showcase(Path(tempfile.mkdtemp()), quick=True)   # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from remodel_core import ShowcaseSection, Table
+from remodel_core import ShowcaseSection, Table, pyplot
 
 from ._discrepancy import discrepancy
 from ._rad import rad_resample
@@ -26,10 +26,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     >>> import tempfile
     >>> section = showcase(Path(tempfile.mkdtemp()), quick=True)   # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
