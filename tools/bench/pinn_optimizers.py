@@ -348,18 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args)
         return 0
-    if args.merge:
-        out = merge(args.merge)
-        print(table(out))
-        if args.json is not None:
-            args.json.write_text(json.dumps(out, indent=1, default=lambda v: None if v != v else v))
-        return 0
     if args.quick:
         args.budget = min(args.budget, 5.0)
         args.points = min(args.points, 1000)
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = run(args)
+    out = merge(args.merge) if args.merge else run(args)
     print(table(out))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

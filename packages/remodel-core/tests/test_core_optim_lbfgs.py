@@ -27,7 +27,7 @@ _spec.loader.exec_module(P)
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
-    """All tests here run on one intra-op thread (conftest.one_thread)."""
+    """All tests here run on one intra-op thread (the root conftest.py)."""
 
 
 # line search -------------------------------------------------------------------------------------------

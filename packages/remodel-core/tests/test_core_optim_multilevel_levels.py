@@ -12,7 +12,7 @@ from torch import nn
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
-    """All tests here run on one intra-op thread (conftest.one_thread)."""
+    """All tests here run on one intra-op thread (the root conftest.py)."""
 
 def _net(depth: int = 8, width: int = 5, seed: int = 0) -> ResNetMLP:
     torch.manual_seed(seed)

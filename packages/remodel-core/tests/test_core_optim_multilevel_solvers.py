@@ -14,7 +14,7 @@ from torch import nn
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
-    """All tests here run on one intra-op thread (conftest.one_thread)."""
+    """All tests here run on one intra-op thread (the root conftest.py)."""
 
 OPTIMIZERS = [RMTROptimizer, MGOPTOptimizer]
 ALGORITHMS = [RMTR, MGOPT]

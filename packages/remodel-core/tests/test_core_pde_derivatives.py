@@ -8,12 +8,8 @@ from remodel_core.pde._derivatives import resolve_route
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread is faster, above all on a loaded machine (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """All tests here run on one intra-op thread (the root conftest.py)."""
 
 ROUTES = ["autograd", "func", "taylor"]
 

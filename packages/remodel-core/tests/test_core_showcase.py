@@ -66,15 +66,6 @@ def test_problem_is_reproducible_and_leaves_global_rng_alone():
     assert not torch.equal(next(poisson_problem(seed=4).model.parameters()), next(a.model.parameters()))
 
 
-@pytest.fixture
-def one_thread():
-    """Train the tiny network on one thread (restored after): a busy CPU makes two threads much slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_short_lbfgs_training_reaches_small_error(one_thread):
     prob = poisson_problem(n_points=32, width=16, depth=2, seed=0)
     before = poisson_errors(prob.model)["rel_l2"]

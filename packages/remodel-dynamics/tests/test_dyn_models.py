@@ -24,12 +24,8 @@ F64 = torch.float64
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one intra-op thread is much faster on a shared machine (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_thread(one_thread_module):
+    """All tests and module fixtures here run on one intra-op thread (the root conftest.py)."""
 
 
 class _Fixed(nn.Module):
