@@ -26,10 +26,13 @@ from typing import Any
 import torch
 from remodel_core import solve
 from remodel_core.nn import ResNetMLP
-from remodel_core.optim import ASPQN, LBFGS, MGOPT, MSPQN, RMTR, Adam, RobustLBFGS
+from remodel_core.optim import ASPQN, LBFGS, MGOPT, MSPQN, RMTR, Adam, RobustLBFGS, SSBroyden
 
 LBFGS_METHODS = ("lbfgs", "lbfgs_robust")
-DD_METHODS = ("aspqn", "aspqn_dist", "mspqn", "mspqn2", "rmtr", "mgopt", "mgopt_layers")
+DD_METHODS = ("aspqn", "aspqn_dist", "mspqn", "mspqn2", "rmtr", "mgopt", "mgopt_layers",
+              "aspqn_ss", "mspqn_ss", "rmtr_ss", "mgopt_ss")
+# dense self-scaled quasi-Newton: neither the L-BFGS baseline nor a Schwarz/multilevel method
+QN_METHODS = ("ssbroyden",)
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
 RANKS = 2  # torchrun processes of aspqn_dist and of --data-parallel (one thread each)
 
@@ -74,6 +77,19 @@ def methods(names: list[str]) -> dict[str, tuple[Any, int, str]]:
         elif name == "mgopt":
             out[name] = (MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, history_size=50), 1,
                          "MG/OPT, 2 levels of collocation points (all / a nested quarter)")
+        elif name == "ssbroyden":
+            out[name] = (SSBroyden(max_iter=5), 1, "dense self-scaled Broyden (Al-Baali & Khalfan), 5 its/step")
+        elif name == "aspqn_ss":
+            out[name] = (ASPQN(subdomains=2, local_iters=1, hessian="ssbroyden"), 1,
+                         "ASPQN, 2 layer-wise subdomains, dense SSBroyden local and global steps")
+        elif name == "mspqn_ss":
+            out[name] = (MSPQN(subdomains=2, local_iters=1, hessian="ssbroyden"), 1,
+                         "MSPQN, 2 layer-wise subdomains, dense SSBroyden local and global steps")
+        elif name == "rmtr_ss":
+            out[name] = (RMTR(hessian="ssbroyden"), 1, "RMTR, 3 levels, layer coarsening, dense SSBroyden")
+        elif name == "mgopt_ss":
+            out[name] = (MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, hessian="ssbroyden"), 1,
+                         "MG/OPT, 2 levels of collocation points, dense SSBroyden smoother")
         elif name == "mgopt_layers":
             out[name] = (MGOPT(levels=3, coarsen="layers", coarse_iters=5, history_size=50), 1,
                          "MG/OPT, 3 levels of layer coarsening (8 / 4 / 2 blocks)")

@@ -10,12 +10,14 @@ from ._multilevel import MultilevelAlgorithm, MultilevelOptimizer
 from ._rmtr import RMTR, RMTROptimizer
 from ._robust_lbfgs import RobustLBFGS, RobustLBFGSOptimizer
 from ._schwarz import ASPQN, MSPQN, SPQNOptimizer
+from ._ssbroyden import HESSIANS, DenseInverseHessian, SSBroyden, SSBroydenOptimizer, make_memory
 from ._torch import LBFGS, SGD, Adam
 
 __all__ = [
     "LBFGS", "SGD", "Adam",
     "LBFGSMemory", "LBFGSStep", "LineSearchResult", "RobustLBFGS", "RobustLBFGSOptimizer", "cubic_minimizer",
     "flat_grad", "flat_params", "lbfgs_iteration", "set_flat_params", "strong_wolfe",
+    "HESSIANS", "DenseInverseHessian", "SSBroyden", "SSBroydenOptimizer", "make_memory",
     "ASPQN", "MSPQN", "ParameterDecomposition", "SPQNOptimizer", "decompose_layers", "layers_of",
     "MGOPT", "RMTR", "CollocationHierarchy", "LayerHierarchy", "LevelHierarchy", "MGOPTOptimizer",
     "MultilevelAlgorithm", "MultilevelOptimizer", "RMTROptimizer", "coherent_model",

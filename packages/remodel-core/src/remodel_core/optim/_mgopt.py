@@ -62,6 +62,8 @@ class MGOPTOptimizer(MultilevelOptimizer):
         Strong Wolfe constants.
     history_size : int
         L-BFGS pairs kept per level.
+    hessian : str
+        ``"lbfgs"`` or a dense ``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"`` smoother memory per level.
     gtol : float
         ``converged`` is set when the fine gradient's largest entry is at most ``gtol``.
 
@@ -87,11 +89,12 @@ class MGOPTOptimizer(MultilevelOptimizer):
     def __init__(self, params: nn.Module | Iterable[torch.Tensor], *, hierarchy: LevelHierarchy | None = None,
                  levels: int = 3, restriction: str = "average", prolongation: str = "constant",
                  pre_smooth: int = 1, post_smooth: int = 1, coarse_iters: int = 3, max_ls_evals: int = 20,
-                 c1: float = 1e-4, c2: float = 0.9, history_size: int = 10, gtol: float = 1e-12) -> None:
+                 c1: float = 1e-4, c2: float = 0.9, history_size: int = 10, gtol: float = 1e-12,
+                 hessian: str = "lbfgs") -> None:
         _check_mg(pre_smooth=pre_smooth, post_smooth=post_smooth, coarse_iters=coarse_iters,
                   max_ls_evals=max_ls_evals, c1=c1, c2=c2)
         super().__init__(params, hierarchy=hierarchy, levels=levels, restriction=restriction,
-                         prolongation=prolongation, history_size=history_size, gtol=gtol)
+                         prolongation=prolongation, history_size=history_size, gtol=gtol, hessian=hessian)
         self.pre_smooth, self.post_smooth, self.coarse_iters = pre_smooth, post_smooth, coarse_iters
         self.max_ls_evals, self.c1, self.c2 = max_ls_evals, c1, c2
         self.coarse_accepted = [0] * self.n_levels
@@ -184,7 +187,9 @@ class MGOPT(MultilevelAlgorithm):
 
     Coarsens a residual network in depth (``coarsen="layers"``) or the collocation points
     (``coarsen="points"``); one iteration is one V-cycle. ``Solution.stats["work"]`` counts evaluations
-    in fine units.
+    in fine units. ``hessian="ssbroyden"`` smooths with dense self-scaled Broyden steps
+    (:class:`~remodel_core.optim.DenseInverseHessian`) instead of L-BFGS: on PINNs of a few thousand
+    parameters this is the variant that reaches errors far below L-BFGS's (docs/BENCHMARKS.md).
 
     Examples
     --------
@@ -216,5 +221,5 @@ class MGOPT(MultilevelAlgorithm):
             params, hierarchy=hierarchy, levels=self.levels, restriction=self.restriction,
             prolongation=self.prolongation, pre_smooth=self.pre_smooth, post_smooth=self.post_smooth,
             coarse_iters=self.coarse_iters, max_ls_evals=self.max_ls_evals, c1=self.c1, c2=self.c2,
-            history_size=self.history_size, gtol=self.gtol,
+            history_size=self.history_size, gtol=self.gtol, hessian=self.hessian,
         )

@@ -16,8 +16,8 @@ from .._context import SolveContext
 from .._problem import Problem
 from .._solution import Solution
 from .._training import OptimizerAlgorithm, TrainingProblem, train
-from ._lbfgs import LBFGSMemory
 from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, _check_levels
+from ._ssbroyden import check_hessian, make_memory
 
 Closure = Callable[[], torch.Tensor]
 Model = Callable[[torch.Tensor], tuple[float, torch.Tensor]]  # a coarse model: x -> (value, gradient)
@@ -36,13 +36,17 @@ class MultilevelOptimizer(torch.optim.Optimizer):
 
     ``params`` is either a residual network (then a :class:`LayerHierarchy` with ``levels``, ``restriction``
     and ``prolongation`` is built) or the parameters of a given ``hierarchy``. Each level keeps its own
-    L-BFGS memory; ``work`` counts evaluations in fine-evaluation units (coarse ones by their cost fraction,
-    the parameter ratio for layer coarsening, the point ratio for point coarsening).
+    quasi-Newton memory (``hessian``: ``"lbfgs"``, or a dense ``"bfgs"``/``"ssbfgs"``/``"ssbroyden"``,
+    see :class:`~remodel_core.optim.DenseInverseHessian`); ``work`` counts evaluations in fine-evaluation
+    units (coarse ones by their cost fraction, the parameter ratio for layer coarsening, the point ratio for
+    point coarsening).
     """
 
     def __init__(self, params: nn.Module | Iterable[torch.Tensor], *, hierarchy: LevelHierarchy | None,
-                 levels: int, restriction: str, prolongation: str, history_size: int, gtol: float) -> None:
+                 levels: int, restriction: str, prolongation: str, history_size: int, gtol: float,
+                 hessian: str = "lbfgs") -> None:
         check_positive("history_size", history_size, integer=True)
+        check_hessian(hessian)
         check_positive("gtol", gtol, allow_zero=True)
         if hierarchy is None:
             if not isinstance(params, nn.Module):
@@ -62,7 +66,8 @@ class MultilevelOptimizer(torch.optim.Optimizer):
         self.hierarchy = hierarchy
         self.n_levels = hierarchy.n_levels
         self.history_size, self.gtol = int(history_size), float(gtol)
-        self.memories = [LBFGSMemory(history_size) for _ in range(self.n_levels)]
+        self.hessian = hessian
+        self.memories = [make_memory(hessian, history_size) for _ in range(self.n_levels)]
         self.converged = False
         self.cycles = 0
         self._cache: tuple[torch.Tensor, float, torch.Tensor] | None = None
@@ -171,9 +176,11 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
     factor: int = 2
     history_size: int = 10
     gtol: float = 1e-12
+    hessian: str = "lbfgs"
 
     def validate(self) -> None:
         _check_levels(self.levels)
+        check_hessian(self.hessian)
         if self.coarsen not in ("auto", "layers", "points"):
             raise ValueError(f"coarsen must be 'auto', 'layers' or 'points', got {self.coarsen!r}")
         if self.restriction not in ("average", "inject"):

@@ -25,6 +25,7 @@ from ._decomposition import BALANCES, ParameterDecomposition, decompose_layers
 from ._lbfgs import LBFGSMemory, lbfgs_iteration, set_flat_params
 from ._linesearch import strong_wolfe
 from ._robust_lbfgs import CachedPoint, FlatClosure, check_line_search_options
+from ._ssbroyden import check_hessian, make_memory
 
 __all__ = ["ASPQN", "MSPQN", "SPQNOptimizer"]
 
@@ -65,6 +66,9 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         L-BFGS iterations per subdomain per outer iteration.
     local_history, history_size : int
         Memory of the local and of the global L-BFGS.
+    hessian : str
+        ``"lbfgs"`` (limited memory) or a dense ``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"`` inverse Hessian
+        (:class:`~remodel_core.optim.DenseInverseHessian`) for the global and the local quasi-Newton steps.
     global_iters : int
         Global L-BFGS steps per outer iteration (>= 0).
     coarse : bool
@@ -100,7 +104,8 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
                  method: str = "additive", local_iters: int = 3, local_history: int = 10,
                  history_size: int = 50, global_iters: int = 1, coarse: bool = False, coarse_iters: int = 2,
                  lr: float = 1.0, c1: float = 1e-4, c2: float = 0.9, max_ls: int = 25,
-                 tolerance_grad: float = 1e-9, curvature_eps: float = 1e-10, distributed: bool = False) -> None:
+                 tolerance_grad: float = 1e-9, curvature_eps: float = 1e-10, distributed: bool = False,
+                 hessian: str = "lbfgs") -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if not isinstance(decomposition, ParameterDecomposition):
@@ -114,6 +119,7 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         check_line_search_options(c1, c2, max_ls)
         check_positive("tolerance_grad", tolerance_grad, allow_zero=True)
         check_positive("curvature_eps", curvature_eps, allow_zero=True)
+        check_hessian(hessian)
         if not isinstance(distributed, bool):
             raise TypeError(f"distributed must be a bool, got {distributed!r}")
         if distributed:
@@ -126,7 +132,7 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         defaults = dict(method=method, local_iters=local_iters, local_history=local_history,
                         history_size=history_size, global_iters=global_iters, coarse=bool(coarse),
                         coarse_iters=coarse_iters, lr=lr, c1=c1, c2=c2, max_ls=max_ls,
-                        tolerance_grad=tolerance_grad, curvature_eps=curvature_eps)
+                        tolerance_grad=tolerance_grad, curvature_eps=curvature_eps, hessian=hessian)
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("SPQNOptimizer supports a single parameter group")
@@ -135,8 +141,8 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         if decomposition.size != n:
             raise ValueError(f"decomposition covers {decomposition.size} parameters, the optimizer has {n}")
         self.decomposition = decomposition
-        self.memory = LBFGSMemory(history_size, curvature_eps=curvature_eps)
-        self.local_memories = [LBFGSMemory(local_history, curvature_eps=curvature_eps) for _ in decomposition.indices]
+        self.memory = make_memory(hessian, history_size, curvature_eps)
+        self.local_memories = [make_memory(hessian, local_history, curvature_eps) for _ in decomposition.indices]
         self.converged = False
         self.failed = False
         self.n_iter = 0
@@ -361,6 +367,7 @@ class _SPQN(OptimizerAlgorithm):
     tolerance_grad: float = 1e-9
     curvature_eps: float = 1e-10
     distributed: bool = False
+    hessian: str = "lbfgs"
 
     method = "additive"
 
@@ -384,6 +391,7 @@ class _SPQN(OptimizerAlgorithm):
         check_line_search_options(self.c1, self.c2, self.max_ls)
         check_positive("tolerance_grad", self.tolerance_grad, allow_zero=True)
         check_positive("curvature_eps", self.curvature_eps, allow_zero=True)
+        check_hessian(self.hessian)
         if not isinstance(self.distributed, bool):
             raise TypeError(f"distributed must be a bool, got {self.distributed!r}")
         if self.distributed and self.method != "additive":
@@ -397,7 +405,7 @@ class _SPQN(OptimizerAlgorithm):
             local_iters=self.local_iters, local_history=self.local_history, history_size=self.history_size,
             global_iters=self.global_iters, coarse=self.coarse, coarse_iters=self.coarse_iters, lr=self.lr,
             c1=self.c1, c2=self.c2, max_ls=self.max_ls, tolerance_grad=self.tolerance_grad,
-            curvature_eps=self.curvature_eps, distributed=self.distributed,
+            curvature_eps=self.curvature_eps, distributed=self.distributed, hessian=self.hessian,
         )
 
 
@@ -414,7 +422,7 @@ class ASPQN(_SPQN):
         Layers shared by neighbouring subdomains (corrections are averaged there).
     decomposition : {"parameters", "layers"}
         Balance of the layer-wise split.
-    local_iters, local_history, history_size, global_iters, coarse, coarse_iters
+    local_iters, local_history, history_size, global_iters, coarse, coarse_iters, hessian
         See :class:`SPQNOptimizer`; ``coarse=True`` is the two-level variant.
     lr, c1, c2, max_ls, tolerance_grad, curvature_eps
         As in :class:`~remodel_core.optim.RobustLBFGS`.

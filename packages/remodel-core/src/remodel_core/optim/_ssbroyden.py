@@ -1,0 +1,259 @@
+"""Dense quasi-Newton updates of the inverse Hessian: BFGS and the self-scaled BFGS and Broyden methods.
+
+References
+----------
+M. Al-Baali, "Numerical experience with a class of self-scaling quasi-Newton algorithms", J. Optim. Theory
+Appl. 96 (1998) 533-553; M. Al-Baali, H. Khalfan, "A combined class of self-scaling and modified quasi-Newton
+methods", Comput. Optim. Appl. 52 (2012) 393-408 (the SSBroyden choice of theta_k and tau_k).
+J. F. Urbán, P. Stefanou, J. A. Pons, "Unveiling the optimization process of physics informed neural networks:
+how accurate and competitive can PINNs be?", J. Comput. Phys. 523 (2025) 113656; E. Kiyani, K. Shukla,
+J. F. Urbán, J. Darbon, G. E. Karniadakis, "Optimizing the optimizer for physics-informed neural networks and
+Kolmogorov-Arnold networks", arXiv:2501.16371 (2025): SSBFGS and SSBroyden on PINNs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._algorithm import check_positive
+from ._lbfgs import LBFGSMemory
+from ._robust_lbfgs import RobustLBFGS, RobustLBFGSOptimizer
+
+__all__ = ["HESSIANS", "DenseInverseHessian", "SSBroyden", "SSBroydenOptimizer", "check_hessian", "make_memory"]
+
+UPDATES = ("bfgs", "ssbfgs", "ssbroyden")
+HESSIANS = ("lbfgs", *UPDATES)
+
+
+def check_hessian(hessian: str) -> None:
+    """Raise a clear error unless ``hessian`` names a quasi-Newton approximation of :data:`HESSIANS`."""
+    if hessian not in HESSIANS:
+        raise ValueError(f"hessian must be one of {HESSIANS}, got {hessian!r}")
+
+
+def make_memory(hessian: str, history_size: int, curvature_eps: float = 1e-10) -> LBFGSMemory | DenseInverseHessian:
+    """The inverse-Hessian approximation named ``hessian``: limited-memory (``"lbfgs"``, ``history_size``
+    pairs) or dense (``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"``)."""
+    check_hessian(hessian)
+    if hessian == "lbfgs":
+        return LBFGSMemory(history_size, curvature_eps=curvature_eps)
+    return DenseInverseHessian(hessian, curvature_eps=curvature_eps)
+
+
+class DenseInverseHessian:
+    """A dense inverse-Hessian approximation ``H`` updated by BFGS or a self-scaled Broyden-class formula.
+
+    It has the interface of :class:`~remodel_core.optim.LBFGSMemory` (``direction``, ``push``, ``reset``,
+    ``len``), so every quasi-Newton method of :mod:`remodel_core.optim` can use it. The update of the pair
+    ``(s, y)``, with ``rho = 1/y's``, ``h = rho y'Hy``, ``b = rho s'Bs`` (``B = H^-1``) and ``a = b h - 1``, is
+
+        H+ = (H - Hy y'H / y'Hy + phi y'Hy v v') / tau + rho s s',   v = rho s - Hy / y'Hy,
+
+    with ``phi = (1 - theta) / (1 + a theta)``:
+
+    * ``"bfgs"``: ``theta = 0``, ``tau = 1``, first matrix ``(s'y / y'y) I`` (Nocedal & Wright, eq. 6.20);
+    * ``"ssbfgs"``: ``theta = 0``; ``tau = h`` at the first update, then ``tau = min(1, 1/b)`` (Al-Baali 1998);
+    * ``"ssbroyden"``: ``theta`` and ``tau`` of Al-Baali & Khalfan (2012) as used for PINNs by Urbán et al.
+      (2025): ``c = sqrt|a/(1+a)|``, ``rho- = min(1, h(1-c))``, ``theta = max((rho- - 1)/a, min(1/rho-,
+      (1-b)/b))``; ``tau = h/(1 + a theta)`` first, then with ``sigma = 1 + a theta`` and
+      ``sigma' = |sigma|^(1/(1-n))``: ``min(min(1, 1/b) sigma', sigma)`` if ``theta <= 0`` else
+      ``min(1, 1/b) min(sigma', 1/theta)``.
+
+    ``s'Bs`` is known exactly without ``B`` when ``s`` is a multiple ``alpha d`` of the last direction
+    ``d = -H g`` (``s'Bs = -alpha s'g``) or when no update has been made (``B = I``); a pair that is neither
+    (e.g. the secant pair of a whole Schwarz iteration) gets the plain BFGS update. Pairs with
+    ``s'y <= curvature_eps ||s|| ||y||`` are skipped; an update that is not finite is skipped too. The
+    update is one fused rank-2 correction on ``span{s, Hy}``: O(n^2) work and n^2 float64 numbers.
+
+    Examples
+    --------
+    >>> A = torch.diag(torch.tensor([1.0, 10.0, 100.0], dtype=torch.float64))
+    >>> H = DenseInverseHessian("bfgs")
+    >>> for i in range(3):
+    ...     s = torch.eye(3, dtype=torch.float64)[i]; _ = H.push(s, A @ s)
+    >>> torch.allclose(H.apply(torch.ones(3, dtype=torch.float64)), torch.tensor([1.0, 0.1, 0.01],
+    ...                dtype=torch.float64))
+    True
+    """
+
+    def __init__(self, update: str = "ssbroyden", *, curvature_eps: float = 1e-10) -> None:
+        if update not in UPDATES:
+            raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+        check_positive("curvature_eps", curvature_eps, allow_zero=True)
+        self.update, self.curvature_eps = update, float(curvature_eps)
+        self.H: torch.Tensor | None = None
+        self.updates = 0
+        self.skipped = 0
+        self._last: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        return self.updates
+
+    def reset(self) -> None:
+        """Back to the identity (a restart)."""
+        self.H, self.updates, self._last = None, 0, None
+
+    def apply(self, g: torch.Tensor) -> torch.Tensor:
+        """``H g`` (``g`` itself before the first update)."""
+        g = g.detach().reshape(-1).to(torch.float64)
+        return g.clone() if self.H is None else self.H @ g
+
+    def direction(self, g: torch.Tensor) -> torch.Tensor:
+        """The quasi-Newton direction ``-H g``; remembered so that the next pair's ``s'Bs`` is exact."""
+        d = self.apply(g).neg_()
+        self._last = (g.detach().reshape(-1).to(torch.float64).clone(), d.clone())
+        return d
+
+    def _sBs(self, s: torch.Tensor) -> float | None:
+        if self.H is None:
+            return float(s.dot(s))
+        if self._last is None:
+            return None
+        g, d = self._last
+        dd, sd = float(d.dot(d)), float(s.dot(d))
+        if not dd > 0 or abs(sd) < (1 - 1e-10) * math.sqrt(dd * float(s.dot(s))):
+            return None  # s is not along the last direction
+        return -(sd / dd) * float(s.dot(g))
+
+    def _scaling(self, n: int, h: float, b: float, first: bool) -> tuple[float, float]:
+        """``(theta, tau)`` of the self-scaled update."""
+        a = b * h - 1.0
+        theta = 0.0
+        if self.update == "ssbroyden" and abs(a) > 1e-12 and a > -1.0:
+            c = math.sqrt(abs(a / (1.0 + a)))
+            rho_minus = min(1.0, h * (1.0 - c))
+            if rho_minus > 0:
+                theta = max((rho_minus - 1.0) / a, min(1.0 / rho_minus, (1.0 - b) / b))
+        sigma = 1.0 + a * theta
+        if first:
+            return theta, h / sigma
+        rho_k = min(1.0, 1.0 / b)
+        sigma_n = abs(sigma) ** (1.0 / (1.0 - n)) if n > 1 else 1.0
+        tau = min(rho_k * sigma_n, sigma) if theta <= 0 else rho_k * min(sigma_n, 1.0 / theta)
+        return theta, tau
+
+    def push(self, s: torch.Tensor, y: torch.Tensor) -> bool:
+        """Update ``H`` with the pair ``(s, y)`` unless its curvature is too small; True when updated."""
+        s = s.detach().reshape(-1).to(torch.float64)
+        y = y.detach().reshape(-1).to(torch.float64)
+        if s.shape != y.shape:
+            raise ValueError(f"s and y must have the same size, got {s.numel()} and {y.numel()}")
+        if self.H is not None and self.H.shape[0] != s.numel():
+            raise ValueError(f"s has {s.numel()} entries, the inverse Hessian is {self.H.shape[0]}x{self.H.shape[0]}")
+        sy, ns, ny = float(s.dot(y)), float(s.norm()), float(y.norm())
+        sBs = self._sBs(s)
+        self._last = None
+        if not all(map(math.isfinite, (sy, ns, ny))) or ny == 0.0 or sy <= self.curvature_eps * ns * ny:
+            self.skipped += 1
+            return False
+        first = self.H is None
+        n, rho = s.numel(), 1.0 / sy
+        H = torch.eye(n, dtype=torch.float64) * (sy / ny**2 if self.update == "bfgs" else 1.0) if first else self.H
+        Hy = H @ y
+        yHy = float(y.dot(Hy))
+        theta, tau = 0.0, 1.0
+        if self.update != "bfgs" and sBs is not None and sBs > 0 and yHy > 0:
+            theta, tau = self._scaling(n, rho * yHy, rho * sBs, first)
+        if not (math.isfinite(theta) and math.isfinite(tau) and tau > 0 and yHy > 0):
+            theta, tau = 0.0, 1.0
+        phi = (1.0 - theta) / (1.0 + (rho * sBs * rho * yHy - 1.0) * theta) if theta else 1.0
+        # (H - Hy Hy'/yHy + phi yHy v v')/tau + rho s s' with v = rho s - Hy/yHy, as H/tau + U M U', U = [s, Hy]
+        m_ss = rho + phi * yHy * rho**2 / tau
+        m_hh = (phi - 1.0) / (tau * yHy)
+        m_sh = -phi * rho / tau
+        if not all(map(math.isfinite, (m_ss, m_hh, m_sh))):
+            self.skipped += 1
+            return False
+        U = torch.stack([s, Hy], dim=1)
+        W = torch.stack([m_ss * s + m_sh * Hy, m_sh * s + m_hh * Hy], dim=0)
+        if not bool(torch.isfinite(W).all()):
+            self.skipped += 1
+            return False
+        self.H = H.addmm_(U, W, beta=1.0 / tau)  # in place: one pass over the n x n matrix
+        self.updates += 1
+        return True
+
+    # persistence -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and plain Python values only (loadable with ``weights_only=True``)."""
+        H = self.H if self.H is not None else torch.zeros(0, 0, dtype=torch.float64)
+        return {"H": H, "update": self.update, "updates": self.updates, "skipped": self.skipped,
+                "curvature_eps": self.curvature_eps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("update") != self.update:
+            raise ValueError(f"state holds a {state.get('update')!r} inverse Hessian, this is {self.update!r}")
+        H = state["H"]
+        self.H = None if H.numel() == 0 else H.to(torch.float64).clone()
+        self.updates, self.skipped = int(state["updates"]), int(state.get("skipped", 0))
+        self.curvature_eps = float(state["curvature_eps"])
+        self._last = None
+
+
+class SSBroydenOptimizer(RobustLBFGSOptimizer):
+    """Dense quasi-Newton (``update`` = ``"ssbroyden"``, ``"ssbfgs"`` or ``"bfgs"``) with the strong Wolfe
+    line search, restarts and NaN guards of :class:`~remodel_core.optim.RobustLBFGSOptimizer`.
+
+    The inverse Hessian is a dense n x n float64 matrix (:class:`DenseInverseHessian`), so this suits
+    networks of up to some ten thousand parameters, such as PINNs, where it reaches errors that L-BFGS
+    does not (Urbán et al. 2025; Kiyani et al. 2025).
+
+    Examples
+    --------
+    >>> w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    >>> opt = SSBroydenOptimizer([w], max_iter=20)
+    >>> A = torch.tensor([1.0, 10.0, 100.0], dtype=torch.float64)
+    >>> def closure():
+    ...     opt.zero_grad()
+    ...     loss = (A * (w - 1) ** 2).sum()
+    ...     loss.backward()
+    ...     return loss
+    >>> _ = opt.step(closure)
+    >>> torch.allclose(w, torch.ones(3, dtype=torch.float64)), opt.converged
+    (True, True)
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 1.0,
+                 update: str = "ssbroyden", max_iter: int = 1, tolerance_grad: float = 1e-9, c1: float = 1e-4,
+                 c2: float = 0.9, max_ls: int = 25, curvature_eps: float = 1e-10) -> None:
+        super().__init__(params, lr=lr, max_iter=max_iter, tolerance_grad=tolerance_grad, c1=c1, c2=c2,
+                         max_ls=max_ls, curvature_eps=curvature_eps)
+        self.memory = DenseInverseHessian(update, curvature_eps=curvature_eps)  # type: ignore[assignment]
+        self.param_groups[0]["update"] = update
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SSBroyden(RobustLBFGS):
+    """Self-scaled Broyden (or SSBFGS, or BFGS) quasi-Newton as an algorithm for :func:`remodel_core.solve`
+    (see :class:`SSBroydenOptimizer` and :class:`DenseInverseHessian`). ``history_size`` is unused.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from remodel_core import TrainingProblem, solve
+    >>> prob = TrainingProblem(model=torch.nn.Linear(2, 1),
+    ...                        loss=lambda m: ((m.weight - 1) ** 2).sum() + (m.bias + 2).pow(2).sum())
+    >>> sol = solve(prob, SSBroyden(), maxiters=50, dtype=torch.float64)
+    >>> sol.retcode.name, round(float(sol.u.bias), 6)
+    ('Success', -2.0)
+    """
+
+    update: str = "ssbroyden"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.update not in UPDATES:
+            raise ValueError(f"update must be one of {UPDATES}, got {self.update!r}")
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        return SSBroydenOptimizer(
+            [p for p in model.parameters() if p.requires_grad], lr=self.lr, update=self.update,
+            max_iter=self.max_iter, tolerance_grad=self.tolerance_grad, c1=self.c1, c2=self.c2,
+            max_ls=self.max_ls, curvature_eps=self.curvature_eps,
+        )
