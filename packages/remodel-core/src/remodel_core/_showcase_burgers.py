@@ -12,12 +12,13 @@ import torch
 from ._report import Table, pyplot
 from ._solve import solve
 from .nn import ResNetMLP
-from .optim import ASPQN, LBFGS, MGOPT, MSPQN, RMTR, Adam, RobustLBFGS
+from .optim import ASPQN, LBFGS, MGOPT, MSPQN, RMTR, Adam, RobustLBFGS, SSBroyden
 
 
 def burgers_optimizers_part(out: Path, *, quick: bool = False, progress: bool = False):
     """Train the viscous Burgers PINN (8x20 tanh ResNet with residual step 1, float64) with Adam, torch's
-    L-BFGS, the robust L-BFGS, ASPQN, MSPQN, RMTR and MG/OPT on collocation levels from the same
+    L-BFGS, the robust L-BFGS, dense self-scaled Broyden, ASPQN, MSPQN, RMTR and MG/OPT on collocation levels
+    (with L-BFGS and with SSBroyden smoothing) from the same
     initialisation and the same budget of loss-and-gradient evaluations in fine units (an evaluation on a
     quarter of the points counts a quarter; reproducible on a shared machine; the curves are shown against
     time and evaluations).
@@ -44,6 +45,10 @@ def burgers_optimizers_part(out: Path, *, quick: bool = False, progress: bool = 
         "MSPQN": (MSPQN(subdomains=2, local_iters=1), 1),
         "RMTR": (RMTR(), 1),
         "MG/OPT (points)": (MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, history_size=50), 1),
+        "SSBroyden": (SSBroyden(max_iter=5), 1),
+        "MSPQN (SSBroyden)": (MSPQN(subdomains=2, local_iters=1, hessian="ssbroyden"), 1),
+        "MG/OPT (points, SSBroyden)": (MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10,
+                                            hessian="ssbroyden"), 1),
     }
     n_points = train.data[0].shape[0]
     curves: dict[str, tuple[list[float], list[float], list[float]]] = {}
@@ -128,7 +133,9 @@ def burgers_optimizers_part(out: Path, *, quick: bool = False, progress: bool = 
         f"L-BFGS (history 50, strong Wolfe), "
         f"our robust L-BFGS, and the Schwarz-preconditioned quasi-Newton methods ASPQN/MSPQN (Kopanicakova et al. "
         f"2024) with two layer-wise parameter subdomains, RMTR (Gratton, Sartenaer & Toint 2008; layer "
-        f"coarsening) and MG/OPT (Nash 2000) on two levels of collocation points. "
+        f"coarsening) and MG/OPT (Nash 2000) on two levels of collocation points; the dense self-scaled Broyden "
+        f"quasi-Newton method (Al-Baali & Khalfan 2012; for PINNs Urban et al. 2025) alone, as the local and "
+        f"global steps of MSPQN, and as MG/OPT's smoother. "
         f"Errors are relative L2 against the Cole-Hopf reference. "
         f"The longer comparison is `tools/bench/pinn_optimizers.py`."
     )
