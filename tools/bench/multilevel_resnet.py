@@ -37,8 +37,9 @@ from remodel_core.nn import ResNetMLP
 from remodel_core.optim import LBFGS, MGOPT, RMTR, Adam
 
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
-MULTILEVEL = ("rmtr", "mgopt", "rmtr_points", "mgopt_points")
-ALL = ("adam", "lbfgs", "lbfgs_robust", "aspqn", "mspqn", "rmtr", "mgopt", "rmtr_points", "mgopt_points")
+MULTILEVEL = ("rmtr", "mgopt", "mgopt_v20", "rmtr_points", "mgopt_points")
+ALL = ("adam", "lbfgs", "lbfgs_robust", "aspqn", "mspqn", "rmtr", "mgopt", "mgopt_v20", "rmtr_points",
+       "mgopt_points")
 
 
 def digits(n_train: int, split_seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -77,6 +78,10 @@ def methods(names: list[str], levels: int) -> dict[str, tuple[Any, str]]:
             out[name] = (RMTR(levels=levels, coarsen="layers"), f"{levels} levels, layer coarsening")
         elif name == "mgopt":
             out[name] = (MGOPT(levels=levels, coarsen="layers"), f"{levels} levels, layer coarsening")
+        elif name == "mgopt_v20":
+            # V(2,0) cycle: two L-BFGS smoothing steps before the coarse correction, none after
+            out[name] = (MGOPT(levels=levels, coarsen="layers", pre_smooth=2, post_smooth=0),
+                         f"{levels} levels, layer coarsening, V(2,0) cycle")
         elif name == "rmtr_points":
             out[name] = (RMTR(levels=3, coarsen="points", factor=4), "3 levels, points / 4 per level")
         elif name == "mgopt_points":

@@ -101,6 +101,10 @@ def test_skips_pairs_without_curvature_and_resets():
     assert H.push(s, 2 * s) and len(H) == 1
     H.reset()
     assert len(H) == 0 and H.H is None
+    # an approximation that lost positive definiteness (rounding) skips the pair instead of dividing by y'Hy <= 0
+    H.push(s, 2 * s)
+    H.H = -H.H
+    assert not H.push(s, 3 * s) and H.skipped == 2
 
 
 @pytest.mark.parametrize("update", UPDATES)

@@ -157,12 +157,18 @@ class DenseInverseHessian:
         H = torch.eye(n, dtype=torch.float64) * (sy / ny**2 if self.update == "bfgs" else 1.0) if first else self.H
         Hy = H @ y
         yHy = float(y.dot(Hy))
-        theta, tau = 0.0, 1.0
-        if self.update != "bfgs" and sBs is not None and sBs > 0 and yHy > 0:
-            theta, tau = self._scaling(n, rho * yHy, rho * sBs, first)
-        if not (math.isfinite(theta) and math.isfinite(tau) and tau > 0 and yHy > 0):
-            theta, tau = 0.0, 1.0
-        phi = (1.0 - theta) / (1.0 + (rho * sBs * rho * yHy - 1.0) * theta) if theta else 1.0
+        if not (math.isfinite(yHy) and yHy > 0):  # H has lost positive definiteness in rounding
+            self.skipped += 1
+            return False
+        theta, tau, phi = 0.0, 1.0, 1.0
+        if self.update != "bfgs" and sBs is not None and sBs > 0:
+            try:
+                theta, tau = self._scaling(n, rho * yHy, rho * sBs, first)
+                phi = (1.0 - theta) / (1.0 + (rho * sBs * rho * yHy - 1.0) * theta)
+            except (ZeroDivisionError, OverflowError):
+                theta = math.nan
+        if not (math.isfinite(theta) and math.isfinite(tau) and tau > 0 and math.isfinite(phi)):
+            theta, tau, phi = 0.0, 1.0, 1.0  # plain BFGS for this pair
         # (H - Hy Hy'/yHy + phi yHy v v')/tau + rho s s' with v = rho s - Hy/yHy, as H/tau + U M U', U = [s, Hy]
         m_ss = rho + phi * yHy * rho**2 / tau
         m_hh = (phi - 1.0) / (tau * yHy)
