@@ -241,13 +241,18 @@ class SSBroyden(RobustLBFGS):
 
     Examples
     --------
+    A small tanh network fitted to ``sin(3x)`` to a mean squared error below 1e-7 in 200 iterations:
+
     >>> import torch
     >>> from remodel_core import TrainingProblem, solve
-    >>> prob = TrainingProblem(model=torch.nn.Linear(2, 1),
-    ...                        loss=lambda m: ((m.weight - 1) ** 2).sum() + (m.bias + 2).pow(2).sum())
-    >>> sol = solve(prob, SSBroyden(), maxiters=50, dtype=torch.float64)
-    >>> sol.retcode.name, round(float(sol.u.bias), 6)
-    ('Success', -2.0)
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    >>> x = torch.linspace(-1, 1, 50).unsqueeze(1)
+    >>> prob = TrainingProblem(model=net, loss=lambda m, x, y: ((m(x) - y) ** 2).mean(), data=(x, torch.sin(3 * x)))
+    >>> sol = solve(prob, SSBroyden(), maxiters=200, dtype=torch.float64)
+    >>> mse = float(prob.loss(sol.u, x.double(), torch.sin(3 * x).double()).detach())
+    >>> mse < 1e-7
+    True
     """
 
     update: str = "ssbroyden"
