@@ -31,8 +31,7 @@ from remodel_core.optim import ASPQN, LBFGS, MGOPT, MSPQN, RMTR, Adam, RobustLBF
 LBFGS_METHODS = ("lbfgs", "lbfgs_robust")
 DD_METHODS = ("aspqn", "aspqn_dist", "mspqn", "mspqn2", "rmtr", "mgopt", "mgopt_layers",
               "aspqn_ss", "mspqn_ss", "rmtr_ss", "mgopt_ss")
-# dense self-scaled quasi-Newton: neither the L-BFGS baseline nor a Schwarz/multilevel method
-QN_METHODS = ("ssbroyden",)
+# "ssbroyden" (dense self-scaled quasi-Newton alone) is in neither set: not the baseline, not Schwarz/multilevel
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
 RANKS = 2  # torchrun processes of aspqn_dist and of --data-parallel (one thread each)
 

@@ -208,7 +208,9 @@ class SSBroydenOptimizer(RobustLBFGSOptimizer):
 
     The inverse Hessian is a dense n x n float64 matrix (:class:`DenseInverseHessian`), so this suits
     networks of up to some ten thousand parameters, such as PINNs, where it reaches errors that L-BFGS
-    does not (Urbán et al. 2025; Kiyani et al. 2025).
+    does not (Urbán et al. 2025; Kiyani et al. 2025). Measured failure mode: on the Klein–Gordon PINN, whose loss
+    starts near 1e4, the self-scaling keeps enlarging ``H`` and the line search accepts steps of 1e-8 to 1e-3
+    (no progress in 120 s); MG/OPT with ``hessian="ssbroyden"`` trains it to 4.5e-3 (docs/BENCHMARKS.md).
 
     Examples
     --------
