@@ -10,7 +10,7 @@ import pytest
 import torch
 from remodel_core import TrainingProblem, solve
 from remodel_core._training import check_data_parallel
-from remodel_core.optim import ASPQN, Adam, RobustLBFGS
+from remodel_core.optim import ASPQN, Adam, RobustLBFGS, SSBroyden
 
 # shared by the torchrun script and the single-process reference run here: a mean over 41 rows (uneven
 # shards) plus a term that does not depend on the rows, as a PINN's fixed boundary points
@@ -35,7 +35,7 @@ _SCRIPT = _PROBLEM + '''
 import sys, time
 import torch.distributed as dist
 from remodel_core import solve
-from remodel_core.optim import Adam, RobustLBFGS
+from remodel_core.optim import Adam, RobustLBFGS, SSBroyden
 
 torch.set_num_threads(1)
 dist.init_process_group("gloo")
@@ -44,6 +44,8 @@ out, ck = sys.argv[1], sys.argv[2]
 res = {}
 sol = solve(make(), RobustLBFGS(history_size=10, max_iter=3), maxiters=6, dtype=torch.float64, data_parallel=True)
 res["lbfgs"] = [p.detach() for p in sol.u.parameters()]
+sol = solve(make(), SSBroyden(max_iter=3), maxiters=6, dtype=torch.float64, data_parallel=True)
+res["ssbroyden"] = [p.detach() for p in sol.u.parameters()]
 sol = solve(make(batch_size=9), Adam(lr=0.01), maxiters=12, dtype=torch.float64, data_parallel=True)
 res["adam"] = [p.detach() for p in sol.u.parameters()]
 res["adam_evals"] = sol.stats["evals"]
@@ -111,12 +113,14 @@ def test_two_ranks_equal_single_process(tmp_path, one_thread):
     lbfgs = solve(make(), RobustLBFGS(history_size=10, max_iter=3), maxiters=6, dtype=torch.float64)
     adam = solve(make(batch_size=9), Adam(lr=0.01), maxiters=12, dtype=torch.float64)
     single_lbfgs = [p.detach() for p in lbfgs.u.parameters()]
+    ssb = [p.detach() for p in solve(make(), SSBroyden(max_iter=3), maxiters=6, dtype=torch.float64).u.parameters()]
     single_adam = [p.detach() for p in adam.u.parameters()]
     rows1 = solve(make(batch_size=1), Adam(lr=0.01), maxiters=4, dtype=torch.float64)
     # the run moved the parameters (a comparison of initial states would prove nothing)
     assert not _close(single_lbfgs, [p.detach() for p in make().model.parameters()], 1e-3)
     for res in ranks:
         assert _close(res["lbfgs"], single_lbfgs)
+        assert _close(res["ssbroyden"], ssb)  # the dense inverse Hessian stays identical on every rank
         assert _close(res["adam"], single_adam)
         assert _close(res["resumed"], single_adam)
         assert _close(res["single_rows"], [p.detach() for p in rows1.u.parameters()])
