@@ -63,7 +63,10 @@ class DenseInverseHessian:
       (2025): ``c = sqrt|a/(1+a)|``, ``rho- = min(1, h(1-c))``, ``theta = max((rho- - 1)/a, min(1/rho-,
       (1-b)/b))``; ``tau = h/(1 + a theta)`` first, then with ``sigma = 1 + a theta`` and
       ``sigma' = |sigma|^(1/(1-n))``: ``min(min(1, 1/b) sigma', sigma)`` if ``theta <= 0`` else
-      ``min(1, 1/b) min(sigma', 1/theta)``.
+      ``min(1, 1/b) min(sigma', 1/theta)``. One safeguard departs from the papers: when
+      ``rho- = h(1-c) <= 0`` (possible only for ``b h <= 1/2``) this class takes ``theta = 0`` (the SSBFGS
+      member) where the papers' formula gives ``theta = (rho- - 1)/a``; a zero denominator anywhere falls
+      back to the plain BFGS update for that pair.
 
     ``s'Bs`` is known exactly without ``B`` when ``s`` is a multiple ``alpha d`` of the last direction
     ``d = -H g`` (``s'Bs = -alpha s'g``) or when no update has been made (``B = I``); a pair that is neither
@@ -122,7 +125,7 @@ class DenseInverseHessian:
         return -(sd / dd) * float(s.dot(g))
 
     def _scaling(self, n: int, h: float, b: float, first: bool) -> tuple[float, float]:
-        """``(theta, tau)`` of the self-scaled update."""
+        """``(theta, tau)`` of the self-scaled update (with the ``rho- <= 0`` safeguard of the class docstring)."""
         a = b * h - 1.0
         theta = 0.0
         if self.update == "ssbroyden" and abs(a) > 1e-12 and a > -1.0:
