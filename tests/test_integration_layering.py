@@ -38,8 +38,8 @@ CLEAN = {
     "packages/remodel-rom/src/remodel_rom/__init__.py": "from remodel_core import solve\nimport remodel_core.nn\n",
     "packages/remodel-gen/src/remodel_gen/__init__.py": "from .flow import x\n",
     "packages/remodel-gen/src/remodel_gen/flow.py": "import remodel_core\nx = 1\n",
-    "packages/remodel/src/remodel/__init__.py": "import remodel_rom\nimport remodel_gen\n",
-    "packages/remodel/README.md": "not python\n",
+    "packages/remodel-sci/src/remodel_sci/__init__.py": "import remodel_rom\nimport remodel_gen\n",
+    "packages/remodel-sci/README.md": "not python\n",
 }
 
 
@@ -51,7 +51,7 @@ def test_real_tree_has_no_violation():
 
 def test_clean_synthetic_tree_passes(tmp_path):
     root = _tree(tmp_path, CLEAN)
-    assert sorted(layering.import_packages(root)) == ["remodel", "remodel_core", "remodel_gen", "remodel_rom"]
+    assert sorted(layering.import_packages(root)) == ["remodel_core", "remodel_gen", "remodel_rom", "remodel_sci"]
     assert layering.check_layering(root) == []
 
 
@@ -67,10 +67,10 @@ def test_clean_synthetic_tree_passes(tmp_path):
          "remodel_gen", "remodel_rom", "domain packages must not import each other"),
         ("packages/remodel-core/src/remodel_core/_bad.py", "x = 1\nfrom remodel_rom import y\n",
          "remodel_core", "remodel_rom", "remodel_core must not import any other REMODEL package"),
-        ("packages/remodel-core/src/remodel_core/_bad.py", "import remodel\n",
-         "remodel_core", "remodel", "remodel_core must not import any other REMODEL package"),
-        ("packages/remodel-gen/src/remodel_gen/_bad.py", "from remodel import solve\n",
-         "remodel_gen", "remodel", "a domain package must not import the umbrella package"),
+        ("packages/remodel-core/src/remodel_core/_bad.py", "import remodel_sci\n",
+         "remodel_core", "remodel_sci", "remodel_core must not import any other REMODEL package"),
+        ("packages/remodel-gen/src/remodel_gen/_bad.py", "from remodel_sci import solve\n",
+         "remodel_gen", "remodel_sci", "a domain package must not import the umbrella package"),
     ],
 )
 def test_violations_are_flagged_with_file_and_line(tmp_path, rel, code, package, imported, reason):

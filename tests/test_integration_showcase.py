@@ -29,7 +29,7 @@ def test_info_json_lists_the_eight_distributions():
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["packages"] == {name: "0.1.0" for name in (
-        "remodel", "remodel-core", "remodel-dynamics", "remodel-sampling", "remodel-gen", "remodel-imaging",
+        "remodel-sci", "remodel-core", "remodel-dynamics", "remodel-sampling", "remodel-gen", "remodel-imaging",
         "remodel-equivariant", "remodel-rom")}
     assert set(data["showcases"]) == SHOWCASES
     for key in ("python", "torch", "numba", "libraries", "platform"):

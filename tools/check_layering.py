@@ -5,8 +5,8 @@ Rules (see DESIGN.md):
 
 * ``remodel_core`` imports no other REMODEL package (neither a domain package nor the umbrella);
 * a domain package (dynamics, sampling, gen, imaging, equivariant, rom) imports no other domain package
-  and not the umbrella ``remodel``;
-* only the umbrella ``remodel`` may import everything.
+  and not the umbrella ``remodel_sci``;
+* only the umbrella ``remodel_sci`` may import everything.
 
 Imports are ``import x``, ``from x import y`` and calls ``importlib.import_module("x")`` / ``__import__("x")``
 with a literal name, anywhere in a file (also inside functions and ``if TYPE_CHECKING:`` blocks).
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 CORE = "remodel_core"
-UMBRELLA = "remodel"
+UMBRELLA = "remodel_sci"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 #: The eight distributions of the REMODEL workspace, umbrella first.
 REMODEL_DISTRIBUTIONS: tuple[str, ...] = (
-    "remodel",
+    "remodel-sci",
     "remodel-core",
     "remodel-dynamics",
     "remodel-sampling",

@@ -1,15 +1,15 @@
 """REMODEL, all packages: the umbrella over remodel-core and the six domain packages.
 
 The common interface of :mod:`remodel_core` is re-exported here; the domain packages are attributes loaded on
-first use (``remodel.rom`` is :mod:`remodel_rom`), so ``import remodel`` stays fast even though some of them
+first use (``remodel_sci.rom`` is :mod:`remodel_rom`), so ``import remodel_sci`` stays fast even though some of them
 import heavy libraries (escnn, diffusers).
 
 Examples
 --------
->>> import remodel
->>> remodel.PACKAGES["rom"]
+>>> import remodel_sci
+>>> remodel_sci.PACKAGES["rom"]
 'remodel_rom'
->>> remodel.core.solve is remodel.solve
+>>> remodel_sci.core.solve is remodel_sci.solve
 True
 """
 
@@ -50,7 +50,7 @@ def __getattr__(name: str) -> ModuleType:
         module = importlib.import_module(PACKAGES[name])
         globals()[name] = module
         return module
-    raise AttributeError(f"module 'remodel' has no attribute {name!r}")
+    raise AttributeError(f"module 'remodel_sci' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
