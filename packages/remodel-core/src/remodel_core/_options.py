@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ._algorithm import check_positive
+from ._validation import check_positive
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

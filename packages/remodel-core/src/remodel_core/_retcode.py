@@ -16,8 +16,8 @@ class ReturnCode(enum.Enum):
 
     Examples
     --------
-    >>> ReturnCode.Success.successful
-    True
+    >>> ReturnCode.Success.successful, ReturnCode.MaxIters.successful
+    (True, False)
     """
 
     Success = "Success"
@@ -29,5 +29,6 @@ class ReturnCode(enum.Enum):
 
     @property
     def successful(self) -> bool:
-        """True for the codes that leave a usable result reached by the algorithm's own rules."""
-        return self in (ReturnCode.Success, ReturnCode.MaxIters, ReturnCode.MaxTime, ReturnCode.Terminated)
+        """True for ``Success`` and ``Terminated`` only, as SciMLBase's ``successful_retcode``: a budget that ran
+        out (``MaxIters``, ``MaxTime``) is not a success, and neither is ``Diverged`` or ``Failure``."""
+        return self in (ReturnCode.Success, ReturnCode.Terminated)

@@ -41,7 +41,9 @@ class Solution:
 
     @property
     def success(self) -> bool:
-        """True when the solve ended without divergence or failure."""
+        """True when the algorithm's own criterion was met (``Success``) or the user stopped it (``Terminated``);
+        False for a budget that ran out (``MaxIters``, ``MaxTime``), ``Diverged`` and ``Failure``
+        (SciMLBase's ``successful_retcode``)."""
         return self.retcode.successful
 
     def __repr__(self) -> str:

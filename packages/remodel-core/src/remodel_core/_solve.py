@@ -25,7 +25,8 @@ def solve(problem: Problem, algorithm: Algorithm, **options: Any) -> Solution:
     **options
         Shared options, see :class:`SolveOptions`: ``maxiters``, ``maxtime``, ``abstol``, ``reltol``,
         ``callback``, ``progress``, ``seed``, ``device``, ``dtype``, ``checkpoint``, ``checkpoint_every``,
-        ``resume``, ``monitor_every``, ``verbose``, ``data_parallel``.
+        ``resume``, ``monitor_every``, ``verbose``, ``data_parallel``. An option the algorithm does not
+        list in ``supported_options`` may only keep its default value (else ``ValueError``).
 
     Returns
     -------
@@ -54,6 +55,15 @@ def solve(problem: Problem, algorithm: Algorithm, **options: Any) -> Solution:
             f"algorithm {type(algorithm).__name__} cannot solve a {type(problem).__name__}; it solves: {solvable}"
         )
     opts = SolveOptions.from_kwargs(**options)
+    unsupported = algorithm.unsupported_options(opts)
+    if unsupported:
+        name = type(algorithm).__name__
+        given = ", ".join(f"{n}={getattr(opts, n)!r}" for n in unsupported)
+        honoured = ", ".join(sorted(algorithm.supported_options)) or "none besides verbose and progress"
+        raise ValueError(
+            f"{name} does not support the shared solve option(s) {given}: it would ignore "
+            f"{'it' if len(unsupported) == 1 else 'them'}. {name} honours: {honoured}"
+        )
     problem.validate()
     algorithm.validate()
     if opts.data_parallel:

@@ -90,8 +90,7 @@ class TrainingProblem(Problem):
 
     def summary(self) -> dict[str, Any]:
         n_params = sum(p.numel() for p in self.model.parameters())
-        return {"problem": type(self).__name__, "name": self.name, "parameters": n_params,
-                "samples": self.n_samples}
+        return {"problem": type(self).__name__, "name": self.name, "parameters": n_params, "samples": self.n_samples}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -104,6 +103,25 @@ class OptimizerAlgorithm(Algorithm):
     """
 
     problem_types = (TrainingProblem,)
+    supported_options = frozenset(
+        {
+            "maxiters",
+            "maxtime",
+            "abstol",
+            "reltol",
+            "callback",
+            "progress",
+            "seed",
+            "device",
+            "dtype",
+            "checkpoint",
+            "checkpoint_every",
+            "resume",
+            "monitor_every",
+            "verbose",
+            "data_parallel",
+        }
+    )
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -163,7 +181,12 @@ def _check_data_parallel_with(problem: TrainingProblem, user: object) -> None:
 
 # the order in which ranks agree on a stop: the largest code of any rank wins
 _STOP_CODES: tuple[ReturnCode | None, ...] = (
-    None, ReturnCode.MaxTime, ReturnCode.MaxIters, ReturnCode.Terminated, ReturnCode.Success, ReturnCode.Failure,
+    None,
+    ReturnCode.MaxTime,
+    ReturnCode.MaxIters,
+    ReturnCode.Terminated,
+    ReturnCode.Success,
+    ReturnCode.Failure,
     ReturnCode.Diverged,
 )
 
@@ -209,12 +232,18 @@ class _DataParallel:
     def reduce(self, value: torch.Tensor | None, weight: float) -> torch.Tensor:
         """All-reduce ``weight * (loss, gradient)`` in one flat tensor; writes the global gradient into
         ``p.grad`` and returns the global loss. ``value`` is None for a rank with an empty slice."""
-        parts = [torch.zeros(1, dtype=self.dtype, device=self.device) if value is None
-                 else value.detach().reshape(1).to(device=self.device, dtype=self.dtype)]
+        parts = [
+            torch.zeros(1, dtype=self.dtype, device=self.device)
+            if value is None
+            else value.detach().reshape(1).to(device=self.device, dtype=self.dtype)
+        ]
         for p in self.params:
             g = p.grad
-            parts.append(torch.zeros(p.numel(), dtype=self.dtype, device=self.device) if g is None
-                         else g.detach().reshape(-1).to(self.dtype))
+            parts.append(
+                torch.zeros(p.numel(), dtype=self.dtype, device=self.device)
+                if g is None
+                else g.detach().reshape(-1).to(self.dtype)
+            )
         flat = torch.cat(parts)
         flat.mul_(weight)
         self.dist.all_reduce(flat, op=self.dist.ReduceOp.SUM)
@@ -311,14 +340,25 @@ def train(
             return
         with ctx.excluded_time():
             ctx.stats["wall_s"] = ctx.elapsed()
-            save_checkpoint(opts.checkpoint, {
-                "iteration": iteration, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "batches": batches.state(), "history": ctx.history, "stats": dict(ctx.stats),
-            })
+            save_checkpoint(
+                opts.checkpoint,
+                {
+                    "iteration": iteration,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "batches": batches.state(),
+                    "history": ctx.history,
+                    "stats": dict(ctx.stats),
+                },
+            )
 
     def monitor(loss: float) -> None:
-        row: dict[str, float] = {"iteration": iteration, "loss": loss, "time": ctx.elapsed(),
-                                 "evals": ctx.stats["evals"]}
+        row: dict[str, float] = {
+            "iteration": iteration,
+            "loss": loss,
+            "time": ctx.elapsed(),
+            "evals": ctx.stats["evals"],
+        }
         if problem.metrics and (iteration % opts.monitor_every == 0):
             with ctx.excluded_time():
                 for name, metric in problem.metrics.items():

@@ -154,6 +154,7 @@ class FlowMatching(Algorithm):
     eval_steps: int = 50
 
     problem_types = (GenerativeProblem,)
+    supported_options = OptimizerAlgorithm.supported_options - {"data_parallel"}
 
     def validate(self) -> None:
         if self.path not in ("icfm", "lipman"):

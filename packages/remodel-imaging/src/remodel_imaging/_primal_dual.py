@@ -71,6 +71,9 @@ class ChambollePock(Algorithm):
     tol: float = 1e-6
 
     problem_types = (InverseProblem,)
+    supported_options = frozenset(
+        {"maxiters", "maxtime", "abstol", "reltol", "callback", "seed", "device", "dtype", "monitor_every"}
+    )
 
     def validate(self) -> None:
         check_positive("lam", self.lam, allow_zero=True)

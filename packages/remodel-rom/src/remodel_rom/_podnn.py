@@ -164,6 +164,7 @@ class PODNNReductor(Algorithm):
     """
 
     problem_types = (ReductionProblem,)
+    supported_options = frozenset({"seed"})
     basis_size: int | None = None
     energy: float = 0.999999
     width: int = 32

@@ -5,8 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from remodel_core import Algorithm, ReturnCode, Solution, SolveContext, check_positive
-from remodel_core._progress import ProgressBar, want_progress
+from remodel_core import Algorithm, ProgressBar, ReturnCode, Solution, SolveContext, check_positive, want_progress
 
 from ._linalg import GramSchmidt
 from ._pod import POD
@@ -54,6 +53,7 @@ class PODGalerkin(Algorithm):
     """
 
     problem_types = (ReductionProblem,)
+    supported_options = frozenset({"seed", "progress"})
     basis_size: int | None = None
     energy: float = 0.99999999
     deim_size: int | None = None
@@ -114,6 +114,7 @@ class RBGreedy(Algorithm):
     """
 
     problem_types = (ReductionProblem,)
+    supported_options = frozenset({"maxiters", "maxtime", "callback", "seed", "progress"})
     basis_size: int = 20
     atol: float | None = None
     rtol: float | None = None

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from remodel_core import ReturnCode, Solution, SolveContext
-from remodel_core._progress import ProgressBar, want_progress
+from remodel_core import ProgressBar, ReturnCode, Solution, SolveContext, want_progress
 
 from ._burgers import BurgersModel, reduce_burgers
 from ._heat import InstationaryAffineModel, ReducedInstationaryModel
