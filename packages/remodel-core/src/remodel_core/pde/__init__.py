@@ -1,6 +1,8 @@
 """PINN problems with in-package reference solutions, and derivative routes for their residuals.
 
-A :class:`PINNProblem` holds a PDE on a :class:`Box`, its initial/boundary conditions and a reference
+A :class:`PINNProblem` holds a PDE on a :class:`Geometry` (:class:`Box`, :func:`Interval`,
+:class:`Ball`/:func:`Disk`, :class:`Polygon`, their :class:`Union`/:class:`Difference`/:class:`Intersection`,
+a :class:`SpaceTime` product), its initial/boundary conditions and a reference
 solution; ``prob.discretize(network, points=...)`` gives a :class:`~remodel_core.TrainingProblem` that
 any core optimizer trains. Benchmarks: :func:`burgers` (Cole–Hopf reference), :func:`allen_cahn`
 (Fourier/ETDRK4 reference), :func:`klein_gordon` and :func:`poisson2d` (manufactured solutions).
@@ -20,9 +22,22 @@ True
 
 from ._allen_cahn import SpectralSolution, allen_cahn, allen_cahn_reference
 from ._burgers import burgers, burgers_cole_hopf
-from ._conditions import Dirichlet, Periodic
+from ._conditions import Dirichlet, Given, Neumann, Periodic, Robin
 from ._derivatives import ROUTES, Derivatives, derivatives
-from ._domain import Box, sobol
+from ._domain import (
+    Ball,
+    Box,
+    Difference,
+    Disk,
+    Geometry,
+    Intersection,
+    Interval,
+    Polygon,
+    SpaceTime,
+    Union,
+    sobol,
+    unit_points,
+)
 from ._klein_gordon import klein_gordon, klein_gordon_solution, klein_gordon_source
 from ._poisson import poisson2d
 from ._problem import PINNProblem
@@ -30,7 +45,20 @@ from ._taylor import taylor_derivatives, taylor_supported
 
 __all__ = [
     "ROUTES",
+    "Ball",
     "Box",
+    "Difference",
+    "Disk",
+    "Geometry",
+    "Given",
+    "Intersection",
+    "Interval",
+    "Neumann",
+    "Polygon",
+    "Robin",
+    "SpaceTime",
+    "Union",
+    "unit_points",
     "Derivatives",
     "Dirichlet",
     "PINNProblem",

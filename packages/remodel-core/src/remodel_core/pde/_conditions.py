@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from ._derivatives import _scalar_output, derivatives
-from ._domain import Box
+from ._domain import Box, Geometry
 
 GROUPS = ("initial", "boundary")
+ALL = "all"
 
 
 def _check_group(group: str) -> None:
@@ -25,14 +26,17 @@ def _split(n: int, parts: int) -> list[int]:
 
 @dataclasses.dataclass(frozen=True)
 class Dirichlet:
-    """``u = g`` (or ``du/dx_derivative = g``) on faces of the box.
+    """``u = g`` (or ``du/dx_derivative = g``) on faces of the box, or on boundary pieces of any geometry.
 
     Parameters
     ----------
     group : {"initial", "boundary"}
         The loss weight key the term belongs to.
-    faces : tuple of (dim, side)
-        Faces ``x[dim] = low[dim]`` (side 0) or ``high[dim]`` (side 1); points are split evenly between them.
+    faces : tuple of (dim, side), or of piece names
+        Faces ``x[dim] = low[dim]`` (side 0) or ``high[dim]`` (side 1) of a :class:`Box`, points split evenly
+        between them (scrambled Sobol); or names of boundary pieces of the problem's
+        :class:`~remodel_core.pde.Geometry` (``"all"`` for the whole boundary), points uniform in surface
+        measure over them.
     target : callable
         ``g(x) -> [n]`` tensor of prescribed values.
     derivative : int, optional
@@ -52,16 +56,21 @@ class Dirichlet:
 
     def __post_init__(self) -> None:
         _check_group(self.group)
-        if not self.faces:
-            raise ValueError("faces must name at least one (dim, side) face")
+        _check_faces(self.faces)
         if not callable(self.target):
             raise TypeError(f"target must be callable, got {type(self.target).__name__}")
 
-    def sample(self, box: Box, n: int, *, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    def sample(self, box: Geometry, n: int, *, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """``n`` Sobol points on the faces (float64 unless ``dtype`` says otherwise)."""
+        if _named(self.faces):
+            return _sample_pieces(box, self.faces, n, seed=seed, dtype=dtype)[0]
+        _check_box(box, self.faces)
         counts = _split(n, len(self.faces))
-        pts = [box.sample_face(m, dim=dim, side=side, seed=seed + 7919 * k, dtype=dtype)
-               for k, ((dim, side), m) in enumerate(zip(self.faces, counts)) if m > 0]
+        pts = [
+            box.sample_face(m, dim=dim, side=side, seed=seed + 7919 * k, dtype=dtype)
+            for k, ((dim, side), m) in enumerate(zip(self.faces, counts))
+            if m > 0
+        ]
         return torch.cat(pts)
 
     def residual(self, model: nn.Module, x: torch.Tensor, route: str = "auto") -> torch.Tensor:
@@ -93,8 +102,10 @@ class Periodic:
         if isinstance(self.order, bool) or not isinstance(self.order, int) or self.order not in (0, 1):
             raise ValueError(f"order must be 0 or 1, got {self.order!r}")
 
-    def sample(self, box: Box, n: int, *, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    def sample(self, box: Geometry, n: int, *, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """``n`` points on the lower face; :meth:`residual` pairs each with its image on the upper face."""
+        if not isinstance(box, Box):
+            raise TypeError(f"a Periodic condition needs a Box domain, got {type(box).__name__}")
         low = box.sample_face(n, dim=self.dim, side=0, seed=seed, dtype=dtype)
         period = box.high[self.dim] - box.low[self.dim]
         high = low.clone()
@@ -109,3 +120,151 @@ class Periodic:
             return u[:m] - u[m:]
         d = derivatives(model, x, route=route)
         return torch.cat([d.u[:m] - d.u[m:], d.dx(self.dim)[:m] - d.dx(self.dim)[m:]])
+
+
+def _named(faces: tuple) -> bool:
+    return all(isinstance(f, str) for f in faces)
+
+
+def _check_faces(faces: object) -> None:
+    if not isinstance(faces, tuple) or not faces:
+        raise ValueError(f"faces must be a non-empty tuple of (dim, side) faces or of piece names, got {faces!r}")
+    if _named(faces):
+        return
+    for f in faces:
+        if not (
+            isinstance(f, tuple)
+            and len(f) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in f)
+            and f[1] in (0, 1)
+            and f[0] >= 0
+        ):
+            raise ValueError(f"faces must hold (dim, side) pairs with side 0 or 1, or only piece names; got {f!r}")
+
+
+def _check_box(domain: Geometry, faces: tuple) -> None:
+    if not isinstance(domain, Box):
+        raise TypeError(
+            f"(dim, side) faces need a Box domain; name boundary pieces of a {type(domain).__name__} "
+            f"instead (its pieces: {list(domain.boundary_pieces)})"
+        )
+    for dim, _ in faces:
+        if dim >= domain.dim:
+            raise ValueError(f"faces name dimension {dim} of a {domain.dim}-dimensional box")
+
+
+def _sample_pieces(
+    domain: Geometry, faces: tuple, n: int, *, seed: int, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    pieces = None if ALL in faces else faces
+    return domain.sample_boundary(n, seed=seed, pieces=pieces, dtype=dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Robin:
+    """``a u + b du/dn = g`` on boundary pieces, ``n`` the outward unit normal (``a = 0``: Neumann).
+
+    The fixed points of the condition carry their normals: :meth:`sample` returns ``[n, 2 d]``, the points
+    then the normals.
+
+    Parameters
+    ----------
+    group : {"initial", "boundary"}
+        The loss weight key.
+    faces : tuple of str or of (dim, side)
+        Boundary pieces of the geometry (``"all"`` for all), or faces of a :class:`Box`.
+    target : callable
+        ``g(x) -> [n]``.
+    a, b : float
+        Coefficients, not both zero.
+
+    Examples
+    --------
+    >>> from remodel_core.pde import Disk
+    >>> c = Neumann("boundary", ("all",), lambda x: torch.zeros_like(x[:, 0]))
+    >>> pts = c.sample(Disk((0.0, 0.0), 1.0), 8, seed=0)
+    >>> pts.shape, bool(torch.allclose(pts[:, :2], pts[:, 2:]))  # on the unit circle the normal is the point
+    (torch.Size([8, 4]), True)
+    """
+
+    group: str
+    faces: tuple
+    target: Callable[[torch.Tensor], torch.Tensor]
+    a: float = 0.0
+    b: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_group(self.group)
+        _check_faces(self.faces)
+        if not callable(self.target):
+            raise TypeError(f"target must be callable, got {type(self.target).__name__}")
+        for name in ("a", "b"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or v != v or abs(v) == float("inf"):
+                raise ValueError(f"{name} must be a finite number, got {v!r}")
+        if self.a == 0 and self.b == 0:
+            raise ValueError("a and b must not both be zero")
+
+    def sample(self, domain: Geometry, n: int, *, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """``n`` points and their outward normals, ``[n, 2 d]``."""
+        if _named(self.faces):
+            x, normal = _sample_pieces(domain, self.faces, n, seed=seed, dtype=dtype)
+        else:
+            _check_box(domain, self.faces)
+            assert isinstance(domain, Box)
+            xs, ns = [], []
+            for k, ((dim, side), m) in enumerate(zip(self.faces, _split(n, len(self.faces)))):
+                if m:
+                    xs.append(domain.sample_face(m, dim=dim, side=side, seed=seed + 7919 * k, dtype=dtype))
+                    nk = torch.zeros(m, domain.dim, dtype=dtype)
+                    nk[:, dim] = 1.0 if side else -1.0
+                    ns.append(nk)
+            x, normal = torch.cat(xs), torch.cat(ns)
+        return torch.cat([x, normal], 1)
+
+    def residual(self, model: nn.Module, x: torch.Tensor, route: str = "auto") -> torch.Tensor:
+        """``a u + b du/dn - g`` at the points (the first half of the columns of ``x``)."""
+        d = x.shape[1] // 2
+        pts, normal = x[:, :d], x[:, d:]
+        der = derivatives(model, pts, route=route)
+        dudn = sum(der.dx(i) * normal[:, i] for i in range(d))
+        return self.a * der.u + self.b * dudn - self.target(pts)
+
+
+def Neumann(group: str, faces: tuple, target: Callable[[torch.Tensor], torch.Tensor]) -> Robin:  # noqa: N802
+    """``du/dn = g`` on boundary pieces: a :class:`Robin` condition with ``a = 0, b = 1``.
+
+    Examples
+    --------
+    >>> Neumann("boundary", ("all",), lambda x: x[:, 0]).b
+    1.0
+    """
+    return Robin(group, faces, target, a=0.0, b=1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Given:
+    """A condition on explicit points with explicit values: ``u(x_i) = values_i`` (or, for a Robin/Neumann
+    ``base``, ``a u + b du/dn = values_i`` at points ``[n, 2 d]`` carrying their normals).
+
+    Made by :meth:`~remodel_core.pde.PINNProblem.discretize` when ``boundary_points`` gives a
+    ``(points, values)`` pair for a condition.
+
+    Examples
+    --------
+    >>> c = Given(Dirichlet("boundary", ((0, 0),), lambda x: x[:, 0]), torch.ones(3, dtype=torch.float64))
+    >>> c.group
+    'boundary'
+    """
+
+    base: Dirichlet | Robin
+    values: torch.Tensor
+
+    @property
+    def group(self) -> str:
+        return self.base.group
+
+    def residual(self, model: nn.Module, x: torch.Tensor, route: str = "auto") -> torch.Tensor:
+        values = self.values.to(dtype=x.dtype, device=x.device)
+        target = lambda _x: values  # noqa: E731
+        return dataclasses.replace(self.base, target=target).residual(model, x, route)
