@@ -90,10 +90,13 @@ def _omega(d: int) -> torch.Tensor:
     return om
 
 
-@pytest.mark.parametrize("make", [
-    lambda dim: LASympNet(dim, h=0.1, layers=4, sublayers=3),
-    lambda dim: GSympNet(dim, h=0.1, layers=5, width=16),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda dim: LASympNet(dim, h=0.1, layers=4, sublayers=3),
+        lambda dim: GSympNet(dim, h=0.1, layers=5, width=16),
+    ],
+)
 @pytest.mark.parametrize("dim", [2, 6])
 def test_sympnet_maps_are_symplectic(make, dim):
     torch.manual_seed(0)

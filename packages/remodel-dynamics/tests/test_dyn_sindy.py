@@ -64,8 +64,9 @@ def test_stlsq_bad_input():
 
 
 def test_fornberg_weights_classical_stencils():
-    np.testing.assert_allclose(fornberg_weights(0.0, np.arange(-2.0, 3.0)), [1 / 12, -2 / 3, 0, 2 / 3, -1 / 12],
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        fornberg_weights(0.0, np.arange(-2.0, 3.0)), [1 / 12, -2 / 3, 0, 2 / 3, -1 / 12], atol=1e-14
+    )
     np.testing.assert_allclose(fornberg_weights(0.0, np.arange(-1.0, 2.0), m=2), [1, -2, 1], atol=1e-14)
 
 
@@ -136,8 +137,9 @@ def test_sindy_simulate_follows_lorenz(lorenz_data):
     model = SINDy(threshold=0.1, fd_order=6).fit(x, t)
     sim = model.simulate(x[0], t[:301])
     assert np.abs(sim - x[:301]).max() < 1e-2
-    np.testing.assert_allclose(model.predict(x[:5]), Lorenz().vector_field(torch.from_numpy(x[:5])).numpy(),
-                               rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        model.predict(x[:5]), Lorenz().vector_field(torch.from_numpy(x[:5])).numpy(), rtol=1e-3, atol=1e-3
+    )
 
 
 def test_sindy_recovers_pendulum_with_fourier_library():
@@ -172,3 +174,47 @@ def test_sindy_estimator_conventions_and_errors(lorenz_data):
     with pytest.raises(ValueError, match="x0"):
         fitted.simulate(np.zeros(2), t[:3])
     assert SINDy(differentiation="savgol", window=11).fit(x, t).coefficients_.shape == (3, 10)
+
+
+def _collinear_data():
+    t = np.linspace(0, 5, 201)
+    return t, np.stack([np.cos(t), np.full_like(t, 2.0)], 1)
+
+
+def test_stlsq_backends_agree_on_collinear_library_with_the_minimum_norm_solution():
+    """Issue 11.1: the numba backend gave 1.0 on the constant where numpy gives the minimum-norm split."""
+    t, X = _collinear_data()
+    theta = PolynomialLibrary(degree=2).fit(X).transform(X)  # 1, x0, x1=2, x0^2, 2 x0, 4: two collinear groups
+    dx = np.stack([2 * np.cos(t) + 1, np.zeros_like(t)], 1)
+    with pytest.warns(RuntimeWarning, match="rank deficient"):
+        a = stlsq(theta, dx)
+    with pytest.warns(RuntimeWarning, match="rank deficient"):
+        b = stlsq_reference(theta, dx)
+    np.testing.assert_allclose(a, b, atol=1e-10)
+    # x0 + 2 (x0 x1) = 2 x0: minimum norm (0.4, 0.8); the constant 1 = c1 + 2 c2 + 4 c3: (1, 2, 4)/21, whose
+    # first two fall below the threshold, then 4 c3 = 1
+    np.testing.assert_allclose(a[:, 0], [0.0, 0.4, 0.0, 0.0, 0.8, 0.25], atol=1e-10)
+    assert np.all(a[:, 1] == 0)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_sindy_on_near_collinear_and_constant_data_is_bounded_and_zero(backend):
+    """Issue 11.1: the numba backend returned coefficients up to 3.7e13 and a non-zero model on constants."""
+    t, X = _collinear_data()
+    with pytest.warns(RuntimeWarning, match="rank deficient"):
+        model = SINDy(backend=backend).fit(X, t)
+    assert np.abs(model.coefficients_).max() < 10.0
+    const = np.stack([np.full_like(t, 0.7), np.full_like(t, 2.0)], 1)
+    with pytest.warns(RuntimeWarning, match="rank deficient"):
+        model = SINDy(backend=backend).fit(const, t)
+    assert np.all(model.coefficients_ == 0)
+    assert model.equations() == ["x0' = 0", "x1' = 0"]
+
+
+def test_sindy_full_rank_library_gives_no_rank_warning():
+    import warnings
+
+    t = np.linspace(0, 2, 201)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SINDy(PolynomialLibrary(degree=1), fd_order=6).fit(np.exp(-t), t)

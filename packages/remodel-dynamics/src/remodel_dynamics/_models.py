@@ -6,22 +6,19 @@ that turns a :class:`~remodel_dynamics.HamiltonianProblem` into a :class:`remode
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from remodel_core import TrainingProblem
+from remodel_core import check_positive
 from remodel_core.integrate import SYMPLECTIC_METHODS, hamiltonian_odeint, hamiltonian_vector_field, odeint
 from remodel_core.nn import MLP
 from torch import nn
 
-if TYPE_CHECKING:
-    from ._problem import HamiltonianProblem
-
 
 def _check_dim(name: str, value: int, even: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (even and value % 2):
-        what = "a positive even integer" if even else "a positive integer"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
+    check_positive(name, value, integer=True)
+    if even and value % 2:
+        raise ValueError(f"{name} must be a positive even integer (2 * dof), got {value!r}")
     return value
 
 
@@ -76,7 +73,9 @@ class DynamicsModel(nn.Module):
     """Base class of the learned models of ``x' = f(x)`` on states of dimension ``dim``.
 
     Subclasses set ``dim`` and implement :meth:`time_derivative` (or, for flow maps, :meth:`step`); they get
-    one-step maps, rollouts and :meth:`training_problem` from here.
+    one-step maps and rollouts from here. A model is fitted to data through the one entry point
+    :meth:`HamiltonianProblem.discretize`, which asks the model (``_training_data``) which data and loss it
+    learns from.
 
     Examples
     --------
@@ -108,8 +107,9 @@ class DynamicsModel(nn.Module):
         t = torch.tensor([0.0, h], dtype=x.dtype, device=x.device)
         return odeint(lambda _t, y: self.time_derivative(y), x, t, method=method or self.default_method)[-1]
 
-    def rollout(self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None,
-                **kwargs: Any) -> torch.Tensor:
+    def rollout(
+        self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None, **kwargs: Any
+    ) -> torch.Tensor:
         """Trajectories from ``x0`` (n, dim) at times ``t``: shape (n, len(t), dim), without gradients.
 
         ``method`` is the integrator (model default when ``None``); ``dt`` the largest step (default: the spacing
@@ -118,22 +118,29 @@ class DynamicsModel(nn.Module):
         self._check_state(x0, "x0")
         _check_times(t)
         with torch.no_grad():
-            ys = odeint(lambda _t, y: self.time_derivative(y), x0, t.to(x0.dtype),
-                        method=method or self.default_method, dt=dt, **kwargs)
+            ys = odeint(
+                lambda _t, y: self.time_derivative(y),
+                x0,
+                t.to(x0.dtype),
+                method=method or self.default_method,
+                dt=dt,
+                **kwargs,
+            )
         return ys.movedim(0, -2)
 
-    def training_problem(self, problem: HamiltonianProblem, *, target: str = "derivatives", method: str | None = None,
-                         batch_size: int | None = None, dtype: torch.dtype | None = None) -> TrainingProblem:
-        """Fit this model to ``problem``'s data (see :meth:`HamiltonianProblem.discretize`)."""
+    def _training_data(
+        self, problem: Any, target: str, method: str | None
+    ) -> tuple[tuple[torch.Tensor, ...], Any, str]:
+        """The data, loss and name of fitting this model to ``problem``'s data (a ``HamiltonianProblem``)."""
         if target not in self.targets:
             raise ValueError(f"{type(self).__name__} learns from target in {self.targets}, got {target!r}")
         if target == "derivatives":
-            data, loss = problem.points(), _DerivativeLoss()
-        else:
-            data, loss = problem.pairs(), _PairLoss(problem.dt, method)
-        data = tuple(d.to(dtype or _param_dtype(self)) for d in data)
-        return TrainingProblem(model=self, loss=loss, data=data, batch_size=batch_size,
-                               name=f"{type(self).__name__.lower()}-{problem.system.name}-{target}")
+            return problem.points(), _DerivativeLoss(), f"{type(self).__name__.lower()}-{problem.system.name}-{target}"
+        return (
+            problem.pairs(),
+            _PairLoss(problem.dt, method),
+            f"{type(self).__name__.lower()}-{problem.system.name}-{target}",
+        )
 
 
 class BaselineMLP(DynamicsModel):
@@ -148,8 +155,9 @@ class BaselineMLP(DynamicsModel):
     torch.Size([5, 2])
     """
 
-    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh",
-                 init: str = "orthogonal") -> None:
+    def __init__(
+        self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh", init: str = "orthogonal"
+    ) -> None:
         super().__init__()
         self.dim = _check_dim("dim", dim)
         self.net = MLP(dim, dim, width=width, depth=depth, activation=activation)
@@ -187,8 +195,9 @@ class HNN(DynamicsModel):
 
     default_method = "implicit_midpoint"
 
-    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh",
-                 init: str = "orthogonal") -> None:
+    def __init__(
+        self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "tanh", init: str = "orthogonal"
+    ) -> None:
         super().__init__()
         self.dim = _check_dim("dim", dim, even=True)
         self.dof = dim // 2
@@ -214,7 +223,7 @@ class HNN(DynamicsModel):
 
     def time_derivative(self, x: torch.Tensor) -> torch.Tensor:
         g = self.grad_hamiltonian(x)
-        return torch.cat([g[..., self.dof:], -g[..., :self.dof]], dim=-1)
+        return torch.cat([g[..., self.dof :], -g[..., : self.dof]], dim=-1)
 
     def _grad_H(self) -> Any:
         return hamiltonian_vector_field(self._H_qp, create_graph=torch.is_grad_enabled())
@@ -225,19 +234,21 @@ class HNN(DynamicsModel):
             return super().step(x, h, method)
         self._check_state(x)
         t = torch.tensor([0.0, h], dtype=x.dtype, device=x.device)
-        qs, ps = hamiltonian_odeint(self._grad_H(), x[..., :self.dof], x[..., self.dof:], t, method=method, **kwargs)
+        qs, ps = hamiltonian_odeint(self._grad_H(), x[..., : self.dof], x[..., self.dof :], t, method=method, **kwargs)
         return torch.cat([qs[-1], ps[-1]], dim=-1)
 
-    def rollout(self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None,
-                **kwargs: Any) -> torch.Tensor:
+    def rollout(
+        self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None, **kwargs: Any
+    ) -> torch.Tensor:
         method = method or self.default_method
         if method not in SYMPLECTIC_METHODS:
             return super().rollout(x0, t, method, dt, **kwargs)
         self._check_state(x0, "x0")
         _check_times(t)
         with torch.no_grad():
-            qs, ps = hamiltonian_odeint(self._grad_H(), x0[..., :self.dof], x0[..., self.dof:], t.to(x0.dtype),
-                                        method=method, dt=dt, **kwargs)
+            qs, ps = hamiltonian_odeint(
+                self._grad_H(), x0[..., : self.dof], x0[..., self.dof :], t.to(x0.dtype), method=method, dt=dt, **kwargs
+            )
         return torch.cat([qs, ps], dim=-1).movedim(0, -2)
 
 
@@ -257,8 +268,9 @@ class LNN(DynamicsModel):
 
     targets = ("derivatives",)
 
-    def __init__(self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "softplus",
-                 init: str = "default") -> None:
+    def __init__(
+        self, dim: int, *, width: int = 200, depth: int = 3, activation: str = "softplus", init: str = "default"
+    ) -> None:
         super().__init__()
         self.dim = _check_dim("dim", dim, even=True)
         self.dof = dim // 2
@@ -280,22 +292,25 @@ class LNN(DynamicsModel):
             ss = flat if flat.requires_grad else flat.detach().requires_grad_(True)
             (g,) = torch.autograd.grad(self.net(ss).sum(), ss, create_graph=True)
             # row i: d(dL/dv_i)/ds = [d^2L/(dv_i dq), d^2L/(dv_i dv)]
-            rows = [torch.autograd.grad(g[:, d + i].sum(), ss, create_graph=create, retain_graph=True)[0]
-                    for i in range(d)]
+            rows = [
+                torch.autograd.grad(g[:, d + i].sum(), ss, create_graph=create, retain_graph=True)[0] for i in range(d)
+            ]
         hess = torch.stack(rows, dim=1)
         hess_vq, hess_vv = hess[..., :d], hess[..., d:]
         rhs = g[:, :d] - (hess_vq @ flat[:, d:].unsqueeze(-1)).squeeze(-1)
         a, info = torch.linalg.solve_ex(hess_vv, rhs.unsqueeze(-1))
         if bool((info != 0).any()):
-            raise RuntimeError("LNN: the Hessian d^2L/dv^2 of the learned Lagrangian is singular at "
-                               f"{int((info != 0).sum())} state(s); the Euler-Lagrange equations have no solution")
+            raise RuntimeError(
+                "LNN: the Hessian d^2L/dv^2 of the learned Lagrangian is singular at "
+                f"{int((info != 0).sum())} state(s); the Euler-Lagrange equations have no solution"
+            )
         a = a.squeeze(-1)
         if not create:
             a = a.detach()
         return a.reshape(*s.shape[:-1], d)
 
     def time_derivative(self, s: torch.Tensor) -> torch.Tensor:
-        return torch.cat([s[..., self.dof:], self.acceleration(s)], dim=-1)
+        return torch.cat([s[..., self.dof :], self.acceleration(s)], dim=-1)
 
     def energy(self, s: torch.Tensor) -> torch.Tensor:
         """The learned energy ``v . dL/dv - L`` (conserved by the exact learned flow)."""
@@ -304,16 +319,14 @@ class LNN(DynamicsModel):
             ss = s if s.requires_grad else s.detach().requires_grad_(True)
             L = self.net(ss).squeeze(-1)
             (g,) = torch.autograd.grad(L.sum(), ss, create_graph=torch.is_grad_enabled())
-        return (s[..., self.dof:] * g[..., self.dof:]).sum(-1) - L
+        return (s[..., self.dof :] * g[..., self.dof :]).sum(-1) - L
 
-    def training_problem(self, problem: HamiltonianProblem, *, target: str = "derivatives", method: str | None = None,
-                         batch_size: int | None = None, dtype: torch.dtype | None = None) -> TrainingProblem:
+    def _training_data(
+        self, problem: Any, target: str, method: str | None
+    ) -> tuple[tuple[torch.Tensor, ...], Any, str]:
         if target not in self.targets:
             raise ValueError(f"LNN learns from target in {self.targets}, got {target!r}")
-        s, a = problem.lagrangian_points()
-        data = (s.to(dtype or _param_dtype(self)), a.to(dtype or _param_dtype(self)))
-        return TrainingProblem(model=self, loss=_AccelerationLoss(), data=data, batch_size=batch_size,
-                               name=f"lnn-{problem.system.name}")
+        return problem.lagrangian_points(), _AccelerationLoss(), f"lnn-{problem.system.name}"
 
 
 class _AccelerationLoss:

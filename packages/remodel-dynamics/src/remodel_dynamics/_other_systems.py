@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from ._systems import split_state
+from ._systems import check_parameter, split_state
 
 
 def _odeint_accurate(f, x0: torch.Tensor, t: torch.Tensor, tol: float) -> torch.Tensor:
@@ -44,12 +44,18 @@ class DoublePendulum:
     dof = 2
     name = "double_pendulum"
 
+    def __post_init__(self) -> None:
+        for name in ("m1", "m2", "l1", "l2"):
+            check_parameter(name, getattr(self, name))
+        check_parameter("g", self.g, allow_zero=True)
+
     def lagrangian(self, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``L(q, v)`` per sample."""
         t1, t2, w1, w2 = q[..., 0], q[..., 1], v[..., 0], v[..., 1]
         m1, m2, l1, l2, g = self.m1, self.m2, self.l1, self.l2, self.g
-        kinetic = (0.5 * (m1 + m2) * l1**2 * w1**2 + 0.5 * m2 * l2**2 * w2**2
-                   + m2 * l1 * l2 * w1 * w2 * torch.cos(t1 - t2))
+        kinetic = (
+            0.5 * (m1 + m2) * l1**2 * w1**2 + 0.5 * m2 * l2**2 * w2**2 + m2 * l1 * l2 * w1 * w2 * torch.cos(t1 - t2)
+        )
         potential = -(m1 + m2) * g * l1 * torch.cos(t1) - m2 * g * l2 * torch.cos(t2)
         return kinetic - potential
 
@@ -58,8 +64,9 @@ class DoublePendulum:
         q, v = split_state(s, 2, "s")
         t1, t2, w1, w2 = q[..., 0], q[..., 1], v[..., 0], v[..., 1]
         m1, m2, l1, l2, g = self.m1, self.m2, self.l1, self.l2, self.g
-        kinetic = (0.5 * (m1 + m2) * l1**2 * w1**2 + 0.5 * m2 * l2**2 * w2**2
-                   + m2 * l1 * l2 * w1 * w2 * torch.cos(t1 - t2))
+        kinetic = (
+            0.5 * (m1 + m2) * l1**2 * w1**2 + 0.5 * m2 * l2**2 * w2**2 + m2 * l1 * l2 * w1 * w2 * torch.cos(t1 - t2)
+        )
         return kinetic - (m1 + m2) * g * l1 * torch.cos(t1) - m2 * g * l2 * torch.cos(t2)
 
     def acceleration(self, q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -104,6 +111,10 @@ class Lorenz:
     rho: float = 28.0
     beta: float = 8.0 / 3.0
     name = "lorenz"
+
+    def __post_init__(self) -> None:
+        for name in ("sigma", "rho", "beta"):
+            check_parameter(name, getattr(self, name))
 
     def vector_field(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim == 0 or x.shape[-1] != 3:

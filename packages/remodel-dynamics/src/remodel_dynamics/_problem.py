@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 import torch
-from remodel_core import Problem, TrainingProblem
+from remodel_core import Problem, TrainingProblem, check_positive
 
+from ._models import DynamicsModel, _param_dtype
 from ._systems import HamiltonianSystem
 
 TARGETS = ("derivatives", "pairs")
@@ -53,9 +55,17 @@ class HamiltonianProblem(Problem):
     noise: float = 0.0
 
     @classmethod
-    def generate(cls, system: HamiltonianSystem, *, n_trajectories: int = 50, t_span: tuple[float, float] = (0.0, 3.0),
-                 n_times: int = 30, noise: float = 0.0, seed: int = 0,
-                 dtype: torch.dtype = torch.float64) -> HamiltonianProblem:
+    def generate(
+        cls,
+        system: HamiltonianSystem,
+        *,
+        n_trajectories: int = 50,
+        t_span: tuple[float, float] = (0.0, 3.0),
+        n_times: int = 30,
+        noise: float = 0.0,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+    ) -> HamiltonianProblem:
         """Sample ``n_trajectories`` initial states, integrate them accurately and add observation noise.
 
         The grid has ``n_times`` points ``t_span[0] + k dt`` with ``dt = (t_span[1] - t_span[0]) / n_times``
@@ -63,15 +73,22 @@ class HamiltonianProblem(Problem):
         """
         if not isinstance(system, HamiltonianSystem):
             raise TypeError(f"system must be a HamiltonianSystem, got {type(system).__name__}")
-        for name, value in (("n_trajectories", n_trajectories), ("n_times", n_times)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive("n_trajectories", n_trajectories, integer=True)
+        check_positive("n_times", n_times, integer=True)
         if n_times < 2:
             raise ValueError(f"n_times must be >= 2, got {n_times}")
+        if (
+            not isinstance(t_span, tuple | list)
+            or len(t_span) != 2
+            or not all(isinstance(v, int | float) and math.isfinite(v) for v in t_span)
+        ):
+            raise ValueError(f"t_span must be a pair of finite times (start, end), got {t_span!r}")
         if not t_span[1] > t_span[0]:
             raise ValueError(f"t_span must be increasing, got {t_span!r}")
-        if not noise >= 0:
-            raise ValueError(f"noise must be >= 0, got {noise!r}")
+        check_positive("noise", noise, allow_zero=True)
+        if not math.isfinite(noise):
+            raise ValueError(f"noise must be finite, got {noise!r}")
+        check_positive("seed", seed, allow_zero=True, integer=True)
         rng = np.random.default_rng(seed)
         x0 = system.sample_initial(n_trajectories, rng)
         dt = (t_span[1] - t_span[0]) / n_times
@@ -79,8 +96,9 @@ class HamiltonianProblem(Problem):
         clean = system.flow(x0, t)
         dx = system.vector_field(clean)
         x = clean + noise * torch.from_numpy(rng.standard_normal(clean.shape))
-        return cls(system=system, t=t.to(dtype), x=x.to(dtype), dx=dx.to(dtype), x_clean=clean.to(dtype),
-                   noise=float(noise))
+        return cls(
+            system=system, t=t.to(dtype), x=x.to(dtype), dx=dx.to(dtype), x_clean=clean.to(dtype), noise=float(noise)
+        )
 
     # checks and views ---------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -96,8 +114,9 @@ class HamiltonianProblem(Problem):
             raise ValueError("t must be strictly increasing")
         expected = (self.x.shape[0], self.t.numel(), d)
         if self.x.ndim != 3 or tuple(self.x.shape) != expected:
-            raise ValueError(f"x must have shape (n_trajectories, n_times={self.t.numel()}, 2 * dof={d}), "
-                             f"got {tuple(self.x.shape)}")
+            raise ValueError(
+                f"x must have shape (n_trajectories, n_times={self.t.numel()}, 2 * dof={d}), got {tuple(self.x.shape)}"
+            )
         if tuple(self.dx.shape) != tuple(self.x.shape):
             raise ValueError(f"dx must have the shape of x {tuple(self.x.shape)}, got {tuple(self.dx.shape)}")
         if self.x_clean is not None and tuple(self.x_clean.shape) != tuple(self.x.shape):
@@ -150,41 +169,66 @@ class HamiltonianProblem(Problem):
         perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
         parts = []
         for idx in (perm[n_test:], perm[:n_test]):
-            parts.append(dataclasses.replace(
-                self, x=self.x[idx], dx=self.dx[idx],
-                x_clean=None if self.x_clean is None else self.x_clean[idx]))
+            parts.append(
+                dataclasses.replace(
+                    self, x=self.x[idx], dx=self.dx[idx], x_clean=None if self.x_clean is None else self.x_clean[idx]
+                )
+            )
         return parts[0], parts[1]
 
-    def discretize(self, model: Any, *, target: str = "derivatives", method: str | None = None,
-                   batch_size: int | None = None, dtype: torch.dtype | None = None) -> TrainingProblem:
-        """The :class:`remodel_core.TrainingProblem` of fitting ``model`` to these data.
+    def discretize(
+        self,
+        model: Any,
+        *,
+        target: str | None = None,
+        method: str | None = None,
+        batch_size: int | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> TrainingProblem:
+        """The :class:`remodel_core.TrainingProblem` of fitting ``model`` to these data (the one entry point).
 
         Parameters
         ----------
         model : DynamicsModel
             HNN, LNN, SympNet or baseline network.
-        target : {"derivatives", "pairs"}
+        target : {"derivatives", "pairs"}, optional
             ``"derivatives"``: match the model's vector field to ``dx`` (continuous-time learning).
             ``"pairs"``: match one step of the model's flow map over ``dt`` to the next sample
             (discrete-time learning; vector-field models take one step of the integrator ``method`` inside
-            the loss, e.g. implicit midpoint for a HNN).
+            the loss, e.g. implicit midpoint for a HNN). Default: the model's first target
+            (``"derivatives"``, or ``"pairs"`` for a SympNet).
         method : str, optional
             Integrator of the ``"pairs"`` loss (model default when ``None``).
         batch_size : int, optional
             Minibatch size.
         dtype : torch.dtype, optional
             Cast the data (default: the dtype of the model's parameters).
-        """
-        from ._models import DynamicsModel
 
+        Examples
+        --------
+        >>> from remodel_dynamics import HNN, MassSpring
+        >>> data = HamiltonianProblem.generate(MassSpring(), n_trajectories=2, n_times=5)
+        >>> data.discretize(HNN(2, width=8, depth=1).double()).name
+        'hnn-mass_spring-derivatives'
+        """
         if not isinstance(model, DynamicsModel):
             raise TypeError(f"model must be a remodel_dynamics DynamicsModel, got {type(model).__name__}")
+        target = model.targets[0] if target is None else target
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         if model.dim != self.x.shape[-1]:
             raise ValueError(f"model works on states of dimension {model.dim}, the data have {self.x.shape[-1]}")
-        return model.training_problem(self, target=target, method=method, batch_size=batch_size, dtype=dtype)
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            raise TypeError(f"dtype must be a torch.dtype, got {type(dtype).__name__}")
+        data, loss, name = model._training_data(self, target, method)
+        data = tuple(d.to(dtype or _param_dtype(model)) for d in data)
+        return TrainingProblem(model=model, loss=loss, data=data, batch_size=batch_size, name=name)
 
     def summary(self) -> dict[str, Any]:
-        return {"problem": type(self).__name__, "system": self.system.name, "trajectories": self.n_trajectories,
-                "times": int(self.t.numel()), "noise": self.noise}
+        return {
+            "problem": type(self).__name__,
+            "system": self.system.name,
+            "trajectories": self.n_trajectories,
+            "times": int(self.t.numel()),
+            "noise": self.noise,
+        }

@@ -7,17 +7,14 @@ symplectic, so the whole map is symplectic for every parameter value. It learns 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from remodel_core import TrainingProblem
+from remodel_core import check_positive
 from remodel_core.nn import activation as make_activation
 from torch import nn
 
-from ._models import DynamicsModel, _check_dim, _check_times, _PairLoss, _param_dtype
-
-if TYPE_CHECKING:
-    from ._problem import HamiltonianProblem
+from ._models import DynamicsModel, _check_dim, _check_times, _PairLoss
 
 
 class LinearModule(nn.Module):
@@ -30,7 +27,7 @@ class LinearModule(nn.Module):
         self.b = nn.Parameter(torch.zeros(2 * dof))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, p = x[..., :self.dof], x[..., self.dof:]
+        q, p = x[..., : self.dof], x[..., self.dof :]
         for k in range(self.A.shape[0]):
             S = self.A[k] + self.A[k].T
             if k % 2 == 0:
@@ -50,7 +47,7 @@ class ActivationModule(nn.Module):
         self.a = nn.Parameter(std * torch.randn(dof))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, p = x[..., :self.dof], x[..., self.dof:]
+        q, p = x[..., : self.dof], x[..., self.dof :]
         if self.mode == "up":
             q = q + self.a * self.act(p)
         else:
@@ -70,7 +67,7 @@ class GradientModule(nn.Module):
         self.b = nn.Parameter(torch.zeros(width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, p = x[..., :self.dof], x[..., self.dof:]
+        q, p = x[..., : self.dof], x[..., self.dof :]
         if self.mode == "up":
             q = q + (self.a * self.act(p @ self.K.T + self.b)) @ self.K
         else:
@@ -92,8 +89,9 @@ class SympNet(DynamicsModel):
         super().__init__()
         self.dim = _check_dim("dim", dim, even=True)
         self.dof = dim // 2
-        if isinstance(h, bool) or not isinstance(h, int | float) or not h > 0:
-            raise ValueError(f"h must be a positive time step, got {h!r}")
+        check_positive("h", h)
+        if h == float("inf"):
+            raise ValueError(f"h must be a finite time step, got {h!r}")
         self.h = float(h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,8 +115,9 @@ class SympNet(DynamicsModel):
             x = self(x)
         return x
 
-    def rollout(self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None,
-                **kwargs: Any) -> torch.Tensor:
+    def rollout(
+        self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None, **kwargs: Any
+    ) -> torch.Tensor:
         self._check_state(x0, "x0")
         n = self._steps(_check_times(t))
         steps = torch.diff(t)
@@ -133,14 +132,13 @@ class SympNet(DynamicsModel):
                 out.append(x)
         return torch.stack(out, dim=-2)
 
-    def training_problem(self, problem: HamiltonianProblem, *, target: str = "pairs", method: str | None = None,
-                         batch_size: int | None = None, dtype: torch.dtype | None = None) -> TrainingProblem:
+    def _training_data(
+        self, problem: Any, target: str, method: str | None
+    ) -> tuple[tuple[torch.Tensor, ...], Any, str]:
         if target != "pairs":
             raise ValueError(f"{type(self).__name__} learns a flow map from target='pairs', got {target!r}")
         self._steps(problem.dt)
-        data = tuple(d.to(dtype or _param_dtype(self)) for d in problem.pairs())
-        return TrainingProblem(model=self, loss=_PairLoss(problem.dt, None), data=data, batch_size=batch_size,
-                               name=f"{type(self).__name__.lower()}-{problem.system.name}")
+        return problem.pairs(), _PairLoss(problem.dt, None), f"{type(self).__name__.lower()}-{problem.system.name}"
 
 
 class LASympNet(SympNet):
@@ -205,5 +203,6 @@ class GSympNet(SympNet):
         super().__init__(dim, h)
         _check_dim("layers", layers)
         _check_dim("width", width)
-        self.layers = nn.ModuleList(GradientModule(self.dof, width, "up" if i % 2 == 0 else "low", activation)
-                                    for i in range(layers))
+        self.layers = nn.ModuleList(
+            GradientModule(self.dof, width, "up" if i % 2 == 0 else "low", activation) for i in range(layers)
+        )

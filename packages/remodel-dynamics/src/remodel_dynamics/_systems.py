@@ -14,6 +14,24 @@ from typing import ClassVar
 
 import numpy as np
 import torch
+from remodel_core import check_positive
+
+
+def check_parameter(name: str, value: float, *, allow_zero: bool = False) -> None:
+    """A physical parameter: a finite number ``> 0`` (``>= 0`` with ``allow_zero``), else a clear error."""
+    check_positive(name, value, allow_zero=allow_zero)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+
+
+def check_radius(name: str, value: tuple[float, float]) -> None:
+    """A range ``(low, high)`` of radii with ``0 <= low <= high < inf``."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high), got {value!r}")
+    check_parameter(f"{name}[0]", value[0], allow_zero=True)
+    check_parameter(f"{name}[1]", value[1])
+    if value[0] > value[1]:
+        raise ValueError(f"{name} must satisfy low <= high, got {tuple(value)!r}")
 
 
 def split_state(x: torch.Tensor, dof: int, name: str = "x") -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,8 +128,9 @@ class HamiltonianSystem:
         from remodel_core.integrate import hamiltonian_odeint
 
         q0, p0 = split_state(x0.to(torch.float64), self.dof, "x0")
-        qs, ps = hamiltonian_odeint(lambda q, p: self.grad_hamiltonian(q, p), q0, p0,
-                                    t.to(torch.float64), method="yoshida4", dt=self.fine_dt)
+        qs, ps = hamiltonian_odeint(
+            lambda q, p: self.grad_hamiltonian(q, p), q0, p0, t.to(torch.float64), method="yoshida4", dt=self.fine_dt
+        )
         return torch.cat([qs, ps], dim=-1).transpose(0, 1).to(x0.dtype)
 
 
@@ -139,6 +158,11 @@ class MassSpring(HamiltonianSystem):
     m: float = 1.0
     radius: tuple[float, float] = (0.1, 1.0)
     name: ClassVar[str] = "mass_spring"
+
+    def __post_init__(self) -> None:
+        check_parameter("k", self.k)
+        check_parameter("m", self.m)
+        check_radius("radius", self.radius)
 
     def inverse_mass(self, like: torch.Tensor) -> torch.Tensor:
         return torch.full((1,), 1.0 / self.m, dtype=like.dtype, device=like.device)
@@ -180,6 +204,12 @@ class Pendulum(HamiltonianSystem):
     radius: tuple[float, float] = (1.3, 2.2)
     name: ClassVar[str] = "pendulum"
 
+    def __post_init__(self) -> None:
+        check_parameter("m", self.m)
+        check_parameter("l", self.l)
+        check_parameter("g", self.g, allow_zero=True)
+        check_radius("radius", self.radius)
+
     def inverse_mass(self, like: torch.Tensor) -> torch.Tensor:
         return torch.full((1,), 1.0 / (self.m * self.l**2), dtype=like.dtype, device=like.device)
 
@@ -217,9 +247,21 @@ class TwoBody(HamiltonianSystem):
     name: ClassVar[str] = "two_body"
     dof: ClassVar[int] = 4
 
+    def __post_init__(self) -> None:
+        for name in ("m1", "m2", "G"):
+            check_parameter(name, getattr(self, name))
+        check_radius("radius", self.radius)
+        if self.radius[0] <= 0:
+            raise ValueError(f"radius[0] must be > 0 (the bodies would collide), got {self.radius[0]!r}")
+        check_parameter("orbit_noise", self.orbit_noise, allow_zero=True)
+        if self.orbit_noise >= 1:
+            raise ValueError(
+                f"orbit_noise must lie in [0, 1) (the orbit speed factor 1 +- orbit_noise stays > 0), "
+                f"got {self.orbit_noise!r}"
+            )
+
     def inverse_mass(self, like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor([1 / self.m1, 1 / self.m1, 1 / self.m2, 1 / self.m2], dtype=like.dtype,
-                            device=like.device)
+        return torch.tensor([1 / self.m1, 1 / self.m1, 1 / self.m2, 1 / self.m2], dtype=like.dtype, device=like.device)
 
     def potential(self, q: torch.Tensor) -> torch.Tensor:
         r = torch.linalg.vector_norm(q[..., :2] - q[..., 2:], dim=-1)

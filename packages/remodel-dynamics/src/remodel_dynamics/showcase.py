@@ -20,10 +20,17 @@ from .sindy import PolynomialLibrary, SINDy
 F64 = torch.float64
 
 
-def _train(model: torch.nn.Module, data: HamiltonianProblem, target: str, steps: int, lr: float,
-           progress: bool) -> torch.nn.Module:
-    sol = solve(data.discretize(model, target=target), Adam(lr=lr), maxiters=steps, seed=0, dtype=torch.float32,
-                progress=progress)
+def _train(
+    model: torch.nn.Module, data: HamiltonianProblem, target: str, steps: int, lr: float, progress: bool
+) -> torch.nn.Module:
+    sol = solve(
+        data.discretize(model, target=target),
+        Adam(lr=lr),
+        maxiters=steps,
+        seed=0,
+        dtype=torch.float32,
+        progress=progress,
+    )
     return sol.u.to(F64).eval()
 
 
@@ -46,15 +53,17 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     torch.set_num_threads(1)  # small networks: one thread is fastest; restored below
     try:
         system = Pendulum(m=0.5, l=1.0, g=6.0)  # Greydanus et al.: H = 3 (1 - cos q) + p^2
-        data = HamiltonianProblem.generate(system, n_trajectories=50 if not quick else 24, n_times=30, noise=0.1,
-                                           seed=0)
+        data = HamiltonianProblem.generate(
+            system, n_trajectories=50 if not quick else 24, n_times=30, noise=0.1, seed=0
+        )
         train, test = data.split(0.5, seed=0)
         net = {"width": 64, "depth": 2} if quick else {"width": 200, "depth": 3}
         steps = 300 if quick else 2000
         torch.manual_seed(0)
         models = {
-            "baseline": _train(BaselineMLP(2, **net), train, "derivatives", steps, 1e-3 if not quick else 3e-3,
-                               progress),
+            "baseline": _train(
+                BaselineMLP(2, **net), train, "derivatives", steps, 1e-3 if not quick else 3e-3, progress
+            ),
             "HNN": _train(HNN(2, **net), train, "derivatives", steps, 1e-3 if not quick else 3e-3, progress),
             "G-SympNet": _train(GSympNet(2, h=data.dt, layers=8, width=50), train, "pairs", steps, 1e-2, progress),
         }
@@ -144,13 +153,21 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         title="Dynamics: structure-preserving learning and discovery",
         summary=summary,
         tables=[
-            Table(caption="Pendulum, held-out trajectories", header=["model", "state MSE", "energy MSE",
-                                                                     f"energy drift ({n_long} steps)"], rows=rows),
-            Table(caption="SINDy on Lorenz (sigma=10, rho=28, beta=8/3)", header=["equation"],
-                  rows=[[e] for e in sindy.equations(precision=3)]),
+            Table(
+                caption="Pendulum, held-out trajectories",
+                header=["model", "state MSE", "energy MSE", f"energy drift ({n_long} steps)"],
+                rows=rows,
+            ),
+            Table(
+                caption="SINDy on Lorenz (sigma=10, rho=28, beta=8/3)",
+                header=["equation"],
+                rows=[[e] for e in sindy.equations(precision=3)],
+            ),
         ],
-        figures=[("Pendulum phase portraits: learned vs true", Path("dynamics_phase.png")),
-                 ("True energy along long rollouts", Path("dynamics_energy.png")),
-                 ("Lorenz attractor: data and SINDy model", Path("dynamics_lorenz.png"))],
+        figures=[
+            ("Pendulum phase portraits: learned vs true", Path("dynamics_phase.png")),
+            ("True energy along long rollouts", Path("dynamics_energy.png")),
+            ("Lorenz attractor: data and SINDy model", Path("dynamics_lorenz.png")),
+        ],
         metrics=metrics,
     )

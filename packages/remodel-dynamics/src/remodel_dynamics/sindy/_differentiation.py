@@ -88,16 +88,16 @@ def finite_difference(x: np.ndarray, t: float | np.ndarray, order: int = 2) -> n
         h = ts[1] - ts[0]
         # interior: one centred stencil applied as a sliding sum; the ends: one-sided stencils
         w = fornberg_weights(0.0, (np.arange(width) - half) * h)
-        out[half:n - half] = sum(w[j] * x[j:n - width + 1 + j] for j in range(width))
+        out[half : n - half] = sum(w[j] * x[j : n - width + 1 + j] for j in range(width))
         for i in list(range(half)) + list(range(n - half, n)):
             start = min(max(i - half, 0), n - width)
             wi = fornberg_weights(0.0, (np.arange(width) - (i - start)) * h)
-            out[i] = np.tensordot(wi, x[start:start + width], axes=(0, 0))
+            out[i] = np.tensordot(wi, x[start : start + width], axes=(0, 0))
         return out
     for i in range(n):
         start = min(max(i - half, 0), n - width)
-        w = fornberg_weights(ts[i], ts[start:start + width])
-        out[i] = np.tensordot(w, x[start:start + width], axes=(0, 0))
+        w = fornberg_weights(ts[i], ts[start : start + width])
+        out[i] = np.tensordot(w, x[start : start + width], axes=(0, 0))
     return out
 
 

@@ -55,15 +55,24 @@ class SINDy(BaseEstimator):
     --------
     >>> t = np.linspace(0, 5, 501)
     >>> x = np.stack([np.cos(t), -np.sin(t)], axis=1)       # x' = y, y' = -x
-    >>> model = SINDy(threshold=0.05, fd_order=6, feature_names=["x", "y"]).fit(x, t)
+    >>> model = SINDy(PolynomialLibrary(degree=1), threshold=0.05, fd_order=6, feature_names=["x", "y"]).fit(x, t)
     >>> model.equations(precision=3)
     ["x' = 1.000 y", "y' = -1.000 x"]
     """
 
-    def __init__(self, library: _Library | None = None, threshold: float = 0.1, alpha: float = 0.0,
-                 max_iter: int = 20, differentiation: str = "finite_difference", fd_order: int = 2,
-                 window: int = 11, polyorder: int = 3, feature_names: Sequence[str] | None = None,
-                 backend: str = "numba") -> None:
+    def __init__(
+        self,
+        library: _Library | None = None,
+        threshold: float = 0.1,
+        alpha: float = 0.0,
+        max_iter: int = 20,
+        differentiation: str = "finite_difference",
+        fd_order: int = 2,
+        window: int = 11,
+        polyorder: int = 3,
+        feature_names: Sequence[str] | None = None,
+        backend: str = "numba",
+    ) -> None:
         self.library = library
         self.threshold = threshold
         self.alpha = alpha
@@ -85,8 +94,9 @@ class SINDy(BaseEstimator):
             if xi.ndim == 1:
                 xi = xi[:, None]
             if xi.ndim != 2:
-                raise ValueError(f"x must be (n_times, n_features) or a list of such arrays; trajectory {i} "
-                                 f"has shape {xi.shape}")
+                raise ValueError(
+                    f"x must be (n_times, n_features) or a list of such arrays; trajectory {i} has shape {xi.shape}"
+                )
             if not np.isfinite(xi).all():
                 raise ValueError("x must be finite")
             out.append(xi)
@@ -103,8 +113,12 @@ class SINDy(BaseEstimator):
         raise ValueError(f"differentiation must be one of {_DIFFERENTIATION}, got {self.differentiation!r}")
 
     # estimator API --------------------------------------------------------------------------------
-    def fit(self, x: np.ndarray | Sequence[np.ndarray], t: float | np.ndarray | Sequence | None = None,
-            x_dot: np.ndarray | Sequence[np.ndarray] | None = None) -> SINDy:
+    def fit(
+        self,
+        x: np.ndarray | Sequence[np.ndarray],
+        t: float | np.ndarray | Sequence | None = None,
+        x_dot: np.ndarray | Sequence[np.ndarray] | None = None,
+    ) -> SINDy:
         """Fit the sparse model.
 
         Parameters
