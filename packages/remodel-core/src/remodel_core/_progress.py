@@ -10,8 +10,31 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 def want_progress(progress: bool | None) -> bool:
-    """Resolve ``progress=None`` to whether standard error is a terminal."""
-    return sys.stderr.isatty() if progress is None else bool(progress)
+    """Resolve ``progress=None`` to whether a bar can be seen: on a terminal or in a Jupyter notebook.
+
+    Parameters
+    ----------
+    progress : bool or None
+        ``True`` or ``False`` forces the bar on or off; ``None`` shows it when standard error is a terminal
+        or when running in a Jupyter kernel (rich renders the bar there as a live widget).
+
+    Returns
+    -------
+    bool
+        Whether to show a progress bar.
+
+    Examples
+    --------
+    >>> want_progress(False), want_progress(True)
+    (False, True)
+    """
+    if progress is not None:
+        return bool(progress)
+    if sys.stderr.isatty():
+        return True
+    from rich.console import Console
+
+    return Console().is_jupyter
 
 
 class ProgressBar(AbstractContextManager):
