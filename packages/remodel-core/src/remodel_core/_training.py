@@ -276,8 +276,15 @@ def train(
     With ``data_parallel=True`` the loop trains data-parallel over the ``torch.distributed`` ranks (see
     :class:`_DataParallel`): every evaluation returns the global loss and gradient, the ranks agree on when
     to stop, only rank 0 writes checkpoints and shows progress, and every rank can resume from the same file.
+
+    Data that change during training (adaptive collocation): when ``ctx.between_iterations`` is set, it is
+    called as ``between_iterations(iteration, model, optimizer, data)`` after every iteration that does not
+    stop the run; a tuple of tensors it returns replaces the data from the next iteration on (moved to the
+    solve's device and dtype, minibatches restarted), while the model and the optimizer, with its state,
+    go on. The hook adapts the optimizer to the new loss itself (see ``remodel_sampling.AdaptiveSampling``).
     """
     opts = ctx.options
+    between = getattr(ctx, "between_iterations", None)
     model = copy.deepcopy(problem.model).to(device=opts.device)
     if opts.dtype is not None:
         model = model.to(dtype=opts.dtype)
@@ -401,6 +408,14 @@ def train(
                     retcode = ctx.stop_reason(iteration=iteration, loss=loss, state=model)
             if dp is not None:
                 retcode = dp.agree(retcode)
+            if retcode is None and between is not None:
+                new = between(iteration, model, optimizer, data)
+                if new is not None:  # new data, same model and optimizer
+                    data = tuple(
+                        t.to(device=opts.device, dtype=opts.dtype if opts.dtype and t.is_floating_point() else t.dtype)
+                        for t in new
+                    )
+                    batches.n, batches.perm, batches.pos = int(data[0].shape[0]), None, 0
             if retcode is not None or iteration % opts.checkpoint_every == 0:
                 checkpoint()
     ctx.stats["wall_s"] = ctx.elapsed()
