@@ -79,3 +79,55 @@ def equivariance_error(model: nn.Module | Callable[[torch.Tensor], torch.Tensor]
         target = fx if out is None else out(fx)
         worst = max(worst, float((model(act(x)) - target).norm()) / scale)
     return worst
+
+
+@torch.no_grad()
+def check_equivariance(model: nn.Module | Callable[[torch.Tensor], torch.Tensor], group: object, x: torch.Tensor, *,
+                       output: str | None = None) -> float:
+    """Worst relative error ``|| f(g x) - g f(x) || / || f(x) ||`` over all exact elements ``g`` of ``group``
+    (rotations by multiples of 90° and, for ``D_N``, flips).
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        The map ``f`` on images ``[B, C, H, W]`` (put it in eval mode first if it has batch norm or dropout).
+    group : PlanarGroup or str
+        ``"C8"``, ``"D4"``, ... or a :class:`~remodel_equivariant.PlanarGroup`.
+    x : torch.Tensor
+        Square input images ``[B, C, H, H]``.
+    output : {"invariant", "image", "regular"}, optional
+        How the group acts on the output: not at all (logits), on maps ``[B, C, H, W]`` as on images, or on
+        fields over the group ``[B, C, |G|, H, W]``. By default: from the output's number of dimensions
+        (2 -> invariant, 4 -> image, 5 -> regular).
+
+    Returns
+    -------
+    float
+        The worst relative error (0 for exact equivariance; float32 round-off is about 1e-7).
+
+    Examples
+    --------
+    >>> from remodel_equivariant import GCNN
+    >>> model = GCNN("D4", hidden=(2,), out_features=3, kernel_size=3).eval()
+    >>> check_equivariance(model, "D4", torch.randn(2, 1, 9, 9)) < 1e-5
+    True
+    """
+    from ._groups import as_group
+
+    g = as_group(group)
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"x must be square images [B, C, H, H], got {getattr(x, 'shape', type(x).__name__)}")
+    fx = model(x)
+    kind = output or {2: "invariant", 4: "image", 5: "regular"}.get(fx.dim())
+    if kind not in ("invariant", "image", "regular"):
+        raise ValueError(f"output must be 'invariant', 'image' or 'regular', got {output!r} (output dim {fx.dim()})")
+    if kind == "regular" and (fx.dim() != 5 or fx.shape[2] != g.order):
+        raise ValueError(f"a regular output must be [B, C, {g.order}, H, W] for {g.name}, got {list(fx.shape)}")
+    scale = float(fx.norm())
+    if scale == 0.0:
+        raise ValueError("model(x) is zero: the relative error is undefined")
+    worst = 0.0
+    for a in g.exact_elements():
+        target = fx if kind == "invariant" else g.act_on_image(a, fx) if kind == "image" else g.act_on_regular(a, fx)
+        worst = max(worst, float((model(g.act_on_image(a, x)) - target).norm()) / scale)
+    return worst

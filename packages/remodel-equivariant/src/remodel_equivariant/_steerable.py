@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from ._escnn import escnn_modules
+from ._gconv import EquivariantPool2d
 
 
 def _check_int(name: str, value: Any, low: int = 1) -> int:
@@ -54,6 +56,10 @@ class SteerableCNN(nn.Module):
         Odd kernel size; the padding keeps the image size.
     pool : bool
         Return invariant features (True) or equivariant scalar maps (False).
+    batch_norm : bool
+        escnn's ``InnerBatchNorm`` after every convolution (as :class:`~remodel_equivariant.GCNN`).
+    downsample : bool
+        Equivariant stride-2 average pooling between layers (as :class:`~remodel_equivariant.GCNN`).
 
     Examples
     --------
@@ -64,44 +70,103 @@ class SteerableCNN(nn.Module):
     """
 
     def __init__(self, *, N: int = 4, flips: bool = False, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
-                 out_features: int = 10, kernel_size: int = 5, pool: bool = True) -> None:
+                 out_features: int = 10, kernel_size: int = 5, pool: bool = True, batch_norm: bool = False,
+                 downsample: bool = False) -> None:
         super().__init__()
         _check_int("N", N)
         _check_int("in_channels", in_channels)
         _check_int("out_features", out_features)
+        hidden = _check_channels(hidden)
         if _check_int("kernel_size", kernel_size) % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
-        hidden = _check_channels(hidden)
         gspaces, enn = escnn_modules()
-        self.N, self.flips, self.pool = N, bool(flips), bool(pool)
+        self.N, self.flips, self.pool, self.downsample = N, bool(flips), bool(pool), bool(downsample)
         self.gspace = gspaces.flipRot2dOnR2(N=N) if flips else gspaces.rot2dOnR2(N=N)
         self.in_type = enn.FieldType(self.gspace, in_channels * [self.gspace.trivial_repr])
-        layers = []
+        blocks = []
         current = self.in_type
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for c in hidden:
                 out = enn.FieldType(self.gspace, c * [self.gspace.regular_repr])
-                layers += [enn.R2Conv(current, out, kernel_size=kernel_size, padding=kernel_size // 2),
-                           enn.ReLU(out)]
+                layers = [enn.R2Conv(current, out, kernel_size=kernel_size, padding=kernel_size // 2)]
+                if batch_norm:
+                    layers.append(enn.InnerBatchNorm(out))
+                layers.append(enn.ReLU(out))
+                blocks.append(enn.SequentialModule(*layers))
                 current = out
-        layers.append(enn.GroupPooling(current))
-        self.features = enn.SequentialModule(*layers)
-        self.out_type = layers[-1].out_type
+        self.blocks = nn.ModuleList(blocks)
+        self.order = self.gspace.fibergroup.order()
+        self.spatial_pool = EquivariantPool2d()
         self.head = nn.Linear(hidden[-1], out_features) if pool else None
 
     @property
     def group_name(self) -> str:
         return f"{'D' if self.flips else 'C'}{self.N}"
 
+    def _group_pool(self, y: torch.Tensor) -> torch.Tensor:
+        # regular fields are stored field by field, |G| channels each: max over the group
+        return y.reshape(y.shape[0], -1, self.order, *y.shape[-2:]).amax(dim=2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_type.size:
             raise ValueError(f"x must have shape [B, {self.in_type.size}, H, W], got {list(x.shape)}")
         _, enn = escnn_modules()
-        y = self.features(enn.GeometricTensor(x, self.in_type)).tensor
-        if self.head is None:
-            return y
-        return self.head(y.mean(dim=(2, 3)))
+        y = enn.GeometricTensor(x, self.in_type)
+        for i, block in enumerate(self.blocks):
+            y = block(y)
+            if self.downsample and i + 1 < len(self.blocks):
+                y = enn.GeometricTensor(self.spatial_pool(y.tensor), y.type)
+        y = self._group_pool(y.tensor)
+        return y if self.head is None else self.head(y.mean(dim=(2, 3)))
+
+    def export(self) -> nn.Module:
+        """The same network in plain torch (escnn's ``export`` of every convolution, batch norm and ReLU,
+        then native pooling and head), in eval mode: picklable with ``torch.save``, exportable with
+        ``torch.export``, no escnn needed to run it.
+
+        Returns
+        -------
+        nn.Module
+            ``ExportedSteerableCNN``, equal to ``self.eval()`` up to round-off.
+        """
+        self.eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            blocks = [block.export() for block in self.blocks]
+        head = None if self.head is None else copy.deepcopy(self.head)
+        return ExportedSteerableCNN(blocks, self.order, head, downsample=self.downsample).eval()
+
+
+class ExportedSteerableCNN(nn.Module):
+    """A :class:`SteerableCNN` exported to plain torch (see :meth:`SteerableCNN.export`).
+
+    Parameters
+    ----------
+    blocks : list of nn.Module
+        Exported convolution blocks.
+    order : int
+        Order of the group (channels per regular field).
+    head : nn.Linear or None
+        The invariant head, or ``None`` for feature maps.
+    downsample : bool
+        Equivariant spatial pooling between blocks.
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module], order: int, head: nn.Module | None, *,
+                 downsample: bool = False) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.order, self.head, self.downsample = order, head, downsample
+        self.spatial_pool = EquivariantPool2d()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if self.downsample and i + 1 < len(self.blocks):
+                x = self.spatial_pool(x)
+        y = x.reshape(x.shape[0], -1, self.order, *x.shape[-2:]).amax(dim=2)
+        return y if self.head is None else self.head(y.mean(dim=(2, 3)))
 
 
 class PlainCNN(nn.Module):

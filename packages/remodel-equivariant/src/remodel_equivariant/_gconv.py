@@ -1,0 +1,314 @@
+"""Native group convolutions for C_N and D_N in plain torch (no escnn).
+
+Fields over the group are tensors ``[B, C, |G|, H, W]`` (the regular representation: one map per group element).
+The lifting convolution takes images ``[B, C, H, W]`` to such fields, the group convolution maps fields to fields,
+and :class:`GroupPool` / :class:`InvariantHead` end with invariants (Cohen & Welling, "Group equivariant
+convolutional networks", ICML 2016). Kernels are rotated by the matrices of
+:meth:`~remodel_equivariant.PlanarGroup.kernel_transforms`; every layer is a plain ``nn.Module`` with buffers, so
+``torch.save`` and ``torch.export`` work on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from ._groups import PlanarGroup, as_group
+
+
+def _check_int(name: str, value: object, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _check_kernel(kernel_size: object) -> int:
+    if _check_int("kernel_size", kernel_size) % 2 == 0:
+        raise ValueError(f"kernel_size must be odd (the kernel is rotated about its centre pixel), got {kernel_size}")
+    return kernel_size  # type: ignore[return-value]
+
+
+def _disk(kernel_size: int) -> torch.Tensor:
+    """Mask of the pixels within ``(k - 1) / 2 + 0.5`` of the centre (rot90- and flip-invariant)."""
+    c = (kernel_size - 1) / 2
+    i = torch.arange(kernel_size, dtype=torch.float64) - c
+    return ((i[:, None] ** 2 + i[None, :] ** 2) <= (c + 0.5) ** 2).to(torch.float64).flatten()
+
+
+def _check_field(x: torch.Tensor, channels: int, group: PlanarGroup, what: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 5 or x.shape[1] != channels or x.shape[2] != group.order:
+        raise ValueError(
+            f"{what} must be a field over {group.name} of shape [B, {channels}, {group.order}, H, W], "
+            f"got {list(x.shape)}"
+        )
+
+
+class _GroupKernel(nn.Module):
+    """Shared parts: the group, the kernel transforms and the disk mask as buffers."""
+
+    def __init__(self, group: PlanarGroup | str, kernel_size: int) -> None:
+        super().__init__()
+        self.group = as_group(group)
+        self.kernel_size = _check_kernel(kernel_size)
+        self.register_buffer("transforms", self.group.kernel_transforms(kernel_size, torch.get_default_dtype()))
+        self.register_buffer("mask", _disk(kernel_size).to(torch.get_default_dtype()))
+
+
+class LiftingConv2d(_GroupKernel):
+    """Lifting convolution ``(ψ ⋆ x)(g, y) = Σ_z ψ(g^{-1}(z - y)) x(z)``: images to fields over the group.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Input image channels; output fields (each with ``|G|`` maps).
+    group : PlanarGroup or str
+        ``C_N`` or ``D_N`` (e.g. ``"C8"``).
+    kernel_size : int
+        Odd kernel size; the kernel is supported on a disk so that interpolated rotations lose nothing.
+    bias : bool
+        One bias per output field (shared by its ``|G|`` maps, so equivariance is kept).
+
+    Examples
+    --------
+    >>> layer = LiftingConv2d(1, 3, "C4", kernel_size=3)
+    >>> layer(torch.randn(2, 1, 9, 9)).shape
+    torch.Size([2, 3, 4, 9, 9])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 5,
+                 bias: bool = True) -> None:
+        super().__init__(group, kernel_size)
+        self.in_channels = _check_int("in_channels", in_channels)
+        self.out_channels = _check_int("out_channels", out_channels)
+        k2 = kernel_size * kernel_size
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, k2) * math.sqrt(2.0 / (in_channels * k2)))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+
+    def filter(self) -> torch.Tensor:
+        """The expanded ``[out * |G|, in, k, k]`` convolution weight."""
+        psi = self.weight * self.mask
+        w = torch.einsum("gpq,ocq->ogcp", self.transforms, psi)
+        k = self.kernel_size
+        return w.reshape(self.out_channels * self.group.order, self.in_channels, k, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
+            shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be images of shape [B, {self.in_channels}, H, W], got {shape}")
+        bias = None if self.bias is None else self.bias.repeat_interleave(self.group.order)
+        y = F.conv2d(x, self.filter(), bias, padding=self.kernel_size // 2)
+        return y.reshape(x.shape[0], self.out_channels, self.group.order, *y.shape[-2:])
+
+
+class GroupConv2d(_GroupKernel):
+    """Group convolution ``(ψ ⋆ f)(g, y) = Σ_h Σ_z ψ(g^{-1} h, g^{-1}(z - y)) f(h, z)`` on the regular
+    representation (Cohen & Welling 2016): fields over the group to fields over the group.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Input and output fields (each with ``|G|`` maps).
+    group : PlanarGroup or str
+        ``C_N`` or ``D_N``.
+    kernel_size : int
+        Odd kernel size.
+    bias : bool
+        One bias per output field.
+
+    Examples
+    --------
+    >>> layer = GroupConv2d(2, 3, "D4", kernel_size=3)
+    >>> layer(torch.randn(1, 2, 8, 7, 7)).shape
+    torch.Size([1, 3, 8, 7, 7])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 3,
+                 bias: bool = True) -> None:
+        super().__init__(group, kernel_size)
+        self.in_channels = _check_int("in_channels", in_channels)
+        self.out_channels = _check_int("out_channels", out_channels)
+        n, k2 = self.group.order, kernel_size * kernel_size
+        fan_in = in_channels * n * k2
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, n, k2) * math.sqrt(2.0 / fan_in))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.register_buffer("products", self.group.inverse_products(), persistent=False)
+
+    def filter(self) -> torch.Tensor:
+        """The expanded ``[out * |G|, in * |G|, k, k]`` convolution weight."""
+        n, k = self.group.order, self.kernel_size
+        psi = (self.weight * self.mask)[:, :, self.products]  # [o, c, g, h, k2]: psi(g^{-1} h)
+        w = torch.einsum("gpq,ocghq->ogchp", self.transforms, psi)
+        return w.reshape(self.out_channels * n, self.in_channels * n, k, k)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        _check_field(f, self.in_channels, self.group, "f")
+        b, n = f.shape[0], self.group.order
+        bias = None if self.bias is None else self.bias.repeat_interleave(n)
+        y = F.conv2d(f.reshape(b, self.in_channels * n, *f.shape[-2:]), self.filter(), bias,
+                     padding=self.kernel_size // 2)
+        return y.reshape(b, self.out_channels, n, *y.shape[-2:])
+
+    def adjoint(self, g: torch.Tensor) -> torch.Tensor:
+        """The adjoint ``K^T`` (transposed convolution with the same weight), also equivariant."""
+        _check_field(g, self.out_channels, self.group, "g")
+        b, n = g.shape[0], self.group.order
+        y = F.conv_transpose2d(g.reshape(b, self.out_channels * n, *g.shape[-2:]), self.filter(),
+                               padding=self.kernel_size // 2)
+        return y.reshape(b, self.in_channels, n, *y.shape[-2:])
+
+
+class GroupBatchNorm(nn.Module):
+    """Batch normalisation of fields over the group: one mean, variance, scale and shift per field, shared by
+    its ``|G|`` maps (so it commutes with the group action).
+
+    Parameters
+    ----------
+    channels : int
+        Number of fields.
+
+    Examples
+    --------
+    >>> GroupBatchNorm(3)(torch.randn(2, 3, 4, 5, 5)).shape
+    torch.Size([2, 3, 4, 5, 5])
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm3d(_check_int("channels", channels))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.norm(f)
+
+
+class GroupPool(nn.Module):
+    """Pooling over the group axis (``max`` or ``mean``): fields over the group to rotation-invariant scalar
+    fields ``[B, C, H, W]`` (which still move with the input's translation and rotation).
+
+    Parameters
+    ----------
+    reduction : {"max", "mean"}
+        How to pool.
+
+    Examples
+    --------
+    >>> GroupPool()(torch.randn(2, 3, 8, 5, 5)).shape
+    torch.Size([2, 3, 5, 5])
+    """
+
+    def __init__(self, reduction: str = "max") -> None:
+        super().__init__()
+        if reduction not in ("max", "mean"):
+            raise ValueError(f"reduction must be 'max' or 'mean', got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        if not isinstance(f, torch.Tensor) or f.dim() != 5:
+            raise ValueError(f"f must be a field over the group [B, C, |G|, H, W], got {getattr(f, 'shape', f)}")
+        return f.amax(dim=2) if self.reduction == "max" else f.mean(dim=2)
+
+
+class EquivariantPool2d(nn.Module):
+    """Spatial average pooling with stride 2 whose windows are placed symmetrically, so that it commutes with
+    rotations by 90° and flips: kernel 3 with padding 1 on odd sizes, kernel 2 on even sizes.
+
+    Works on images ``[B, C, H, W]`` and on fields ``[B, C, |G|, H, W]`` (square maps).
+
+    Examples
+    --------
+    >>> EquivariantPool2d()(torch.randn(1, 2, 4, 29, 29)).shape
+    torch.Size([1, 2, 4, 15, 15])
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() not in (4, 5) or x.shape[-1] != x.shape[-2]:
+            raise ValueError(f"x must be square maps [B, C, (|G|,) H, H], got {list(x.shape)}")
+        lead = x.shape[:-2]
+        y = x.reshape(-1, 1, *x.shape[-2:])
+        if x.shape[-1] % 2:
+            y = F.avg_pool2d(y, 3, stride=2, padding=1, count_include_pad=False)
+        else:
+            y = F.avg_pool2d(y, 2, stride=2)
+        return y.reshape(*lead, *y.shape[-2:])
+
+
+class InvariantHead(nn.Module):
+    """Invariant read-out: max over the group, mean over space, then a linear layer.
+
+    Parameters
+    ----------
+    channels : int
+        Input fields.
+    out_features : int
+        Outputs (e.g. class logits), invariant to the group and to translations.
+
+    Examples
+    --------
+    >>> InvariantHead(3, 10)(torch.randn(2, 3, 8, 5, 5)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, channels: int, out_features: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(_check_int("channels", channels), _check_int("out_features", out_features))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.linear(f.amax(dim=2).mean(dim=(-2, -1)))
+
+
+class GCNN(nn.Module):
+    """A group-equivariant CNN for ``C_N`` or ``D_N`` built from native layers: a lifting convolution, then
+    group convolutions, each followed by :class:`GroupBatchNorm` and ReLU (pointwise on the regular
+    representation, hence equivariant), :class:`EquivariantPool2d` after every layer but the last, and an
+    :class:`InvariantHead` (or, with ``pool=False``, the group-pooled feature maps, which rotate with the input).
+
+    Parameters
+    ----------
+    group : PlanarGroup or str
+        ``"C8"``, ``"D8"``, ... Exact equivariance holds for rotations by multiples of 90° and flips (D_N).
+    in_channels : int
+        Input image channels.
+    hidden : sequence of int
+        Fields per layer (each with ``|G|`` maps).
+    out_features : int
+        Outputs of the invariant head.
+    kernel_size : int
+        Odd kernel size of every layer.
+    pool : bool
+        End with the invariant head (``True``) or return ``[B, hidden[-1], H', W']`` invariant-field maps.
+    downsample : bool
+        Put :class:`EquivariantPool2d` between layers.
+
+    Examples
+    --------
+    >>> model = GCNN("C4", hidden=(2, 2), out_features=3, kernel_size=3).eval()
+    >>> x = torch.randn(2, 1, 9, 9)
+    >>> bool((model(torch.rot90(x, 1, (-2, -1))) - model(x)).abs().max() < 1e-5)
+    True
+    """
+
+    def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
+                 out_features: int = 10, kernel_size: int = 5, pool: bool = True, downsample: bool = True) -> None:
+        super().__init__()
+        if isinstance(hidden, int) or not hidden or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden
+        ):
+            raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
+        self.group = as_group(group)
+        layers: list[nn.Module] = [LiftingConv2d(in_channels, hidden[0], self.group, kernel_size=kernel_size)]
+        for i, c in enumerate(hidden):
+            layers += [GroupBatchNorm(c), nn.ReLU()]
+            if i + 1 < len(hidden):
+                if downsample:
+                    layers.append(EquivariantPool2d())
+                layers.append(GroupConv2d(c, hidden[i + 1], self.group, kernel_size=kernel_size))
+        self.features = nn.Sequential(*layers)
+        self.head: nn.Module = InvariantHead(hidden[-1], out_features) if pool else GroupPool("max")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))

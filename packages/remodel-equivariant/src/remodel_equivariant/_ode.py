@@ -1,0 +1,253 @@
+"""Networks as discretised differential equations, also group-equivariant, and a neural-ODE layer.
+
+A residual block ``Y <- Y + h F(Y)`` is one explicit Euler step of ``Y' = F(Y)``; choosing ``F`` so that the ODE
+is stable (a gradient flow, a Hamiltonian flow) and ``h`` inside the step's stability region gives networks whose
+forward propagation does not amplify perturbations (Haber & Ruthotto, "Stable architectures for deep neural
+networks", Inverse Problems 2017; Ruthotto & Haber, JMIV 2020; Celledoni et al., "Structure-preserving deep
+learning", EJAM 2021). Here ``K`` is a native group convolution, so each block is also equivariant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ._gconv import EquivariantPool2d, GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d
+from ._groups import PlanarGroup, as_group
+from ._stable import _activation, conv_norm
+
+
+def _check_h(h: object) -> float:
+    if isinstance(h, bool) or not isinstance(h, int | float) or not h > 0 or math.isinf(h):
+        raise ValueError(f"h must be a finite number > 0, got {h!r}")
+    return float(h)
+
+
+class GroupParabolicBlock(nn.Module):
+    """Forward-Euler step of the equivariant parabolic flow ``Y' = -K^T σ(K Y + b)`` with ``K`` a group
+    convolution (the gradient flow of ``Σ Φ(K Y + b)``, ``Φ' = σ`` monotone):
+
+    ``Y <- Y - h K^T σ(K Y + b)``, non-expansive when ``h <= 2 / (L_σ ||K||^2)`` (:meth:`stable_step`).
+
+    Parameters
+    ----------
+    channels : int
+        Fields over the group (input and output).
+    group : PlanarGroup or str
+        ``C_N`` or ``D_N``.
+    h : float
+        Step size. With ``stabilise=True`` the step used is ``min(h, 0.99 * stable_step)``, recomputed from the
+        current weights in every training forward pass (power iteration, warm started).
+    kernel_size : int
+        Odd kernel size.
+    activation : {"relu", "tanh"}
+        Monotone, 1-Lipschitz ``σ``.
+    stabilise : bool
+        Cap the step at the stability bound.
+
+    Examples
+    --------
+    >>> block = GroupParabolicBlock(2, "C4", h=0.1, kernel_size=3)
+    >>> block(torch.randn(1, 2, 4, 7, 7)).shape
+    torch.Size([1, 2, 4, 7, 7])
+    """
+
+    def __init__(self, channels: int, group: PlanarGroup | str = "C8", *, h: float = 0.5, kernel_size: int = 3,
+                 activation: str = "relu", stabilise: bool = True) -> None:
+        super().__init__()
+        self.h, self.act, self.stabilise = _check_h(h), _activation(activation), bool(stabilise)
+        self.conv = GroupConv2d(channels, channels, group, kernel_size=kernel_size)
+        self.register_buffer("norm_sq", torch.tensor(float("nan")))
+
+    def operator_norm(self, size: int) -> float:
+        """``||K||`` on ``size x size`` maps, by power iteration on ``K^T K``."""
+        w = self.conv.filter().detach()
+        return conv_norm(w, (size, size), iters=100)
+
+    def stable_step(self, size: int) -> float:
+        """The largest step for which the block is non-expansive on ``size x size`` maps: ``2 / ||K||^2``."""
+        return 2.0 / self.operator_norm(size) ** 2
+
+    def velocity(self, y: torch.Tensor) -> torch.Tensor:
+        """``-K^T σ(K Y + b)``."""
+        return -self.conv.adjoint(self.act(self.conv(y)))
+
+    def step_size(self, y: torch.Tensor) -> float:
+        if not self.stabilise:
+            return self.h
+        if self.training or torch.isnan(self.norm_sq):
+            self.norm_sq.fill_(self.operator_norm(y.shape[-1]) ** 2)
+        return min(self.h, 0.99 * 2.0 / float(self.norm_sq))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return y + self.step_size(y) * self.velocity(y)
+
+
+class GroupHamiltonianBlock(nn.Module):
+    """Leapfrog step of the equivariant Hamiltonian flow on a state ``[Y, Z]`` (fields split in two halves):
+    ``Z <- Z - h K_2^T σ(K_2 Y + b_2)``, ``Y <- Y + h K_1^T σ(K_1 Z + b_1)`` (Ruthotto & Haber 2020) with group
+    convolutions ``K_i``: volume preserving, exactly invertible, equivariant.
+
+    Parameters
+    ----------
+    channels : int
+        Fields in each half (the state has ``2 * channels`` fields).
+    group : PlanarGroup or str
+        ``C_N`` or ``D_N``.
+    h : float
+        Step size.
+    kernel_size : int
+        Odd kernel size.
+    activation : {"tanh", "relu"}
+        Monotone ``σ``.
+
+    Examples
+    --------
+    >>> block = GroupHamiltonianBlock(1, "C4", kernel_size=3).double()
+    >>> x = torch.randn(1, 2, 4, 5, 5, dtype=torch.float64)
+    >>> bool((block.inverse(block(x)) - x).abs().max() < 1e-12)
+    True
+    """
+
+    def __init__(self, channels: int, group: PlanarGroup | str = "C8", *, h: float = 0.2, kernel_size: int = 3,
+                 activation: str = "tanh") -> None:
+        super().__init__()
+        self.h, self.act, self.channels = _check_h(h), _activation(activation), channels
+        self.k_y = GroupConv2d(channels, channels, group, kernel_size=kernel_size)
+        self.k_z = GroupConv2d(channels, channels, group, kernel_size=kernel_size)
+
+    def _flow(self, conv: GroupConv2d, u: torch.Tensor) -> torch.Tensor:
+        return conv.adjoint(self.act(conv(u)))
+
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 5 or x.shape[1] != 2 * self.channels:
+            raise ValueError(f"x must have shape [B, 2 * channels = {2 * self.channels}, |G|, H, W], "
+                             f"got {list(x.shape)}")
+        return x[:, : self.channels], x[:, self.channels :]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, z = self._split(x)
+        z = z - self.h * self._flow(self.k_z, y)
+        y = y + self.h * self._flow(self.k_y, z)
+        return torch.cat((y, z), 1)
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact inverse of :meth:`forward`."""
+        y, z = self._split(x)
+        y = y - self.h * self._flow(self.k_y, z)
+        z = z + self.h * self._flow(self.k_z, y)
+        return torch.cat((y, z), 1)
+
+
+class ODEResNet(nn.Module):
+    """An equivariant stable ResNet: a lifting convolution, then at each resolution ``depth`` parabolic
+    (non-expansive) or Hamiltonian (conservative) blocks, a 1x1 group convolution widening the fields, and
+    equivariant pooling; an invariant head at the end.
+
+    Parameters
+    ----------
+    group : PlanarGroup or str
+        ``C_N`` or ``D_N``.
+    in_channels : int
+        Input image channels.
+    widths : sequence of int
+        Fields per resolution.
+    depth : int
+        ODE steps (blocks) per resolution.
+    block : {"parabolic", "hamiltonian"}
+        The ODE discretised by each block.
+    h : float
+        Step size of each block.
+    out_features : int
+        Outputs of the invariant head.
+    kernel_size : int
+        Odd kernel size.
+
+    Examples
+    --------
+    >>> model = ODEResNet("C4", widths=(2, 2), depth=1, out_features=3, kernel_size=3).eval()
+    >>> model(torch.randn(2, 1, 9, 9)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, widths: Sequence[int] = (8, 16),
+                 depth: int = 2, block: str = "parabolic", h: float = 0.5, out_features: int = 10,
+                 kernel_size: int = 3) -> None:
+        super().__init__()
+        if block not in ("parabolic", "hamiltonian"):
+            raise ValueError(f"block must be 'parabolic' or 'hamiltonian', got {block!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
+        if isinstance(widths, int) or not widths or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in widths
+        ):
+            raise ValueError(f"widths must be a non-empty sequence of positive integers, got {widths!r}")
+        if block == "hamiltonian" and any(c % 2 for c in widths):
+            raise ValueError(f"widths must be even for Hamiltonian blocks (state [Y, Z]), got {widths!r}")
+        g = as_group(group)
+        layers: list[nn.Module] = [LiftingConv2d(in_channels, widths[0], g, kernel_size=kernel_size + 2),
+                                   GroupBatchNorm(widths[0]), nn.ReLU()]
+        for i, c in enumerate(widths):
+            for _ in range(depth):
+                layers.append(GroupParabolicBlock(c, g, h=h, kernel_size=kernel_size) if block == "parabolic"
+                              else GroupHamiltonianBlock(c // 2, g, h=h, kernel_size=kernel_size))
+            if i + 1 < len(widths):
+                layers += [EquivariantPool2d(), GroupConv2d(c, widths[i + 1], g, kernel_size=1),
+                           GroupBatchNorm(widths[i + 1]), nn.ReLU()]
+        self.features = nn.Sequential(*layers)
+        self.head = InvariantHead(widths[-1], out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class NeuralODE(nn.Module):
+    """A neural-ODE layer ``x -> y(T)`` with ``y' = f(t, y)``, ``y(0) = x`` (Chen et al., NeurIPS 2018),
+    integrated by :func:`remodel_core.integrate.odeint` (Euler, Heun, RK4 or adaptive Dormand–Prince);
+    gradients by backpropagation through the steps.
+
+    Parameters
+    ----------
+    func : nn.Module or callable
+        The right-hand side ``f(t, y)`` (any shape; e.g. a :class:`GroupParabolicBlock`'s ``velocity``).
+    T : float
+        Final time.
+    method : {"euler", "heun", "rk4", "dopri5"}
+        Integrator.
+    dt : float, optional
+        Step of the fixed-step methods (default: one step over ``[0, T]``).
+    rtol, atol : float
+        Tolerances of ``dopri5``.
+
+    Examples
+    --------
+    >>> layer = NeuralODE(lambda t, y: -y, T=1.0, method="rk4", dt=0.1)
+    >>> round(float(layer(torch.ones(1, dtype=torch.float64))), 6)
+    0.367879
+    """
+
+    def __init__(self, func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, T: float = 1.0,
+                 method: str = "rk4", dt: float | None = None, rtol: float = 1e-6, atol: float = 1e-8) -> None:
+        super().__init__()
+        if not callable(func):
+            raise TypeError(f"func must be callable f(t, y), got {type(func).__name__}")
+        from remodel_core.integrate import METHODS
+
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        self.func, self.T, self.method = func, _check_h(T), method
+        self.dt = None if dt is None else _check_h(dt)
+        self.rtol, self.atol = rtol, atol
+        self.nfe = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from remodel_core.integrate import odeint
+
+        t = torch.tensor([0.0, self.T], dtype=x.dtype, device=x.device)
+        kwargs = {"rtol": self.rtol, "atol": self.atol} if self.method == "dopri5" else {"dt": self.dt or self.T}
+        ys, stats = odeint(self.func, x, t, self.method, return_stats=True, **kwargs)
+        self.nfe = int(stats["nfev"])
+        return ys[-1]
