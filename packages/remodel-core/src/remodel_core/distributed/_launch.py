@@ -101,8 +101,10 @@ def run_config(
     ... algorithm = Adam(lr=0.1)
     ... options = {"maxiters": 3}
     ... ''')
-    >>> run_config(p).stats["iterations"]
-    3
+    >>> sol = run_config(p)  # doctest: +ELLIPSIS
+    {"retcode": "MaxIters", "loss": ..., "iterations": 3, "ranks": 1, ...}
+    >>> sol.retcode.name
+    'MaxIters'
     """
     from .._solve import solve
     from ._schwarz import DistributedASPQN
