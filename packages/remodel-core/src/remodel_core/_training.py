@@ -277,6 +277,11 @@ def train(
     :class:`_DataParallel`): every evaluation returns the global loss and gradient, the ranks agree on when
     to stop, only rank 0 writes checkpoints and shows progress, and every rank can resume from the same file.
 
+    ``history["loss"][k-1]`` is what step ``k`` returned: the loss at the parameters the step started from
+    (torch's closure contract, followed by every optimizer here); the metric columns are evaluated on the model
+    after the step. When a loss becomes NaN/Inf the run ends with ``Diverged`` and the model returned is the
+    last iterate whose loss was finite, so its loss is the last finite entry of ``history["loss"]``.
+
     Data that change during training (adaptive collocation): when ``ctx.between_iterations`` is set, it is
     called as ``between_iterations(iteration, model, optimizer, data)`` after every iteration that does not
     stop the run; a tuple of tensors it returns replaces the data from the next iteration on (moved to the
@@ -373,6 +378,7 @@ def train(
         ctx.log(**row)
 
     good = [p.detach().clone() for p in params]
+    reuse = hasattr(optimizer, "reuse_evaluation")
     retcode: ReturnCode | None = None
     total = maxiters if maxiters is not None else None
     show = want_progress(opts.progress) and (dp is None or dp.rank == 0)
@@ -385,14 +391,24 @@ def train(
             if dp is not None:
                 batch, rows, weight = dp.shard(batch)
             pending = [p.detach().clone() for p in params]
+            if reuse:  # full batch: the loss function is unchanged, the end point of the last step may be reused
+                optimizer.reuse_evaluation = idx is None  # type: ignore[attr-defined]
             out = optimizer.step(closure)
             iteration += 1
+            # ``out`` is the loss at ``pending`` (torch's closure contract: the loss where the step started)
             loss = math.nan if out is None else float(out.detach() if isinstance(out, torch.Tensor) else out)
-            if not math.isfinite(loss) or not _finite(params):
+            if not math.isfinite(loss):
+                # keep the last iterate whose loss was finite: the start of the last step with a finite loss
                 with torch.no_grad():
-                    for p, g in zip(params, good if not math.isfinite(loss) else pending):
+                    for p, g in zip(params, good):
                         p.copy_(g)
                 loss = math.nan
+                retcode = ReturnCode.Diverged
+            elif not _finite(params):
+                # the step left non-finite parameters, its start had the (finite) loss ``loss``: keep that
+                with torch.no_grad():
+                    for p, g in zip(params, pending):
+                        p.copy_(g)
                 retcode = ReturnCode.Diverged
             else:
                 good = pending

@@ -72,6 +72,10 @@ class MultilevelOptimizer(torch.optim.Optimizer):
         self.cycles = 0
         self._cache: tuple[torch.Tensor, float, torch.Tensor] | None = None
         self._nonfinite = False
+        self._f_start = math.nan
+        #: the closure's loss is unchanged since the previous step (full batch, set by ``train``): reuse the
+        #: previous cycle's end point instead of evaluating at the start (torch's closure contract otherwise)
+        self.reuse_evaluation = False
 
     # evaluations --------------------------------------------------------------------------------------
     @property
@@ -85,9 +89,11 @@ class MultilevelOptimizer(torch.optim.Optimizer):
 
     def _fine_start(self, closure: Closure) -> tuple[torch.Tensor, float, torch.Tensor]:
         x = self.hierarchy.get_fine()
-        if self._cache is not None and torch.equal(self._cache[0], x):
+        if self.reuse_evaluation and self._cache is not None and torch.equal(self._cache[0], x):
+            self._f_start = self._cache[1]
             return self._cache
         f, g = self.hierarchy.evaluate(0, x, closure)
+        self._f_start = f
         return x, f, g
 
     def _fine_model(self, closure: Closure) -> Callable[[torch.Tensor], tuple[float, torch.Tensor]]:
@@ -112,12 +118,13 @@ class MultilevelOptimizer(torch.optim.Optimizer):
         return not (math.isfinite(f) and bool(torch.isfinite(g).all()))
 
     def _finish(self, x: torch.Tensor, f: float, g: torch.Tensor) -> torch.Tensor:
+        """End a cycle at ``x``; returns the loss at the cycle's start (torch's closure contract)."""
         self.hierarchy.set_fine(x)
-        self._cache = (x.clone(), f, g.clone())
+        self._cache = (self.hierarchy.get_fine(), f, g.clone())
         self.cycles += 1
         if math.isfinite(f) and float(g.abs().max()) <= self.gtol:
             self.converged = True
-        return torch.tensor(f, dtype=torch.float64)
+        return torch.tensor(self._f_start, dtype=torch.float64)
 
     def _weights(self, level: int) -> torch.Tensor:
         return self.hierarchy.weights(level)

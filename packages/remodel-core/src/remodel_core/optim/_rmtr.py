@@ -148,7 +148,8 @@ class RMTROptimizer(MultilevelOptimizer):
     # the method ---------------------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, closure: Closure | None = None) -> torch.Tensor:  # type: ignore[override]
-        """One V-cycle; returns the fine loss at the new iterate. ``closure`` is required."""
+        """One V-cycle; returns the fine loss at the start of the cycle (torch's closure contract).
+        ``closure`` is required."""
         if closure is None:
             raise ValueError("RMTROptimizer.step needs a closure that returns the loss after backward()")
         x, f, g = self._fine_start(closure)

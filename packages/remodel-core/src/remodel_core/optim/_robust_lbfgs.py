@@ -53,26 +53,58 @@ class FlatClosure:
         return f, flat_grad(self.params)
 
 
+def group_params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """All parameters of all groups of a flat-vector optimizer, whose options must agree between groups.
+
+    A quasi-Newton method works on one vector, so several parameter groups (``[{"params": a}, {"params":
+    b}]``) are concatenated; a per-group option (another ``lr`` for one group) has no meaning there and is
+    refused, naming the option.
+    """
+    groups = optimizer.param_groups
+    for group in groups[1:]:
+        for key, value in groups[0].items():
+            if key != "params" and group.get(key) != value:
+                raise ValueError(
+                    f"{type(optimizer).__name__} works on one flat vector: option {key!r} must be the same in "
+                    f"every parameter group, got {value!r} and {group.get(key)!r}"
+                )
+    return [p for group in groups for p in group["params"]]
+
+
 class CachedPoint:
-    """Mixin of the full-batch optimizers: the loss and gradient at the end of one ``step`` are reused by the
-    next, so a step that starts where the last one ended costs no extra evaluation."""
+    """Mixin of the full-batch optimizers, following torch's closure contract.
+
+    ``step(closure)`` evaluates the closure at the start of the step and returns that loss (the loss of the
+    parameters the step started from), as ``torch.optim.LBFGS`` does. When the caller guarantees that the
+    loss function is unchanged since the previous step (``reuse_evaluation = True``, set by
+    :func:`remodel_core.train` for full-batch training), the loss and gradient at the end of the previous
+    step are reused, so a step that starts where the last one ended costs no extra evaluation. In an
+    ordinary PyTorch loop (``reuse_evaluation`` False, the default) every step re-evaluates, so a new
+    minibatch is always seen.
+    """
 
     _params: list[torch.Tensor]
     _x: torch.Tensor | None
     _f: float | None
     _g: torch.Tensor | None
+    #: the closure's loss function is the same as at the previous step (full batch): reuse its end point
+    reuse_evaluation: bool = False
 
     def forget(self) -> None:
-        """Drop the cached loss/gradient (call when the loss function changes, e.g. a new minibatch)."""
+        """Drop the cached loss/gradient (the next step evaluates the closure at its start)."""
         self._x = self._f = self._g = None
 
     def _start(self, fc: FlatClosure) -> tuple[torch.Tensor, float, torch.Tensor]:
         x = flat_params(self._params)
-        if self._x is not None and self._x.shape == x.shape and torch.equal(self._x, x):
+        if self.reuse_evaluation and self._x is not None and self._x.shape == x.shape and torch.equal(self._x, x):
             assert self._f is not None and self._g is not None
             return x, self._f, self._g
         f, g = fc.here()
         return x, f, g
+
+    def _remember(self, f: float, g: torch.Tensor) -> None:
+        """Cache the loss and gradient at the parameters as stored (read back, so a float32 model hits)."""
+        self._x, self._f, self._g = flat_params(self._params), f, g.clone()
 
 
 class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
@@ -86,12 +118,14 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
     test, so a first tiny step (typical after Adam) never ends the run; ``converged`` is set only when
     ``max|g| <= tolerance_grad``, and ``failed`` only when even steepest descent cannot decrease the loss.
     The loss and gradient at the end of a step are reused by the next step while the parameters are
-    unchanged (full-batch training; a new minibatch needs :meth:`forget`).
+    unchanged and the caller sets ``reuse_evaluation`` (full-batch training in :func:`remodel_core.train`);
+    otherwise every step evaluates at its start, as torch's closure contract asks. Several parameter groups
+    are concatenated into one vector (their options must agree).
 
     Parameters
     ----------
-    params : iterable of tensors
-        The parameters (one group).
+    params : iterable of tensors or of dicts
+        The parameters, or parameter groups with the same options.
     lr : float
         Length scale of the first step after a restart and the first trial step otherwise (1.0).
     history_size : int
@@ -134,9 +168,7 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
         defaults = dict(lr=lr, history_size=history_size, max_iter=max_iter, tolerance_grad=tolerance_grad,
                         c1=c1, c2=c2, max_ls=max_ls, curvature_eps=curvature_eps)
         super().__init__(params, defaults)
-        if len(self.param_groups) != 1:
-            raise ValueError("RobustLBFGSOptimizer supports a single parameter group")
-        self._params: list[torch.Tensor] = list(self.param_groups[0]["params"])
+        self._params: list[torch.Tensor] = group_params(self)
         self.memory = LBFGSMemory(history_size, curvature_eps=curvature_eps)
         self.converged = False
         self.failed = False
@@ -149,12 +181,14 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
-        """Run ``max_iter`` iterations; returns the loss at the final point."""
+        """Run ``max_iter`` iterations; returns the loss at the start of the step (torch's closure contract),
+        or NaN when the loss became NaN/Inf (the parameters are then not to be trusted)."""
         if closure is None:
             raise ValueError("RobustLBFGSOptimizer.step needs a closure that re-evaluates the loss")
         group = self.param_groups[0]
         fc = FlatClosure(self._params, closure)
         x, f, g = self._start(fc)
+        f_start = f
         if not math.isfinite(f) or not bool(torch.isfinite(g).all()):
             self.forget()
             return torch.tensor(math.nan)
@@ -180,8 +214,8 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
         set_flat_params(self._params, x)
         if float(g.abs().max()) <= group["tolerance_grad"]:
             self.converged = True
-        self._x, self._f, self._g = x.clone(), f, g.clone()
-        return torch.tensor(f, dtype=torch.float64)
+        self._remember(f, g)
+        return torch.tensor(f_start, dtype=torch.float64)
 
     # persistence: tensors and plain Python values only ------------------------------------------------
     def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
@@ -200,7 +234,8 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
             memory = state_dict["memory"]
         except (KeyError, IndexError, TypeError) as err:
             raise ValueError(f"not a RobustLBFGSOptimizer state: {err}") from err
-        self.param_groups[0].update({k: v for k, v in group.items() if k != "params"})
+        for own in self.param_groups:
+            own.update({k: v for k, v in group.items() if k != "params"})
         self.memory.load_state_dict(memory)
         x, g = state_dict.get("x"), state_dict.get("g")
         self._x = None if x is None else x.to(torch.float64)

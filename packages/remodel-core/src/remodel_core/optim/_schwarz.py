@@ -24,7 +24,7 @@ from .._training import OptimizerAlgorithm
 from ._decomposition import BALANCES, ParameterDecomposition, decompose_layers
 from ._lbfgs import LBFGSMemory, lbfgs_iteration, set_flat_params
 from ._linesearch import strong_wolfe
-from ._robust_lbfgs import CachedPoint, FlatClosure, check_line_search_options
+from ._robust_lbfgs import CachedPoint, FlatClosure, check_line_search_options, group_params
 from ._ssbroyden import check_hessian, make_memory
 
 __all__ = ["ASPQN", "MSPQN", "SPQNOptimizer"]
@@ -134,9 +134,7 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
                         coarse_iters=coarse_iters, lr=lr, c1=c1, c2=c2, max_ls=max_ls,
                         tolerance_grad=tolerance_grad, curvature_eps=curvature_eps, hessian=hessian)
         super().__init__(params, defaults)
-        if len(self.param_groups) != 1:
-            raise ValueError("SPQNOptimizer supports a single parameter group")
-        self._params: list[torch.Tensor] = list(self.param_groups[0]["params"])
+        self._params: list[torch.Tensor] = group_params(self)
         n = sum(p.numel() for p in self._params)
         if decomposition.size != n:
             raise ValueError(f"decomposition covers {decomposition.size} parameters, the optimizer has {n}")
@@ -266,7 +264,8 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
-        """One outer SPQN iteration; returns the loss at the new iterate."""
+        """One outer SPQN iteration; returns the loss at the start of the step (torch's closure contract), or
+        NaN when the loss became NaN/Inf."""
         if closure is None:
             raise ValueError("SPQNOptimizer.step needs a closure that re-evaluates the loss")
         group = self.param_groups[0]
@@ -314,8 +313,8 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         set_flat_params(self._params, x)
         if float(g.abs().max()) <= group["tolerance_grad"]:
             self.converged = True
-        self._x, self._f, self._g = x.clone(), f, g.clone()
-        return torch.tensor(f, dtype=torch.float64)
+        self._remember(f, g)
+        return torch.tensor(f0, dtype=torch.float64)
 
     # persistence --------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
@@ -336,7 +335,8 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
             raise ValueError(f"not an SPQNOptimizer state: {err}") from err
         if len(local) != len(self.local_memories):
             raise ValueError(f"state has {len(local)} subdomains, the optimizer {len(self.local_memories)}")
-        self.param_groups[0].update({k: v for k, v in group.items() if k != "params"})
+        for own in self.param_groups:
+            own.update({k: v for k, v in group.items() if k != "params"})
         self.memory.load_state_dict(memory)
         for m, st in zip(self.local_memories, local):
             m.load_state_dict(st)
