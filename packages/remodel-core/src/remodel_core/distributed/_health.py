@@ -93,7 +93,8 @@ class Heartbeat:
         self.rank, self.world = int(rank), int(world)
         self.timeout = check_timeout(timeout)
         self.interval = min(1.0, self.timeout / 10)
-        self.iteration = 0
+        self._iteration = 0
+        self._lock = threading.Lock()
         self.prefix = f"remodel/heartbeat/{next(_RUNS)}/"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,9 +105,24 @@ class Heartbeat:
             self._thread = threading.Thread(target=self._run, name=f"remodel-heartbeat-{rank}", daemon=True)
             self._thread.start()
 
+    @property
+    def iteration(self) -> int:
+        """The iteration this rank is working on; setting it also beats at once."""
+        return self._iteration
+
+    @iteration.setter
+    def iteration(self, value: int) -> None:
+        self._iteration = int(value)
+        if self._thread is not None:
+            try:
+                self._write()
+            except Exception:  # the store went away: the guard reports it at the next collective
+                pass
+
     def _write(self) -> None:
-        self._beat += 1
-        self._store.set(f"{self.prefix}{self.rank}", f"{self._beat} {self.iteration}")
+        with self._lock:
+            self._beat += 1
+            self._store.set(f"{self.prefix}{self.rank}", f"{self._beat} {self._iteration}")
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

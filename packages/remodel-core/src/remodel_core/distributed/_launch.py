@@ -133,7 +133,7 @@ def run_config(
         user = options.get("callback")
 
         def callback(info: dict[str, Any]) -> bool:
-            health.iteration = int(info["iteration"])
+            health.iteration = int(info["iteration"]) + 1  # the iteration starting now
             return bool(user(info)) if user is not None else False
 
         options["callback"] = callback

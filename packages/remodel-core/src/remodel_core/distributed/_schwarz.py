@@ -560,7 +560,7 @@ class DistributedASPQN(Algorithm):
             retcode = ReturnCode.MaxIters
         with ProgressBar(problem.name, maxiters, enabled=want_progress(opts.progress) and rank == 0) as bar:
             while retcode is None:
-                health.iteration = iteration
+                health.iteration = iteration + 1  # the iteration in progress, as reported by the heartbeat
                 # the history holds the loss where each step started (torch's closure contract, as ``train``)
                 loss, end = method.step()
                 iteration += 1

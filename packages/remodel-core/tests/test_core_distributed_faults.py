@@ -1,0 +1,101 @@
+"""A killed or stopped (SIGSTOP) rank ends the other rank's run with an error naming the lost rank and the
+iteration, within the collective timeout (issue 11 item 8), for DistributedASPQN and for data-parallel Adam."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "_distributed_problem", pathlib.Path(__file__).with_name("_distributed_problem.py")
+)
+_helpers = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("_distributed_problem", _helpers)
+_spec.loader.exec_module(_helpers)
+
+TIMEOUT = 4.0
+
+_CONFIG = (
+    _helpers.PROBLEM
+    + """
+import os, signal
+from remodel_core.distributed import DistributedASPQN
+from remodel_core.optim import Adam
+
+torch.set_num_threads(1)
+problem = make()
+algorithm = {algorithm}
+
+
+def fault(info):
+    if os.environ["RANK"] == "1" and info["iteration"] == 3:
+        import pathlib, time
+        pathlib.Path({stamp!r}).write_text(repr(time.time()))
+        os.kill(os.getpid(), signal.{signal})
+    return False
+
+
+options = {{"maxiters": 100000, "callback": fault{extra}}}
+"""
+)
+
+
+def _launch(tmp_path: pathlib.Path, algorithm: str, sig: str, extra: str = "") -> tuple[str, float, int]:
+    cfg = tmp_path / "cfg.py"
+    stamp = tmp_path / "fault_time"
+    cfg.write_text(_CONFIG.format(algorithm=algorithm, signal=sig, extra=extra, stamp=str(stamp)))
+    port = str(_helpers.free_port())
+    procs = []
+    try:
+        for rank in (0, 1):
+            env = _helpers.env(
+                MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank)
+            )
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "remodel_core.distributed", str(cfg), "--timeout", str(TIMEOUT)],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        _, err = procs[0].communicate(timeout=90)
+        seconds = time.time() - float(stamp.read_text()) if stamp.exists() else float("nan")
+        return err, seconds, procs[0].returncode
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+            p.communicate()
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "sig"),
+    [
+        ("DistributedASPQN(subdomains=2)", "SIGSTOP"),
+        ("DistributedASPQN(subdomains=2)", "SIGKILL"),
+        ("Adam(lr=1e-3)", "SIGSTOP"),
+    ],
+)
+def test_lost_rank_is_named_with_its_iteration(tmp_path, algorithm, sig):
+    err, seconds, rc = _launch(tmp_path, algorithm, sig)
+    assert rc == 3, err[-3000:]
+    line = [ln for ln in err.splitlines() if ln.startswith("error: distributed run failed")]
+    assert line, err[-3000:]
+    named = re.search(r"rank 1 \(last at iteration (\d+)\) stopped responding", line[0])
+    here = re.search(r"Rank 0 .* at iteration (\d+) \(collective timeout", line[0])
+    assert named and here, line[0]
+    # the lost rank stopped at the end of iteration 3 (Adam's callback reports the next one as started)
+    assert int(named.group(1)) == int(here.group(1)) == (3 if "ASPQN" in algorithm else 4)
+    if sig == "SIGSTOP":
+        assert "timed out" in line[0] and f"collective timeout {TIMEOUT:g} s" in line[0]
+    print(f"{algorithm} {sig}: rank 0 ended {seconds:.1f} s after the fault: {line[0]}")
