@@ -22,6 +22,7 @@ from rich.table import Table as RichTable
 
 from ._info import collect_info, environment_summary
 from ._showcase_runner import ShowcaseResult, run_showcase, select_showcases, write_report
+from .distributed._cli import train
 
 app = typer.Typer(
     name="remodel",
@@ -146,4 +147,6 @@ def showcase(
         raise typer.Exit(code=1)
 
 
-__all__ = ["app", "info", "main", "showcase"]
+app.command()(train)  # remodel train --nproc N CONFIG (issue 14: remodel_core.distributed)
+
+__all__ = ["app", "info", "main", "showcase", "train"]
