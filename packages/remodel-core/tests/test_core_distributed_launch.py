@@ -72,7 +72,7 @@ def test_two_nodes_through_c10d_rendezvous_on_localhost(tmp_path):
         for n in nodes:
             if n.poll() is None:
                 n.kill()
-    for (out, err), rc in done:
+    for (_, err), rc in done:
         assert rc == 0, err[-3000:]
     written = [json.loads(o.read_text()) for o in outs if o.exists()]
     assert len(written) == 1  # global rank 0 lives on one of the two nodes
