@@ -47,8 +47,12 @@ def test_pod_deim_burgers_converges():
     errs = []
     for r in (4, 12):
         rom = solve(ReductionProblem(fom, training=train), PODGalerkin(basis_size=r, deim_size=2 * r)).u
-        errs.append(max(np.linalg.norm(fom.solve(mu) - rom.reconstruct(rom.solve(mu))) / np.linalg.norm(fom.solve(mu))
-                        for mu in test))
+        errs.append(
+            max(
+                np.linalg.norm(fom.solve(mu) - rom.reconstruct(rom.solve(mu))) / np.linalg.norm(fom.solve(mu))
+                for mu in test
+            )
+        )
     assert errs[1] < 1e-3 and errs[1] < 0.1 * errs[0]
 
 

@@ -5,7 +5,6 @@ from remodel_core import solve
 from remodel_rom import (
     PODNN,
     LearnedInitialGuess,
-    PODNNReductor,
     RBGreedy,
     ReductionProblem,
     cg_iterations,
@@ -48,11 +47,20 @@ def test_podnn_sklearn_regressor_and_shape_errors(data):
         PODNN().fit(train, S[0])
 
 
-def test_podnn_reductor_interface(data):
-    fom = data[0]
-    sol = solve(ReductionProblem(fom, training=20), PODNNReductor(basis_size=3, maxiters=20), seed=1)
-    rom = sol.u
+def test_podnn_reduced_model_interface_and_training_retcode(data):
+    fom, train, S = data[:3]
+    rom = PODNN(n_components=3, product=fom.product, width=8, depth=1, maxiters=20, seed=1).fit(train[:20], S[:20])
     assert rom.basis_size == 3 and rom.reconstruct(rom.solve([0.5] * 4)).shape == (fom.n_dofs,)
+    assert rom.train_retcode_.name == "MaxIters"  # the inner training's retcode is kept, not turned into Success
+
+
+def test_podnn_warns_when_the_inner_training_diverges(data):
+    from sklearn.exceptions import ConvergenceWarning
+
+    fom, train, S = data[:3]
+    with pytest.warns(ConvergenceWarning, match="Diverged"):
+        rom = PODNN(n_components=3, optimizer="adam", lr=1e200, width=8, depth=1, maxiters=20).fit(train, S)
+    assert rom.train_retcode_.name == "Diverged"
 
 
 def test_cg_matches_direct_solve_and_learned_guess_saves_iterations():

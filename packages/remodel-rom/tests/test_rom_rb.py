@@ -58,8 +58,12 @@ def test_pod_galerkin_error_decays_with_basis_size(fom):
     errs = []
     for n in (3, 6, 12):
         r = rom.truncate(n)
-        errs.append(max(fom.energy_norm(fom.solve(mu) - r.reconstruct(r.solve(mu)), mu)
-                        / fom.energy_norm(fom.solve(mu), mu) for mu in test))
+        errs.append(
+            max(
+                fom.energy_norm(fom.solve(mu) - r.reconstruct(r.solve(mu)), mu) / fom.energy_norm(fom.solve(mu), mu)
+                for mu in test
+            )
+        )
     assert errs[0] > errs[1] > errs[2]
     assert errs[2] < 1e-2
 

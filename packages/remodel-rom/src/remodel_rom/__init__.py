@@ -20,7 +20,7 @@ from ._fem import assemble_load, assemble_mass, assemble_stiffness, unit_square_
 from ._heat import InstationaryAffineModel, ReducedInstationaryModel, heat_model
 from ._opinf import OperatorInference, quadratic_features, time_derivatives
 from ._pod import POD, energy_rank, incremental_svd
-from ._podnn import PODNN, PODNNReductor
+from ._podnn import PODNN
 from ._problem import ReductionProblem
 from ._reduced import ReducedStationaryModel, ResidualEstimator
 from ._reductors import PODGalerkin, RBGreedy
@@ -42,7 +42,6 @@ __all__ = [
     "implicit_midpoint_linear",
     "poisson_matrix",
     "PODNN",
-    "PODNNReductor",
     "BurgersModel",
     "ReducedBurgersModel",
     "deim_interpolate",

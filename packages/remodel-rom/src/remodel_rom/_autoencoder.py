@@ -36,13 +36,17 @@ class ConvAutoencoder(nn.Module):
         self.n, self.channels = n, channels
         m = 2 * channels * (n // 4)
         self.encoder = nn.Sequential(
-            nn.Conv1d(1, channels, 5, stride=2, padding=2), nn.ELU(),
-            nn.Conv1d(channels, 2 * channels, 5, stride=2, padding=2), nn.ELU(),
-            nn.Flatten(), nn.Linear(m, latent),
+            nn.Conv1d(1, channels, 5, stride=2, padding=2),
+            nn.ELU(),
+            nn.Conv1d(channels, 2 * channels, 5, stride=2, padding=2),
+            nn.ELU(),
+            nn.Flatten(),
+            nn.Linear(m, latent),
         )
         self.decoder_dense = nn.Sequential(nn.Linear(latent, m), nn.ELU())
         self.decoder_conv = nn.Sequential(
-            nn.ConvTranspose1d(2 * channels, channels, 4, stride=2, padding=1), nn.ELU(),
+            nn.ConvTranspose1d(2 * channels, channels, 4, stride=2, padding=1),
+            nn.ELU(),
             nn.ConvTranspose1d(channels, 1, 4, stride=2, padding=1),
         )
 
@@ -100,8 +104,16 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
     (12, 32)
     """
 
-    def __init__(self, latent: int = 2, *, channels: int = 8, ae_iters: int = 500, map_iters: int = 100,
-                 lr: float = 3e-3, seed: int = 0) -> None:
+    def __init__(
+        self,
+        latent: int = 2,
+        *,
+        channels: int = 8,
+        ae_iters: int = 500,
+        map_iters: int = 100,
+        lr: float = 3e-3,
+        seed: int = 0,
+    ) -> None:
         self.latent = latent
         self.channels = channels
         self.ae_iters = ae_iters
@@ -123,8 +135,14 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
             torch.manual_seed(self.seed)
             ae = ConvAutoencoder(S.shape[1], self.latent, self.channels).double()
             net = MLP(mu.shape[1], self.latent, width=32, depth=2).double()
-        sol = solve(TrainingProblem(model=ae, loss=_ae_loss, data=(X,), name="autoencoder"), Adam(lr=self.lr),
-                    maxiters=self.ae_iters, seed=self.seed, dtype=torch.float64, progress=False)
+        sol = solve(
+            TrainingProblem(model=ae, loss=_ae_loss, data=(X,), name="autoencoder"),
+            Adam(lr=self.lr),
+            maxiters=self.ae_iters,
+            seed=self.seed,
+            dtype=torch.float64,
+            progress=False,
+        )
         self.autoencoder_ = sol.u.eval()
         self.ae_history_ = sol.history
         with torch.no_grad():
@@ -132,9 +150,14 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
         self.mu_low_, self.mu_high_ = mu.min(axis=0), mu.max(axis=0)
         self.z_mean_, self.z_scale_ = Z.mean(0), Z.std(0) + 1e-12
         M = torch.from_numpy(self._scale(mu))
-        sol = solve(TrainingProblem(model=net, loss=_mse, data=(M, (Z - self.z_mean_) / self.z_scale_),
-                                    name="latent map"), LBFGS(), maxiters=self.map_iters, seed=self.seed,
-                    dtype=torch.float64, progress=False)
+        sol = solve(
+            TrainingProblem(model=net, loss=_mse, data=(M, (Z - self.z_mean_) / self.z_scale_), name="latent map"),
+            LBFGS(),
+            maxiters=self.map_iters,
+            seed=self.seed,
+            dtype=torch.float64,
+            progress=False,
+        )
         self.network_ = sol.u.eval()
         self.n_features_in_ = mu.shape[1]
         return self

@@ -107,8 +107,14 @@ class BurgersModel:
     (11, 200)
     """
 
-    def __init__(self, n: int = 2000, nt: int = 2000, T: float = 0.5, save_every: int = 20,
-                 parameter_ranges: Sequence[tuple[float, float]] = ((0.5, 1.0), (0.01, 0.05))) -> None:
+    def __init__(
+        self,
+        n: int = 2000,
+        nt: int = 2000,
+        T: float = 0.5,
+        save_every: int = 20,
+        parameter_ranges: Sequence[tuple[float, float]] = ((0.5, 1.0), (0.01, 0.05)),
+    ) -> None:
         for name, value in (("n", n), ("nt", nt), ("save_every", save_every)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -140,6 +146,8 @@ class BurgersModel:
         mu = np.asarray(mu, dtype=np.float64)
         if mu.shape != (2,):
             raise ValueError(f"mu must have shape (2,) (amplitude, viscosity), got {mu.shape}")
+        if not np.all(np.isfinite(mu)):
+            raise ValueError(f"mu must be finite, got {mu}")
         if mu[1] <= 0:
             raise ValueError(f"the viscosity mu[1] must be > 0, got {mu[1]}")
         return mu
@@ -210,8 +218,7 @@ class ReducedBurgersModel:
         fom = self.fom
         Linv = np.linalg.inv(np.eye(self.basis_size) - fom.dt * mu[1] * self.D2r)
         a0 = self.basis.T @ fom.initial(mu)
-        return _burgers_rom(a0, Linv, self.E, self.Vm, self.Vc, self.Vp, fom.dt / (4 * fom.h), fom.nt,
-                            fom.save_every)
+        return _burgers_rom(a0, Linv, self.E, self.Vm, self.Vc, self.Vp, fom.dt / (4 * fom.h), fom.nt, fom.save_every)
 
     def reconstruct(self, a: np.ndarray) -> np.ndarray:
         return np.asarray(a) @ self.basis.T
@@ -220,8 +227,9 @@ class ReducedBurgersModel:
         return f"ReducedBurgersModel(basis_size={self.basis_size}, deim_points={len(self.points)})"
 
 
-def reduce_burgers(fom: BurgersModel, trajectories: list[np.ndarray], basis_size: int | None, energy: float,
-                   deim_size: int | None) -> ReducedBurgersModel:
+def reduce_burgers(
+    fom: BurgersModel, trajectories: list[np.ndarray], basis_size: int | None, energy: float, deim_size: int | None
+) -> ReducedBurgersModel:
     """POD of the state and of the nonlinear-term snapshots, then DEIM."""
     S = np.concatenate(trajectories)
     pod = POD(n_components=basis_size, energy=energy).fit(S)

@@ -75,8 +75,9 @@ def _mass_triplets(nodes, triangles):  # pragma: no cover - compiled
     vals = np.empty(9 * nt, dtype=np.float64)
     for t in range(nt):
         i0, i1, i2 = triangles[t, 0], triangles[t, 1], triangles[t, 2]
-        det = (nodes[i1, 0] - nodes[i0, 0]) * (nodes[i2, 1] - nodes[i0, 1]) - (
-            nodes[i2, 0] - nodes[i0, 0]) * (nodes[i1, 1] - nodes[i0, 1])
+        det = (nodes[i1, 0] - nodes[i0, 0]) * (nodes[i2, 1] - nodes[i0, 1]) - (nodes[i2, 0] - nodes[i0, 0]) * (
+            nodes[i1, 1] - nodes[i0, 1]
+        )
         area = 0.5 * abs(det)
         k = 9 * t
         for a in range(3):
@@ -101,8 +102,9 @@ def assemble_stiffness(nodes: np.ndarray, triangles: np.ndarray, coefficient: np
     coefficient = np.ascontiguousarray(coefficient, dtype=np.float64)
     if coefficient.shape != (len(triangles),):
         raise ValueError(f"coefficient must have one value per triangle ({len(triangles)}), got {coefficient.shape}")
-    r, c, v = _stiffness_triplets(np.ascontiguousarray(nodes, dtype=np.float64),
-                                  np.ascontiguousarray(triangles, dtype=np.int64), coefficient)
+    r, c, v = _stiffness_triplets(
+        np.ascontiguousarray(nodes, dtype=np.float64), np.ascontiguousarray(triangles, dtype=np.int64), coefficient
+    )
     n = len(nodes)
     return sp.coo_matrix((v, (r, c)), shape=(n, n)).tocsr()
 
@@ -116,8 +118,9 @@ def assemble_mass(nodes: np.ndarray, triangles: np.ndarray) -> sp.csr_matrix:
     >>> round(float(assemble_mass(nodes, tris).sum()), 12)   # the area
     1.0
     """
-    r, c, v = _mass_triplets(np.ascontiguousarray(nodes, dtype=np.float64),
-                             np.ascontiguousarray(triangles, dtype=np.int64))
+    r, c, v = _mass_triplets(
+        np.ascontiguousarray(nodes, dtype=np.float64), np.ascontiguousarray(triangles, dtype=np.int64)
+    )
     n = len(nodes)
     return sp.coo_matrix((v, (r, c)), shape=(n, n)).tocsr()
 

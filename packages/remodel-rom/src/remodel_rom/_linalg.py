@@ -1,9 +1,80 @@
-"""Small linear-algebra helpers: Gram-Schmidt in a product, product norms."""
+"""Small linear-algebra helpers: Gram-Schmidt in a product, product norms, inner-product checks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
+
+#: singular values at or below ``RANK_RTOL * s_max`` count as zero in every POD method (one rule for all)
+RANK_RTOL = 1e-12
+
+
+def asymmetry(P: Any) -> float:
+    """``max |P - P^T| / max |P|`` (0 for a symmetric matrix)."""
+    D = P - P.T
+    scale = abs(P).max()
+    return float(abs(D).max() / scale) if scale > 0 else 0.0
+
+
+def is_positive_definite(P: Any) -> bool:
+    """Whether the symmetric matrix ``P`` (dense or sparse) is positive definite.
+
+    Dense: a Cholesky factorisation. Sparse: an LU factorisation with a symmetric fill-reducing ordering and
+    no pivoting, ``P = L D U``; by Sylvester's law of inertia ``P`` is positive definite iff every pivot is.
+
+    Examples
+    --------
+    >>> is_positive_definite(sp.diags([2.0, 1.0])), is_positive_definite(-np.eye(2))
+    (True, False)
+    """
+    if not sp.issparse(P):
+        try:
+            np.linalg.cholesky(np.asarray(P, dtype=np.float64))
+        except np.linalg.LinAlgError:
+            return False
+        return True
+    import scipy.sparse.linalg as spla
+
+    try:
+        lu = spla.splu(
+            sp.csc_matrix(P, dtype=np.float64),
+            permc_spec="MMD_AT_PLUS_A",
+            diag_pivot_thresh=0.0,
+            options={"SymmetricMode": True},
+        )
+    except RuntimeError:  # exactly singular
+        return False
+    if not np.array_equal(lu.perm_r, lu.perm_c):  # pivoting happened: decide densely (small or pathological)
+        return is_positive_definite(P.toarray())
+    return bool(np.all(lu.U.diagonal() > 0))
+
+
+def check_product(product: Any, n: int, name: str = "product") -> Any:
+    """``product`` as a float64 ``n x n`` symmetric positive definite matrix (dense or sparse), else a clear error.
+
+    Examples
+    --------
+    >>> check_product(-np.eye(2), 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: product must be positive definite (an inner product), got a matrix that is not
+    """
+    if not (sp.issparse(product) or isinstance(product, np.ndarray)):
+        raise TypeError(f"{name} must be a numpy array or a scipy.sparse matrix, got {type(product).__name__}")
+    P = sp.csr_matrix(product, dtype=np.float64) if sp.issparse(product) else np.asarray(product, dtype=np.float64)
+    if P.shape != (n, n):
+        raise ValueError(f"{name} must be {n} x {n} (one row per unknown), got shape {P.shape}")
+    data = P.data if sp.issparse(P) else P
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"{name} contains NaN or Inf")
+    a = asymmetry(P)
+    if a > 1e-10:
+        raise ValueError(f"{name} must be symmetric (an inner product), got max|P - P^T| / max|P| = {a:.2e}")
+    if not is_positive_definite(P):
+        raise ValueError(f"{name} must be positive definite (an inner product), got a matrix that is not")
+    return P
 
 
 def apply_product(product: sp.spmatrix | np.ndarray | None, x: np.ndarray) -> np.ndarray:

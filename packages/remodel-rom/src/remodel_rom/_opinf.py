@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-import scipy.integrate
 from sklearn.base import BaseEstimator
 
 from ._pod import check_snapshots
@@ -86,14 +87,29 @@ class OperatorInference(BaseEstimator):
         """Fit the operators to states ``Q`` (K, r) and right-hand sides ``R`` (K, r)."""
         if not isinstance(self.operators, str) or not self.operators or set(self.operators) - set("cAH"):
             raise ValueError(f"operators must be a non-empty string of 'c', 'A', 'H', got {self.operators!r}")
-        if not (isinstance(self.regularization, int | float) and self.regularization >= 0):
-            raise ValueError(f"regularization must be a number >= 0, got {self.regularization!r}")
+        if isinstance(self.regularization, bool) or not (
+            isinstance(self.regularization, int | float) and 0 <= self.regularization < float("inf")
+        ):
+            raise ValueError(f"regularization must be a finite number >= 0, got {self.regularization!r}")
         Q = check_snapshots(Q, "Q")
         R = check_snapshots(R, "R")
         if R.shape != Q.shape:
             raise ValueError(f"R must have the shape of Q {Q.shape}, got {R.shape}")
         D = self._data(Q)
         lam = float(self.regularization)
+        if lam == 0 and D.shape[0] < D.shape[1]:
+            raise ValueError(
+                f"Q holds {D.shape[0]} snapshots but operators={self.operators!r} with r={Q.shape[1]} "
+                f"have {D.shape[1]} unknowns per equation: the least-squares problem is under-determined "
+                "(give more snapshots, fewer operators, or regularization > 0)"
+            )
+        if lam == 0 and np.linalg.matrix_rank(D) < D.shape[1]:
+            warnings.warn(
+                f"the data matrix [1, Q, Q x Q] of Q is rank deficient (rank {np.linalg.matrix_rank(D)} < "
+                f"{D.shape[1]}): the operators are the minimum-norm solution; set regularization > 0",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if lam > 0:
             Daug = np.vstack([D, np.sqrt(lam) * np.eye(D.shape[1])])
             Raug = np.vstack([R, np.zeros((D.shape[1], R.shape[1]))])
@@ -135,6 +151,9 @@ class OperatorInference(BaseEstimator):
 
     def integrate(self, q0: np.ndarray, t: np.ndarray, method: str = "BDF") -> np.ndarray:
         """Integrate a continuous-time model with ``scipy.integrate.solve_ivp`` at the times ``t``."""
-        sol = scipy.integrate.solve_ivp(lambda _, q: self.predict(q[None, :])[0], (t[0], t[-1]), q0, t_eval=t,
-                                        method=method, rtol=1e-10, atol=1e-12)
+        import scipy.integrate
+
+        sol = scipy.integrate.solve_ivp(
+            lambda _, q: self.predict(q[None, :])[0], (t[0], t[-1]), q0, t_eval=t, method=method, rtol=1e-10, atol=1e-12
+        )
         return sol.y.T

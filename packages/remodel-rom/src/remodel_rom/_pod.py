@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.extmath import randomized_svd
 
-from ._linalg import GramSchmidt, apply_product
+from ._linalg import RANK_RTOL, GramSchmidt, apply_product, check_product
 
 METHODS = ("exact", "randomized", "incremental")
 
@@ -36,17 +37,24 @@ def energy_rank(singular_values: np.ndarray, energy: float) -> int:
     >>> energy_rank(np.array([3.0, 1.0, 0.1]), 0.999)
     2
     """
-    e = np.cumsum(singular_values**2)
+    s = np.asarray(singular_values, dtype=np.float64)
+    if s.ndim != 1 or len(s) == 0 or not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"singular_values must be a non-empty 1-D array of finite values >= 0, got {s!r}")
+    if isinstance(energy, bool) or not (isinstance(energy, float | int) and 0 < energy <= 1):
+        raise ValueError(f"energy must lie in (0, 1], got {energy!r}")
+    e = np.cumsum(s**2)
     if e[-1] == 0:
-        return 1
+        raise ValueError("singular_values are all zero: the energy criterion is undefined (no energy to keep)")
     return int(min(np.searchsorted(e / e[-1], energy - 1e-15) + 1, len(singular_values)))
 
 
-def incremental_svd(X: np.ndarray, rank: int, batch_size: int, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+def incremental_svd(
+    X: np.ndarray, rank: int, batch_size: int, rtol: float = RANK_RTOL
+) -> tuple[np.ndarray, np.ndarray]:
     """Truncated SVD of the columns of ``X`` added in batches (Brand 2002, "Incremental SVD").
 
     Returns the left singular vectors ``U`` (N, r) and singular values ``s``; only ``U``, ``s`` and one batch
-    are held in memory at a time.
+    are held in memory at a time. Singular values at or below ``rtol * s_max`` are dropped (``r <= rank``).
 
     Examples
     --------
@@ -55,6 +63,14 @@ def incremental_svd(X: np.ndarray, rank: int, batch_size: int, rtol: float = 1e-
     >>> bool(np.allclose(s, np.linalg.svd(X, compute_uv=False)[:3]))
     True
     """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.size == 0:
+        raise ValueError(f"X must be a non-empty 2-D array (columns are snapshots), got shape {X.shape}")
+    for name, value in (("rank", rank), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not (isinstance(rtol, float | int) and 0 <= rtol < 1):
+        raise ValueError(f"rtol must lie in [0, 1), got {rtol!r}")
     N = X.shape[0]
     U = np.zeros((N, 0))
     s = np.zeros(0)
@@ -94,8 +110,9 @@ class POD(TransformerMixin, BaseEstimator):
     energy : float
         Fraction of the snapshot energy ``sum s_i^2`` the modes keep when ``n_components`` is None.
     method : {"exact", "randomized", "incremental"}
-    product : sparse matrix, optional
-        Inner product of the snapshot space (``"exact"`` only); modes are orthonormal in it.
+    product : sparse matrix or ndarray, optional
+        Inner product of the snapshot space (``"exact"`` only); modes are orthonormal in it. It must be
+        symmetric positive definite (checked at ``fit``).
     batch_size : int
         Snapshots per update of the incremental SVD.
     random_state : int
@@ -105,7 +122,7 @@ class POD(TransformerMixin, BaseEstimator):
     ----------
     components_ : ndarray, shape (n_components_, n_features)
     singular_values_ : ndarray
-        All computed singular values (not only the kept ones).
+        All computed singular values above ``1e-12 * s_max`` (not only the kept ones).
     explained_energy_ratio_ : float
     n_components_ : int
 
@@ -118,8 +135,16 @@ class POD(TransformerMixin, BaseEstimator):
     (3, True)
     """
 
-    def __init__(self, n_components: int | None = None, *, energy: float = 0.9999, method: str = "exact",
-                 product: sp.spmatrix | np.ndarray | None = None, batch_size: int = 50, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        n_components: int | None = None,
+        *,
+        energy: float = 0.9999,
+        method: str = "exact",
+        product: sp.spmatrix | np.ndarray | None = None,
+        batch_size: int = 50,
+        random_state: int = 0,
+    ) -> None:
         self.n_components = n_components
         self.energy = energy
         self.method = method
@@ -131,44 +156,78 @@ class POD(TransformerMixin, BaseEstimator):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.n_components is not None and (
-            isinstance(self.n_components, bool) or not isinstance(self.n_components, int | np.integer)
+            isinstance(self.n_components, bool)
+            or not isinstance(self.n_components, int | np.integer)
             or self.n_components < 1
         ):
             raise ValueError(f"n_components must be a positive integer or None, got {self.n_components!r}")
-        if not (isinstance(self.energy, float | int) and 0 < self.energy <= 1):
+        if isinstance(self.energy, bool) or not (isinstance(self.energy, float | int) and 0 < self.energy <= 1):
             raise ValueError(f"energy must lie in (0, 1], got {self.energy!r}")
         if self.product is not None and self.method != "exact":
             raise ValueError(f"product is supported by method='exact' only, got method={self.method!r}")
         if self.method == "randomized" and self.n_components is None:
             raise ValueError("method='randomized' needs n_components")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, int | np.integer)
+            or self.batch_size < 1
+        ):
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
 
     def fit(self, X: np.ndarray, y: None = None) -> POD:
-        """Compute the modes of the snapshots ``X`` (n_samples, n_features)."""
+        """Compute the modes of the snapshots ``X`` (n_samples, n_features).
+
+        One rule for every ``method``: singular values at or below ``1e-12 * s_max`` count as zero and their
+        modes are never returned (they would be arbitrary); asking for more modes than the snapshots have
+        (``n_components`` above the number of snapshots or the numerical rank) keeps the available ones with a
+        ``UserWarning``; all-zero snapshots have no modes and raise ``ValueError``.
+        """
         X = check_snapshots(X)
         self._check_params(X.shape[0])
         S = X.T  # columns are snapshots
+        if not np.any(S):
+            raise ValueError(
+                "X: every snapshot is zero, so there is no mode to compute (POD needs a non-zero snapshot)"
+            )
+        limit = min(S.shape)
+        if self.n_components is not None and self.n_components > limit:
+            warnings.warn(
+                f"n_components={self.n_components} exceeds min(n_samples, n_features) = {limit}: "
+                f"at most {limit} modes exist",
+                UserWarning,
+                stacklevel=2,
+            )
+        k = limit if self.n_components is None else min(self.n_components, limit)
         if self.method == "exact":
             if self.product is None:
                 U, s, _ = np.linalg.svd(S, full_matrices=False)
             else:
-                if self.product.shape != (S.shape[0], S.shape[0]):
-                    raise ValueError(f"product must be {S.shape[0]} x {S.shape[0]}, got {self.product.shape}")
-                gs = GramSchmidt(S.shape[0], self.product)
+                gs = GramSchmidt(S.shape[0], check_product(self.product, S.shape[0]))
                 gs.extend(S)
                 Ur, s, _ = np.linalg.svd(gs.R, full_matrices=False)
                 U = gs.Q @ Ur
         elif self.method == "randomized":
-            U, s, _ = randomized_svd(S, self.n_components, n_oversamples=10, n_iter=4, random_state=self.random_state)
+            from sklearn.utils.extmath import randomized_svd
+
+            U, s, _ = randomized_svd(S, k, n_oversamples=10, n_iter=4, random_state=self.random_state)
         else:
-            rank = self.n_components if self.n_components is not None else min(S.shape)
-            U, s = incremental_svd(S, rank, self.batch_size)
-        r = energy_rank(s, self.energy) if self.n_components is None else min(self.n_components, len(s))
+            U, s = incremental_svd(S, k, self.batch_size, rtol=RANK_RTOL)
+        rank = int(np.sum(s > RANK_RTOL * s[0])) if len(s) else 0
+        U, s = U[:, :rank], s[:rank]
+        if self.n_components is None:
+            r = energy_rank(s, self.energy)
+        else:
+            r = min(k, rank)
+            if r < k:
+                warnings.warn(
+                    f"only {rank} singular values of X exceed {RANK_RTOL:g} * s_max (the numerical rank); "
+                    f"keeping {r} modes instead of n_components={self.n_components}",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self.components_ = np.ascontiguousarray(U[:, :r].T)
         self.singular_values_ = s
-        total = float(np.sum(s**2))
-        self.explained_energy_ratio_ = float(np.sum(s[:r] ** 2) / total) if total > 0 else 1.0
+        self.explained_energy_ratio_ = float(np.sum(s[:r] ** 2) / np.sum(s**2))
         self.n_components_ = r
         self.n_features_in_ = X.shape[1]
         return self
@@ -195,14 +254,17 @@ class POD(TransformerMixin, BaseEstimator):
         from ._stationary import StationaryAffineModel
 
         if getattr(fom, "n_dofs", None) != self.n_features_in_:
-            raise ValueError(f"fom must have {self.n_features_in_} unknowns like the snapshots, "
-                             f"got {getattr(fom, 'n_dofs', None)}")
+            raise ValueError(
+                f"fom must have {self.n_features_in_} unknowns like the snapshots, got {getattr(fom, 'n_dofs', None)}"
+            )
         if isinstance(fom, StationaryAffineModel):
             return ReducedStationaryModel(fom, self.components_.T)
         if isinstance(fom, InstationaryAffineModel):
             return ReducedInstationaryModel(fom, self.components_.T)
-        raise TypeError(f"POD.reduce projects a StationaryAffineModel or InstationaryAffineModel, got "
-                        f"{type(fom).__name__} (use PODGalerkin for Burgers with DEIM)")
+        raise TypeError(
+            f"POD.reduce projects a StationaryAffineModel or InstationaryAffineModel, got "
+            f"{type(fom).__name__} (use PODGalerkin for Burgers with DEIM)"
+        )
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
         """Snapshots ``Z @ components_`` from coefficients (n_samples, n_components_)."""

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from remodel_core import Algorithm, ReturnCode, Solution, SolveContext, TrainingProblem, check_positive, solve
+from remodel_core import ReturnCode, TrainingProblem, check_positive, solve
 from remodel_core.nn import MLP
 from remodel_core.optim import LBFGS, Adam
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 from ._pod import POD, check_snapshots
-from ._problem import ReductionProblem
 
 
 def _mse(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -28,7 +27,9 @@ class PODNN(RegressorMixin, BaseEstimator):
     Hesthaven & Ubbiali (2018), "Non-intrusive reduced order modeling of nonlinear problems using neural
     networks". The default regressor is a :class:`remodel_core.nn.MLP` trained through
     :func:`remodel_core.solve` (L-BFGS, float64, inputs scaled to [-1, 1], outputs standardised); any
-    scikit-learn regressor can be passed instead.
+    scikit-learn regressor can be passed instead. This estimator is the one POD-NN interface: to reduce a
+    full-order model, fit it to the model's snapshots (``PODNN(product=fom.product).fit(mus, S)``); the fitted
+    estimator answers the reduced-model calls ``solve(mu)`` and ``reconstruct(u_r)``.
 
     Parameters
     ----------
@@ -54,6 +55,10 @@ class PODNN(RegressorMixin, BaseEstimator):
     network_ : torch.nn.Module or None
     regressor_ : fitted scikit-learn regressor or None
     train_history_ : dict
+    train_retcode_ : remodel_core.ReturnCode
+        How the network's training ended (``Success`` for a scikit-learn regressor): ``MaxIters`` is the usual
+        end of a fixed number of optimizer steps; ``Diverged`` or ``Failure`` also give a ``ConvergenceWarning``
+        (the last good network is kept).
 
     Examples
     --------
@@ -65,9 +70,20 @@ class PODNN(RegressorMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, n_components: int | None = None, *, energy: float = 0.999999,
-                 product: sp.spmatrix | None = None, regressor: Any = None, width: int = 32, depth: int = 3,
-                 optimizer: str = "lbfgs", maxiters: int = 500, lr: float = 1e-3, seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_components: int | None = None,
+        *,
+        energy: float = 0.999999,
+        product: sp.spmatrix | None = None,
+        regressor: Any = None,
+        width: int = 32,
+        depth: int = 3,
+        optimizer: str = "lbfgs",
+        maxiters: int = 500,
+        lr: float = 1e-3,
+        seed: int = 0,
+    ) -> None:
         self.n_components = n_components
         self.energy = energy
         self.product = product
@@ -86,8 +102,9 @@ class PODNN(RegressorMixin, BaseEstimator):
             mu = mu[:, None]
         snapshots = check_snapshots(snapshots, "snapshots")
         if mu.ndim != 2 or mu.shape[0] != snapshots.shape[0]:
-            raise ValueError(f"mu must have shape (n_samples, p) with n_samples={snapshots.shape[0]} "
-                             f"like snapshots, got {mu.shape}")
+            raise ValueError(
+                f"mu must have shape (n_samples, p) with n_samples={snapshots.shape[0]} like snapshots, got {mu.shape}"
+            )
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {self.optimizer!r}")
         check_positive("maxiters", self.maxiters, integer=True)
@@ -104,6 +121,7 @@ class PODNN(RegressorMixin, BaseEstimator):
             self.regressor_ = clone(self.regressor).fit(X, Y)
             self.network_ = None
             self.train_history_ = {}
+            self.train_retcode_ = ReturnCode.Success
             return self
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -111,6 +129,15 @@ class PODNN(RegressorMixin, BaseEstimator):
         prob = TrainingProblem(model=net, loss=_mse, data=(torch.from_numpy(X), torch.from_numpy(Y)), name="pod-nn")
         alg = LBFGS() if self.optimizer == "lbfgs" else Adam(lr=self.lr)
         sol = solve(prob, alg, maxiters=self.maxiters, seed=self.seed, dtype=torch.float64, progress=False)
+        if sol.retcode in (ReturnCode.Diverged, ReturnCode.Failure):
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.warn(
+                f"PODNN: training the network ended with {sol.retcode.name}; the last good network is "
+                "kept (see train_retcode_ and train_history_; try optimizer='adam' with a smaller lr)",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self.network_ = sol.u.eval()
         self.regressor_ = None
         self.train_history_ = sol.history
@@ -149,43 +176,3 @@ class PODNN(RegressorMixin, BaseEstimator):
 
     def reconstruct(self, u_r: np.ndarray) -> np.ndarray:
         return np.asarray(u_r) @ self.pod_.components_
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PODNNReductor(Algorithm):
-    """Reduce a stationary model with :class:`PODNN`: full solves on the training set, POD, network.
-
-    Examples
-    --------
-    >>> from remodel_rom import ReductionProblem, thermal_block
-    >>> rom = solve(ReductionProblem(thermal_block(n=8), training=30), PODNNReductor(basis_size=4, maxiters=50)).u
-    >>> rom.solve([0.5, 0.5, 0.5, 0.5]).shape
-    (4,)
-    """
-
-    problem_types = (ReductionProblem,)
-    supported_options = frozenset({"seed"})
-    basis_size: int | None = None
-    energy: float = 0.999999
-    width: int = 32
-    depth: int = 3
-    maxiters: int = 500
-    regressor: Any = None
-
-    def validate(self) -> None:
-        if self.basis_size is not None:
-            check_positive("basis_size", self.basis_size, integer=True)
-        check_positive("width", self.width, integer=True)
-        check_positive("depth", self.depth, integer=True)
-        check_positive("maxiters", self.maxiters, integer=True)
-
-    def _solve(self, problem: ReductionProblem, ctx: SolveContext) -> Solution:
-        fom = problem.fom
-        mus = problem.training_set(ctx.rng)
-        S = np.array([fom.solve(mu) for mu in mus])
-        ctx.stats["fom_solves"] = len(mus)
-        model = PODNN(n_components=self.basis_size, energy=self.energy, product=getattr(fom, "product", None),
-                      regressor=self.regressor, width=self.width, depth=self.depth, maxiters=self.maxiters,
-                      seed=ctx.options.seed).fit(mus, S)
-        ctx.stats["basis_size"] = model.basis_size
-        return Solution(u=model, retcode=ReturnCode.Success, stats=dict(ctx.stats), history=model.train_history_)

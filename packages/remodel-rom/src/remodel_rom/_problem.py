@@ -35,8 +35,9 @@ class ReductionProblem(Problem):
 
     def validate(self) -> None:
         if not hasattr(self.fom, "solve") or not hasattr(self.fom, "parameter_ranges"):
-            raise TypeError("fom must be a full-order model with solve() and parameter_ranges, "
-                            f"got {type(self.fom).__name__}")
+            raise TypeError(
+                f"fom must be a full-order model with solve() and parameter_ranges, got {type(self.fom).__name__}"
+            )
         t = self.training
         if isinstance(t, bool):
             raise TypeError("training must be a positive integer or an array of parameters, got a bool")

@@ -74,8 +74,14 @@ class ReducedStationaryModel:
     (5,)
     """
 
-    def __init__(self, fom: StationaryAffineModel, basis: np.ndarray, *, estimator: ResidualEstimator | None = None,
-                 n: int | None = None) -> None:
+    def __init__(
+        self,
+        fom: StationaryAffineModel,
+        basis: np.ndarray,
+        *,
+        estimator: ResidualEstimator | None = None,
+        n: int | None = None,
+    ) -> None:
         basis = np.asarray(basis, dtype=np.float64)
         if basis.ndim != 2 or basis.shape[0] != fom.n_dofs:
             raise ValueError(f"basis must have shape ({fom.n_dofs}, n), got {basis.shape}")
@@ -105,33 +111,36 @@ class ReducedStationaryModel:
 
     def solve(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
         """Reduced coefficients ``u_r(mu)``: reduced assembly and one dense solve."""
-        th = self.theta(np.asarray(mu, dtype=np.float64))
+        mu = self.fom.parse(mu)
+        if mu.ndim != 1:
+            raise ValueError(f"mu must have shape ({self.fom.n_parameters},) (one parameter), got {mu.shape}")
+        th = self.theta(mu)
         n = self.basis_size
         A = (th @ self._flat_ops).reshape(n, n)
         return np.linalg.solve(A, self.rhs)
 
     def solve_many(self, mus: np.ndarray) -> np.ndarray:
         """Reduced coefficients for a batch of parameters, shape ``(m, n)``."""
-        th = self.theta(np.asarray(mus, dtype=np.float64))
+        th = self.theta(np.atleast_2d(self.fom.parse(mus, "mus")))
         n = self.basis_size
         A = (th @ self._flat_ops).reshape(-1, n, n)
         return np.linalg.solve(A, np.broadcast_to(self.rhs, (len(A), n))[..., None])[..., 0]
 
     def residual_norm(self, mus: np.ndarray, u_r: np.ndarray) -> np.ndarray:
         """Dual norms of the residuals for a batch ``mus`` (m, p) and coefficients ``u_r`` (m, n)."""
-        th = self.theta(np.asarray(mus, dtype=np.float64))  # (m, Q)
+        th = self.theta(np.atleast_2d(self.fom.parse(mus, "mus")))  # (m, Q)
         r = self._rf[None, :] - np.einsum("kqi,mq,mi->mk", self._rA, th, u_r)
         return np.linalg.norm(r, axis=1)
 
     def estimate_error(self, mu: Sequence[float] | np.ndarray, u_r: np.ndarray | None = None) -> float:
         """Upper bound of the error ``||u(mu) - V u_r(mu)||`` in the model's energy product."""
-        mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))
+        mu = np.atleast_2d(self.fom.parse(mu))
         u = self.solve_many(mu) if u_r is None else np.atleast_2d(u_r)
         return float((self.residual_norm(mu, u) / self.fom.coercivity_lower_bound(mu))[0])
 
     def estimate_errors(self, mus: np.ndarray) -> np.ndarray:
         """:meth:`estimate_error` for a batch of parameters."""
-        mus = np.asarray(mus, dtype=np.float64)
+        mus = np.atleast_2d(self.fom.parse(mus, "mus"))
         return self.residual_norm(mus, self.solve_many(mus)) / self.fom.coercivity_lower_bound(mus)
 
     def reconstruct(self, u_r: np.ndarray) -> np.ndarray:

@@ -78,8 +78,9 @@ DEFAULT_SOLVERS: dict[str, tuple[Callable[[sp.spmatrix], Callable] | None, float
 }
 
 
-def solver_costs(systems: Sequence[tuple[sp.spmatrix, np.ndarray]], solvers: dict | None = None, *,
-                 rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+def solver_costs(
+    systems: Sequence[tuple[sp.spmatrix, np.ndarray]], solvers: dict | None = None, *, rtol: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray]:
     """Iterations and work (matrix-vector products) of every candidate solver on every system ``(A, b)``.
 
     Returns ``(iterations, work)``, both of shape ``(n_systems, n_solvers)``.
@@ -154,5 +155,8 @@ class SolverSelector(ClassifierMixin, BaseEstimator):
         """Mean cost of the selected solvers against the best fixed choice and the oracle."""
         C = np.asarray(costs, dtype=np.float64)
         chosen = C[np.arange(len(C)), self.predict(features)]
-        return {"selected": float(chosen.mean()), "best_fixed": float(C[:, self.best_fixed_].mean()),
-                "oracle": float(C.min(axis=1).mean())}
+        return {
+            "selected": float(chosen.mean()),
+            "best_fixed": float(C[:, self.best_fixed_].mean()),
+            "oracle": float(C.min(axis=1).mean()),
+        }

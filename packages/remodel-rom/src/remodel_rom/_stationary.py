@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -10,6 +12,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ._fem import assemble_load, assemble_stiffness, boundary_nodes, unit_square_mesh
+from ._linalg import asymmetry, check_product, is_positive_definite
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,10 +70,18 @@ class StationaryAffineModel:
     ((49,), 4)
     """
 
-    def __init__(self, operators: Sequence[sp.spmatrix], rhs: np.ndarray,
-                 parameter_ranges: Sequence[tuple[float, float]], *,
-                 theta: Callable[[np.ndarray], np.ndarray] | None = None, mu_bar: np.ndarray | None = None,
-                 product: sp.spmatrix | None = None, grid: tuple | None = None, name: str = "stationary") -> None:
+    def __init__(
+        self,
+        operators: Sequence[sp.spmatrix],
+        rhs: np.ndarray,
+        parameter_ranges: Sequence[tuple[float, float]],
+        *,
+        theta: Callable[[np.ndarray], np.ndarray] | None = None,
+        mu_bar: np.ndarray | None = None,
+        product: sp.spmatrix | None = None,
+        grid: tuple | None = None,
+        name: str = "stationary",
+    ) -> None:
         if not operators:
             raise ValueError("operators must hold at least one matrix")
         self.operators = [sp.csr_matrix(A, dtype=np.float64) for A in operators]
@@ -81,16 +92,49 @@ class StationaryAffineModel:
         if self.rhs.shape != (n,):
             raise ValueError(f"rhs must have shape ({n},), got {np.shape(rhs)}")
         ranges = np.asarray(parameter_ranges, dtype=np.float64)
-        if ranges.ndim != 2 or ranges.shape[1] != 2 or np.any(ranges[:, 0] > ranges[:, 1]):
-            raise ValueError("parameter_ranges must be a sequence of (low, high) pairs with low <= high")
+        if (
+            ranges.ndim != 2
+            or ranges.shape[1] != 2
+            or len(ranges) == 0
+            or not np.all(np.isfinite(ranges))
+            or np.any(ranges[:, 0] > ranges[:, 1])
+        ):
+            raise ValueError(
+                "parameter_ranges must be a non-empty sequence of finite (low, high) pairs with "
+                f"low <= high, got {parameter_ranges!r}"
+            )
         self.parameter_ranges = ranges
         self.theta = theta if theta is not None else AffineCoefficients()
         self.mu_bar = np.ones(len(ranges)) if mu_bar is None else np.asarray(mu_bar, dtype=np.float64)
+        if self.mu_bar.shape != (len(ranges),) or not np.all(np.isfinite(self.mu_bar)):
+            raise ValueError(f"mu_bar must be a finite array of shape ({len(ranges)},), got {mu_bar!r}")
         q = self.theta(self.mu_bar)
         if q.shape != (len(self.operators),):
             raise ValueError(f"theta(mu) must return {len(self.operators)} coefficients, got shape {q.shape}")
+        if not np.all(q > 0):
+            raise ValueError(f"theta(mu_bar) must be > 0 (the min-theta coercivity bound divides by it), got {q}")
         self._theta_bar = q
-        self.product = self.operator(self.mu_bar) if product is None else sp.csr_matrix(product)
+        if product is None:
+            P = self._assemble(self.mu_bar)
+            a = asymmetry(P)
+            if a > 1e-10:
+                # a non-symmetric A(mu_bar) (advection) is no inner product: use its symmetric part, the energy
+                # product of coercive non-symmetric problems (Patera & Rozza 2007, ch. 4)
+                warnings.warn(
+                    f"the default energy product A(mu_bar) is not symmetric (max|A - A^T| / max|A| = "
+                    f"{a:.2e}); using its symmetric part (A + A^T) / 2 as the inner product",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                P = ((P + P.T) * 0.5).tocsr()
+            if not is_positive_definite(P):
+                raise ValueError(
+                    "the default energy product A(mu_bar) (symmetric part) is not positive definite: "
+                    "pass product= (a symmetric positive definite matrix) or another mu_bar"
+                )
+            self.product = P
+        else:
+            self.product = sp.csr_matrix(check_product(product, n))
         self.grid = grid
         self.name = name
 
@@ -103,21 +147,42 @@ class StationaryAffineModel:
     def n_parameters(self) -> int:
         return len(self.parameter_ranges)
 
-    def parse(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
-        """``mu`` as a float array, checked against the number of parameters."""
-        mu = np.asarray(mu, dtype=np.float64)
-        if mu.shape != (self.n_parameters,):
-            raise ValueError(f"mu must have shape ({self.n_parameters},), got {mu.shape}")
+    def parse(self, mu: Sequence[float] | np.ndarray, name: str = "mu") -> np.ndarray:
+        """``mu`` (one parameter, or a batch of shape ``(m, p)``) as a float array inside the parameter box.
+
+        Raises ``ValueError`` naming ``mu`` for a wrong shape, NaN/Inf or a value outside ``parameter_ranges``
+        (where the model is not defined: e.g. a conductivity ``<= 0``).
+        """
+        try:
+            mu = np.asarray(mu, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be an array of {self.n_parameters} numbers, got {mu!r}") from err
+        if mu.shape[-1:] != (self.n_parameters,) or mu.ndim > 2:
+            raise ValueError(f"{name} must have shape ({self.n_parameters},), got {mu.shape}")
+        if not np.all(np.isfinite(mu)):
+            raise ValueError(f"{name} must be finite, got {mu}")
+        lo, hi = self.parameter_ranges[:, 0], self.parameter_ranges[:, 1]
+        slack = 1e-12 * np.maximum(np.abs(lo), np.abs(hi))
+        if np.any(mu < lo - slack) or np.any(mu > hi + slack):
+            raise ValueError(f"{name} must lie in the parameter box {self.parameter_ranges.tolist()}, got {mu}")
         return mu
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` parameters drawn uniformly from the parameter box."""
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
         lo, hi = self.parameter_ranges[:, 0], self.parameter_ranges[:, 1]
         return lo + (hi - lo) * rng.random((n, self.n_parameters))
 
     def operator(self, mu: Sequence[float] | np.ndarray) -> sp.csr_matrix:
-        """The assembled ``A(mu)``."""
-        th = self.theta(self.parse(mu))
+        """The assembled ``A(mu)`` (``mu`` checked against the parameter box)."""
+        mu = self.parse(mu)
+        if mu.ndim != 1:
+            raise ValueError(f"mu must have shape ({self.n_parameters},) (one parameter), got {mu.shape}")
+        return self._assemble(mu)
+
+    def _assemble(self, mu: np.ndarray) -> sp.csr_matrix:
+        th = self.theta(mu)
         A = self.operators[0] * th[0]
         for t, Aq in zip(th[1:], self.operators[1:]):
             A = A + t * Aq
@@ -125,7 +190,7 @@ class StationaryAffineModel:
 
     def coercivity_lower_bound(self, mu: np.ndarray) -> np.ndarray:
         """Min-theta lower bound of the coercivity constant w.r.t. ``product`` (vectorised over rows)."""
-        return np.min(self.theta(np.asarray(mu, dtype=np.float64)) / self._theta_bar, axis=-1)
+        return np.min(self.theta(self.parse(mu)) / self._theta_bar, axis=-1)
 
     def solve(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
         """Solve the full model at ``mu`` (sparse direct solver)."""
@@ -149,14 +214,16 @@ class StationaryAffineModel:
         return f"StationaryAffineModel({self.name!r}, dofs={self.n_dofs}, Q={len(self.operators)})"
 
 
-def thermal_block(blocks: tuple[int, int] = (2, 2), n: int = 64,
-                  mu_range: tuple[float, float] = (0.1, 1.0)) -> StationaryAffineModel:
+def thermal_block(
+    blocks: tuple[int, int] = (2, 2), n: int = 64, mu_range: tuple[float, float] = (0.1, 1.0)
+) -> StationaryAffineModel:
     """The thermal block problem (Maday & Ronquist 2004; pyMOR's ``thermal_block_problem``).
 
     ``-div(d(x; mu) grad u) = 1`` in the unit square, ``u = 0`` on the boundary, ``d = mu_q`` on block ``q``
     (blocks numbered along x first). P1 finite elements on ``n x n`` squares cut into two triangles each,
     assembled with numba; the Dirichlet nodes are eliminated, so ``A(mu) = sum_q mu_q A_q`` holds on the
     ``(n-1)**2`` interior unknowns and the energy product ``A(1)`` is the H1_0 semi-inner product.
+    The conductivities range over ``mu_range`` (``0 < low <= high``); ``solve`` refuses a ``mu`` outside it.
 
     Examples
     --------
@@ -164,10 +231,19 @@ def thermal_block(blocks: tuple[int, int] = (2, 2), n: int = 64,
     >>> len(fom.operators), fom.n_dofs
     (9, 121)
     """
+    if not isinstance(blocks, tuple | list) or len(blocks) != 2:
+        raise TypeError(f"blocks must be a pair (bx, by), got {blocks!r}")
     bx, by = blocks
     for name, value in (("blocks[0]", bx), ("blocks[1]", by), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(mu_range, tuple | list) or len(mu_range) != 2:
+        raise TypeError(f"mu_range must be a pair (low, high), got {mu_range!r}")
+    lo, hi = mu_range
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lo, hi)) or not (
+        0 < lo <= hi
+    ):
+        raise ValueError(f"mu_range must be finite conductivities with 0 < low <= high, got {mu_range!r}")
     if n % bx or n % by:
         raise ValueError(f"n must be divisible by the number of blocks in each direction, got n={n}, blocks={blocks}")
     nodes, tris = unit_square_mesh(n)

@@ -60,8 +60,10 @@ class CotangentLiftPOD(TransformerMixin, BaseEstimator):
         if X.shape[1] % 2:
             raise ValueError(f"X must hold states (q, p) with an even number of features, got {X.shape[1]}")
         n = X.shape[1] // 2
-        if isinstance(self.n_components, bool) or not isinstance(self.n_components, int) or not (
-            1 <= self.n_components <= n
+        if (
+            isinstance(self.n_components, bool)
+            or not isinstance(self.n_components, int)
+            or not (1 <= self.n_components <= n)
         ):
             raise ValueError(f"n_components must be an integer in [1, {n}], got {self.n_components!r}")
         pod = POD(n_components=self.n_components).fit(np.vstack([X[:, :n], X[:, n:]]))

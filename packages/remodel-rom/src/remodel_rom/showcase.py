@@ -70,8 +70,9 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     fig.tight_layout()
     fig.savefig(out / "rom_singular_values.png", dpi=120)
     plt.close(fig)
-    figures.append(("Singular values of the thermal-block snapshots in the energy product",
-                    Path("rom_singular_values.png")))
+    figures.append(
+        ("Singular values of the thermal-block snapshots in the energy product", Path("rom_singular_values.png"))
+    )
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, vals in curves.items():
@@ -99,8 +100,13 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     figures.append(("Thermal block temperature: full solution, RB reconstruction, difference", Path("rom_fields.png")))
 
     # Burgers with POD-DEIM
-    burgers = BurgersModel(n=1000 if quick else 4000, nt=2000 if quick else 8000, T=1.0,
-                           save_every=20 if quick else 80, parameter_ranges=((0.5, 1.0), (0.002, 0.02)))
+    burgers = BurgersModel(
+        n=1000 if quick else 4000,
+        nt=2000 if quick else 8000,
+        T=1.0,
+        save_every=20 if quick else 80,
+        parameter_ranges=((0.5, 1.0), (0.002, 0.02)),
+    )
     brng = np.random.default_rng(2)
     btrain, btest = burgers.sample(10 if quick else 30, brng), burgers.sample(3, brng)
     r_b = 15 if quick else 20
@@ -130,20 +136,33 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         e_oi = np.linalg.norm(hpod.inverse_transform(oi.rollout(Qh[0], heat.nt)) - U) / np.linalg.norm(U)
         e_proj = np.linalg.norm(hpod.inverse_transform(Qh) - U) / np.linalg.norm(U)
         opinf_rows.append([r_h, e_proj, e_gal, e_oi])
-    opinf_table = Table(caption=f"Heat equation ({heat.n_dofs} DoFs, {heat.nt} implicit Euler steps): relative "
-                                f"error over the whole run, models built from the first {k_train} steps",
-                        header=["basis size", "POD projection", "POD-Galerkin (intrusive)",
-                                "operator inference (non-intrusive)"], rows=opinf_rows)
+    opinf_table = Table(
+        caption=f"Heat equation ({heat.n_dofs} DoFs, {heat.nt} implicit Euler steps): relative "
+        f"error over the whole run, models built from the first {k_train} steps",
+        header=["basis size", "POD projection", "POD-Galerkin (intrusive)", "operator inference (non-intrusive)"],
+        rows=opinf_rows,
+    )
 
-    rows = [[k, curves["POD-Galerkin"][k - 1], curves["RB greedy"][k - 1], curves["RB error bound"][k - 1]]
-            for k in sizes if k in (5, 10, 15, 20, 24) or k == sizes[-1]]
-    table = Table(caption=f"Thermal block 2x2 ({fom.n_dofs} DoFs): max relative energy error on {n_test} test "
-                          "parameters",
-                  header=["basis size", "POD-Galerkin", "RB greedy", "RB bound"], rows=rows)
-    metrics = {"dofs": fom.n_dofs, "rb_max_rel_err": curves["RB greedy"][-1],
-               "pod_max_rel_err": curves["POD-Galerkin"][-1],
-               "rb_online_s": t_online, "full_solve_s": t_full, "rb_speedup": t_full / t_online,
-               "burgers_deim_rel_err": float(max(b_err)), "burgers_deim_speedup": tb_full / tb_rom}
+    rows = [
+        [k, curves["POD-Galerkin"][k - 1], curves["RB greedy"][k - 1], curves["RB error bound"][k - 1]]
+        for k in sizes
+        if k in (5, 10, 15, 20, 24) or k == sizes[-1]
+    ]
+    table = Table(
+        caption=f"Thermal block 2x2 ({fom.n_dofs} DoFs): max relative energy error on {n_test} test parameters",
+        header=["basis size", "POD-Galerkin", "RB greedy", "RB bound"],
+        rows=rows,
+    )
+    metrics = {
+        "dofs": fom.n_dofs,
+        "rb_max_rel_err": curves["RB greedy"][-1],
+        "pod_max_rel_err": curves["POD-Galerkin"][-1],
+        "rb_online_s": t_online,
+        "full_solve_s": t_full,
+        "rb_speedup": t_full / t_online,
+        "burgers_deim_rel_err": float(max(b_err)),
+        "burgers_deim_speedup": tb_full / tb_rom,
+    }
     summary = (
         f"The 2x2 thermal block (P1 elements assembled with numba, {fom.n_dofs} unknowns, mu in [0.1, 1]^4) reduced by "
         f"the reduced-basis weak greedy with a residual error bound and by POD-Galerkin from {n_train} training "
@@ -154,11 +173,18 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         f"POD-DEIM ({brom.basis_size} modes, {len(brom.points)} DEIM points): relative error {max(b_err):.1e}, "
         f"speed-up {tb_full / tb_rom:.0f}."
     )
-    summary += (" Operator inference (Peherstorfer & Willcox 2016) learns the reduced heat-equation operators "
-                "from projected snapshots alone, without access to the full model's matrices; the second table "
-                "compares it with the intrusive Galerkin model (with many modes the least-squares data matrix "
-                "becomes ill-conditioned and the regularised fit stops improving before the intrusive model does).")
+    summary += (
+        " Operator inference (Peherstorfer & Willcox 2016) learns the reduced heat-equation operators "
+        "from projected snapshots alone, without access to the full model's matrices; the second table "
+        "compares it with the intrusive Galerkin model (with many modes the least-squares data matrix "
+        "becomes ill-conditioned and the regularised fit stops improving before the intrusive model does)."
+    )
     metrics["opinf_rel_err"] = opinf_rows[-1][3]
     metrics["heat_galerkin_rel_err"] = opinf_rows[-1][2]
-    return ShowcaseSection(title="Model order reduction (remodel-rom)", summary=summary, tables=[table, opinf_table],
-                           figures=figures, metrics=metrics)
+    return ShowcaseSection(
+        title="Model order reduction (remodel-rom)",
+        summary=summary,
+        tables=[table, opinf_table],
+        figures=figures,
+        metrics=metrics,
+    )
