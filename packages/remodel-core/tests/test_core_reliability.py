@@ -225,3 +225,102 @@ def test_several_parameter_groups_equal_one_group_and_refuse_different_options()
         RobustLBFGSOptimizer([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.5}])
     with pytest.raises(ValueError, match="'lr'"):
         SPQNOptimizer([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.5}], decompose_layers(net, 2))
+
+
+# --- resume, checkpoints (issue 11, items 7, 9 and 11) ------------------------------------------------------
+
+
+def _line_problem():
+    x = torch.linspace(-1, 1, 16, dtype=torch.float64).unsqueeze(1)
+    torch.manual_seed(0)
+    return TrainingProblem(
+        model=torch.nn.Linear(1, 1).double(), loss=lambda m, x, y: (m(x) - y).pow(2).mean(), data=(x, 2 * x)
+    )
+
+
+def test_resume_with_other_options_or_class_is_refused_naming_them(tmp_path):
+    prob, ck = _line_problem(), tmp_path / "ck.pt"
+    solve(prob, Adam(lr=0.1), maxiters=3, checkpoint=ck)
+    with pytest.raises(ValueError, match=r"lr=0\.1 in the checkpoint but 0\.5 now"):
+        solve(prob, Adam(lr=0.5), maxiters=6, checkpoint=ck, resume=True)
+    with pytest.raises(ValueError, match=r"written by remodel_core\.optim\._torch\.Adam, not by .*SGD"):
+        solve(prob, SGD(lr=0.1), maxiters=6, checkpoint=ck, resume=True)
+    sol = solve(prob, Adam(lr=0.1), maxiters=6, checkpoint=ck, resume=True)  # the same options resume
+    assert sol.stats["iterations"] == 6
+
+
+class _FailsAt(torch.optim.SGD):
+    """SGD that reports ``failed`` (no progress possible) at its third step, like a stalled line search."""
+
+    def step(self, closure):
+        loss = super().step(closure)
+        self.state["n"] = self.state.get("n", 0) + 1
+        self.failed = self.state["n"] >= 3
+        return loss
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self.failed = self.state.get("n", 0) >= 3
+
+
+def test_a_failed_run_is_not_continued_by_resume(tmp_path):
+    from remodel_core import OptimizerAlgorithm
+
+    class FailsAt(OptimizerAlgorithm):
+        def make_optimizer(self, model):
+            opt = _FailsAt(model.parameters(), lr=0.01)
+            opt.failed = False
+            return opt
+
+    prob, ck = _line_problem(), tmp_path / "ck.pt"
+    first = solve(prob, FailsAt(), maxiters=10, checkpoint=ck)
+    assert first.retcode is ReturnCode.Failure and first.stats["iterations"] == 3
+    again = solve(prob, FailsAt(), maxiters=20, checkpoint=ck, resume=True)
+    assert again.retcode is ReturnCode.Failure and again.stats["iterations"] == 3
+    assert again.stats["evals"] == first.stats["evals"], "a finished run must not take another step"
+
+
+def test_stale_temporaries_are_removed_at_the_next_save(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from remodel_core import save_checkpoint
+
+    ck = tmp_path / "ck.pt"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = [tmp_path / f".ck.pt.{int(dead.stdout)}.1.tmp", tmp_path / ".ck.pt.k2j3h4.tmp"]
+    live = tmp_path / f".ck.pt.{os.getppid()}.1.tmp"  # a save in progress in a live process
+    other = tmp_path / ".other.pt.123.1.tmp"
+    for f in [*stale, live, other]:
+        f.write_bytes(b"x" * 100)
+    save_checkpoint(ck, {"iteration": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ck.pt", live.name, other.name])
+
+
+def test_frequent_checkpoints_sync_rarely_and_resume_exactly(tmp_path, monkeypatch):
+    import os
+
+    calls = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    prob, ck = _line_problem(), tmp_path / "ck.pt"
+    full = solve(prob, Adam(lr=0.05), maxiters=40)
+    solve(prob, Adam(lr=0.05), maxiters=20, checkpoint=ck, checkpoint_every=1)
+    assert 1 <= len(calls) <= 5, len(calls)  # 20 atomic writes, fsync only every few seconds and at the end
+    resumed = solve(prob, Adam(lr=0.05), maxiters=40, checkpoint=ck, checkpoint_every=1, resume=True)
+    assert resumed.history["loss"] == full.history["loss"]
+    assert torch.equal(resumed.u.weight, full.u.weight)
+
+
+def test_truncated_checkpoint_names_the_file(tmp_path):
+    from remodel_core import load_checkpoint
+
+    prob, ck = _line_problem(), tmp_path / "run.pt"
+    solve(prob, Adam(lr=0.1), maxiters=2, checkpoint=ck)
+    data = ck.read_bytes()
+    ck.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"run\.pt.*truncated"):
+        load_checkpoint(ck)
+    with pytest.raises(ValueError, match=r"run\.pt.*truncated"):
+        solve(prob, Adam(lr=0.1), maxiters=4, checkpoint=ck, resume=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -265,10 +266,48 @@ class _DataParallel:
         return _STOP_CODES[int(code.item())]
 
 
+def _algorithm_signature(algorithm: Any) -> dict[str, str]:
+    """The class and options of the algorithm as strings (a checkpoint holds plain values only)."""
+    if algorithm is None:
+        return {}
+    sig = {"class": f"{type(algorithm).__module__}.{type(algorithm).__qualname__}"}
+    options = algorithm.options() if isinstance(algorithm, Algorithm) else {}
+    for name, value in options.items():
+        text = repr(value)
+        if " at 0x" not in text:  # an object without a stable repr (a function, a model) cannot be compared
+            sig[name] = text
+    return sig
+
+
+def _check_same_algorithm(path: Any, stored: dict[str, str], current: dict[str, str]) -> None:
+    if not stored or not current:
+        return
+    if stored.get("class") != current.get("class"):
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written by {stored.get('class')}, not by {current.get('class')}: "
+            "resume with the algorithm that wrote it, or start a new run (resume=False or another checkpoint)"
+        )
+    differ = sorted(k for k in set(stored) | set(current) if k != "class" and stored.get(k) != current.get(k))
+    if differ:
+        detail = ", ".join(
+            f"{k}={stored.get(k, '<absent>')} in the checkpoint but {current.get(k, '<absent>')} now" for k in differ
+        )
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written with other options of {current['class'].rsplit('.', 1)[-1]}: "
+            f"{detail}; resume with the same options, or start a new run"
+        )
+
+
+#: seconds between fsyncs of frequent checkpoints (every checkpoint is atomic; the last one is always synced)
+DURABLE_EVERY_S = 5.0
+
+
 def train(
     problem: TrainingProblem,
     make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
     ctx: SolveContext,
+    *,
+    algorithm: Algorithm | None = None,
 ) -> Solution:
     """The optimisation loop: steps, history, divergence guard, checkpoints, progress and stopping rules.
 
@@ -287,9 +326,18 @@ def train(
     stop the run; a tuple of tensors it returns replaces the data from the next iteration on (moved to the
     solve's device and dtype, minibatches restarted), while the model and the optimizer, with its state,
     go on. The hook adapts the optimizer to the new loss itself (see ``remodel_sampling.AdaptiveSampling``).
+
+    Checkpoints hold the class and options of ``algorithm`` (by default the algorithm whose bound
+    ``make_optimizer`` was passed); resuming with another class or other options is refused, naming them.
+    A run that ended with ``Failure``, ``Diverged`` or a converged optimizer is not continued by a resume: it
+    returns at once with that code. Checkpoints are atomic; ``fsync`` runs at most every
+    ``DURABLE_EVERY_S`` seconds and at the end, so ``checkpoint_every=1`` stays cheap.
     """
     opts = ctx.options
     between = getattr(ctx, "between_iterations", None)
+    if algorithm is None:
+        algorithm = getattr(make_optimizer, "__self__", None)
+    signature = _algorithm_signature(algorithm)
     model = copy.deepcopy(problem.model).to(device=opts.device)
     if opts.dtype is not None:
         model = model.to(dtype=opts.dtype)
@@ -308,8 +356,10 @@ def train(
         ctx.stats["ranks"] = dp.world
     batches = _Batches(problem.n_samples, problem.batch_size, ctx.generator)
     iteration = 0
+    finished: ReturnCode | None = None
     if opts.resume and opts.checkpoint is not None and opts.checkpoint.exists():
         state = load_checkpoint(opts.checkpoint, map_location=opts.device)
+        _check_same_algorithm(opts.checkpoint, state.get("algorithm", {}), signature)
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -319,9 +369,13 @@ def train(
             ) from err
         batches.load(state["batches"])
         iteration = int(state["iteration"])
-        ctx.history = {k: list(v) for k, v in state["history"].items()}
+        ctx.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
         ctx.stats.update(state["stats"])
         ctx.restore_clock(state["stats"]["wall_s"])
+        if state.get("retcode") in ("Failure", "Diverged") or (
+            state.get("retcode") == "Success" and getattr(optimizer, "converged", False)
+        ):
+            finished = ReturnCode(state["retcode"])  # the method's own end: a resume does not go on
     if dp is not None:
         dp.broadcast(model)
     maxiters = opts.maxiters
@@ -347,11 +401,15 @@ def train(
         assert value is not None
         return value
 
-    def checkpoint() -> None:
+    last_sync = [-math.inf]
+
+    def checkpoint(final: bool) -> None:
         if opts.checkpoint is None or (dp is not None and dp.rank != 0):
             return
         with ctx.excluded_time():
             ctx.stats["wall_s"] = ctx.elapsed()
+            now = time.monotonic()
+            durable = final or now - last_sync[0] >= DURABLE_EVERY_S
             save_checkpoint(
                 opts.checkpoint,
                 {
@@ -359,10 +417,16 @@ def train(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "batches": batches.state(),
-                    "history": ctx.history,
+                    # one float64 tensor per column: pickling stays cheap however long the history
+                    "history": {k: torch.tensor(v, dtype=torch.float64) for k, v in ctx.history.items()},
                     "stats": dict(ctx.stats),
+                    "algorithm": signature,
+                    "retcode": None if retcode is None else retcode.name,
                 },
+                durable=durable,
             )
+            if durable:
+                last_sync[0] = now
 
     def monitor(loss: float) -> None:
         row: dict[str, float] = {
@@ -379,11 +443,14 @@ def train(
 
     good = [p.detach().clone() for p in params]
     reuse = hasattr(optimizer, "reuse_evaluation")
+    data_changed = False
     retcode: ReturnCode | None = None
     total = maxiters if maxiters is not None else None
     show = want_progress(opts.progress) and (dp is None or dp.rank == 0)
     with ProgressBar(problem.name, total, enabled=show) as bar:
-        if iteration and maxiters is not None and iteration >= maxiters:
+        if finished is not None:
+            retcode = finished
+        elif iteration and maxiters is not None and iteration >= maxiters:
             retcode = ReturnCode.MaxIters
         while retcode is None:
             idx = batches.next()
@@ -391,8 +458,9 @@ def train(
             if dp is not None:
                 batch, rows, weight = dp.shard(batch)
             pending = [p.detach().clone() for p in params]
-            if reuse:  # full batch: the loss function is unchanged, the end point of the last step may be reused
-                optimizer.reuse_evaluation = idx is None  # type: ignore[attr-defined]
+            if reuse:  # full batch, same data: the loss is unchanged, the end point of the last step may be reused
+                optimizer.reuse_evaluation = idx is None and not data_changed  # type: ignore[attr-defined]
+            data_changed = False
             out = optimizer.step(closure)
             iteration += 1
             # ``out`` is the loss at ``pending`` (torch's closure contract: the loss where the step started)
@@ -432,8 +500,9 @@ def train(
                         for t in new
                     )
                     batches.n, batches.perm, batches.pos = int(data[0].shape[0]), None, 0
+                    data_changed = True
             if retcode is not None or iteration % opts.checkpoint_every == 0:
-                checkpoint()
+                checkpoint(final=retcode is not None)
     ctx.stats["wall_s"] = ctx.elapsed()
     assert retcode is not None
     return Solution(u=model, retcode=retcode, stats=dict(ctx.stats), history=ctx.history)
