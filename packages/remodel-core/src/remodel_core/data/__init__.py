@@ -1,0 +1,17 @@
+"""A data pipeline for in-memory and memory-mapped scientific data (:class:`DataPipeline`): seeded
+shuffling, numba gathers into reusable (pinned) buffers, double-buffered prefetch to a CUDA device on a
+side stream, and hooks for adaptive sampling between epochs.
+
+Examples
+--------
+>>> import numpy as np
+>>> from remodel_core.data import DataPipeline
+>>> pipe = DataPipeline(np.random.default_rng(0).standard_normal((100, 3)), batch_size=32, seed=1)
+>>> [tuple(b[0].shape) for b in pipe]
+[(32, 3), (32, 3), (32, 3), (4, 3)]
+"""
+
+from ._kernels import PARALLEL_BYTES, gather_reference, gather_rows, row_view
+from ._pipeline import DataPipeline, as_array
+
+__all__ = ["PARALLEL_BYTES", "DataPipeline", "as_array", "gather_reference", "gather_rows", "row_view"]

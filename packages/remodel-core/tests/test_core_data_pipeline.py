@@ -1,0 +1,151 @@
+"""remodel_core.data: the numba gather against numpy, seeded order, buffers, memory maps, adaptive sampling
+hooks and resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from remodel_core.data import DataPipeline, gather_reference, gather_rows, row_view
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize(
+    ("dtype", "shape"),
+    [
+        (np.float32, (33,)),
+        (np.float64, (2, 3, 3)),
+        (np.int64, ()),
+        (np.uint8, (3,)),
+        (np.int16, (5,)),
+    ],
+)
+def test_gather_equals_numpy_reference(dtype, shape, parallel):
+    rng = np.random.default_rng(0)
+    src = (rng.standard_normal((200, *shape)) * 100).astype(dtype)
+    idx = rng.integers(0, 200, size=77)
+    out = np.empty((77, *shape), dtype=dtype)
+    gather_rows(src, idx, out, parallel=parallel)
+    assert np.array_equal(out, gather_reference(src, idx))
+
+
+def test_row_view_picks_the_widest_unit():
+    assert row_view(np.zeros((4, 3), np.float64)).dtype == np.uint64
+    assert row_view(np.zeros((4, 3), np.uint8)).dtype == np.uint8
+    assert row_view(np.zeros((4, 3), np.int16)).shape == (4, 3)
+    assert row_view(np.zeros((4, 2), np.int16)).dtype == np.uint32
+
+
+def _reference_batches(arrays, batch_size, seed, epoch, drop_last=False):
+    n = arrays[0].shape[0]
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    stop = n - n % batch_size if drop_last else n
+    return [tuple(a[order[i : min(i + batch_size, stop)]] for a in arrays) for i in range(0, stop, batch_size)]
+
+
+def test_batches_are_the_seeded_permutation_each_epoch():
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((103, 4)).astype(np.float32), rng.integers(0, 9, 103)
+    pipe = DataPipeline(x, torch.from_numpy(y), batch_size=16, seed=5)
+    for epoch in range(2):
+        got = [tuple(t.clone().numpy() for t in b) for b in pipe]
+        want = _reference_batches((x, y), 16, 5, epoch)
+        assert len(got) == len(want) == 7
+        for g, w in zip(got, want):
+            assert all(np.array_equal(a, b) for a, b in zip(g, w))
+    # every epoch a different order, every sample once
+    assert not np.array_equal(pipe.order(0), pipe.order(1))
+    assert sorted(pipe.order(1).tolist()) == list(range(103))
+    # same seed: same samples, same order; another seed: another order
+    again = DataPipeline(x, y, batch_size=16, seed=5)
+    assert all(np.array_equal(a[0].numpy(), b[0]) for a, b in zip(again, _reference_batches((x, y), 16, 5, 0)))
+    assert not np.array_equal(DataPipeline(x, batch_size=16, seed=6).order(0), pipe.order(0))
+    dropped = DataPipeline(x, batch_size=16, seed=5, drop_last=True)
+    assert len(dropped) == 6 and sum(b[0].shape[0] for b in dropped) == 96
+    assert np.array_equal(DataPipeline(x, batch_size=10, shuffle=False).order(3), np.arange(103))
+
+
+def test_buffers_are_reused_not_reallocated():
+    pipe = DataPipeline(np.zeros((64, 3), np.float32), batch_size=8)
+    pointers = {b[0].data_ptr() for b in pipe}
+    assert len(pointers) == 2  # double buffering: two host buffers for eight batches
+
+
+def test_memory_mapped_npy_equals_in_memory(tmp_path):
+    x = np.random.default_rng(2).standard_normal((50, 2, 3))
+    np.save(tmp_path / "x.npy", x)
+    mapped = DataPipeline(tmp_path / "x.npy", batch_size=7, seed=3)
+    memory = DataPipeline(x, batch_size=7, seed=3)
+    assert isinstance(mapped.arrays[0], np.memmap)
+    for a, b in zip(mapped, memory):
+        assert torch.equal(a[0], b[0])
+    with pytest.raises(ValueError, match="read-only"):
+        mapped.replace([0], np.zeros((1, 2, 3)))
+
+
+def test_adaptive_sampling_hooks_change_points_between_epochs():
+    x = np.arange(20, dtype=np.float64).reshape(10, 2)
+    pipe = DataPipeline(x, batch_size=4, seed=0)
+    it = iter(pipe)
+    first = next(it)[0].clone()
+    pipe.replace([0, 1], np.full((2, 2), -1.0))  # mid-epoch: staged
+    rest = [b[0].clone() for b in it]
+    seen = torch.cat([first, *rest])
+    assert (seen >= 0).all() and seen.shape[0] == 10  # the running epoch is unchanged
+    assert (torch.cat([b[0].clone() for b in pipe]) == -1).all(dim=1).sum() == 2  # the next epoch sees it
+
+    # a sampler hook (here: replace the points of largest |x| by fresh ones) and a resized point set
+    calls = []
+
+    def sampler(p: DataPipeline) -> None:
+        calls.append(p.epoch)
+        worst = np.argsort(-np.abs(p.arrays[0][:, 0]))[:3]
+        p.replace(worst, np.zeros((3, 2)))
+
+    pipe.on_epoch_end(sampler)
+    list(pipe)
+    assert calls == [3] and (pipe.arrays[0] == 0).all(axis=1).sum() == 3
+    pipe.set_arrays(np.ones((6, 2)))
+    assert pipe.n_samples == 6 and len(pipe) == 2
+    assert torch.cat([b[0].clone() for b in pipe]).shape == (6, 2)
+    with pytest.raises(ValueError, match="rows of shape"):
+        pipe.set_arrays(np.ones((6, 3)))
+
+
+def test_resume_continues_the_stream():
+    x = np.arange(30)
+    a = DataPipeline(x, batch_size=4, seed=9)
+    first = [a.next_batch()[0].clone() for _ in range(11)]  # crosses an epoch (8 batches each)
+    b = DataPipeline(x, batch_size=4, seed=9)
+    for _ in range(5):
+        b.next_batch()
+    state = b.state_dict()
+    c = DataPipeline(x, batch_size=4, seed=9)
+    c.load_state_dict(state)
+    assert all(torch.equal(c.next_batch()[0], f) for f in first[5:])
+
+
+def test_pipeline_drives_a_training_loop():
+    torch.manual_seed(0)
+    x = np.random.default_rng(0).uniform(-1, 1, (256, 1)).astype(np.float32)
+    pipe = DataPipeline(x, 2 * x + 1, batch_size=32, seed=0)
+    net = torch.nn.Linear(1, 1)
+    opt = torch.optim.Adam(net.parameters(), lr=5e-2)
+    losses = []
+    for _ in range(150):
+        xb, yb = pipe.next_batch()
+        loss = ((net(xb) - yb) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert np.mean(losses[-10:]) < 1e-2 * np.mean(losses[:10])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_prefetch_equals_cpu():  # pragma: no cover - needs CUDA
+    x = np.random.default_rng(0).standard_normal((1000, 5)).astype(np.float32)
+    gpu = DataPipeline(x, batch_size=64, seed=1, device="cuda")
+    cpu = DataPipeline(x, batch_size=64, seed=1)
+    for a, b in zip(gpu, cpu):
+        assert a[0].is_cuda and torch.equal(a[0].cpu(), b[0])
