@@ -52,10 +52,11 @@ def test_cfm_paths_interpolate_between_endpoints():
     xp, ut = cfm_target(x0, x1, t + h, path="lipman", sigma=s)
     xm, _ = cfm_target(x0, x1, t - h, path="lipman", sigma=s)
     assert torch.allclose((xp - xm) / (2 * h), ut, atol=1e-8)
-    assert torch.allclose(cfm_target(x0, x1, torch.ones(7, dtype=torch.float64), path="lipman", sigma=s)[0],
-                          s * x0 + x1)
+    assert torch.allclose(
+        cfm_target(x0, x1, torch.ones(7, dtype=torch.float64), path="lipman", sigma=s)[0], s * x0 + x1
+    )
     with pytest.raises(ValueError, match="path"):
-        cfm_target(x0, x1, t, path="vp")
+        cfm_target(x0, x1, t, path="vpsde")
     with pytest.raises(ValueError, match="eps"):
         cfm_target(x0, x1, t, sigma=0.1)
 

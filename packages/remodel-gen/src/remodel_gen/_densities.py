@@ -14,8 +14,9 @@ def _check(n: int, generator: torch.Generator | None) -> None:
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
 
 
-def two_moons(n: int, generator: torch.Generator | None = None, *, noise: float = 0.05,
-              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def two_moons(
+    n: int, generator: torch.Generator | None = None, *, noise: float = 0.05, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """``n`` points of the two interleaving half circles (as ``sklearn.datasets.make_moons``), centred and
     scaled by 2, with Gaussian noise of standard deviation ``noise`` (before scaling).
 
@@ -33,8 +34,14 @@ def two_moons(n: int, generator: torch.Generator | None = None, *, noise: float 
     return (2.0 * pts).to(dtype)
 
 
-def eight_gaussians(n: int, generator: torch.Generator | None = None, *, radius: float = 2.0, std: float = 0.15,
-                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def eight_gaussians(
+    n: int,
+    generator: torch.Generator | None = None,
+    *,
+    radius: float = 2.0,
+    std: float = 0.15,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """``n`` points of an equal mixture of 8 isotropic Gaussians (standard deviation ``std``) centred on the
     circle of radius ``radius`` (the benchmark of Grathwohl et al. 2019 and Tong et al. 2024).
 
@@ -70,4 +77,86 @@ def gaussian(mean: float | list[float], std: float = 1.0):
     return sample
 
 
-DENSITIES = {"two_moons": two_moons, "eight_gaussians": eight_gaussians}
+def checkerboard(
+    n: int, generator: torch.Generator | None = None, *, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """``n`` points uniform on the black squares of a 4x4 checkerboard on ``[-4, 4]^2`` (the toy density of
+    Grathwohl et al., FFJORD, ICLR 2019).
+
+    Examples
+    --------
+    >>> x = checkerboard(1000, torch.Generator().manual_seed(0))
+    >>> bool((x.abs() <= 4).all()), bool((((x[:, 0] // 2) + (x[:, 1] // 2)) % 2 == 0).all())
+    (True, True)
+    """
+    _check(n, generator)
+    x1 = 4 * torch.rand(n, generator=generator, dtype=torch.float64) - 2
+    x2 = torch.rand(n, generator=generator, dtype=torch.float64) - 2 * torch.randint(
+        0, 2, (n,), generator=generator
+    ).to(torch.float64)
+    x2 = x2 + torch.floor(x1) % 2
+    return (2 * torch.stack((x1, x2), dim=1)).to(dtype)
+
+
+def spirals(
+    n: int, generator: torch.Generator | None = None, *, noise: float = 0.1, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """``n`` points of two interleaved spirals (the ``2spirals`` density of Grathwohl et al. 2019), with
+    Gaussian noise of standard deviation ``noise``.
+
+    Examples
+    --------
+    >>> spirals(10, torch.Generator().manual_seed(0)).shape
+    torch.Size([10, 2])
+    """
+    _check(n, generator)
+    r = torch.sqrt(torch.rand(n, generator=generator, dtype=torch.float64)) * 3 * math.pi
+    sign = torch.where(torch.rand(n, generator=generator, dtype=torch.float64) < 0.5, -1.0, 1.0).to(torch.float64)
+    jitter = 0.5 * torch.rand(n, 2, generator=generator, dtype=torch.float64)
+    pts = torch.stack((-torch.cos(r) * r, torch.sin(r) * r), dim=1) + jitter
+    pts = sign[:, None] * pts / 3 + noise * torch.randn(n, 2, generator=generator, dtype=torch.float64)
+    return pts.to(dtype)
+
+
+def digits(size: int = 16, *, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1797 handwritten digits (8x8, shipped inside the package: no download), upsampled
+    bilinearly to ``size x size`` and scaled to ``[-1, 1]``.
+
+    Parameters
+    ----------
+    size : int
+        Side of the images (8 keeps the originals).
+    dtype : torch.dtype
+        Of the images.
+
+    Returns
+    -------
+    images : torch.Tensor
+        ``[1797, 1, size, size]`` in ``[-1, 1]``.
+    labels : torch.Tensor
+        ``[1797]`` (long) in ``0..9``.
+
+    Examples
+    --------
+    >>> x, y = digits(16)
+    >>> x.shape, y.shape, float(x.min()), float(x.max())
+    (torch.Size([1797, 1, 16, 16]), torch.Size([1797]), -1.0, 1.0)
+    """
+    from sklearn.datasets import load_digits
+
+    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+        raise ValueError(f"size must be an integer >= 8, got {size!r}")
+    raw = load_digits()
+    x = torch.as_tensor(raw.images, dtype=torch.float64)[:, None] / 16.0
+    if size != 8:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    x = (2 * x - 1).clamp(-1, 1)
+    return x.to(dtype), torch.as_tensor(raw.target, dtype=torch.long)
+
+
+DENSITIES = {
+    "two_moons": two_moons,
+    "eight_gaussians": eight_gaussians,
+    "checkerboard": checkerboard,
+    "spirals": spirals,
+}

@@ -1,17 +1,18 @@
-"""Conditional flow matching (Lipman et al. 2023; Tong et al. 2024) as an algorithm of ``solve``."""
+"""Conditional flow matching (Lipman et al. 2023; Tong et al. 2024) and rectified flow (Liu et al. 2023)
+as an algorithm of ``solve``."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from remodel_core import (
     Algorithm,
     OptimizerAlgorithm,
-    Problem,
+    ReturnCode,
     Solution,
     SolveContext,
     TrainingProblem,
@@ -19,198 +20,326 @@ from remodel_core import (
     train,
 )
 from remodel_core.optim import Adam
-from scipy.optimize import linear_sum_assignment
+from torch import nn
 
+from ._coupling import ot_pairing, sample_plan, sinkhorn_plan
 from ._metrics import energy_distance
-from ._model import FlowModel
+from ._model import FlowModel, MLPField, call_field, draw_source
+from ._paths import Path, make_path
+from ._problem import GenerativeProblem
 
-Sampler = Callable[..., torch.Tensor]
-
-
-@dataclasses.dataclass(frozen=True)
-class GenerativeProblem(Problem):
-    """Learn to sample a distribution known through a sampler.
-
-    Parameters
-    ----------
-    sampler : callable
-        ``sampler(n, generator) -> tensor [n, dim]`` drawing from the target distribution.
-    dim : int
-        Dimension of the samples.
-    name : str
-        A label for reports.
-
-    Examples
-    --------
-    >>> from remodel_gen import two_moons
-    >>> GenerativeProblem(two_moons, dim=2).draw(3, seed=0).shape
-    torch.Size([3, 2])
-    """
-
-    sampler: Sampler
-    dim: int
-    name: str = "generative"
-
-    def validate(self) -> None:
-        if not callable(self.sampler):
-            raise TypeError(f"sampler must be callable sampler(n, generator), got {type(self.sampler).__name__}")
-        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim <= 0:
-            raise ValueError(f"dim must be a positive integer, got {self.dim!r}")
-        x = self.sampler(2, torch.Generator().manual_seed(0))
-        if not isinstance(x, torch.Tensor) or tuple(x.shape) != (2, self.dim):
-            got = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"sampler(n, generator) must return a tensor of shape [n, dim={self.dim}], got {got}")
-
-    def draw(self, n: int, *, seed: int = 0) -> torch.Tensor:
-        """``n`` samples of the target with a seeded generator."""
-        return self.sampler(n, torch.Generator().manual_seed(seed))
-
-    def summary(self) -> dict[str, Any]:
-        return {"problem": type(self).__name__, "name": self.name, "dim": self.dim}
-
-
-def ot_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """The permutation ``π`` minimising ``sum_i |x0[π_i] - x1_i|^2``: exact optimal transport between two
-    equal-size minibatches with uniform weights (an assignment problem, Hungarian/LAPJV algorithm).
-
-    Examples
-    --------
-    >>> x1 = torch.tensor([[0.0], [10.0]]); x0 = torch.tensor([[9.0], [1.0]])
-    >>> ot_pairing(x0, x1).tolist()
-    [1, 0]
-    """
-    cost = torch.cdist(x1.detach().double(), x0.detach().double()).pow(2).cpu().numpy()
-    rows, cols = linear_sum_assignment(cost)
-    perm = np.empty_like(cols)
-    perm[rows] = cols
-    return torch.as_tensor(perm, dtype=torch.long, device=x0.device)
-
-
-def cfm_target(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor, *, path: str = "icfm", sigma: float = 0.0,
-               eps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The point ``x_t`` on the conditional path from ``x0`` to ``x1`` and the conditional velocity ``u_t``.
-
-    ``path="icfm"`` (Tong et al. 2024): ``x_t = t x1 + (1 - t) x0 + sigma eps``, ``u_t = x1 - x0``.
-    ``path="lipman"`` (Lipman et al. 2023, optimal-transport path with ``sigma_min = sigma``):
-    ``x_t = (1 - (1 - sigma) t) x0 + t x1``, ``u_t = x1 - (1 - sigma) x0``.
-
-    Examples
-    --------
-    >>> x0, x1 = torch.zeros(1, 2), torch.ones(1, 2)
-    >>> xt, ut = cfm_target(x0, x1, torch.tensor([[0.25]]))
-    >>> xt.tolist(), ut.tolist()
-    ([[0.25, 0.25]], [[1.0, 1.0]])
-    """
-    t = t.reshape(-1, 1)
-    if path == "icfm":
-        xt = t * x1 + (1 - t) * x0
-        if sigma > 0:
-            if eps is None:
-                raise ValueError("eps (standard normal noise) is needed when sigma > 0")
-            xt = xt + sigma * eps
-        return xt, x1 - x0
-    if path == "lipman":
-        return (1 - (1 - sigma) * t) * x0 + t * x1, x1 - (1 - sigma) * x0
-    raise ValueError(f"path must be 'icfm' or 'lipman', got {path!r}")
+COUPLINGS = ("independent", "ot", "sinkhorn")
+_TRAIN_OPTIONS = frozenset(
+    {
+        "maxiters",
+        "maxtime",
+        "abstol",
+        "reltol",
+        "callback",
+        "progress",
+        "seed",
+        "device",
+        "dtype",
+        "checkpoint",
+        "checkpoint_every",
+        "resume",
+        "monitor_every",
+        "verbose",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FlowMatching(Algorithm):
     """Train a :class:`FlowModel` on a :class:`GenerativeProblem` by conditional flow matching.
 
-    The loss ``E_{t, (x0, x1)} |v_θ(t, x_t) - u_t(x_t | x0, x1)|^2`` with ``t ~ U(0, 1)``, ``x0 ~ N(0, I)``
-    and ``x1`` a data minibatch regresses the marginal velocity field that transports noise to data
-    (Lipman, Chen, Ben-Hamu, Nickel & Le, "Flow matching for generative modeling", ICLR 2023; Tong et al.,
-    "Improving and generalizing flow-based generative models with minibatch optimal transport", TMLR 2024).
-    ``coupling="ot"`` pairs ``x0`` and ``x1`` by exact minibatch optimal transport (OT-CFM), which
-    straightens the learned paths. The noise of each evaluation is keyed by the seed and the evaluation
-    count, so ``checkpoint=``/``resume=True`` continue a run exactly. The problem becomes a
-    :class:`remodel_core.TrainingProblem` on a pool of ``n_train`` samples trained by ``optimizer`` through
-    the shared loop (one iteration = one minibatch).
+    The loss ``E_{t, (x0, x1), eps} |v_θ(t, x_t) - u_t(x_t | x0, x1)|^2`` with ``t ~ U(0, 1)``, ``(x0, x1)``
+    from a coupling of the source and the data, and ``x_t`` on a conditional probability path regresses
+    the marginal velocity field that transports the source to the data (Lipman, Chen, Ben-Hamu, Nickel & Le,
+    "Flow matching for generative modeling", ICLR 2023; Tong, Malkin, Huguet, Zhang, Rector-Brooks, Fatras,
+    Wolf & Bengio, "Improving and generalizing flow-based generative models with minibatch optimal
+    transport", TMLR 2024). Methods as combinations of ``path`` and ``coupling``:
 
-    After training, ``Solution.stats`` holds the energy distance (:func:`energy_distance`) of
-    ``eval_samples`` generated samples to held-out data, for the trained and for the untrained model.
+    - I-CFM: ``path="linear", coupling="independent"``;
+    - OT-CFM: ``coupling="ot"``, exact minibatch OT (an assignment, :func:`ot_pairing`);
+    - Schrödinger-bridge CFM: ``path="brownian_bridge", sigma=s, coupling="sinkhorn"`` (entropic OT of
+      regularisation ``2 s^2``, :func:`sinkhorn_plan`, with the Brownian-bridge path noise);
+    - rectified flow (Liu, Gong & Liu, "Flow straight and fast", ICLR 2023): ``reflow=k`` retrains ``k``
+      times on the pairs ``(x0, ODE(x0))`` of the previous model (initialised from it), which straightens the
+      paths so that few Euler steps suffice. The iteration budget ``maxiters`` (and ``maxtime``) is split
+      equally between the ``k + 1`` stages, so every method gets the same number of gradient steps.
+    - class-conditional generation with classifier-free guidance (Ho & Salimans 2021): labelled data; the
+      label is replaced by "no class" with probability ``p_uncond`` during training.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``"linear"`` (alias ``"icfm"``), ``"lipman"``, ``"vp"``, ``"brownian_bridge"``, or a :class:`Path`.
+    sigma : float
+        Noise level of the path (``sigma_min`` for ``"lipman"``).
+    coupling : str
+        ``"independent"``, ``"ot"`` or ``"sinkhorn"``.
+    reg : float, optional
+        Entropic regularisation of ``coupling="sinkhorn"`` (default ``2 sigma^2``, or 0.1 if ``sigma = 0``).
+    network : torch.nn.Module, optional
+        Any velocity field ``network(t, x)`` (``network(t, x, y)`` for labelled data); it is copied, not
+        modified. Default: :class:`MLPField` of ``width``, ``depth``, ``activation``, ``time_features``.
+    width, depth, activation, time_features
+        Of the default network.
+    batch_size : int
+        Minibatch size (the coupling is computed within a minibatch).
+    n_train : int
+        Size of the pool drawn from a sampler target (array data are used as given).
+    optimizer : OptimizerAlgorithm
+        Any ``remodel_core`` optimizer; one iteration is one minibatch step.
+    reflow : int
+        Number of reflow stages (rectified flow); 0 for plain flow matching.
+    reflow_pairs : int, optional
+        Number of ``(x0, ODE(x0))`` pairs per reflow (default ``n_train``).
+    reflow_steps : int
+        RK4 steps of the ODE solves that generate the pairs.
+    p_uncond : float
+        Probability of dropping the label during training (classifier-free guidance).
+    eval_samples : int
+        Samples for the energy distance reported in ``stats`` (0 skips it).
+    eval_steps : int
+        RK4 steps of that evaluation.
 
     Examples
     --------
     >>> from remodel_core import solve
     >>> from remodel_gen import GenerativeProblem, eight_gaussians
     >>> prob = GenerativeProblem(eight_gaussians, dim=2)
-    >>> sol = solve(prob, FlowMatching(width=32, depth=2, n_train=2000, eval_samples=200), maxiters=20)
-    >>> sol.u.sample(4, seed=1).shape
-    torch.Size([4, 2])
+    >>> sol = solve(prob, FlowMatching(coupling="ot", width=32, depth=2, n_train=2000, eval_samples=200),
+    ...             maxiters=20)
+    >>> x, stats = sol.u.sample(4, seed=1, steps=2, method="euler", return_stats=True)
+    >>> x.shape, stats["nfe"]
+    (torch.Size([4, 2]), 2)
     """
 
-    path: str = "icfm"
+    path: str | Path = "linear"
     sigma: float = 0.0
     coupling: str = "independent"
+    reg: float | None = None
+    network: nn.Module | None = None
     width: int = 64
     depth: int = 3
     activation: str = "silu"
+    time_features: int = 0
     batch_size: int = 256
     n_train: int = 20_000
     optimizer: OptimizerAlgorithm = dataclasses.field(default_factory=lambda: Adam(lr=2e-3))
+    reflow: int = 0
+    reflow_pairs: int | None = None
+    reflow_steps: int = 100
+    p_uncond: float = 0.1
     eval_samples: int = 1000
     eval_steps: int = 50
 
     problem_types = (GenerativeProblem,)
-    supported_options = OptimizerAlgorithm.supported_options - {"data_parallel"}
+    supported_options: ClassVar[frozenset[str]] = _TRAIN_OPTIONS
 
     def validate(self) -> None:
-        if self.path not in ("icfm", "lipman"):
-            raise ValueError(f"path must be 'icfm' or 'lipman', got {self.path!r}")
-        if self.coupling not in ("independent", "ot"):
-            raise ValueError(f"coupling must be 'independent' or 'ot', got {self.coupling!r}")
-        check_positive("sigma", self.sigma, allow_zero=True)
-        if self.path == "lipman" and not self.sigma < 1:
-            raise ValueError(f"sigma (sigma_min of the Lipman path) must be < 1, got {self.sigma!r}")
-        for name in ("width", "depth", "batch_size", "n_train", "eval_samples", "eval_steps"):
+        make_path("linear" if self.path == "icfm" else self.path, self.sigma)
+        if self.coupling not in COUPLINGS:
+            raise ValueError(f"coupling must be one of {list(COUPLINGS)}, got {self.coupling!r}")
+        if self.reg is not None:
+            check_positive("reg", self.reg)
+        if self.network is not None and not isinstance(self.network, nn.Module):
+            raise TypeError(
+                f"network must be a torch.nn.Module velocity field v(t, x), got {type(self.network).__name__}"
+            )
+        for name in ("width", "depth", "batch_size", "n_train", "reflow_steps"):
             check_positive(name, getattr(self, name), integer=True)
+        for name in ("reflow", "eval_samples", "time_features"):
+            check_positive(name, getattr(self, name), integer=True, allow_zero=True)
+        if self.reflow_pairs is not None:
+            check_positive("reflow_pairs", self.reflow_pairs, integer=True)
+        check_positive("p_uncond", self.p_uncond, allow_zero=True)
+        if not self.p_uncond < 1:
+            raise ValueError(f"p_uncond must be < 1, got {self.p_uncond!r}")
+        if self.eval_samples == 1:
+            raise ValueError("eval_samples must be 0 (no evaluation) or >= 2")
+        check_positive("eval_steps", self.eval_steps, integer=True)
         if not isinstance(self.optimizer, OptimizerAlgorithm):
             raise TypeError(f"optimizer must be a remodel_core OptimizerAlgorithm, got {type(self.optimizer).__name__}")
         self.optimizer.validate()
 
-    def loss_fn(self, dim: int, generator: Callable[[], torch.Generator]
-                ) -> Callable[[FlowModel, torch.Tensor], torch.Tensor]:
-        """The conditional flow matching loss ``loss(model, x1)`` drawing ``x0``, ``t`` (and the path noise)
-        from ``generator()``, called once per evaluation."""
+    # ------------------------------------------------------------------------------------------ loss
+    def make_path(self) -> Path:
+        """The conditional probability path of this configuration."""
+        return make_path("linear" if self.path == "icfm" else self.path, self.sigma)
 
-        def loss(model: FlowModel, x1: torch.Tensor) -> torch.Tensor:
+    def loss_fn(
+        self,
+        shape: tuple[int, ...],
+        generator: Callable[[], torch.Generator],
+        *,
+        source: Callable[..., Any] | None = None,
+        num_classes: int | None = None,
+        paired: bool = False,
+    ) -> Callable[..., torch.Tensor]:
+        """The conditional flow matching loss ``loss(model, x1[, y])`` (or ``loss(model, x1, x0[, y])`` on
+        fixed pairs when ``paired``), drawing ``x0``, ``t``, the path noise and the label drop from
+        ``generator()``, which is called once per evaluation."""
+        path = self.make_path()
+        reg = self.reg if self.reg is not None else (2 * self.sigma**2 if self.sigma > 0 else 0.1)
+
+        def loss(model: nn.Module, x1: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
             n = x1.shape[0]
             gen = generator()
-            x0 = torch.randn(n, dim, generator=gen, dtype=x1.dtype).to(x1.device)
-            t = torch.rand(n, 1, generator=gen, dtype=x1.dtype).to(x1.device)
-            eps = None
-            if self.path == "icfm" and self.sigma > 0:
-                eps = torch.randn(n, dim, generator=gen, dtype=x1.dtype).to(x1.device)
-            if self.coupling == "ot":
+            if paired:
+                x0, rest = rest[0], rest[1:]
+            else:
+                x0 = draw_source(source, n, shape, gen, x1.dtype, x1.device)
+            y = rest[0] if rest else None
+            t = torch.rand(n, generator=gen, dtype=x1.dtype).to(x1.device)
+            eps = torch.randn(x1.shape, generator=gen, dtype=x1.dtype).to(x1.device) if path.stochastic else None
+            if not paired and self.coupling == "ot":
                 x0 = x0[ot_pairing(x0, x1)]
-            xt, ut = cfm_target(x0, x1, t, path=self.path, sigma=self.sigma, eps=eps)
-            return (model(t.reshape(-1), xt) - ut).pow(2).sum(1).mean()
+            elif not paired and self.coupling == "sinkhorn":
+                i, j = sample_plan(sinkhorn_plan(x0, x1, reg), n, gen)
+                x0, x1 = x0[i.to(x1.device)], x1[j.to(x1.device)]
+                y = None if y is None else y[j.to(y.device)]
+            if y is not None and self.p_uncond > 0:
+                drop = torch.rand(n, generator=gen).to(y.device) < self.p_uncond
+                y = torch.where(drop, torch.full_like(y, num_classes), y)
+            xt = path.sample(x0, x1, t, eps)
+            ut = path.velocity(x0, x1, t, xt)
+            return (call_field(model, t, xt, y) - ut).pow(2).reshape(n, -1).sum(1).mean()
 
         return loss
+
+    # ------------------------------------------------------------------------------------------ solve
+    def _network(self, problem: GenerativeProblem, seed: int) -> nn.Module:
+        if self.network is not None:
+            return copy.deepcopy(self.network)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return MLPField(
+                problem.shape,
+                width=self.width,
+                depth=self.depth,
+                activation=self.activation,
+                num_classes=problem.classes,
+                time_features=self.time_features,
+            )
 
     def _solve(self, problem: GenerativeProblem, ctx: SolveContext) -> Solution:
         opts = ctx.options
         dtype = opts.dtype or torch.float32
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(opts.seed)
-            model = FlowModel(problem.dim, width=self.width, depth=self.depth, activation=self.activation)
-        model = model.to(dtype)
-        pool = problem.sampler(self.n_train, ctx.generator).to(dtype)
+        shape, classes, source = problem.shape, problem.classes, problem.source_sampler()
+        if self.reflow and (opts.checkpoint is not None):
+            raise ValueError("checkpoint is not supported with reflow > 0 (the stages are separate trainings)")
+        field = self._network(problem, opts.seed).to(dtype)
+        if problem.is_array:
+            x, y = problem.tensors()
+            pool: tuple[torch.Tensor, ...] = (x.to(dtype),) if y is None else (x.to(dtype), y)
+        else:
+            out = problem.target_sampler()(self.n_train, ctx.generator)
+            pool = (out[0].to(dtype), out[1].long()) if isinstance(out, tuple) else (out.to(dtype),)
+        n_pool = pool[0].shape[0]
 
         def noise() -> torch.Generator:
             # keyed by (seed, evaluation count): the count is checkpointed, so a resumed run draws the same noise
             return torch.Generator().manual_seed((opts.seed * 1_000_003 + 7_919 * ctx.stats["evals"] + 1) % 2**62)
 
-        training = TrainingProblem(model=model, loss=self.loss_fn(problem.dim, noise), data=(pool,),
-                                   batch_size=min(self.batch_size, self.n_train), name=f"flow matching {problem.name}")
-        training.validate()
-        sol = train(training, self.optimizer.make_optimizer, ctx)
-        with ctx.excluded_time():
-            held_out = problem.sampler(self.eval_samples, torch.Generator().manual_seed(opts.seed + 2)).to(dtype)
-            for name, m in (("energy_distance", sol.u), ("energy_distance_untrained", model)):
-                m = m.to(device=opts.device)
-                gen = m.sample(self.eval_samples, seed=opts.seed + 3, steps=self.eval_steps).cpu()
-                sol.stats[name] = energy_distance(gen, held_out)
+        stages = self.reflow + 1
+        total_iters = (
+            opts.maxiters
+            if opts.maxiters is not None
+            else (None if opts.maxtime is not None or opts.abstol is not None else 1000)
+        )
+        stats_extra: dict[str, Any] = {"reflow_nfe": 0}
+        sol: Solution | None = None
+        history: dict[str, list[float]] = {}
+        iterations = 0
+        for stage in range(stages):
+            stage_opts: dict[str, Any] = {}
+            if total_iters is not None:
+                stage_opts["maxiters"] = max(
+                    1, total_iters // stages + (total_iters % stages if stage == stages - 1 else 0)
+                )
+            if opts.maxtime is not None:
+                left = opts.maxtime - ctx.elapsed()
+                stage_opts["maxtime"] = ctx.elapsed() + max(left, 0.0) / (stages - stage)
+            ctx.options = dataclasses.replace(opts, **stage_opts)
+            if stage == 0:
+                data, paired = pool, False
+            else:
+                model = FlowModel(field, shape, source=source, num_classes=classes)
+                with ctx.excluded_time():
+                    data, nfe = self._reflow_pairs(model, pool, ctx, opts.seed + 100 * stage)
+                stats_extra["reflow_nfe"] += nfe
+                paired = True
+            training = TrainingProblem(
+                model=field,
+                loss=self.loss_fn(shape, noise, source=source, num_classes=classes, paired=paired),
+                data=data,
+                batch_size=min(self.batch_size, data[0].shape[0]),
+                name=f"flow matching {problem.name}" + (f" (reflow {stage})" if stage else ""),
+            )
+            training.validate()
+            sol = train(training, self.optimizer.make_optimizer, ctx)
+            field = sol.u
+            iterations += sol.stats["iterations"]
+            for k, v in sol.history.items():
+                history.setdefault(k, []).extend(v)
+            ctx.history = {}
+            if sol.retcode in (ReturnCode.Diverged, ReturnCode.Failure, ReturnCode.Terminated):
+                break
+        assert sol is not None
+        ctx.options = opts
+        model = FlowModel(field, shape, source=source, num_classes=classes)
+        sol = Solution(
+            u=model,
+            retcode=sol.retcode,
+            stats={**sol.stats, **stats_extra, "stages": stage + 1, "iterations": iterations, "train_samples": n_pool},
+            history=history,
+        )
+        if self.eval_samples:
+            with ctx.excluded_time():
+                sol.stats.update(self._evaluate(problem, model, field, opts.seed, dtype, opts.device))
         return sol
+
+    @torch.no_grad()
+    def _reflow_pairs(
+        self, model: FlowModel, pool: tuple[torch.Tensor, ...], ctx: SolveContext, seed: int
+    ) -> tuple[tuple[torch.Tensor, ...], int]:
+        """Pairs ``(ODE(x0), x0[, y])`` of the current model: the coupling of the next rectified flow."""
+        n = self.reflow_pairs or pool[0].shape[0]
+        gen = torch.Generator().manual_seed(seed)
+        x0 = draw_source(model.source, n, model.shape, gen, pool[0].dtype)
+        y = None
+        if len(pool) > 1:  # labels: draw them with the data's class frequencies
+            y = pool[1][torch.randint(0, pool[1].shape[0], (n,), generator=gen)]
+        chunks, nfe = [], 0
+        for start in range(0, n, 4096):
+            sl = slice(start, start + 4096)
+            x1, stats = model.sample(
+                x0=x0[sl], y=None if y is None else y[sl], steps=self.reflow_steps, method="rk4", return_stats=True
+            )
+            chunks.append(x1)
+            nfe += stats["nfe"]
+        x1 = torch.cat(chunks)
+        return ((x1, x0) if y is None else (x1, x0, y)), nfe
+
+    def _evaluate(
+        self,
+        problem: GenerativeProblem,
+        model: FlowModel,
+        untrained_field: nn.Module,
+        seed: int,
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> dict[str, float]:
+        held_out = problem.draw(self.eval_samples, seed=seed + 2).to(dtype).reshape(self.eval_samples, -1)
+        out = {}
+        untrained = FlowModel(
+            self._network(problem, seed).to(dtype), problem.shape, source=model.source, num_classes=model.num_classes
+        )
+        for name, m in (("energy_distance", model), ("energy_distance_untrained", untrained)):
+            m = m.to(device=device)
+            gen = m.sample(self.eval_samples, seed=seed + 3, steps=self.eval_steps).cpu()
+            out[name] = energy_distance(gen.reshape(self.eval_samples, -1), held_out)
+        return out

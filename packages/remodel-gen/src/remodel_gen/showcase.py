@@ -32,9 +32,16 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         data = prob.draw(n_eval, seed=123)
         results = {}
         for coupling in ("independent", "ot"):
-            alg = FlowMatching(coupling=coupling, width=width, depth=depth, batch_size=256,
-                               n_train=4000 if quick else 50_000, eval_samples=n_eval, eval_steps=steps,
-                               optimizer=Adam(lr=5e-3 if quick else 2e-3))
+            alg = FlowMatching(
+                coupling=coupling,
+                width=width,
+                depth=depth,
+                batch_size=256,
+                n_train=4000 if quick else 50_000,
+                eval_samples=n_eval,
+                eval_steps=steps,
+                optimizer=Adam(lr=5e-3 if quick else 2e-3),
+            )
             sol = solve(prob, alg, maxiters=iters, seed=0, progress=progress)
             ed, ed0 = sol.stats["energy_distance"], sol.stats["energy_distance_untrained"]
             label = "I-CFM" if coupling == "independent" else "OT-CFM"
@@ -64,17 +71,27 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     fig.savefig(out / "gen_flow_matching.png", dpi=100)
     plt.close(fig)
 
-    table = Table(caption=f"Squared energy distance of {n_eval} generated samples to held-out data; path excess "
-                          "length = sum(path lengths) / sum(|x1 - x0|) - 1 (0 for straight paths)",
-                  header=["density", "method", "iterations", "untrained", "trained", "ratio", "path excess length"],
-                  rows=rows)
+    table = Table(
+        caption=f"Squared energy distance of {n_eval} generated samples to held-out data; path excess "
+        "length = sum(path lengths) / sum(|x1 - x0|) - 1 (0 for straight paths)",
+        header=["density", "method", "iterations", "untrained", "trained", "ratio", "path excess length"],
+        rows=rows,
+    )
     summary = (
         "Conditional flow matching (Lipman et al. 2023) with independent (I-CFM) and minibatch optimal-transport "
         "(OT-CFM, Tong et al. 2024) couplings, trained through `solve` with Adam; samples are drawn by "
         "integrating the learned velocity field with `remodel_core.integrate.odeint` (RK4). "
-        + ("Quick mode: small networks trained for a few hundred steps, so the densities are only roughly "
-           "learned; the full run trains 3000 steps." if quick else "")
+        + (
+            "Quick mode: small networks trained for a few hundred steps, so the densities are only roughly "
+            "learned; the full run trains 3000 steps."
+            if quick
+            else ""
+        )
     )
-    return ShowcaseSection(title="remodel-gen: flow matching on 2-D densities", summary=summary, tables=[table],
-                           figures=[("Data, and samples with their ODE paths", Path("gen_flow_matching.png"))],
-                           metrics=metrics)
+    return ShowcaseSection(
+        title="remodel-gen: flow matching on 2-D densities",
+        summary=summary,
+        tables=[table],
+        figures=[("Data, and samples with their ODE paths", Path("gen_flow_matching.png"))],
+        metrics=metrics,
+    )
