@@ -86,9 +86,12 @@ class SolveOptions:
                 check_positive(name, kwargs[name], integer=True)
         for name in ("maxtime", "abstol", "reltol"):
             if kwargs.get(name) is not None:
-                check_positive(name, kwargs[name], allow_zero=name != "maxtime")
-        if "seed" in kwargs and (isinstance(kwargs["seed"], bool) or not isinstance(kwargs["seed"], int)):
-            raise TypeError(f"seed must be an integer, got {kwargs['seed']!r}")
+                check_positive(name, kwargs[name], allow_zero=name != "maxtime", allow_inf=name == "maxtime")
+        if "seed" in kwargs:
+            if isinstance(kwargs["seed"], bool) or not isinstance(kwargs["seed"], int):
+                raise TypeError(f"seed must be an integer, got {kwargs['seed']!r}")
+            if not 0 <= kwargs["seed"] < 2**63:
+                raise ValueError(f"seed must be a non-negative integer below 2**63, got {kwargs['seed']!r}")
         if kwargs.get("callback") is not None and not callable(kwargs["callback"]):
             raise TypeError(f"callback must be callable, got {type(kwargs['callback']).__name__}")
         if "device" in kwargs:

@@ -78,9 +78,13 @@ class TrainingProblem(Problem):
                 raise TypeError("data must be a tuple of tensors")
             if not self.data:
                 raise ValueError("data must hold at least one tensor (or be None)")
+            if any(t.ndim == 0 for t in self.data):
+                raise ValueError("data tensors must have a first (sample) dimension, got a 0-d tensor")
             sizes = {int(t.shape[0]) for t in self.data}
             if len(sizes) != 1:
                 raise ValueError(f"data tensors must share their first dimension, got sizes {sorted(sizes)}")
+            if sizes == {0}:
+                raise ValueError("data has 0 rows: a training problem needs at least one sample")
         if self.batch_size is not None:
             if self.data is None:
                 raise ValueError("batch_size needs data")

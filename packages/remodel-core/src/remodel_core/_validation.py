@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 
-def check_positive(name: str, value: float, *, allow_zero: bool = False, integer: bool = False) -> None:
+def check_positive(
+    name: str, value: float, *, allow_zero: bool = False, integer: bool = False, allow_inf: bool = False
+) -> None:
     """Raise a clear error unless ``value`` is a positive (or non-negative) number.
 
     Parameters
@@ -11,11 +13,13 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False, integer
     name : str
         The argument's name, used in the message.
     value : int or float
-        The value to check; ``bool`` is refused, NaN is refused, ``inf`` is accepted.
+        The value to check; ``bool`` and NaN are refused, and ``inf`` unless ``allow_inf``.
     allow_zero : bool
         Accept 0 (``>= 0`` instead of ``> 0``).
     integer : bool
         Require an ``int``.
+    allow_inf : bool
+        Accept ``inf`` (an unbounded budget, say).
 
     Examples
     --------
@@ -24,6 +28,10 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False, integer
     Traceback (most recent call last):
     ...
     ValueError: lr must be > 0, got -1.0
+    >>> check_positive("lr", float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be finite, got inf
     """
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
@@ -33,3 +41,5 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False, integer
         raise ValueError(f"{name} must be a number, got NaN")
     if (value < 0) if allow_zero else (value <= 0):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    if not allow_inf and value == float("inf"):
+        raise ValueError(f"{name} must be finite, got {value!r}")

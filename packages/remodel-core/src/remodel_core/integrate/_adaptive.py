@@ -131,6 +131,7 @@ def dopri5_solve(
     if len(times) == 1:
         return [y0], {"nfev": 0, "steps": 0, "rejected": 0}
     t_cur = times[0]
+    nonfinite = False
     t_tensor = torch.tensor(t_cur, dtype=dtype, device=device)
     y = y0
     k1 = f(t_tensor, y)
@@ -153,6 +154,12 @@ def dopri5_solve(
                     "increase max_steps, loosen rtol/atol, or check the problem for stiffness"
                 )
             if h <= 16.0 * eps * max(abs(t_cur), 1.0):
+                if nonfinite:
+                    raise FloatingPointError(
+                        f"dopri5: the right-hand side f returned NaN/Inf at every trial step from t={t_cur:.6g} "
+                        f"(down to h={h:.3g}); check f for a division by zero, a log/sqrt of a negative number "
+                        "or a blow-up of the solution"
+                    )
                 raise RuntimeError(
                     f"dopri5 step size underflow (h={h:.3g}) at t={t_cur:.6g}: the solution may blow up "
                     "or the problem is too stiff for an explicit method"
@@ -164,7 +171,8 @@ def dopri5_solve(
             nfev += 6
             sk = atol + rtol * torch.maximum(y.detach().abs(), y_new.detach().abs())
             err = _rms(err_vec.detach() / sk)
-            if not math.isfinite(err):
+            nonfinite = not math.isfinite(err)
+            if nonfinite:
                 err = math.inf
             fac11 = err**expo1 if err > 0 else 0.0
             if err <= 1.0:

@@ -116,5 +116,7 @@ class Counted:
                 raise ValueError(
                     f"{self.name} returned shape {tuple(out.shape)}, expected the state's shape {tuple(self.shape)}"
                 )
+            if out.is_floating_point() and not bool(torch.isfinite(out.detach()).all()):
+                raise ValueError(f"{self.name} returned NaN/Inf at the initial state (its first call)")
         self.calls += 1
         return out

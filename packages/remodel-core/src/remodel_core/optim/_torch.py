@@ -96,6 +96,8 @@ class LBFGS(OptimizerAlgorithm):
         check_positive("lr", self.lr)
         check_positive("max_iter", self.max_iter, integer=True)
         check_positive("history_size", self.history_size, integer=True)
+        check_positive("tolerance_grad", self.tolerance_grad, allow_zero=True)
+        check_positive("tolerance_change", self.tolerance_change, allow_zero=True)
         if self.line_search_fn not in (None, "strong_wolfe"):
             raise ValueError(f"line_search_fn must be None or 'strong_wolfe', got {self.line_search_fn!r}")
 

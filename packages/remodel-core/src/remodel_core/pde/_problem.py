@@ -264,6 +264,12 @@ class PINNProblem(Problem):
         self.validate()
         if not isinstance(network, nn.Module):
             raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        first = next((m for m in network.modules() if isinstance(getattr(m, "in_features", None), int)), None)
+        if first is not None and first.in_features != self.domain.dim:
+            raise ValueError(
+                f"network takes {first.in_features} input features (its first {type(first).__name__}) but the "
+                f"domain has dimension {self.domain.dim}: build it with in_features={self.domain.dim}"
+            )
         check_route(derivatives)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
