@@ -184,6 +184,10 @@ class DataPipeline:
             ]
             self._host_t.append(ts)
             self._host.append([t.numpy() for t in ts])
+        # row views made once (not per batch): the kernel's 2-D unsigned views of the sources and buffers
+        self._host_views = [[row_view(h) for h in hs] for hs in self._host]
+        self._full = [tuple(ts) for ts in self._host_t]
+        self._src_views: tuple[list[np.ndarray], list[np.ndarray]] | None = None
         if cuda:  # pragma: no cover - no CUDA device on the test machines
             self._dev = [[t.new_empty(t.shape, device=self.device) for t in ts] for ts in self._host_t]
             self._copy_stream = torch.cuda.Stream(device=self.device)
@@ -288,8 +292,10 @@ class DataPipeline:
 
     def _gather_host(self, slot: int, idx: np.ndarray) -> None:
         m = idx.shape[0]
-        for a, buf in zip(self.arrays, self._host[slot]):
-            _gather(row_view(a), idx, row_view(buf[:m]) if m < buf.shape[0] else row_view(buf), self.parallel)
+        if self._src_views is None or self._src_views[0] is not self.arrays:
+            self._src_views = (self.arrays, [row_view(a) for a in self.arrays])
+        for src, buf in zip(self._src_views[1], self._host_views[slot]):
+            _gather(src, idx, buf[:m] if m < buf.shape[0] else buf, self.parallel)
 
     def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch (all of it when it has not started)."""
@@ -303,7 +309,9 @@ class DataPipeline:
                 slot = k % 2
                 self._gather_host(slot, order[lo:hi])
                 self.position = k + 1
-                yield tuple(t[: hi - lo] for t in self._host_t[slot])
+                yield (
+                    self._full[slot] if hi - lo == self.batch_size else tuple(t[: hi - lo] for t in self._host_t[slot])
+                )
         self._end_epoch()
 
     def _cuda_schedule(self, k: int, order: np.ndarray) -> None:  # pragma: no cover - needs CUDA
