@@ -25,7 +25,7 @@ def test_rad_concentrates_where_residual_is_large():
     assert x_rad.shape == (500, 2)
     # the disc of radius 0.1 holds ~3% of the uniform points but most RAD points when c = 0
     assert near(x_uniform) < 0.06
-    assert near(x_rad) > 0.8
+    assert near(x_rad) > 0.7  # the density puts 1 - e^-2 = 0.86 of its mass there (less without replacement)
     assert near(x_uniform) < near(x_mixed) < near(x_rad)
 
 

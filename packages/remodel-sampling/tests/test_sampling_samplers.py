@@ -77,7 +77,7 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="dtype"):
         Sobol().sample(4, [(0, 1)], dtype=torch.int64)
     with pytest.raises(ValueError, match="sampler"):
-        get_sampler("grid")
+        get_sampler("sobel")
     with pytest.raises(ValueError, match="optimization"):
         LatinHypercube(optimization="best")
     with pytest.raises(ValueError, match="inside bounds"):

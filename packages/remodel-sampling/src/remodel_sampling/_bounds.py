@@ -31,14 +31,16 @@ def as_bounds(bounds: Bounds) -> np.ndarray:
     except (TypeError, ValueError) as err:
         raise ValueError(f"bounds must be a sequence of (low, high) pairs, got {bounds!r}") from err
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
-        raise ValueError(f"bounds must have shape [d, 2] (one (low, high) pair per dimension), got shape "
-                         f"{list(arr.shape)}")
+        raise ValueError(
+            f"bounds must have shape [d, 2] (one (low, high) pair per dimension), got shape {list(arr.shape)}"
+        )
     if not np.isfinite(arr).all():
         raise ValueError(f"bounds must be finite, got {arr.tolist()}")
     bad = np.nonzero(arr[:, 0] >= arr[:, 1])[0]
     if bad.size:
-        raise ValueError(f"bounds must have low < high in every dimension; dimension {int(bad[0])} has "
-                         f"{tuple(arr[bad[0]].tolist())}")
+        raise ValueError(
+            f"bounds must have low < high in every dimension; dimension {int(bad[0])} has {tuple(arr[bad[0]].tolist())}"
+        )
     return arr
 
 

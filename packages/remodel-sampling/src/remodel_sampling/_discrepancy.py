@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import qmc
 
 from ._bounds import Bounds, as_bounds, to_unit
 
@@ -39,4 +38,6 @@ def discrepancy(points: torch.Tensor | np.ndarray, bounds: Bounds | None = None,
     unit = to_unit(x, box)
     if unit.min() < -1e-12 or unit.max() > 1 + 1e-12:
         raise ValueError("points must lie inside bounds")
+    from scipy.stats import qmc  # lazy: scipy.stats is slow to import
+
     return float(qmc.discrepancy(np.clip(unit, 0.0, 1.0), method=method))

@@ -1,4 +1,5 @@
-"""Samplers of collocation points on boxes: Sobol, Halton, Latin hypercube and plain Monte Carlo."""
+"""Samplers of collocation points on boxes and on any geometry: Sobol, Halton, Latin hypercube, plain Monte Carlo
+and grids. The QMC sequences come from :func:`remodel_core.pde.unit_points` (the project's one Sobol')."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from scipy.stats import qmc
+from remodel_core.pde import Geometry, unit_points
 
-from ._bounds import Bounds, as_bounds, check_n, check_seed, next_pow2, scale
+from ._bounds import Bounds, as_bounds, check_n, check_seed, scale
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Sampler:
     """Base class: ``sampler.sample(n, bounds, seed)`` draws ``n`` points in a box as a ``[n, d]`` tensor.
 
-    Subclasses implement :meth:`_unit`, which returns ``n`` points of ``[0, 1)^d`` as a numpy array.
+    Subclasses implement :meth:`_unit`, which returns ``n`` points of ``[0, 1)^d`` as a numpy array. On a
+    :class:`~remodel_core.pde.Geometry` the points of the bounding box that fall inside are kept in sequence
+    order (rejection), so the distribution stays uniform and a QMC prefix stays a QMC prefix.
     """
 
     name: ClassVar[str] = "sampler"
@@ -25,16 +28,24 @@ class Sampler:
     def _unit(self, n: int, d: int, seed: int | None) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def sample(self, n: int, bounds: Bounds, seed: int | None = 0, *, dtype: torch.dtype = torch.float64,
-               device: torch.device | str = "cpu") -> torch.Tensor:
-        """Draw ``n`` points in the box ``bounds``.
+    def sample(
+        self,
+        n: int,
+        bounds: Bounds | Geometry,
+        seed: int | None = 0,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+    ) -> torch.Tensor:
+        """Draw ``n`` points in the box ``bounds`` or inside a geometry.
 
         Parameters
         ----------
         n : int
             Number of points.
-        bounds : sequence of (low, high)
-            One pair per dimension, ``low < high``.
+        bounds : sequence of (low, high), or Geometry
+            One pair per dimension, ``low < high``; or a :class:`~remodel_core.pde.Geometry` (rejection from
+            its bounding box).
         seed : int or None
             Seed of the randomisation (scrambling for the QMC samplers); the same seed gives the same points.
         dtype, device
@@ -46,11 +57,26 @@ class Sampler:
             Shape ``[n, d]``.
         """
         n = check_n(n)
-        box = as_bounds(bounds)
         if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
-        unit = self._unit(n, box.shape[0], check_seed(seed))
+        seed = check_seed(seed)
+        if isinstance(bounds, Geometry):
+            return self._inside(n, bounds, seed).to(dtype=dtype, device=device)
+        box = as_bounds(bounds)
+        unit = self._unit(n, box.shape[0], seed)
         return torch.as_tensor(scale(unit, box), dtype=dtype, device=device)
+
+    def _inside(self, n: int, geometry: Geometry, seed: int | None) -> torch.Tensor:
+        box = np.asarray(geometry.bounds, dtype=np.float64).T
+        m = n
+        for _ in range(40):
+            x = torch.from_numpy(scale(self._unit(m, geometry.dim, seed), box))
+            inside = x[geometry.contains(x, tol=0.0)]
+            if inside.shape[0] >= n:
+                return inside[:n]
+            rate = max(inside.shape[0] / m, 1e-3)
+            m = int(min(max(2 * m, 1.2 * n / rate + 16), 1 << 26))
+        raise ValueError(f"bounds: could not draw {n} points inside {geometry!r} (it fills too little of its box)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -89,9 +115,7 @@ class Sobol(Sampler):
     name: ClassVar[str] = "sobol"
 
     def _unit(self, n: int, d: int, seed: int | None) -> np.ndarray:
-        engine = qmc.Sobol(d, scramble=self.scramble, seed=seed)
-        m = next_pow2(n).bit_length() - 1
-        return engine.random_base2(m)[:n]
+        return unit_points("sobol", n, d, seed=seed, scramble=self.scramble)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -111,7 +135,7 @@ class Halton(Sampler):
     name: ClassVar[str] = "halton"
 
     def _unit(self, n: int, d: int, seed: int | None) -> np.ndarray:
-        return qmc.Halton(d, scramble=self.scramble, seed=seed).random(n)
+        return unit_points("halton", n, d, seed=seed, scramble=self.scramble)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -138,17 +162,43 @@ class LatinHypercube(Sampler):
             raise ValueError(f"optimization must be None, 'random-cd' or 'lloyd', got {self.optimization!r}")
 
     def _unit(self, n: int, d: int, seed: int | None) -> np.ndarray:
+        from scipy.stats import qmc  # lazy: scipy.stats is slow to import
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             engine = qmc.LatinHypercube(d, scramble=self.scramble, optimization=self.optimization, seed=seed)
             return engine.random(n)
 
 
-SAMPLERS: dict[str, type[Sampler]] = {c.name: c for c in (UniformRandom, Sobol, Halton, LatinHypercube)}
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Grid(Sampler):
+    """Cell-centred tensor grid: ``ceil(n^(1/d))`` cells per axis, the first ``n`` centres in a seeded random
+    order (deterministic and evenly spread; ``n = k^d`` gives the full grid).
+
+    Examples
+    --------
+    >>> Grid().sample(4, [(0, 1), (0, 1)]).sort(dim=0).values[:, 0].tolist()
+    [0.25, 0.25, 0.75, 0.75]
+    """
+
+    name: ClassVar[str] = "grid"
+
+    def _unit(self, n: int, d: int, seed: int | None) -> np.ndarray:
+        k = max(1, round(n ** (1.0 / d)))
+        while k**d < n:
+            k += 1
+        axes = [(np.arange(k) + 0.5) / k] * d
+        pts = np.stack([m.reshape(-1) for m in np.meshgrid(*axes, indexing="ij")], axis=1)
+        if pts.shape[0] > n:
+            pts = pts[np.random.default_rng(seed).permutation(pts.shape[0])[:n]]
+        return pts
+
+
+SAMPLERS: dict[str, type[Sampler]] = {c.name: c for c in (UniformRandom, Sobol, Halton, LatinHypercube, Grid)}
 
 
 def get_sampler(sampler: str | Sampler) -> Sampler:
-    """A sampler from its name (``uniform``, ``sobol``, ``halton``, ``lhs``) or the sampler itself.
+    """A sampler from its name (``uniform``, ``sobol``, ``halton``, ``lhs``, ``grid``) or the sampler itself.
 
     Examples
     --------

@@ -60,7 +60,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     plt.close(fig)
 
     def peak(x: torch.Tensor) -> torch.Tensor:  # residual-like field with a sharp front
-        return torch.exp(-((x[:, 1] - 0.5 - 0.25 * torch.sin(2 * math.pi * x[:, 0])) / 0.03) ** 2)
+        return torch.exp(-(((x[:, 1] - 0.5 - 0.25 * torch.sin(2 * math.pi * x[:, 0])) / 0.03) ** 2))
 
     x_rad = rad_resample(peak, 1000, box, k=1.0, c=0.5, n_candidates=50_000, seed=0).numpy()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -78,9 +78,11 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     plt.close(fig)
 
     rows = [[name, disc[name][-1], dslope[name], err[name][-1], slope[name]] for name in names]
-    table = Table(caption=f"Samplers on [0,1]^2 at n = {ns[-1]} (mean over seeds)",
-                  header=["sampler", "squared CD discrepancy", "its slope", "quadrature RMSE", "RMSE slope"],
-                  rows=rows)
+    table = Table(
+        caption=f"Samplers on [0,1]^2 at n = {ns[-1]} (mean over seeds)",
+        header=["sampler", "squared CD discrepancy", "its slope", "quadrature RMSE", "RMSE slope"],
+        rows=rows,
+    )
     summary = (
         "Scrambled Sobol', scrambled Halton, Latin hypercube and Monte Carlo points on the unit square. "
         f"The quadrature RMS error of a smooth integrand decays like n^{slope['Sobol']:.2f} with Sobol' "
@@ -91,8 +93,13 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         title="remodel-sampling: quasi-random and adaptive collocation points",
         summary=summary,
         tables=[table],
-        figures=[("Point sets (256 points)", Path("sampling_points.png")),
-                 ("Discrepancy and quadrature error against n; RAD points", Path("sampling_convergence.png"))],
-        metrics={"sobol_rmse_slope": slope["Sobol"], "mc_rmse_slope": slope["UniformRandom"],
-                 "sobol_over_mc_rmse": err["Sobol"][-1] / err["UniformRandom"][-1]},
+        figures=[
+            ("Point sets (256 points)", Path("sampling_points.png")),
+            ("Discrepancy and quadrature error against n; RAD points", Path("sampling_convergence.png")),
+        ],
+        metrics={
+            "sobol_rmse_slope": slope["Sobol"],
+            "mc_rmse_slope": slope["UniformRandom"],
+            "sobol_over_mc_rmse": err["Sobol"][-1] / err["UniformRandom"][-1],
+        },
     )

@@ -1,0 +1,229 @@
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+from remodel_core import solve
+from remodel_core.nn import MLP
+from remodel_core.optim import (
+    ASPQN,
+    LBFGS,
+    MGOPT,
+    MSPQN,
+    RMTR,
+    SGD,
+    Adam,
+    CollocationHierarchy,
+    RobustLBFGS,
+    RobustLBFGSOptimizer,
+    SSBroyden,
+)
+from remodel_core.pde import burgers
+from remodel_sampling import (
+    RAD,
+    RARD,
+    RARG,
+    AdaptiveSampling,
+    ImportanceSampling,
+    Static,
+    Strategy,
+    adapt_optimizer,
+    hard_burgers,
+)
+
+
+def small_problem(n=64, seed=0):
+    torch.manual_seed(seed)
+    return burgers().discretize(
+        MLP(2, 1, width=6, depth=2), points=n, boundary_points=16, seed=seed, derivatives="autograd"
+    )
+
+
+def params(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SamePoints(Strategy):
+    """Returns a copy of the points: the loss is unchanged, so a kept optimizer state gives the plain run."""
+
+    replaces = True
+
+    def update(self, points, candidates, residual, rng):
+        return points.clone()
+
+
+@pytest.mark.parametrize(
+    "inner", [Adam(lr=1e-2), SGD(lr=1e-3), RobustLBFGS(max_iter=2)], ids=lambda a: type(a).__name__
+)
+def test_rounds_do_not_restart_the_optimizer(inner):
+    train = small_problem()
+    plain = solve(train, inner, maxiters=9, seed=0, dtype=torch.float64)
+    static = solve(
+        train, AdaptiveSampling(inner=inner, strategy=Static(), every=3), maxiters=9, seed=0, dtype=torch.float64
+    )
+    same = solve(
+        train,
+        AdaptiveSampling(inner=inner, strategy=SamePoints(), every=3, candidates=200, memory="keep"),
+        maxiters=9,
+        seed=0,
+        dtype=torch.float64,
+    )
+    # Adam's moments and step count, SGD's state and L-BFGS's curvature pairs go on across the rounds: the
+    # trajectory is exactly the one without rounds (a restarted optimizer would take another path)
+    assert torch.equal(params(plain.u), params(static.u))
+    assert torch.allclose(params(plain.u), params(same.u), rtol=0, atol=1e-12)
+    assert [r["iteration"] for r in same.stats["rounds"]] == [3, 6]
+
+
+def test_memory_rule_reset_changes_the_quasi_newton_path_and_is_recorded():
+    train = small_problem()
+    inner = RobustLBFGS(max_iter=2)
+    plain = solve(train, inner, maxiters=9, seed=0, dtype=torch.float64)
+    reset = solve(
+        train,
+        AdaptiveSampling(inner=inner, strategy=SamePoints(), every=3, candidates=200),
+        maxiters=9,
+        seed=0,
+        dtype=torch.float64,
+    )  # auto: all points new -> reset
+    assert [r["memory"] for r in reset.stats["rounds"]] == ["reset", "reset"]
+    assert not torch.allclose(params(plain.u), params(reset.u), rtol=0, atol=1e-10)
+    grow = solve(
+        train,
+        AdaptiveSampling(inner=inner, strategy=RARG(m=2), every=3, candidates=200),
+        maxiters=9,
+        seed=0,
+        dtype=torch.float64,
+    )  # auto: 2 of 66 new -> kept
+    assert [r["memory"] for r in grow.stats["rounds"]] == ["kept", "kept"]
+
+
+def test_adapt_optimizer_on_core_optimizers():
+    w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((w - torch.arange(3.0, dtype=torch.float64)) ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt = RobustLBFGSOptimizer([w], max_iter=3)
+    opt.step(closure)
+    assert len(opt.memory) > 0 and opt._x is not None
+    assert adapt_optimizer(opt, reset_memory=False) == "kept" and len(opt.memory) > 0 and opt._x is None
+    assert adapt_optimizer(opt, reset_memory=True) == "reset" and len(opt.memory) == 0
+    with torch.no_grad():
+        w.zero_()
+    torch_lbfgs = opt = torch.optim.LBFGS([w], max_iter=3)
+    torch_lbfgs.step(closure)
+    assert "old_dirs" in torch_lbfgs.state[w]
+    evals = torch_lbfgs.state[w]["func_evals"]
+    adapt_optimizer(torch_lbfgs, reset_memory=False)  # torch's L-BFGS always loses its pairs, keeps its counts
+    assert "old_dirs" not in torch_lbfgs.state[w] and torch_lbfgs.state[w]["func_evals"] == evals
+    torch_lbfgs.step(closure)  # and steps on from a fresh history
+
+
+INNERS = [
+    Adam(lr=1e-3),
+    SGD(lr=1e-4),
+    LBFGS(max_iter=2),
+    RobustLBFGS(max_iter=2),
+    SSBroyden(max_iter=2),
+    ASPQN(subdomains=2, local_iters=1),
+    MSPQN(subdomains=2, local_iters=1),
+    RMTR(levels=2, coarsen="points"),
+    MGOPT(levels=2, coarsen="points"),
+]
+
+
+@pytest.mark.parametrize("inner", INNERS, ids=lambda a: type(a).__name__)
+def test_adaptive_sampling_works_with_every_core_optimizer(inner):
+    train = small_problem(n=48)
+    sol = solve(
+        train,
+        AdaptiveSampling(inner=inner, strategy=RAD(k=1.0, c=1.0), every=2, candidates=300),
+        maxiters=5,
+        seed=1,
+        dtype=torch.float64,
+    )
+    assert str(sol.retcode).endswith("MaxIters")
+    assert [r["iteration"] for r in sol.stats["rounds"]] == [2, 4]
+    assert sol.history["round"] == [0.0, 0.0, 1.0, 1.0, 2.0]
+    new = sol.stats["data"][0]
+    assert new.shape == (48, 2) and not torch.equal(new, train.data[0])
+    assert bool(burgers().domain.contains(new).all())
+    assert math.isfinite(sol.history["loss"][-1])
+
+
+def test_multilevel_hierarchy_is_rebuilt_on_the_new_points():
+    train = small_problem(n=32)
+    sol = solve(
+        train,
+        AdaptiveSampling(inner=MGOPT(levels=2, coarsen="points"), strategy=RAD(), every=2, candidates=200),
+        maxiters=3,
+        seed=0,
+        dtype=torch.float64,
+    )
+    # after the rebuild the coarse loss is the loss on a subset of the new points: evaluate it directly
+    x_new = sol.stats["data"]
+    H = CollocationHierarchy.from_data(
+        sol.u, train.loss, x_new, 2, generator=torch.Generator().manual_seed((0 * 1_000_003 + 1) % 2**32)
+    )
+    subset = H.losses[0]()
+    assert torch.isfinite(subset)
+
+
+def test_rar_strategies_grow_the_set_and_history_tags_rounds():
+    train = small_problem(n=40)
+    for strategy in (RARG(m=4), RARD(m=4)):
+        sol = solve(
+            train,
+            AdaptiveSampling(inner=Adam(lr=1e-3), strategy=strategy, every=2, candidates=300),
+            maxiters=5,
+            seed=0,
+            dtype=torch.float64,
+        )
+        assert sol.stats["data"][0].shape == (48, 2)
+        assert sol.history["points"] == [40.0, 40.0, 44.0, 44.0, 48.0]
+        assert torch.equal(sol.stats["data"][0][:40], train.data[0])  # RAR keeps the old points
+    assert RARG(m=10).initial_points(2000, 5) == 1950
+
+
+def test_rad_inside_solve_follows_the_residual():
+    # a residual= callable stands for the PDE residual: a front at x = 0 (where Burgers' shock forms)
+    train = small_problem(n=300)
+    front = lambda model, x: torch.exp(-((x[:, 0] / 0.05) ** 2))  # noqa: E731
+    sol = solve(
+        train,
+        AdaptiveSampling(
+            inner=Adam(lr=1e-3), strategy=RAD(k=1.0, c=0.0), every=1, rounds=1, candidates=20_000, residual=front
+        ),
+        maxiters=2,
+        seed=0,
+        dtype=torch.float64,
+    )
+    x = sol.stats["data"][0]
+    near = lambda p: float((p[:, 0].abs() < 0.1).double().mean())  # noqa: E731
+    assert near(train.data[0]) < 0.12 and near(x) > 0.9
+    hard, wrap = hard_burgers()
+    assert hard.conditions == () and abs(float(wrap(MLP(2, 1, width=4, depth=1))(torch.tensor([[1.0, 0.3]])))) < 1e-6
+
+
+def test_importance_sampling_carries_weights_and_keeps_the_loss_unbiased():
+    train = small_problem(n=64)
+    sol = solve(
+        train,
+        AdaptiveSampling(inner=Adam(lr=1e-3), strategy=ImportanceSampling(k=1.0, c=0.5), every=2, candidates=2000),
+        maxiters=3,
+        seed=0,
+        dtype=torch.float64,
+    )
+    xw = sol.stats["data"][0]
+    assert xw.shape == (64, 3) and bool((xw[:, 2] > 0).all())
+    # the weights are 1 / (M q): E_q[w] = 1, so their mean is close to one
+    out = ImportanceSampling(k=1.0, c=0.5).update(
+        torch.zeros(20_000, 2), torch.rand(2000, 2), torch.rand(2000), np.random.default_rng(0)
+    )
+    assert abs(float(out[:, 2].mean()) - 1.0) < 0.03

@@ -1,0 +1,219 @@
+"""Adaptive collocation inside ``solve`` against fixed uniform and Sobol points (issue 15, item 5).
+
+The set-up of Wu, Zhu, Tan, Kartha & Lu (CMAME 403, 2023), shortened to fit a shared two-core machine:
+a 3 x 64 tanh network with the initial and boundary conditions built in (``u = -sin(pi x) + t (1 - x^2) N``
+for Burgers, ``u = x^2 cos(pi x) + t (1 - x^2) N`` for Allen–Cahn), float32 as in the paper (DeepXDE's
+default; ``--dtype float64`` costs twice the time), the same schedule for every
+strategy: ``--adam`` Adam iterations (lr 1e-3) then ``--lbfgs`` L-BFGS iterations (RobustLBFGS, one
+iteration per solve step), the points moved every ``--every`` iterations in both phases by
+``AdaptiveSampling`` (one ``solve`` per phase, so the optimizer of a phase keeps its state across rounds).
+Strategies: ``uniform`` (fixed uniform random points), ``sobol`` (fixed scrambled Sobol), ``rar_g`` (RAR-G,
+adds ``m`` points of largest residual), ``rad`` (RAD k=1, c=1, replaces all points), ``rar_d`` (RAR-D k=2,
+c=0, adds ``m``); RAR-G/RAR-D start with ``N - rounds m`` points and end with ``N``. Candidates: uniform
+random, ``--candidates`` per round. Relative L2 on the reference grid (Burgers: Cole–Hopf on Raissi's
+256 x 100 grid; Allen–Cahn: ETDRK4 on 512 x 201), mean and standard deviation over ``--seeds`` seeds
+(seed s: network initialisation, points and candidates). ``--problem holes``: Poisson on a square with
+three circular holes (``remodel_sampling.poisson_holes``, soft Dirichlet data on the CSG boundary, 3 x 32
+network).
+
+    uv run --frozen python tools/bench/sampling.py --json docs/bench/sampling_burgers.json
+    uv run --frozen python tools/bench/sampling.py --problem holes --json docs/bench/sampling_holes.json
+    uv run --frozen python tools/bench/sampling.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from remodel_core import solve
+from remodel_core.nn import MLP
+from remodel_core.optim import Adam, RobustLBFGS
+from remodel_sampling import (
+    RAD,
+    RARD,
+    RARG,
+    AdaptiveSampling,
+    Sobol,
+    Static,
+    UniformRandom,
+    hard_allen_cahn,
+    hard_burgers,
+    poisson_holes,
+)
+
+STRATEGIES = ("uniform", "sobol", "rar_g", "rad", "rar_d")
+
+
+def setup(problem: str, width: int) -> tuple[Any, Any, int]:
+    """The PINN problem, a network factory (seeded) and the boundary points per condition."""
+    if problem == "burgers":
+        prob, wrap = hard_burgers()
+    elif problem == "allen_cahn":
+        prob, wrap = hard_allen_cahn()
+    else:
+        prob = poisson_holes()
+
+        def wrap(net: torch.nn.Module) -> torch.nn.Module:
+            return net
+
+    def network(seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return wrap(MLP(prob.domain.dim, 1, width=width, depth=3))
+
+    return prob, network, 0 if problem != "holes" else 400
+
+
+def run(args: argparse.Namespace, prob: Any, network: Any, n_boundary: int, name: str, seed: int) -> dict[str, Any]:
+    total_rounds = args.adam // args.every + args.lbfgs // args.every
+    m = args.m
+    strategy = {
+        "uniform": Static(),
+        "sobol": Static(),
+        "rad": RAD(k=1.0, c=1.0),
+        "rar_g": RARG(m=m),
+        "rar_d": RARD(k=2.0, c=0.0, m=m),
+    }[name]
+    n0 = strategy.initial_points(args.points, total_rounds)
+    sampler = Sobol() if name == "sobol" else UniformRandom()
+    x0 = sampler.sample(n0, prob.domain, seed=seed)
+    kwargs: dict[str, Any] = {"boundary_points": n_boundary} if prob.conditions else {"boundary_points": 1}
+    train = prob.discretize(network(seed), points=x0, seed=seed, derivatives="autograd", **kwargs)
+    t0 = time.perf_counter()
+    common = {"strategy": strategy, "every": args.every, "candidates": args.candidates}
+    dtype = getattr(torch, args.dtype)
+    sol = solve(
+        train,
+        AdaptiveSampling(inner=Adam(lr=1e-3), **common),
+        maxiters=args.adam,
+        seed=seed,
+        dtype=dtype,
+        monitor_every=10**9,
+    )
+    rel_adam = prob.relative_l2(sol.u)
+    import dataclasses
+
+    train2 = dataclasses.replace(train, model=sol.u, data=sol.stats["data"])
+    sol2 = solve(
+        train2,
+        AdaptiveSampling(inner=RobustLBFGS(max_iter=1, history_size=50), **common),
+        maxiters=args.lbfgs,
+        seed=seed + 7919,
+        dtype=dtype,
+        monitor_every=10**9,
+    )
+    rel = prob.relative_l2(sol2.u)
+    evals = sol.stats["evals"] + sol2.stats["evals"]
+    cand = sol.stats["candidate_evaluations"] + sol2.stats["candidate_evaluations"]
+    return {
+        "rel_l2": rel,
+        "rel_l2_after_adam": rel_adam,
+        "evals": evals,
+        "candidate_points": cand,
+        "final_points": int(sol2.stats["data"][0].shape[0]),
+        "initial_points": n0,
+        "rounds": len(sol.stats["rounds"]) + len(sol2.stats["rounds"]),
+        "wall_s": time.perf_counter() - t0,
+        "retcode": str(sol2.retcode),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", choices=("burgers", "allen_cahn", "holes"), default="burgers")
+    ap.add_argument("--quick", action="store_true", help="short schedule, one seed (about a minute)")
+    ap.add_argument("--json", type=Path, help="write the figures to this JSON file")
+    ap.add_argument("--points", type=int, default=2000)
+    ap.add_argument("--adam", type=int, default=2000)
+    ap.add_argument("--lbfgs", type=int, default=2000)
+    ap.add_argument("--every", type=int, default=500)
+    ap.add_argument("--m", type=int, default=None, help="points added per round by RAR-G/RAR-D")
+    ap.add_argument("--candidates", type=int, default=50_000)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--width", type=int, default=None)
+    ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="float32 as DeepXDE and Wu et al. (the machine is shared: twice the steps of float64)",
+    )
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    if args.quick:
+        args.points, args.adam, args.lbfgs, args.every, args.seeds = 500, 150, 150, 50, 1
+        args.candidates = 5000
+    if args.width is None:
+        args.width = 32 if args.problem == "holes" else 64
+    rounds = args.adam // args.every + args.lbfgs // args.every
+    if args.m is None:
+        args.m = max(1, args.points // (2 * rounds))  # RAR-G/RAR-D start with half the points
+    prob, network, n_boundary = setup(args.problem, args.width)
+    names = [s for s in args.strategies.split(",") if s]
+    out: dict[str, Any] = {
+        "problem": args.problem,
+        "points": args.points,
+        "schedule": {
+            "dtype": args.dtype,
+            "adam": args.adam,
+            "lbfgs": args.lbfgs,
+            "every": args.every,
+            "rounds": rounds,
+            "m": args.m,
+            "candidates": args.candidates,
+            "width": args.width,
+            "depth": 3,
+            "seeds": args.seeds,
+            "boundary_points": n_boundary,
+        },
+        "strategies": {},
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "threads": 1,
+            "load_at_start": os.getloadavg(),
+        },
+    }
+    print(
+        f"{args.problem}: {args.points} points, Adam {args.adam} + L-BFGS {args.lbfgs}, every {args.every}, "
+        f"m={args.m}, candidates {args.candidates}, {args.seeds} seeds"
+    )
+    t_all = time.perf_counter()
+    for name in names:
+        runs = []
+        for seed in range(args.seeds):
+            r = run(args, prob, network, n_boundary, name, seed)
+            runs.append(r)
+            print(
+                f"  {name:8s} seed {seed}: rel L2 {r['rel_l2']:.3e} (after Adam {r['rel_l2_after_adam']:.3e}), "
+                f"{r['evals']} evals, {r['wall_s']:.0f} s",
+                flush=True,
+            )
+        rel = np.array([r["rel_l2"] for r in runs])
+        out["strategies"][name] = {"rel_l2_mean": float(rel.mean()), "rel_l2_std": float(rel.std()), "runs": runs}
+        if args.json:  # partial results survive an interrupted run
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(out, indent=2))
+    base = out["strategies"].get("uniform", {}).get("rel_l2_mean")
+    print("\n| strategy | rel. L2 mean | std | uniform / strategy |\n|---|---|---|---|")
+    for name, s in out["strategies"].items():
+        ratio = base / s["rel_l2_mean"] if base else float("nan")
+        s["uniform_over_this"] = ratio
+        print(f"| {name} | {s['rel_l2_mean']:.3e} | {s['rel_l2_std']:.1e} | {ratio:.2f} |")
+    out["wall_s"] = time.perf_counter() - t_all
+    out["machine"]["load_at_end"] = os.getloadavg()
+    print(f"total {out['wall_s']:.0f} s, load {out['machine']['load_at_end']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
