@@ -146,7 +146,7 @@ def test_rejects_bad_configuration():
         (MSPQN(subdomains=2.0), TypeError, "subdomains"),
         (ASPQN(decomposition="random"), ValueError, "decomposition"),
         (MSPQN(overlap=-1), ValueError, "overlap"),
-        (ASPQN(local_iters=0), ValueError, "local_iters"),
+        (ASPQN(local_iters=-1), ValueError, "local_iters"),
         (ASPQN(c1=0.95), ValueError, "Wolfe"),
     ]
     for alg, err, match in cases:

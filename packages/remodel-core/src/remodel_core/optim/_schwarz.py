@@ -21,7 +21,8 @@ from torch import nn
 
 from .._algorithm import check_positive
 from .._training import OptimizerAlgorithm
-from ._decomposition import BALANCES, ParameterDecomposition, decompose_layers
+from ._block import BlockInverseHessian, decompose
+from ._decomposition import BALANCES, ParameterDecomposition
 from ._lbfgs import LBFGSMemory, lbfgs_iteration, set_flat_params
 from ._linesearch import strong_wolfe
 from ._robust_lbfgs import CachedPoint, FlatClosure, check_line_search_options, group_params
@@ -63,12 +64,21 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         The subdomains (see :func:`~remodel_core.optim.decompose_layers`).
     method : {"additive", "multiplicative"}
     local_iters : int
-        L-BFGS iterations per subdomain per outer iteration.
+        L-BFGS iterations per subdomain per outer iteration (0: no local solves; with
+        ``global_hessian="block"`` the step is then one global step with the decomposed curvature).
     local_history, history_size : int
         Memory of the local and of the global L-BFGS.
     hessian : str
         ``"lbfgs"`` (limited memory) or a dense ``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"`` inverse Hessian
         (:class:`~remodel_core.optim.DenseInverseHessian`) for the global and the local quasi-Newton steps.
+    local_hessian : str, optional
+        The curvature each subdomain keeps for its local steps (default ``hessian``). A dense update here
+        is the decomposed curvature: ``sum_i n_i^2`` numbers instead of ``n^2``.
+    global_hessian : str, optional
+        The curvature of the global steps (default ``hessian``): one of those of ``hessian``, or ``"block"``,
+        the block-diagonal assembly of the subdomains' own dense matrices
+        (:class:`~remodel_core.optim.BlockInverseHessian`; shared with the local steps when
+        ``local_hessian`` is dense, so every global pair also updates each subdomain's curvature).
     global_iters : int
         Global L-BFGS steps per outer iteration (>= 0).
     coarse : bool
@@ -105,12 +115,13 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
                  history_size: int = 50, global_iters: int = 1, coarse: bool = False, coarse_iters: int = 2,
                  lr: float = 1.0, c1: float = 1e-4, c2: float = 0.9, max_ls: int = 25,
                  tolerance_grad: float = 1e-9, curvature_eps: float = 1e-10, distributed: bool = False,
-                 hessian: str = "lbfgs") -> None:
+                 hessian: str = "lbfgs", local_hessian: str | None = None,
+                 global_hessian: str | None = None) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if not isinstance(decomposition, ParameterDecomposition):
             raise TypeError(f"decomposition must be a ParameterDecomposition, got {type(decomposition).__name__}")
-        check_positive("local_iters", local_iters, integer=True)
+        check_positive("local_iters", local_iters, integer=True, allow_zero=True)
         check_positive("local_history", local_history, integer=True)
         check_positive("history_size", history_size, integer=True)
         check_positive("global_iters", global_iters, integer=True, allow_zero=True)
@@ -120,6 +131,10 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         check_positive("tolerance_grad", tolerance_grad, allow_zero=True)
         check_positive("curvature_eps", curvature_eps, allow_zero=True)
         check_hessian(hessian)
+        local_hessian = hessian if local_hessian is None else local_hessian
+        global_hessian = hessian if global_hessian is None else global_hessian
+        check_hessian(local_hessian, name="local_hessian")
+        check_hessian(global_hessian, name="global_hessian", block=True)
         if not isinstance(distributed, bool):
             raise TypeError(f"distributed must be a bool, got {distributed!r}")
         if distributed:
@@ -132,15 +147,23 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         defaults = dict(method=method, local_iters=local_iters, local_history=local_history,
                         history_size=history_size, global_iters=global_iters, coarse=bool(coarse),
                         coarse_iters=coarse_iters, lr=lr, c1=c1, c2=c2, max_ls=max_ls,
-                        tolerance_grad=tolerance_grad, curvature_eps=curvature_eps, hessian=hessian)
+                        tolerance_grad=tolerance_grad, curvature_eps=curvature_eps, hessian=hessian,
+                        local_hessian=local_hessian, global_hessian=global_hessian)
         super().__init__(params, defaults)
         self._params: list[torch.Tensor] = group_params(self)
         n = sum(p.numel() for p in self._params)
         if decomposition.size != n:
             raise ValueError(f"decomposition covers {decomposition.size} parameters, the optimizer has {n}")
         self.decomposition = decomposition
-        self.memory = make_memory(hessian, history_size, curvature_eps)
-        self.local_memories = [make_memory(hessian, local_history, curvature_eps) for _ in decomposition.indices]
+        self.local_memories = [make_memory(local_hessian, local_history, curvature_eps)
+                               for _ in decomposition.indices]
+        if global_hessian == "block":
+            # the subdomains' own dense matrices, assembled block-diagonally: sum n_i^2 numbers, shared
+            shared = self.local_memories if local_hessian != "lbfgs" else None
+            self.memory = BlockInverseHessian(decomposition, "ssbroyden" if shared is None else local_hessian,
+                                              curvature_eps=curvature_eps, blocks=shared)  # type: ignore[arg-type]
+        else:
+            self.memory = make_memory(global_hessian, history_size, curvature_eps)
         self.converged = False
         self.failed = False
         self.n_iter = 0
@@ -368,6 +391,9 @@ class _SPQN(OptimizerAlgorithm):
     curvature_eps: float = 1e-10
     distributed: bool = False
     hessian: str = "lbfgs"
+    local_hessian: str | None = None
+    global_hessian: str | None = None
+    max_dense: int | None = None
 
     method = "additive"
 
@@ -377,10 +403,16 @@ class _SPQN(OptimizerAlgorithm):
         if self.subdomains < 1:
             raise ValueError(f"subdomains must be >= 1, got {self.subdomains}")
         check_positive("overlap", self.overlap, integer=True, allow_zero=True)
-        if self.decomposition not in BALANCES:
-            raise ValueError(f"decomposition must be one of {BALANCES} (layer-wise, balanced by parameters or by "
-                             f"layers), got {self.decomposition!r}")
-        check_positive("local_iters", self.local_iters, integer=True)
+        if self.decomposition not in (*BALANCES, "neurons"):
+            raise ValueError(f"decomposition must be one of {(*BALANCES, 'neurons')} (layer-wise, balanced by "
+                             f"parameters or by layers, or groups of neurons), got {self.decomposition!r}")
+        if self.max_dense is not None:
+            check_positive("max_dense", self.max_dense, integer=True)
+        if self.local_hessian is not None:
+            check_hessian(self.local_hessian, name="local_hessian")
+        if self.global_hessian is not None:
+            check_hessian(self.global_hessian, name="global_hessian", block=True)
+        check_positive("local_iters", self.local_iters, integer=True, allow_zero=True)
         check_positive("local_history", self.local_history, integer=True)
         check_positive("history_size", self.history_size, integer=True)
         check_positive("global_iters", self.global_iters, integer=True, allow_zero=True)
@@ -399,14 +431,24 @@ class _SPQN(OptimizerAlgorithm):
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         self.validate()
-        dec = decompose_layers(model, self.subdomains, overlap=self.overlap, balance=self.decomposition)
+        dec = self.decompose(model)
         return SPQNOptimizer(
             [p for p in model.parameters() if p.requires_grad], dec, method=self.method,
             local_iters=self.local_iters, local_history=self.local_history, history_size=self.history_size,
             global_iters=self.global_iters, coarse=self.coarse, coarse_iters=self.coarse_iters, lr=self.lr,
             c1=self.c1, c2=self.c2, max_ls=self.max_ls, tolerance_grad=self.tolerance_grad,
             curvature_eps=self.curvature_eps, distributed=self.distributed, hessian=self.hessian,
+            local_hessian=self.local_hessian, global_hessian=self.global_hessian,
         )
+
+    def decompose(self, model: nn.Module) -> ParameterDecomposition:
+        """The subdomains of ``model``: ``subdomains`` of them, or (``max_dense`` given) the fewest whose
+        largest holds at most ``max_dense`` parameters (:func:`~remodel_core.optim.decompose`)."""
+        by = "neurons" if self.decomposition == "neurons" else "layers"
+        balance = "parameters" if by == "neurons" else self.decomposition
+        if self.max_dense is not None:
+            return decompose(model, by=by, max_dense=self.max_dense, overlap=self.overlap, balance=balance)
+        return decompose(model, by=by, subdomains=self.subdomains, overlap=self.overlap, balance=balance)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -417,13 +459,22 @@ class ASPQN(_SPQN):
     Parameters
     ----------
     subdomains : int
-        Number of layer-wise parameter subdomains (1 .. number of layers).
+        Number of parameter subdomains (layer-wise: 1 .. number of layers).
     overlap : int
-        Layers shared by neighbouring subdomains (corrections are averaged there).
-    decomposition : {"parameters", "layers"}
-        Balance of the layer-wise split.
+        Layers (or neurons) shared by neighbouring subdomains (corrections are averaged there).
+    decomposition : {"parameters", "layers", "neurons"}
+        Layer-wise split balanced by parameters or by layers, or groups of neurons across all layers
+        (:func:`~remodel_core.optim.decompose_neurons`).
+    max_dense : int, optional
+        Size the decomposition automatically: the fewest subdomains with at most ``max_dense`` parameters
+        each (a layer-wise split falls back to neuron groups when one layer is larger); ``subdomains`` is
+        then ignored. With a dense ``local_hessian`` the curvature costs at most ``n * max_dense`` numbers.
     local_iters, local_history, history_size, global_iters, coarse, coarse_iters, hessian
         See :class:`SPQNOptimizer`; ``coarse=True`` is the two-level variant.
+    local_hessian, global_hessian : str, optional
+        Decomposed curvature (see :class:`SPQNOptimizer`): e.g. ``local_hessian="ssbroyden",
+        global_hessian="block"`` keeps one dense self-scaled Broyden matrix per subdomain and no ``n x n``
+        matrix; ``global_hessian="lbfgs"`` a limited-memory global step.
     lr, c1, c2, max_ls, tolerance_grad, curvature_eps
         As in :class:`~remodel_core.optim.RobustLBFGS`.
     distributed : bool

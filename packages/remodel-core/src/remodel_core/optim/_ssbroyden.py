@@ -31,10 +31,12 @@ UPDATES = ("bfgs", "ssbfgs", "ssbroyden")
 HESSIANS = ("lbfgs", *UPDATES)
 
 
-def check_hessian(hessian: str) -> None:
-    """Raise a clear error unless ``hessian`` names a quasi-Newton approximation of :data:`HESSIANS`."""
-    if hessian not in HESSIANS:
-        raise ValueError(f"hessian must be one of {HESSIANS}, got {hessian!r}")
+def check_hessian(hessian: str, *, name: str = "hessian", block: bool = False) -> None:
+    """Raise a clear error naming ``name`` unless ``hessian`` is one of :data:`HESSIANS` (or ``"block"``, the
+    block-diagonal dense curvature of a decomposition, when ``block`` is True)."""
+    allowed = (*HESSIANS, "block") if block else HESSIANS
+    if not isinstance(hessian, str) or hessian not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {hessian!r}")
 
 
 def make_memory(hessian: str, history_size: int, curvature_eps: float = 1e-10) -> LBFGSMemory | DenseInverseHessian:

@@ -1,0 +1,418 @@
+"""``Auto``: a quasi-Newton method chosen for the user from the size of the network, the memory and the
+measured cost of one evaluation, which starts as torch's L-BFGS and keeps the structured method only when it
+measurably does better."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._algorithm import check_positive
+from .._training import OptimizerAlgorithm
+from ._block import decompose
+from ._lbfgs import flat_grad, flat_params
+from ._schwarz import SPQNOptimizer
+
+__all__ = ["Auto", "AutoOptimizer", "dense_block_size", "matvec_rate"]
+
+#: floating-point operations of one dense quasi-Newton iteration per stored matrix entry: the rank-2 update
+#: (``addmm``, 4 flops per entry) and the direction ``H g`` (2 flops per entry)
+FLOPS_PER_ENTRY = 6.0
+
+
+def matvec_rate(n: int = 2048, repeats: int = 5) -> float:
+    """Measured float64 ``matrix @ vector`` rate of this process (flop per CPU second).
+
+    Examples
+    --------
+    >>> matvec_rate(256, 2) > 1e6
+    True
+    """
+    A = torch.rand(n, n, dtype=torch.float64)
+    v = torch.rand(n, dtype=torch.float64)
+    A @ v  # warm-up
+    t = time.process_time()
+    for _ in range(repeats):
+        A @ v
+    return 2.0 * n * n * repeats / max(time.process_time() - t, 1e-6)
+
+
+def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1024.0, dense_cost: float = 0.25) -> int:
+    """The largest block size ``m`` for dense curvature on ``n`` parameters (``n / m`` blocks of ``m``).
+
+    Dense blocks of size ``m`` hold ``n m`` float64 numbers and cost about ``6 n m`` flops per iteration.
+    ``m`` is the largest size with ``8 n m`` bytes within ``memory_mb`` and ``6 n m / rate`` seconds within
+    ``dense_cost`` evaluations (``eval_s`` seconds each), at most ``n`` (one dense matrix).
+
+    Parameters
+    ----------
+    n : int
+        Parameters.
+    eval_s : float
+        Seconds of one loss-and-gradient evaluation.
+    rate : float
+        Flop per second of a dense matrix-vector product (:func:`matvec_rate`).
+    memory_mb : float
+        Memory budget of the curvature (MB).
+    dense_cost : float
+        Largest curvature work per iteration, in evaluations.
+
+    Examples
+    --------
+    One dense matrix for a small network whose evaluation is expensive; blocks for a large one:
+
+    >>> dense_block_size(3441, eval_s=0.1, rate=8e9)
+    3441
+    >>> dense_block_size(40_000, eval_s=0.5, rate=8e9)
+    3200
+    """
+    by_memory = memory_mb * 1e6 / (8.0 * n)
+    by_time = dense_cost * eval_s * rate / (FLOPS_PER_ENTRY * n)
+    return int(max(0, min(n, by_memory, by_time)))
+
+
+class AutoOptimizer(torch.optim.Optimizer):
+    """The optimizer of :class:`Auto`: torch's L-BFGS, then decomposed dense curvature where it pays.
+
+    The rule, applied once, from measurements of this run:
+
+    1. *Warm-up*: ``torch.optim.LBFGS`` (history 50, strong Wolfe, 20 iterations per step), the iterates of
+       the baseline users have, until the loss has fallen ``1 / warmup_decrease``-fold (default 100-fold)
+       and ``warmup_s`` CPU seconds (default 2) have passed, or ``warmup_max_s`` CPU seconds have passed
+       (large-residual starts, where a self-scaled or Gauss–Newton step fails, are left to L-BFGS).
+    2. *Choice* (:func:`dense_block_size`): from the parameter count ``n``, the median CPU time of one
+       evaluation measured during the warm-up, the measured matrix-vector rate and the memory budget, the
+       largest dense block ``m``. ``m = n``: one dense self-scaled Broyden matrix (``"dense"``);
+       ``min_block <= m < n``: the additive Schwarz method with one dense SSBroyden matrix per subdomain,
+       subdomains sized to ``max_dense = m`` (``"block"``, :class:`~remodel_core.optim.SPQNOptimizer` with
+       ``local_hessian="ssbroyden", global_hessian="block"``, memory ``n m``); ``m < min_block``: L-BFGS to
+       the end (``"lbfgs"``). The structured memory starts from the L-BFGS pairs of the warm-up.
+    3. *Trial*: the structured method runs for as much CPU time as the last quarter of the warm-up and at least
+       ``trial_steps`` steps; it is kept only if it lowered ``log(loss)`` per CPU second at least as fast as
+       L-BFGS did in that last quarter of its warm-up, otherwise
+       L-BFGS resumes with its memory (``choice`` then ends in ``"->lbfgs"``). A structured step that fails
+       or diverges later also hands back to L-BFGS.
+
+    Parameters
+    ----------
+    params : iterable of tensors
+        The model's parameters (one group).
+    model : torch.nn.Module
+        The model (its layers define the subdomains).
+    memory_mb, dense_cost, min_block, warmup_decrease, warmup_s, warmup_max_s, local_iters, trial_steps
+        See :class:`Auto`.
+
+    Examples
+    --------
+    >>> torch.manual_seed(0) and None
+    >>> net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    >>> x = torch.linspace(-1, 1, 32, dtype=torch.float64).unsqueeze(1)
+    >>> opt = AutoOptimizer(net.parameters(), net, warmup_s=0.0, warmup_max_s=0.0)
+    >>> def closure():
+    ...     opt.zero_grad()
+    ...     loss = ((net(x) - x.sin()) ** 2).mean()
+    ...     loss.backward()
+    ...     return loss
+    >>> losses = [float(opt.step(closure)) for _ in range(10)]
+    >>> losses[-1] < 1e-3 * losses[0], opt.plan["n"]
+    (True, 25)
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        model: nn.Module,
+        *,
+        memory_mb: float = 1024.0,
+        dense_cost: float = 0.25,
+        min_block: int = 256,
+        warmup_decrease: float = 1e-2,
+        warmup_s: float = 2.0,
+        warmup_max_s: float = 30.0,
+        local_iters: int = 0,
+        trial_steps: int = 10,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        check_positive("memory_mb", memory_mb)
+        check_positive("dense_cost", dense_cost)
+        check_positive("min_block", min_block, integer=True)
+        check_positive("warmup_decrease", warmup_decrease)
+        if not warmup_decrease < 1:
+            raise ValueError(f"warmup_decrease must be < 1, got {warmup_decrease!r}")
+        check_positive("warmup_s", warmup_s, allow_zero=True)
+        check_positive("warmup_max_s", warmup_max_s, allow_zero=True)
+        check_positive("local_iters", local_iters, integer=True, allow_zero=True)
+        check_positive("trial_steps", trial_steps, integer=True)
+        defaults = dict(
+            memory_mb=memory_mb,
+            dense_cost=dense_cost,
+            min_block=min_block,
+            warmup_decrease=warmup_decrease,
+            warmup_s=warmup_s,
+            warmup_max_s=warmup_max_s,
+            local_iters=local_iters,
+            trial_steps=trial_steps,
+        )
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("AutoOptimizer supports a single parameter group")
+        self._params: list[torch.Tensor] = list(self.param_groups[0]["params"])
+        self.model = model
+        self.lbfgs = torch.optim.LBFGS(self._params, history_size=50, line_search_fn="strong_wolfe")
+        self.structured: SPQNOptimizer | None = None
+        self.phase = "warmup"  # -> "trial" -> "structured" | "lbfgs"
+        self.choice = "lbfgs"
+        self.plan: dict[str, Any] = {"n": sum(p.numel() for p in self._params)}
+        self.eval_times: list[float] = []
+        self.trace: list[tuple[float, float]] = []  # (CPU seconds, loss) after each step
+        self.cpu = 0.0
+        self.f0: float | None = None
+        self._switch: tuple[float, float, int] | None = None  # (cpu, loss, trace index) at the switch
+        self._x_switch: torch.Tensor | None = None
+        self._g_switch: torch.Tensor | None = None
+        self.converged = False
+        self.failed = False
+        self.reuse_evaluation = False
+
+    # measurement ----------------------------------------------------------------------------------------
+    def _timed(self, closure: Callable[[], Any]) -> Callable[[], Any]:
+        def timed() -> Any:
+            t = time.process_time()
+            out = closure()
+            self.eval_times.append(time.process_time() - t)
+            return out
+
+        return timed
+
+    def _decide(self) -> None:
+        group = self.param_groups[0]
+        n = self.plan["n"]
+        eval_s = statistics.median(self.eval_times) if self.eval_times else 0.0
+        rate = matvec_rate()
+        m = dense_block_size(n, eval_s, rate, memory_mb=group["memory_mb"], dense_cost=group["dense_cost"])
+        kind = "dense" if m >= n else "block" if m >= group["min_block"] else "lbfgs"
+        self.plan.update(eval_s=eval_s, matvec_rate=rate, max_dense=m, kind=kind)
+        self.choice = kind
+        if kind == "lbfgs":
+            self.phase = "lbfgs"
+            return
+        dec = decompose(self.model, by="layers", max_dense=min(m, n))
+        self.plan["subdomains"] = len(dec)
+        self.plan["largest"] = max(int(i.numel()) for i in dec.indices)
+        opt = SPQNOptimizer(
+            self._params,
+            dec,
+            method="additive",
+            local_iters=group["local_iters"],
+            global_iters=1,
+            local_hessian="ssbroyden",
+            global_hessian="block",
+        )
+        # start from the warm-up's curvature: its L-BFGS pairs, oldest first
+        state = self.lbfgs.state[self._params[0]]
+        for s, y in zip(state.get("old_stps", []), state.get("old_dirs", [])):
+            opt.memory.push(s, y)
+        self.structured = opt
+        self.phase = "trial"
+
+    def _lbfgs_rate(self) -> float:
+        """log-decrease of the loss per CPU second over the last quarter of the warm-up (at least its last
+        step): the most recent, so the least favourable to the structured method, L-BFGS rate."""
+        assert self._switch is not None
+        t1, f1, k = self._switch
+        start = min(next((i for i, (t, _) in enumerate(self.trace[: k + 1]) if t >= 0.75 * t1), k), k - 1)
+        if start < 0:
+            return 0.0
+        t0, f0 = self.trace[start]
+        return (math.log(max(f0, 1e-300)) - math.log(f1)) / max(t1 - t0, 1e-9)
+
+    def _back_to_lbfgs(self, why: str) -> None:
+        """Resume torch's L-BFGS; its next pair spans the structured phase (``s = x - x_switch``)."""
+        state = self.lbfgs.state[self._params[0]]
+        if self._x_switch is not None and "prev_flat_grad" in state and self.structured is not None:
+            x = flat_params(self._params)
+            if self._g_switch is not None:
+                state["d"] = (x - self._x_switch).to(state["prev_flat_grad"].dtype)
+                state["t"] = 1.0
+                state["prev_flat_grad"] = self._g_switch.to(state["prev_flat_grad"].dtype).clone()
+        self.structured = None
+        self.phase = "lbfgs"
+        self.choice = f"{self.choice}->lbfgs"
+        self.plan["reverted"] = why
+
+    # the step ---------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        """One step of the current phase; returns the loss at its start (torch's closure contract)."""
+        if closure is None:
+            raise ValueError("AutoOptimizer.step needs a closure that re-evaluates the loss")
+        group = self.param_groups[0]
+        t = time.process_time()
+        if self.structured is None:
+            out = self.lbfgs.step(self._timed(closure))
+            out = out.detach() if isinstance(out, torch.Tensor) else torch.tensor(float(out))
+            if self.f0 is None:
+                self.f0 = float(out)
+        else:
+            if self._g_switch is None:
+                # first structured step: evaluate at the switch point (the step reuses it), keep its gradient
+                # for the secant pair of a later return to L-BFGS
+                with torch.enable_grad():
+                    f = float(closure().detach())
+                self._x_switch, self._g_switch = flat_params(self._params), flat_grad(self._params)
+                self.structured._x, self.structured._f = self._x_switch.clone(), f
+                self.structured._g = self._g_switch.clone()
+                self.structured.reuse_evaluation = True
+            else:
+                self.structured.reuse_evaluation = self.reuse_evaluation
+            out = self.structured.step(closure)
+        self.cpu += time.process_time() - t
+        f_start = float(out)
+        self.trace.append((self.cpu, f_start))
+        if not math.isfinite(f_start):
+            if self.structured is not None:
+                self._back_to_lbfgs("non-finite loss")
+            return torch.as_tensor(out)
+        if self.phase == "warmup":
+            assert self.f0 is not None
+            fell = f_start <= group["warmup_decrease"] * self.f0
+            if (fell and self.cpu >= group["warmup_s"]) or self.cpu >= group["warmup_max_s"]:
+                self._switch = (self.cpu, max(f_start, 1e-300), len(self.trace) - 1)
+                self._decide()
+        elif self.phase == "trial":
+            assert self._switch is not None
+            t1, f1, _ = self._switch
+            if self.structured is not None and self.structured.failed:
+                self._back_to_lbfgs("the structured step failed")
+            elif self.cpu - t1 >= t1 / 4.0 and len(self.trace) - 1 - self._switch[2] >= group["trial_steps"]:
+                r_structured = (math.log(f1) - math.log(max(f_start, 1e-300))) / (self.cpu - t1)
+                r_lbfgs = self._lbfgs_rate()
+                self.plan.update(rate_lbfgs=r_lbfgs, rate_structured=r_structured)
+                if r_structured >= r_lbfgs:
+                    self.phase = "structured"
+                else:
+                    self._back_to_lbfgs("slower than L-BFGS in the trial")
+        elif self.phase == "structured" and self.structured is not None and self.structured.failed:
+            self._back_to_lbfgs("the structured step failed")
+        if self.structured is not None:
+            self.converged = self.structured.converged
+        return torch.as_tensor(out)
+
+    # persistence ------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "phase": self.phase,
+            "choice": self.choice,
+            "plan": dict(self.plan),
+            "cpu": self.cpu,
+            "f0": self.f0,
+            "trace": list(self.trace),
+            "eval_times": list(self.eval_times),
+            "switch": self._switch,
+            "x_switch": self._x_switch,
+            "g_switch": self._g_switch,
+            "lbfgs": self.lbfgs.state_dict(),
+            "structured": None if self.structured is None else self.structured.state_dict(),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
+        try:
+            self.lbfgs.load_state_dict(state_dict["lbfgs"])
+            self.phase, self.choice = str(state_dict["phase"]), str(state_dict["choice"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"not an AutoOptimizer state: {err}") from err
+        self.plan = dict(state_dict["plan"])
+        self.cpu, self.f0 = float(state_dict["cpu"]), state_dict["f0"]
+        self.trace = [tuple(r) for r in state_dict["trace"]]  # type: ignore[misc]
+        self.eval_times = list(state_dict["eval_times"])
+        self._switch = None if state_dict["switch"] is None else tuple(state_dict["switch"])  # type: ignore[assignment]
+        self._x_switch, self._g_switch = state_dict["x_switch"], state_dict["g_switch"]
+        if state_dict["structured"] is not None:
+            dec = decompose(self.model, by="layers", max_dense=min(int(self.plan["max_dense"]), self.plan["n"]))
+            self.structured = SPQNOptimizer(self._params, dec, local_hessian="ssbroyden", global_hessian="block")
+            self.structured.load_state_dict(copy.deepcopy(state_dict["structured"]))
+        else:
+            self.structured = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Auto(OptimizerAlgorithm):
+    """The recommended default: picks the quasi-Newton method by a documented rule (see
+    :class:`AutoOptimizer`), never tuned on one benchmark, and falls back to torch's L-BFGS when the
+    structured method does not measurably help.
+
+    Parameters
+    ----------
+    memory_mb : float
+        Memory budget of the dense curvature (MB, default 1024).
+    dense_cost : float
+        Largest dense-curvature work per iteration, in loss-and-gradient evaluations (default 0.25).
+    min_block : int
+        Smallest dense block worth keeping; below it L-BFGS runs to the end (default 256).
+    warmup_decrease, warmup_s, warmup_max_s : float
+        L-BFGS warm-up: until the loss fell by ``warmup_decrease`` and ``warmup_s`` CPU seconds passed, or
+        ``warmup_max_s`` CPU seconds passed.
+    local_iters : int
+        Local L-BFGS-type iterations per subdomain and step of the Schwarz method (0: global block-dense
+        steps only, one evaluation per step plus the line search).
+    trial_steps : int
+        Fewest structured steps before the trial's verdict (default 10).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from remodel_core import TrainingProblem, solve
+    >>> from remodel_core.nn import MLP
+    >>> torch.manual_seed(0) and None
+    >>> x = torch.linspace(-1, 1, 32).unsqueeze(1)
+    >>> prob = TrainingProblem(model=MLP(1, 1, width=8, depth=2), loss=lambda m, x: ((m(x) - x.sin()) ** 2).mean(),
+    ...                        data=(x,))
+    >>> sol = solve(prob, Auto(warmup_s=0.0), maxiters=20, dtype=torch.float64)
+    >>> sol.history["loss"][-1] < 1e-5
+    True
+    """
+
+    memory_mb: float = 1024.0
+    dense_cost: float = 0.25
+    min_block: int = 256
+    warmup_decrease: float = 1e-2
+    warmup_s: float = 2.0
+    warmup_max_s: float = 30.0
+    local_iters: int = 0
+    trial_steps: int = 10
+
+    def validate(self) -> None:
+        check_positive("memory_mb", self.memory_mb)
+        check_positive("dense_cost", self.dense_cost)
+        check_positive("min_block", self.min_block, integer=True)
+        check_positive("warmup_decrease", self.warmup_decrease)
+        if not self.warmup_decrease < 1:
+            raise ValueError(f"warmup_decrease must be < 1, got {self.warmup_decrease!r}")
+        check_positive("warmup_s", self.warmup_s, allow_zero=True)
+        check_positive("warmup_max_s", self.warmup_max_s, allow_zero=True)
+        check_positive("local_iters", self.local_iters, integer=True, allow_zero=True)
+        check_positive("trial_steps", self.trial_steps, integer=True)
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        self.validate()
+        return AutoOptimizer(
+            [p for p in model.parameters() if p.requires_grad],
+            model,
+            memory_mb=self.memory_mb,
+            dense_cost=self.dense_cost,
+            min_block=self.min_block,
+            warmup_decrease=self.warmup_decrease,
+            warmup_s=self.warmup_s,
+            warmup_max_s=self.warmup_max_s,
+            local_iters=self.local_iters,
+            trial_steps=self.trial_steps,
+        )

@@ -1,0 +1,330 @@
+"""PINN optimizer suite (issue 10): torch's L-BFGS, Adam (best of three learning rates) and REMODEL's ``Auto``
+(plus optional structured methods) on six PINN rows that span problems and network sizes.
+
+Every method of a row trains the same network (same seed, same initialisation, float64) on the same
+collocation points under the same budget, as its own one-thread process, two processes side by side. The
+budget is **process CPU seconds** (``time.process_time``, one thread), not wall seconds: on a shared machine
+the CPU time a process gets is what its wall time would be on an idle core, so the comparison does not
+depend on the load. The relative L2 error is evaluated after every step outside the budget (its CPU time is
+subtracted). Per row and method: evaluations, best relative L2, CPU time to torch L-BFGS's final error
+(``time_to_lbfgs_s``), the optimizer state's memory (``state_mb``, at the end of the run: the memories of
+these methods only grow); per row the speed-up and the error ratio of ``auto`` against torch's L-BFGS and
+what ``Auto`` chose.
+
+    uv run --frozen python tools/bench/pinn_suite.py --budget 300 --json docs/bench/pinn_suite.json
+    uv run --frozen python tools/bench/pinn_suite.py --quick                     # two rows, 30 s
+    uv run --frozen python tools/bench/pinn_suite.py --rows burgers_resnet --methods lbfgs,auto --budget 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ADAM_LRS = (1e-3, 3e-3, 1e-2)
+# name: (problem factory and its arguments, network (kind, width, depth), collocation points, note)
+ROWS: dict[str, tuple[str, dict[str, Any], tuple[str, int, int], int, str]] = {
+    "burgers_resnet8x20": ("burgers", {}, ("resnet", 20, 8), 4000, "Burgers, 8x20 tanh ResNet (h = 1)"),
+    "burgers_mlp5x100": ("burgers", {}, ("mlp", 100, 5), 4000, "Burgers, 5x100 tanh MLP (PINNacle's size)"),
+    "poisson2d_mlp7x128": (
+        "poisson2d",
+        {"kx": 1, "ky": 2},
+        ("mlp", 128, 7),
+        2000,
+        "2D Poisson sin(pi x) sin(2 pi y), 7x128 tanh MLP",
+    ),
+    "klein_gordon_mlp4x64": ("klein_gordon", {}, ("mlp", 64, 4), 4000, "Klein-Gordon, 4x64 tanh MLP"),
+    "allen_cahn_mlp4x64": ("allen_cahn", {}, ("mlp", 64, 4), 4000, "Allen-Cahn, 4x64 tanh MLP"),
+    "poisson2d_mlp4x50": (
+        "poisson2d",
+        {"kx": 2, "ky": 2},
+        ("mlp", 50, 4),
+        4000,
+        "2D Poisson sin(2 pi x) sin(2 pi y), 4x50 tanh MLP (not in earlier benchmarks)",
+    ),
+}
+QUICK_ROWS = ("burgers_resnet8x20", "poisson2d_mlp4x50")
+METHODS = ("lbfgs", "adam", "auto")
+OPTIONAL = ("aspqn_block", "rlbfgs", "ssbroyden")
+
+
+def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
+    from remodel_core.nn import MLP, ResNetMLP
+
+    torch.manual_seed(seed)
+    if kind == "resnet":
+        net = ResNetMLP(2, 1, width=width, depth=depth, activation="tanh", horizon=float(depth))
+    else:
+        net = MLP(2, 1, width=width, depth=depth, activation="tanh")
+    return net.to(torch.float64)
+
+
+def algorithm(name: str) -> Any:
+    from remodel_core.optim import ASPQN, LBFGS, Adam, Auto, RobustLBFGS, SSBroyden
+
+    if name == "lbfgs":
+        return LBFGS(history_size=50, line_search_fn="strong_wolfe")
+    if name.startswith("adam_lr"):
+        return Adam(lr=float(name[len("adam_lr") :]))
+    if name == "auto":
+        return Auto()
+    if name == "aspqn_block":  # the decomposed curvature alone (no warm-up, no fallback), blocks of <= 2000
+        return ASPQN(local_iters=0, local_hessian="ssbroyden", global_hessian="block", max_dense=2000)
+    if name == "rlbfgs":  # the same global loop without the decomposed curvature
+        return RobustLBFGS(history_size=50)
+    if name == "ssbroyden":
+        return SSBroyden()
+    raise SystemExit(f"unknown method {name!r}")
+
+
+def state_mb(optimizer: torch.optim.Optimizer) -> float:
+    """Megabytes of the tensors in the optimizer's state (its ``state_dict``), counted once each."""
+    seen: set[int] = set()
+
+    def walk(v: Any) -> int:
+        if isinstance(v, torch.Tensor):
+            if id(v) in seen:
+                return 0
+            seen.add(id(v))
+            return v.numel() * v.element_size()
+        if isinstance(v, dict):
+            return sum(walk(x) for x in v.values())
+        if isinstance(v, list | tuple):
+            return sum(walk(x) for x in v)
+        return 0
+
+    return walk(optimizer.state_dict()) / 1e6
+
+
+def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
+    """One method on one row in this process (one thread); the CPU-time budget is enforced by the callback."""
+    import dataclasses
+
+    from remodel_core import pde, solve
+
+    torch.set_num_threads(1)
+    factory, kwargs, (kind, width, depth), points, _ = ROWS[row]
+    prob = getattr(pde, factory)(**kwargs)
+    net = network(kind, width, depth, seed)
+    train = prob.discretize(net, points=points, seed=seed)
+    metric = train.metrics["rel_l2"]
+    count = [0]
+
+    def loss(model: torch.nn.Module, *data: torch.Tensor) -> torch.Tensor:
+        count[0] += 1
+        return train.loss(model, *data)
+
+    problem = dataclasses.replace(train, loss=loss, metrics={})
+    train.loss(network(kind, width, depth, seed), *train.data).backward()  # untimed warm-up of caches
+    alg = algorithm(method)
+    captured: dict[str, Any] = {}
+    make = alg.make_optimizer
+
+    class Captured(type(alg)):  # type: ignore[misc, valid-type]
+        def make_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
+            captured["opt"] = opt = make(model)
+            return opt
+
+    alg = Captured(**{f.name: getattr(alg, f.name) for f in dataclasses.fields(alg)})
+    every = 25 if method.startswith("adam") else 1
+    curve: dict[str, list[float]] = {"cpu_s": [], "evals": [], "rel_l2": []}
+    excluded = [0.0]
+    t0 = time.process_time()
+
+    def callback(info: dict[str, Any]) -> bool:
+        t = time.process_time() - t0 - excluded[0]
+        if info["iteration"] % every == 0 or t >= budget:
+            m0 = time.process_time()
+            err = float(metric(info["state"]))
+            excluded[0] += time.process_time() - m0
+            curve["cpu_s"].append(t)
+            curve["evals"].append(count[0])
+            curve["rel_l2"].append(err if math.isfinite(err) else math.inf)
+        return t >= budget
+
+    sol = solve(problem, alg, callback=callback, seed=seed, dtype=torch.float64, maxiters=10**9)
+    final = float(metric(sol.u))
+    curve["cpu_s"].append(time.process_time() - t0 - excluded[0])
+    curve["evals"].append(count[0])
+    curve["rel_l2"].append(final if math.isfinite(final) else math.inf)
+    opt = captured.get("opt")
+    out: dict[str, Any] = {
+        "evals": count[0],
+        "best_rel_l2": min(curve["rel_l2"]),
+        "final_rel_l2": final,
+        "cpu_s": curve["cpu_s"][-1],
+        "wall_s": float(sol.stats["wall_s"]),
+        "retcode": sol.retcode.name,
+        "iterations": int(sol.stats["iterations"]),
+        "state_mb": state_mb(opt) if opt is not None else None,
+        "curve": curve,
+        "params": sum(p.numel() for p in net.parameters()),
+    }
+    if method == "auto" and opt is not None:
+        out["auto_choice"] = opt.choice
+        out["auto_plan"] = {k: v for k, v in opt.plan.items() if isinstance(v, int | float | str)}
+    return out
+
+
+def time_to(curve: dict[str, list[float]], target: float) -> float | None:
+    for t, r in zip(curve["cpu_s"], curve["rel_l2"]):
+        if r <= target:
+            return t
+    return None
+
+
+def summarize(results: dict[str, dict[str, Any]], budget: float) -> dict[str, Any]:
+    """The issue's JSON: per row, the methods, and auto's speed-up and error ratio against torch's L-BFGS."""
+    rows = []
+    for row, methods in results.items():
+        methods = dict(methods)
+        adam = [k for k in methods if k.startswith("adam_lr")]
+        if adam:
+            best = min(adam, key=lambda k: methods[k]["best_rel_l2"])
+            methods["adam"] = dict(methods[best], note=f"best of lr {', '.join(k[7:] for k in adam)}: {best[7:]}")
+        lb = methods.get("lbfgs")
+        target = lb["final_rel_l2"] if lb else None
+        for r in methods.values():
+            r["time_to_lbfgs_s"] = time_to(r["curve"], target) if target is not None else None
+        speedup = error_ratio = None
+        auto = methods.get("auto")
+        if lb and auto:
+            if auto["time_to_lbfgs_s"] is not None and lb["time_to_lbfgs_s"] is not None:
+                speedup = lb["time_to_lbfgs_s"] / max(auto["time_to_lbfgs_s"], 1e-9)
+            error_ratio = lb["final_rel_l2"] / max(auto["best_rel_l2"], 1e-300)
+        params = next(iter(methods.values()))["params"]
+        rows.append(
+            {
+                "problem": row,
+                "note": ROWS[row][4],
+                "params": params,
+                "points": ROWS[row][3],
+                "target_rel_l2": target,
+                "methods": methods,
+                "speedup_vs_lbfgs": speedup,
+                "error_ratio_vs_lbfgs": error_ratio,
+                "auto_choice": auto.get("auto_choice") if auto else None,
+            }
+        )
+    return {
+        "budget_s": budget,
+        "clock": "process CPU seconds, one thread per process, two processes side by side",
+        "adam_lrs": list(ADAM_LRS),
+        "rows": rows,
+    }
+
+
+def table(out: dict[str, Any]) -> str:
+    lines = [
+        f"budget {out['budget_s']} CPU s per method ({out['clock']})",
+        f"{'row':22s} {'params':>7s} {'method':13s} {'evals':>6s} {'best_rel_l2':>11s} {'t_lbfgs':>8s} "
+        f"{'state_mb':>8s}",
+    ]
+    for row in out["rows"]:
+        for name, r in row["methods"].items():
+            if name.startswith("adam_lr"):
+                continue
+            tt = "-" if r["time_to_lbfgs_s"] is None else f"{r['time_to_lbfgs_s']:.1f}"
+            mb = "-" if r["state_mb"] is None else f"{r['state_mb']:.1f}"
+            lines.append(
+                f"{row['problem']:22s} {row['params']:7d} {name:13s} {r['evals']:6d} "
+                f"{r['best_rel_l2']:11.3e} {tt:>8s} {mb:>8s}"
+            )
+        sp = "-" if row["speedup_vs_lbfgs"] is None else f"{row['speedup_vs_lbfgs']:.2f}"
+        er = "-" if row["error_ratio_vs_lbfgs"] is None else f"{row['error_ratio_vs_lbfgs']:.2f}"
+        lines.append(f"{'':22s} auto vs L-BFGS: speedup {sp}, error ratio {er}, auto chose {row['auto_choice']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {list(ROWS)}")
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {METHODS + OPTIONAL} (adam = three learning rates)",
+    )
+    parser.add_argument("--budget", type=float, default=300.0, help="CPU seconds per method (one thread)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--procs", type=int, default=2, help="processes side by side (one thread each)")
+    parser.add_argument("--quick", action="store_true", help="two rows, 30 s per method")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--job", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.job:  # one worker process
+        row, method = args.job.split(":")
+        result = run_job(row, method, args.budget, args.seed)
+        args.out.write_text(json.dumps(result, default=lambda v: None))
+        return 0
+    rows = list(QUICK_ROWS) if args.quick else [r.strip() for r in args.rows.split(",") if r.strip()]
+    if args.quick:
+        args.budget = min(args.budget, 30.0)
+    for r in rows:
+        if r not in ROWS:
+            raise SystemExit(f"unknown row {r!r}; rows: {list(ROWS)}")
+    names: list[str] = []
+    for m in (m.strip() for m in args.methods.split(",") if m.strip()):
+        if m not in METHODS + OPTIONAL:
+            raise SystemExit(f"unknown method {m!r}")
+        names += [f"adam_lr{lr:g}" for lr in ADAM_LRS] if m == "adam" else [m]
+    jobs = [(r, m) for r in rows for m in names]
+    results: dict[str, dict[str, Any]] = {r: {} for r in rows}
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        running: list[tuple[subprocess.Popen[bytes], str, str, Path]] = []
+        pending = list(jobs)
+        while pending or running:
+            while pending and len(running) < args.procs:
+                r, m = pending.pop(0)
+                out = Path(tmp) / f"{r}-{m}.json"
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--job",
+                    f"{r}:{m}",
+                    "--out",
+                    str(out),
+                    "--budget",
+                    str(args.budget),
+                    "--seed",
+                    str(args.seed),
+                ]
+                running.append((subprocess.Popen(cmd, env=env), r, m, out))
+                print(f"[{time.strftime('%H:%M:%S')}] start {r} {m}", file=sys.stderr, flush=True)
+            time.sleep(0.5)
+            for item in list(running):
+                proc, r, m, out = item
+                if proc.poll() is None:
+                    continue
+                running.remove(item)
+                if proc.returncode != 0 or not out.exists():
+                    raise SystemExit(f"job {r}:{m} failed (exit {proc.returncode})")
+                results[r][m] = json.loads(out.read_text())
+                res = results[r][m]
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] done {r} {m}: evals={res['evals']} best={res['best_rel_l2']:.3e}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    summary = summarize(results, args.budget)
+    summary["command"] = " ".join(["tools/bench/pinn_suite.py", *(argv if argv is not None else sys.argv[1:])])
+    print(table(summary))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1, default=lambda v: None))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
