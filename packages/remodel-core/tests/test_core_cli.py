@@ -59,8 +59,42 @@ def test_select_showcases_rejects_unknown_names_and_keeps_order():
 
 def test_cli_without_arguments_shows_help_and_version_prints():
     result = runner.invoke(app, [])
+    assert result.exit_code == 0, result.output  # `remodel` alone is a request for help, not an error
     assert "showcase" in result.output and "info" in result.output
     assert runner.invoke(app, ["--version"]).output.strip() == "remodel 0.1.0"
+
+
+def test_dash_h_is_help_everywhere():
+    for args in ([], ["showcase"], ["info"]):
+        short, long = runner.invoke(app, [*args, "-h"]), runner.invoke(app, [*args, "--help"])
+        assert short.exit_code == long.exit_code == 0, short.output
+        assert short.output == long.output and "Usage:" in short.output
+
+
+def test_unwritable_out_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for out in (blocker / "report", Path("/proc/forbidden")):
+        result = runner.invoke(app, ["showcase", "core", "--out", str(out), "--no-progress"])
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "--out" in lines[0] and "not a writable folder" in lines[0], lines
+
+
+def test_full_and_quick_exclude_each_other(tmp_path):
+    result = runner.invoke(app, ["showcase", "core", "--full", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--full" in result.output
+
+
+def test_report_opens_with_what_ran_its_time_and_headline():
+    info = collect_info(numba_layer=False)
+    sec = ShowcaseSection(title="A", headline="error 1.2e-3 (method X)")
+    md = report_markdown([ShowcaseResult("a", 2.5, section=sec)], info, quick=True)
+    head = md.split("## A")[0]
+    assert "by `remodel showcase` (default mode)" in head
+    assert "| a | A | ok | 2.5 | error 1.2e-3 (method X) |" in head
+    data = report_json([ShowcaseResult("a", 2.5, section=sec)], info, quick=False)
+    assert data["mode"] == "full" and data["showcases"]["a"]["headline"] == "error 1.2e-3 (method X)"
 
 
 def test_info_json_is_one_object_with_versions_devices_and_packages():

@@ -90,6 +90,61 @@ def test_showcase_joins_its_parts(tmp_path, monkeypatch):
     monkeypatch.setattr(mod, "PARTS", [part_a, part_b])
     section = showcase(tmp_path / "new", quick=True)
     assert isinstance(section, ShowcaseSection)
-    assert section.summary == "A\n\nB" and section.metrics == {"x": 1, "y": 2}
+    assert section.summary == "A\n\nB"
+    assert {k: v for k, v in section.metrics.items() if not k.startswith("seconds_")} == {"x": 1, "y": 2}
+    assert set(section.metrics) >= {"seconds_part_a", "seconds_part_b"}  # how long each part took
+    assert section.tables[0].header[:2] == ["part", "time (s)"]
     assert len(section.figures) == 1
     assert PARTS  # the real list is untouched
+
+
+def test_parts_writing_the_same_metric_key_are_an_error(tmp_path, monkeypatch):
+    import remodel_core.showcase as mod
+
+    def part(out, *, quick, progress):
+        return ShowcasePart(summary="A", metrics={"x": 1})
+
+    monkeypatch.setattr(mod, "PARTS", [part, part])
+    with pytest.raises(RuntimeError, match="same metric key"):
+        showcase(tmp_path, quick=True)
+
+
+def test_burgers_methods_have_distinct_report_keys():
+    from remodel_core._showcase_burgers import METHODS, metric_key
+
+    keys = [metric_key(label) for label in METHODS]
+    assert len(set(keys)) == len(keys), keys
+    assert metric_key("MSPQN") != metric_key("MSPQN (SSBroyden)")
+    assert metric_key("MG/OPT (points)") != metric_key("MG/OPT (points, SSBroyden)")
+
+
+def test_stage_lines_name_the_stage_figures_and_time_left(tmp_path, monkeypatch, capsys):
+    import remodel_core.showcase as mod
+
+    def part(out, *, quick, progress, stages):
+        stages.done("first", evals=10, rel_l2=0.5)
+        stages.done("second", evals=20, rel_l2=0.25)
+        return ShowcasePart(summary="A", headline="rel. L2 0.25")
+
+    part.n_stages = lambda: 2
+    monkeypatch.setattr(mod, "PARTS", [part])
+    section = showcase(tmp_path, quick=True, progress=True)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("[core 1/2] first: evals=10, rel_l2=0.5 | ") and "s left" in err[0]
+    assert err[1].startswith("[core 2/2] second: evals=20, rel_l2=0.25 | ") and err[1].endswith("done")
+    assert section.headline == "rel. L2 0.25"
+
+
+def test_no_import_cycle_between_showcase_modules():
+    import ast
+    import pathlib
+
+    import remodel_core
+
+    src = pathlib.Path(remodel_core.__file__).parent / "_showcase_burgers.py"
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(src.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "showcase" not in imported and ".showcase" not in imported, imported

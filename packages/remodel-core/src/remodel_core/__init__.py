@@ -16,30 +16,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names below load lazily (PEP 562): `import remodel_core` and `remodel --help` stay light
-    from ._algorithm import Algorithm, check_positive
+    from ._algorithm import Algorithm
     from ._checkpoint import load_checkpoint, save_checkpoint
     from ._context import SolveContext
     from ._options import SolveOptions
     from ._problem import Problem
-    from ._progress import ProgressBar, want_progress
-    from ._report import Showcase, ShowcaseSection, Table, pyplot
+    from ._progress import ProgressBar, StageProgress, want_progress
+    from ._report import Showcase, ShowcasePart, ShowcaseSection, Table, pyplot
     from ._retcode import ReturnCode
     from ._solution import Solution
     from ._solve import remake, solve
     from ._training import OptimizerAlgorithm, TrainingProblem, train
+    from ._validation import check_positive
 
 #: Public name -> private module that defines it; loaded on first attribute access.
 _EXPORTS: dict[str, str] = {
     "Algorithm": "._algorithm",
-    "check_positive": "._algorithm",
+    "check_positive": "._validation",
     "load_checkpoint": "._checkpoint",
     "save_checkpoint": "._checkpoint",
     "SolveContext": "._context",
     "SolveOptions": "._options",
     "Problem": "._problem",
     "ProgressBar": "._progress",
+    "StageProgress": "._progress",
     "want_progress": "._progress",
     "Showcase": "._report",
+    "ShowcasePart": "._report",
     "ShowcaseSection": "._report",
     "Table": "._report",
     "pyplot": "._report",
@@ -59,7 +62,9 @@ __all__ = [
     "OptimizerAlgorithm",
     "Problem",
     "Showcase",
+    "ShowcasePart",
     "ShowcaseSection",
+    "StageProgress",
     "Table",
     "ProgressBar",
     "pyplot",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TextIO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -80,3 +81,55 @@ class ProgressBar(AbstractContextManager):
         if self._progress is not None:
             self._progress.__exit__(*exc)
             self._progress = None
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+class StageProgress:
+    """One line per finished stage of a long run (a showcase, a benchmark): what ran, its figures, the time
+    so far and an estimate of the time left (the mean stage time so far times the stages left).
+
+    Parameters
+    ----------
+    label : str
+        Prefix of every line (the package, say).
+    total : int
+        Number of stages.
+    enabled : bool
+        Print the lines (to ``stream``, standard error by default); nothing when False.
+    stream : text file, optional
+        Where to print.
+
+    Examples
+    --------
+    >>> import io
+    >>> buf = io.StringIO()
+    >>> stages = StageProgress("core", 2, enabled=True, stream=buf)
+    >>> stages.done("Poisson / Adam", evals=1500, rel_l2=0.0123)
+    >>> buf.getvalue().startswith("[core 1/2] Poisson / Adam: evals=1500, rel_l2=0.0123 | ")
+    True
+    """
+
+    def __init__(self, label: str, total: int, *, enabled: bool, stream: TextIO | None = None) -> None:
+        self.label, self.total, self.enabled = label, int(total), bool(enabled)
+        self.stream = stream
+        self.count = 0
+        self._t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since the reporter was made."""
+        return time.perf_counter() - self._t0
+
+    def done(self, stage: str, **figures: Any) -> None:
+        """Report that ``stage`` finished, with its figures (evaluations, error, ...)."""
+        self.count += 1
+        if not self.enabled:
+            return
+        elapsed = self.elapsed()
+        left = max(self.total - self.count, 0)
+        eta = f", about {elapsed / self.count * left:.0f} s left" if left else ", done"
+        text = ", ".join(f"{k}={_fmt(v)}" for k, v in figures.items())
+        line = f"[{self.label} {self.count}/{self.total}] {stage}: {text} | {elapsed:.1f} s{eta}"
+        print(line, file=self.stream if self.stream is not None else sys.stderr, flush=True)

@@ -20,8 +20,7 @@ class Table:
         def fmt(v: Any) -> str:
             return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-        lines = [f"**{self.caption}**", "", "| " + " | ".join(self.header) + " |",
-                 "|" + "---|" * len(self.header)]
+        lines = [f"**{self.caption}**", "", "| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
         lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in self.rows]
         return "\n".join(lines) + "\n"
 
@@ -40,7 +39,9 @@ class ShowcaseSection:
     figures : list of (caption, path)
         PNG files written under the showcase's output folder; paths relative to it.
     metrics : dict
-        Headline figures (also written to ``report.json``).
+        Headline figures (also written to ``report.json``); every key distinct.
+    headline : str
+        One line with the package's headline figure, shown in the report's opening table.
     """
 
     title: str
@@ -48,6 +49,7 @@ class ShowcaseSection:
     tables: list[Table] = dataclasses.field(default_factory=list)
     figures: list[tuple[str, Path]] = dataclasses.field(default_factory=list)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    headline: str = ""
 
     def markdown(self) -> str:
         parts = [f"## {self.title}", "", self.summary, ""]
@@ -56,11 +58,24 @@ class ShowcaseSection:
         return "\n".join(parts)
 
 
+@dataclasses.dataclass
+class ShowcasePart:
+    """What one part of a showcase contributes to its section (text, tables, figures, metrics, time)."""
+
+    summary: str
+    tables: list[Table] = dataclasses.field(default_factory=list)
+    figures: list[tuple[str, Path]] = dataclasses.field(default_factory=list)
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+    headline: str = ""
+
+
 class Showcase(Protocol):
     """What a package registers under the entry-point group ``remodel.showcase``.
 
     ``showcase(out, quick=..., progress=...)`` writes its PNG figures under ``out`` and returns a
-    :class:`ShowcaseSection`. ``quick=True`` must finish in about a minute on two CPU cores.
+    :class:`ShowcaseSection`. ``quick=True`` is what ``remodel showcase`` runs by default: it must finish in
+    about a minute on two CPU cores; ``quick=False`` (``remodel showcase --full``) is the long comparison.
     """
 
     def __call__(self, out: Path, *, quick: bool = False, progress: bool = False) -> ShowcaseSection: ...

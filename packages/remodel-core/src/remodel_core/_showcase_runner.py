@@ -154,11 +154,11 @@ def report_markdown(results: Sequence[ShowcaseResult], info: Mapping[str, Any], 
     generated = generated or _dt.datetime.now(_dt.UTC)
     total = sum(r.seconds for r in results)
     failed = [r.name for r in results if not r.ok]
-    mode = "quick" if quick else "full"
+    mode = "default" if quick else "full"
     lines = [
         f"# {REPORT_TITLE}",
         "",
-        f"Generated {generated:%Y-%m-%d %H:%M UTC} by `remodel showcase{' --quick' if quick else ''}` "
+        f"Generated {generated:%Y-%m-%d %H:%M UTC} by `remodel showcase{'' if quick else ' --full'}` "
         f"({mode} mode): {len(results)} showcase(s) in {total:.1f} s, "
         f"{len(results) - len(failed)} passed, {len(failed)} failed.",
         "",
@@ -166,10 +166,10 @@ def report_markdown(results: Sequence[ShowcaseResult], info: Mapping[str, Any], 
         "",
     ]
     overview = Table(
-        caption="Showcases",
-        header=["showcase", "title", "status", "time (s)"],
-        rows=[[r.name, r.section.title if r.section else "-", "ok" if r.ok else "FAILED", f"{r.seconds:.1f}"]
-              for r in results],
+        caption="What ran, how long it took, and the headline figure of each package",
+        header=["showcase", "title", "status", "time (s)", "headline"],
+        rows=[[r.name, r.section.title if r.section else "-", "ok" if r.ok else "FAILED", f"{r.seconds:.1f}",
+               (r.section.headline if r.section else "") or "-"] for r in results],
     )
     lines.append(overview.markdown())
     lines += [_section_markdown(r) for r in results]
@@ -184,6 +184,7 @@ def report_json(results: Sequence[ShowcaseResult], info: Mapping[str, Any], *, q
         "title": REPORT_TITLE,
         "generated": generated.isoformat(timespec="seconds"),
         "quick": quick,
+        "mode": "default" if quick else "full",
         "total_seconds": sum(r.seconds for r in results),
         "environment": info,
         "showcases": {
@@ -191,6 +192,7 @@ def report_json(results: Sequence[ShowcaseResult], info: Mapping[str, Any], *, q
                 "status": "ok" if r.ok else "failed",
                 "seconds": r.seconds,
                 "title": r.section.title if r.section else None,
+                "headline": r.section.headline if r.section else None,
                 "metrics": r.section.metrics if r.section else {},
                 "figures": [Path(r.name) / p for _, p in r.section.figures] if r.section else [],
                 "error": r.error,

@@ -27,7 +27,9 @@ from .distributed._cli import train
 app = typer.Typer(
     name="remodel",
     help="REMODEL: mathematics of deep learning in scientific computing.",
-    no_args_is_help=True,
+    no_args_is_help=False,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -44,10 +46,27 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """REMODEL: mathematics of deep learning in scientific computing."""
+    if ctx.invoked_subcommand is None:  # `remodel` alone: the help, and a successful exit
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
+def _check_writable(out: Path) -> None:
+    """One line and exit code 2 (bad usage) when the report folder cannot be created or written."""
+    probe = out / ".remodel-write-test"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        typer.echo(f"Error: --out {str(out)!r} is not a writable folder ({reason})", err=True)
+        raise typer.Exit(code=2) from None
 
 
 def _print_info(info: dict[str, Any], console: Console) -> None:
@@ -101,7 +120,10 @@ def showcase(
     packages: Annotated[list[str] | None, typer.Argument(
         help="Showcases to run (package names such as core, dynamics, rom); all when none is given.",
         show_default=False)] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Small sizes: about a minute per showcase.")] = False,
+    full: Annotated[bool, typer.Option(
+        "--full", help="The long comparisons (tens of minutes); the default run takes minutes.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", hidden=True, help="The default run (kept for old scripts).")]
+    = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and figures.",
                                       file_okay=False)] = Path("remodel-report"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bars.")] = False,
@@ -109,7 +131,10 @@ def showcase(
         "--threads", min=1, help="Torch intra-op threads for the run (default: torch's own choice). "
         "On a busy machine, 1 avoids oversubscription.")] = None,
 ) -> None:
-    """Run the registered showcases and write DIR/report.md (tables, PNG figures) and DIR/report.json."""
+    """Run the registered showcases and write DIR/report.md (tables, PNG figures) and DIR/report.json.
+
+    The default run takes minutes and prints one line per stage; --full runs the long comparisons.
+    """
     try:
         selected = select_showcases(packages or [])
     except ValueError as err:
@@ -122,6 +147,10 @@ def showcase(
 
         torch.set_num_threads(threads)  # the application's choice for this process, asked for explicitly
     console = Console(stderr=True)
+    if full and quick:
+        raise typer.BadParameter("--full and --quick exclude each other", param_hint="--full")
+    quick = not full
+    _check_writable(out)
     progress = not no_progress
     info_data = collect_info()
     console.print(environment_summary(info_data), highlight=False)

@@ -8,29 +8,24 @@ one new function and one entry in that list.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ._report import ShowcaseSection, Table, pyplot
+from ._progress import StageProgress
+from ._report import ShowcasePart, ShowcaseSection, Table, pyplot
 from ._solution import Solution
 from ._solve import solve
 from ._training import TrainingProblem
 from .nn import MLP
 from .optim import LBFGS, Adam
 
-
-@dataclasses.dataclass
-class ShowcasePart:
-    """What one part of a showcase contributes to its section."""
-
-    summary: str
-    tables: list[Table] = dataclasses.field(default_factory=list)
-    figures: list[tuple[str, Path]] = dataclasses.field(default_factory=list)
-    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+__all__ = ["PARTS", "ShowcasePart", "poisson_pinn_part", "showcase"]
 
 
 # --- 1D Poisson PINN ------------------------------------------------------------------------------------
@@ -95,8 +90,13 @@ def poisson_problem(*, n_points: int = 64, width: int = 20, depth: int = 3, seed
         torch.manual_seed(seed)
         model = MLP(1, 1, width=width, depth=depth, activation="tanh").double()
     x = ((torch.arange(n_points, dtype=torch.float64) + 0.5) / n_points).unsqueeze(1)
-    return TrainingProblem(model=model, loss=poisson_loss, data=(x,), name="poisson-pinn",
-                           metrics={"rel_l2": lambda m: poisson_errors(m, 201)["rel_l2"]})
+    return TrainingProblem(
+        model=model,
+        loss=poisson_loss,
+        data=(x,),
+        name="poisson-pinn",
+        metrics={"rel_l2": lambda m: poisson_errors(m, 201)["rel_l2"]},
+    )
 
 
 def _curve(sol: Solution, offset: float = 0.0) -> tuple[list[float], list[float], list[float]]:
@@ -105,7 +105,13 @@ def _curve(sol: Solution, offset: float = 0.0) -> tuple[list[float], list[float]
     return evals, list(h["loss"]), list(h.get("rel_l2", [math.nan] * len(evals)))
 
 
-def poisson_pinn_part(out: Path, *, quick: bool = False, progress: bool = False) -> ShowcasePart:
+#: Stages (trainings) of each part, for the progress lines.
+POISSON_STAGES = 3
+
+
+def poisson_pinn_part(
+    out: Path, *, quick: bool = False, progress: bool = False, stages: StageProgress | None = None
+) -> ShowcasePart:
     """Train the 1D Poisson PINN with Adam, with torch L-BFGS, and with Adam followed by L-BFGS.
 
     Writes ``poisson_loss.png`` (loss and relative L2 error against loss/gradient evaluations) and
@@ -139,19 +145,21 @@ def poisson_pinn_part(out: Path, *, quick: bool = False, progress: bool = False)
         iters = sum(s.stats["iterations"] for s in sols)
         n_evals = sum(s.stats["evals"] for s in sols)
         seconds = sum(s.stats["wall_s"] for s in sols)
-        rows.append([label, iters, n_evals, loss[-1], errors["rel_l2"], errors["max_abs"], seconds,
-                     final.retcode.name])
+        rows.append([label, iters, n_evals, loss[-1], errors["rel_l2"], errors["max_abs"], seconds, final.retcode.name])
         metrics[f"{key}_rel_l2"] = errors["rel_l2"]
         metrics[f"{key}_evals"] = n_evals
         solutions[label] = final.u
+        if stages is not None:
+            stages.done(f"Poisson PINN / {label}", evals=n_evals, rel_l2=errors["rel_l2"], retcode=final.retcode.name)
 
     adam = solve(prob, Adam(lr=2e-3), maxiters=adam_iters, monitor_every=25, **common)
     record("Adam", "adam", [adam])
     lbfgs = solve(prob, LBFGS(max_iter=20, history_size=50), maxiters=lbfgs_steps, **common)
     record("L-BFGS", "lbfgs", [lbfgs])
     warm = solve(prob, Adam(lr=2e-3), maxiters=warm_iters, monitor_every=25, **common)
-    polish = solve(dataclasses.replace(prob, model=warm.u), LBFGS(max_iter=20, history_size=50),
-                   maxiters=lbfgs_steps, **common)
+    polish = solve(
+        dataclasses.replace(prob, model=warm.u), LBFGS(max_iter=20, history_size=50), maxiters=lbfgs_steps, **common
+    )
     record("Adam -> L-BFGS", "adam_lbfgs", [warm, polish])
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -190,8 +198,16 @@ def poisson_pinn_part(out: Path, *, quick: bool = False, progress: bool = False)
 
     table = Table(
         caption="1D Poisson PINN, -u'' = f on (0, 1), u = sin(2 pi x) + x^2 (float64, tanh MLP 3x20)",
-        header=["optimizer", "iterations", "evaluations", "final loss", "rel. L2 error", "max error",
-                "time (s)", "retcode"],
+        header=[
+            "optimizer",
+            "iterations",
+            "evaluations",
+            "final loss",
+            "rel. L2 error",
+            "max error",
+            "time (s)",
+            "retcode",
+        ],
         rows=rows,
     )
     summary = (
@@ -202,22 +218,44 @@ def poisson_pinn_part(out: Path, *, quick: bool = False, progress: bool = False)
         f"Adam ({warm_iters} steps) followed by L-BFGS start from the same initialisation; errors are "
         f"measured against the exact solution on 1001 points."
     )
-    return ShowcasePart(summary=summary, tables=[table],
-                        figures=[("Poisson PINN: loss and error against evaluations", loss_png),
-                                 ("Poisson PINN: solutions and pointwise errors", sol_png)],
-                        metrics=metrics)
+    best = min(rows, key=lambda r: r[4])
+    return ShowcasePart(
+        summary=summary,
+        tables=[table],
+        figures=[
+            ("Poisson PINN: loss and error against evaluations", loss_png),
+            ("Poisson PINN: solutions and pointwise errors", sol_png),
+        ],
+        metrics=metrics,
+        headline=f"Poisson PINN rel. L2 {best[4]:.2e} ({best[0]})",
+    )
 
 
-#: The parts of the core showcase, in report order.
-def _burgers_optimizers_part(out: Path, *, quick: bool = False, progress: bool = False) -> ShowcasePart:
-    """The Burgers PINN trained by Adam, torch's L-BFGS, robust L-BFGS, ASPQN and MSPQN (see
-    :mod:`remodel_core._showcase_burgers`)."""
+def _burgers_optimizers_part(
+    out: Path, *, quick: bool = False, progress: bool = False, stages: StageProgress | None = None
+) -> ShowcasePart:
+    """The Burgers PINN trained by every core optimizer (see :mod:`remodel_core._showcase_burgers`)."""
     from ._showcase_burgers import burgers_optimizers_part
 
-    return burgers_optimizers_part(out, quick=quick, progress=progress)
+    return burgers_optimizers_part(out, quick=quick, progress=progress, stages=stages)
 
 
+def _burgers_stages() -> int:
+    from ._showcase_burgers import METHODS
+
+    return len(METHODS)
+
+
+poisson_pinn_part.n_stages = lambda: POISSON_STAGES  # type: ignore[attr-defined]
+_burgers_optimizers_part.n_stages = _burgers_stages  # type: ignore[attr-defined]
+
+#: The parts of the core showcase, in report order. A part may take ``stages=`` (a :class:`StageProgress` it
+#: reports each finished training to) and state its number of stages as ``part.n_stages()``.
 PARTS: list[Callable[..., ShowcasePart]] = [poisson_pinn_part, _burgers_optimizers_part]
+
+
+def _part_name(part: Callable[..., Any]) -> str:
+    return part.__name__.strip("_").removesuffix("_part")
 
 
 def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> ShowcaseSection:
@@ -228,9 +266,10 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     out : Path
         Folder for the PNG figures (created if missing).
     quick : bool
-        Small sizes (about 15 s on two CPU cores).
+        The default run of ``remodel showcase`` (small sizes, about a minute on two CPU cores);
+        ``False`` is ``remodel showcase --full``, the long comparison (3000 evaluations per Burgers method).
     progress : bool
-        Show the training progress bars.
+        Print one line per training (method, evaluations, error, time left) and show the training bars.
 
     Examples
     --------
@@ -241,11 +280,32 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    parts = [part(out, quick=quick, progress=progress) for part in PARTS]
+    total = sum(getattr(part, "n_stages", lambda: 1)() for part in PARTS)
+    stages = StageProgress("core", total, enabled=progress)
+    parts = []
+    for part in PARTS:
+        t0 = time.perf_counter()
+        extra = {"stages": stages} if "stages" in inspect.signature(part).parameters else {}
+        done = part(out, quick=quick, progress=progress, **extra)
+        done.seconds = time.perf_counter() - t0
+        parts.append(done)
+    metrics: dict[str, Any] = {}
+    for p in parts:
+        clash = sorted(set(metrics) & set(p.metrics))
+        if clash:
+            raise RuntimeError(f"showcase parts write the same metric key(s) {clash}")
+        metrics.update(p.metrics)
+    timing = Table(
+        caption="Parts of the core showcase",
+        header=["part", "time (s)", "headline"],
+        rows=[[_part_name(fn), p.seconds, p.headline or "-"] for fn, p in zip(PARTS, parts)],
+    )
+    metrics.update({f"seconds_{_part_name(fn)}": p.seconds for fn, p in zip(PARTS, parts)})
     return ShowcaseSection(
         title="remodel-core: physics-informed networks trained through solve",
         summary="\n\n".join(p.summary for p in parts),
-        tables=[t for p in parts for t in p.tables],
+        tables=[timing, *[t for p in parts for t in p.tables]],
         figures=[f for p in parts for f in p.figures],
-        metrics={k: v for p in parts for k, v in p.metrics.items()},
+        metrics=metrics,
+        headline="; ".join(p.headline for p in parts if p.headline),
     )
