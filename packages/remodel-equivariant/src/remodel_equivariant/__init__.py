@@ -22,7 +22,7 @@ from ._equivariance import check_equivariance, equivariance_error, hflip, rot90
 from ._gconv import GCNN, EquivariantPool2d, GroupBatchNorm, GroupConv2d, GroupPool, InvariantHead, LiftingConv2d
 from ._groups import PlanarGroup
 from ._ode import GroupHamiltonianBlock, GroupParabolicBlock, NeuralODE, ODEResNet
-from ._pde import DiffusionLayer, MorphologicalLayer, PDEBlock, PDEGCNN
+from ._pde import PDEGCNN, DiffusionLayer, MorphologicalLayer, PDEBlock
 from ._stable import AntisymmetricBlock, HamiltonianBlock, ParabolicBlock, conv_norm
 from ._steerable import ExportedSteerableCNN, PlainCNN, SteerableCNN
 

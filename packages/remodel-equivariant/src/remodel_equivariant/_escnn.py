@@ -22,7 +22,7 @@ INSTALL_HINT = (
     "install escnn without it: `pip install --no-deps escnn && pip install lie-learn 'numpy<2' pymanopt autograd "
     "scipy`. The native layers (GCNN, LiftingConv2d, GroupConv2d, ...) need no escnn."
 )
-_rebound: dict[int, object] = {}
+_memorized: dict[tuple[str, str, str], object] = {}  # (location, module, name) -> memoised function
 
 
 def cache_dir() -> Path:
@@ -46,18 +46,18 @@ def _rebind_caches(location: Path) -> None:
     from joblib.memory import MemorizedFunc
 
     location.mkdir(parents=True, exist_ok=True)
-    memory = Memory(str(location), verbose=0)
     for name, module in list(sys.modules.items()):
         if not name.startswith("escnn") or module is None:
             continue
         for attr, value in list(vars(module).items()):
-            if isinstance(value, MemorizedFunc) and str(location) not in str(value.store_backend.location):
-                new = _rebound.get(id(value))
-                if new is None:
-                    new = memory.cache(value.func)
-                    _rebound[id(value)] = new
-                    _rebound[id(new)] = new
-                setattr(module, attr, new)
+            if not isinstance(value, MemorizedFunc):
+                continue
+            if str(value.store_backend.location).startswith(str(location)):
+                continue
+            key = (str(location), value.func.__module__, value.func.__qualname__)
+            if key not in _memorized:
+                _memorized[key] = Memory(str(location), verbose=0).cache(value.func)
+            setattr(module, attr, _memorized[key])
 
 
 def escnn_modules() -> tuple[ModuleType, ModuleType]:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from ._gconv import EquivariantPool2d, GroupBatchNorm, GroupConv2d, InvariantHead, LiftingConv2d
@@ -39,8 +40,9 @@ class GroupParabolicBlock(nn.Module):
     group : PlanarGroup or str
         ``C_N`` or ``D_N``.
     h : float
-        Step size. With ``stabilise=True`` the step used is ``min(h, 0.99 * stable_step)``, recomputed from the
-        current weights in every training forward pass (power iteration, warm started).
+        Step size. With ``stabilise=True`` the step used is ``min(h, 0.9 * 2 / ||K||^2)`` with ``||K||`` estimated
+        in every training forward pass by a few power iterations warm started from the previous estimate's vector
+        (:meth:`stable_step` computes the bound to convergence).
     kernel_size : int
         Odd kernel size.
     activation : {"relu", "tanh"}
@@ -60,7 +62,10 @@ class GroupParabolicBlock(nn.Module):
         super().__init__()
         self.h, self.act, self.stabilise = _check_h(h), _activation(activation), bool(stabilise)
         self.conv = GroupConv2d(channels, channels, group, kernel_size=kernel_size)
-        self.register_buffer("norm_sq", torch.tensor(float("nan")))
+        self.register_buffer("norm_sq", torch.tensor(1.0))
+        self.register_buffer("power_vector", torch.empty(0))
+        if self.stabilise:
+            self._update_norm(torch.zeros(1, 1, 16, 16), iters=30)  # an estimate before the first training pass
 
     def operator_norm(self, size: int) -> float:
         """``||K||`` on ``size x size`` maps, by power iteration on ``K^T K``."""
@@ -75,12 +80,31 @@ class GroupParabolicBlock(nn.Module):
         """``-K^T σ(K Y + b)``."""
         return -self.conv.adjoint(self.act(self.conv(y)))
 
-    def step_size(self, y: torch.Tensor) -> float:
+    @torch.no_grad()
+    def _update_norm(self, y: torch.Tensor, iters: int) -> None:
+        """A few power iterations on ``K^T K`` from the stored vector (a fresh random one when the size changed)."""
+        shape = (1, self.conv.in_channels * self.conv.group.order, *y.shape[-2:])
+        v = self.power_vector
+        if tuple(v.shape) != shape or v.dtype != y.dtype:
+            v = torch.randn(shape, dtype=y.dtype, device=y.device)
+            iters = max(iters, 30)
+        weight, pad = self.conv.filter(), self.conv.kernel_size // 2
+        for _ in range(iters):
+            v = v / v.norm()
+            w = F.conv_transpose2d(F.conv2d(v, weight, padding=pad), weight, padding=pad)
+            lam = float((v * w).sum())
+            v = w
+        self.power_vector = v / v.norm()
+        self.norm_sq.fill_(max(lam, 1e-12))
+
+    def step_size(self, y: torch.Tensor) -> torch.Tensor | float:
+        """The step used on ``y``: ``h``, or with ``stabilise`` ``min(h, 0.9 * 2 / ||K||^2)`` (the estimate is
+        refreshed in training mode; a tensor, so that ``torch.export`` sees no data-dependent branch)."""
         if not self.stabilise:
             return self.h
-        if self.training or torch.isnan(self.norm_sq):
-            self.norm_sq.fill_(self.operator_norm(y.shape[-1]) ** 2)
-        return min(self.h, 0.99 * 2.0 / float(self.norm_sq))
+        if self.training:
+            self._update_norm(y, iters=3)
+        return torch.clamp(1.8 / self.norm_sq, max=self.h).to(y.dtype)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         return y + self.step_size(y) * self.velocity(y)

@@ -104,12 +104,12 @@ class DiffusionLayer(_Metric):
         y = y.reshape(b, c, n, h, w)
         # periodic Gaussian along the orientation axis (exact heat kernel on the circle, truncated)
         d_theta = self.coefficients()[:, 2]
-        offsets = torch.arange(-(n // 2), n - n // 2, dtype=f.dtype, device=f.device)
-        ang = (offsets * 2 * math.pi / n)[None, :] ** 2 / (4 * d_theta[:, None])
-        weights = torch.softmax(-ang, dim=1)  # [C, n]
+        offsets = list(range(-(n // 2), n - n // 2))
+        angles = torch.tensor(offsets, dtype=f.dtype, device=f.device) * (2 * math.pi / n)
+        weights = torch.softmax(-(angles[None, :] ** 2) / (4 * d_theta[:, None]), dim=1)  # [C, n]
         out = torch.zeros_like(y)
-        for j, off in enumerate(offsets.tolist()):
-            out = out + weights[None, :, j, None, None, None] * torch.roll(y, int(off), dims=2)
+        for j, off in enumerate(offsets):
+            out = out + weights[None, :, j, None, None, None] * torch.roll(y, off, dims=2)
         return out
 
 
@@ -188,8 +188,9 @@ class PDEBlock(nn.Module):
 
 
 class PDEGCNN(nn.Module):
-    """A PDE-based group CNN for ``C_N``: lifting convolution, then :class:`PDEBlock` layers with equivariant
-    pooling between them, and an invariant head (Smets et al. 2023).
+    """A PDE-based group CNN for ``C_N``: lifting convolution (kernel ``kernel_size + 2``) and equivariant
+    pooling, then :class:`PDEBlock` layers with equivariant pooling between them, and an invariant head
+    (Smets et al. 2023).
 
     Parameters
     ----------
@@ -202,7 +203,7 @@ class PDEGCNN(nn.Module):
     out_features : int
         Outputs of the invariant head.
     kernel_size : int
-        Odd kernel size.
+        Odd kernel size of the PDE layers.
 
     Examples
     --------
@@ -211,15 +212,15 @@ class PDEGCNN(nn.Module):
     """
 
     def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
-                 out_features: int = 10, kernel_size: int = 5) -> None:
+                 out_features: int = 10, kernel_size: int = 3) -> None:
         super().__init__()
         if isinstance(hidden, int) or not hidden or not all(
             isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden
         ):
             raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
         g = as_group(group)
-        layers: list[nn.Module] = [LiftingConv2d(in_channels, hidden[0], g, kernel_size=kernel_size),
-                                   GroupBatchNorm(hidden[0])]
+        layers: list[nn.Module] = [LiftingConv2d(in_channels, hidden[0], g, kernel_size=kernel_size + 2),
+                                   GroupBatchNorm(hidden[0]), EquivariantPool2d()]
         chans = [*hidden, hidden[-1]]
         for i, c in enumerate(hidden):
             layers.append(PDEBlock(c, chans[i + 1], g, kernel_size=kernel_size))

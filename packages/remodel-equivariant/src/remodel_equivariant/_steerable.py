@@ -60,6 +60,9 @@ class SteerableCNN(nn.Module):
         escnn's ``InnerBatchNorm`` after every convolution (as :class:`~remodel_equivariant.GCNN`).
     downsample : bool
         Equivariant stride-2 average pooling between layers (as :class:`~remodel_equivariant.GCNN`).
+    global_pool : {"mean", "max"}
+        Spatial pooling of the invariant maps before the linear head (``"max"`` as
+        :class:`~remodel_equivariant.InvariantHead`).
 
     Examples
     --------
@@ -71,7 +74,7 @@ class SteerableCNN(nn.Module):
 
     def __init__(self, *, N: int = 4, flips: bool = False, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
                  out_features: int = 10, kernel_size: int = 5, pool: bool = True, batch_norm: bool = False,
-                 downsample: bool = False) -> None:
+                 downsample: bool = False, global_pool: str = "mean") -> None:
         super().__init__()
         _check_int("N", N)
         _check_int("in_channels", in_channels)
@@ -79,6 +82,9 @@ class SteerableCNN(nn.Module):
         hidden = _check_channels(hidden)
         if _check_int("kernel_size", kernel_size) % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if global_pool not in ("mean", "max"):
+            raise ValueError(f"global_pool must be 'mean' or 'max', got {global_pool!r}")
+        self.global_pool = global_pool
         gspaces, enn = escnn_modules()
         self.N, self.flips, self.pool, self.downsample = N, bool(flips), bool(pool), bool(downsample)
         self.gspace = gspaces.flipRot2dOnR2(N=N) if flips else gspaces.rot2dOnR2(N=N)
@@ -118,7 +124,9 @@ class SteerableCNN(nn.Module):
             if self.downsample and i + 1 < len(self.blocks):
                 y = enn.GeometricTensor(self.spatial_pool(y.tensor), y.type)
         y = self._group_pool(y.tensor)
-        return y if self.head is None else self.head(y.mean(dim=(2, 3)))
+        if self.head is None:
+            return y
+        return self.head(y.amax(dim=(2, 3)) if self.global_pool == "max" else y.mean(dim=(2, 3)))
 
     def export(self) -> nn.Module:
         """The same network in plain torch (escnn's ``export`` of every convolution, batch norm and ReLU,
@@ -135,7 +143,8 @@ class SteerableCNN(nn.Module):
             warnings.simplefilter("ignore")
             blocks = [block.export() for block in self.blocks]
         head = None if self.head is None else copy.deepcopy(self.head)
-        return ExportedSteerableCNN(blocks, self.order, head, downsample=self.downsample).eval()
+        return ExportedSteerableCNN(blocks, self.order, head, downsample=self.downsample,
+                                    global_pool=self.global_pool).eval()
 
 
 class ExportedSteerableCNN(nn.Module):
@@ -151,13 +160,15 @@ class ExportedSteerableCNN(nn.Module):
         The invariant head, or ``None`` for feature maps.
     downsample : bool
         Equivariant spatial pooling between blocks.
+    global_pool : {"mean", "max"}
+        Spatial pooling before the head.
     """
 
     def __init__(self, blocks: Sequence[nn.Module], order: int, head: nn.Module | None, *,
-                 downsample: bool = False) -> None:
+                 downsample: bool = False, global_pool: str = "mean") -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
-        self.order, self.head, self.downsample = order, head, downsample
+        self.order, self.head, self.downsample, self.global_pool = order, head, downsample, global_pool
         self.spatial_pool = EquivariantPool2d()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -166,7 +177,9 @@ class ExportedSteerableCNN(nn.Module):
             if self.downsample and i + 1 < len(self.blocks):
                 x = self.spatial_pool(x)
         y = x.reshape(x.shape[0], -1, self.order, *x.shape[-2:]).amax(dim=2)
-        return y if self.head is None else self.head(y.mean(dim=(2, 3)))
+        if self.head is None:
+            return y
+        return self.head(y.amax(dim=(2, 3)) if self.global_pool == "max" else y.mean(dim=(2, 3)))
 
 
 class PlainCNN(nn.Module):

@@ -1,0 +1,178 @@
+"""Equivariant networks on rotated digits (issue 18, item 5).
+
+scikit-learn's digits upsampled to 29x29 (padded so that rotated digits stay in the frame); every model is trained
+on upright digits only (the first 1,200 images, Adam through ``remodel_core.solve``, same epochs, batch size, seed)
+and tested on the other 597: upright, rotated by a random multiple of 90° per image, and rotated by a random angle
+per image (bilinear). Models: a plain CNN of the same layout (``cnn``), native group CNNs for C8 and D8 (``c8``,
+``d8``), escnn's C8 steerable CNN with the same layout (``c8_escnn``), the C8-equivariant stable ODE-ResNet with
+parabolic blocks (``ode_resnet``) and the C8 PDE-based group CNN with diffusion and morphological layers
+(``pde_gcnn``). Also: parameters, training time, construction time (escnn: cold, with an empty basis cache, in a
+fresh process, and warm), and the equivariance error to the exact group elements (float32, ``check_equivariance``).
+
+    uv run --frozen python tools/bench/equivariant.py --json docs/bench/equivariant.json
+    uv run --frozen python tools/bench/equivariant.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from remodel_core import TrainingProblem, solve
+from remodel_core.optim import Adam
+from remodel_equivariant import GCNN, PDEGCNN, ODEResNet, SteerableCNN, check_equivariance
+from remodel_equivariant._digits import digits_images, random_angles, rotate_images
+from torch import nn
+
+N_TRAIN = 1200
+
+
+class PlainCNN(nn.Module):
+    """The same layout as GCNN without symmetry: conv-BN-ReLU blocks with stride-2 average pooling between them,
+    then global max pooling and a linear layer."""
+
+    def __init__(self, hidden: tuple[int, ...], kernel_size: int = 5) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for i, c in enumerate(hidden):
+            k = kernel_size if i == 0 else 3
+            layers += [nn.Conv2d(c_in, c, k, padding=k // 2), nn.BatchNorm2d(c), nn.ReLU()]
+            if i + 1 < len(hidden):
+                layers.append(nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False))
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c_in, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).amax(dim=(-2, -1)))
+
+
+def build(name: str, quick: bool) -> nn.Module:
+    """The model ``name`` (kernel 5 on the input layer, 3 after, as in the group CNNs)."""
+    f = (2, 4, 4) if quick else (4, 8, 8)
+    if name == "cnn":
+        return PlainCNN(tuple(8 * c for c in f))  # as many channels as C8's fields have maps
+    if name == "c8":
+        return _native("C8", f)
+    if name == "d8":
+        return _native("D8", tuple(max(1, c // 2) for c in f) if not quick else f)
+    if name == "c8_escnn":
+        return SteerableCNN(N=8, hidden=f, out_features=10, kernel_size=5, batch_norm=True, downsample=True,
+                            global_pool="max")
+    if name == "ode_resnet":
+        return ODEResNet("C8", widths=f[:2], depth=2, out_features=10, kernel_size=3)
+    if name == "pde_gcnn":
+        return PDEGCNN("C8", hidden=f, out_features=10, kernel_size=3)
+    raise ValueError(name)
+
+
+def _native(group: str, fields: tuple[int, ...]) -> nn.Module:
+    model = GCNN(group, hidden=fields, out_features=10, kernel_size=3)
+    # a 5x5 lifting kernel, as escnn's first layer
+    from remodel_equivariant import LiftingConv2d
+
+    model.features[0] = LiftingConv2d(1, fields[0], group, kernel_size=5)
+    return model
+
+
+def escnn_build_times(quick: bool) -> tuple[float, float]:
+    """Construction time of the escnn C8 model in a fresh process with an empty basis cache (cold), then again
+    in another fresh process with the cache filled (warm)."""
+    code = (
+        "import sys, time; sys.path.insert(0, 'tools/bench'); import equivariant as b; "
+        "from remodel_equivariant._escnn import escnn_modules; escnn_modules(); "
+        f"t = time.perf_counter(); b.build('c8_escnn', {quick!r}); print(time.perf_counter() - t)"
+    )
+    times = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**__import__("os").environ, "REMODEL_CACHE_DIR": cache, "OMP_NUM_THREADS": "1"}
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+            times.append(float(out.stdout.strip().splitlines()[-1]))
+    return times[0], times[1]
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).double().mean())
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small models, two epochs (about a minute)")
+    ap.add_argument("--json", type=Path, help="write the figures to this JSON file")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--models", nargs="*", default=["cnn", "c8", "d8", "c8_escnn", "ode_resnet", "pde_gcnn"])
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    epochs = args.epochs or (2 if args.quick else 12)
+    batch = 64
+    x, y = digits_images(29)
+    x_train, y_train, x_test, y_test = x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:]
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    k90 = torch.randint(0, 4, (len(x_test),), generator=gen)
+    x_rot90 = torch.stack([torch.rot90(img, int(k), (-2, -1)) for img, k in zip(x_test, k90)])
+    x_rand = rotate_images(x_test, random_angles(len(x_test), seed=args.seed + 2).float())
+    probe = x_test[:8]
+    iters = epochs * math.ceil(N_TRAIN / batch)
+    out: dict[str, Any] = {"task": "digits 29x29, trained upright, tested rotated", "epochs": epochs,
+                           "batch": batch, "iterations": iters, "n_train": N_TRAIN, "n_test": len(x_test),
+                           "machine": platform.platform(), "models": {}}
+
+    def loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(model(xb), yb)
+
+    print(f"{'model':<11} {'upright':>8} {'rot90':>8} {'random':>8} {'params':>8} {'equiv err':>10} "
+          f"{'train s':>8} {'build s':>8}")
+    for name in args.models:
+        torch.manual_seed(args.seed)
+        t0 = time.perf_counter()
+        model = build(name, args.quick)
+        build_s = time.perf_counter() - t0
+        prob = TrainingProblem(model=model, loss=loss, data=(x_train, y_train), batch_size=batch, name=name)
+        t0 = time.perf_counter()
+        sol = solve(prob, Adam(lr=3e-3), maxiters=iters, seed=args.seed, progress=False)
+        train_s = time.perf_counter() - t0
+        trained = sol.u.eval()
+        group = "D8" if name == "d8" else "C8"
+        row = {
+            "acc_upright": evaluate(trained, x_test, y_test),
+            "acc_rot90": evaluate(trained, x_rot90, y_test),
+            "acc_rot_random": evaluate(trained, x_rand, y_test),
+            "params": sum(p.numel() for p in trained.parameters()),
+            "equiv_err": check_equivariance(trained, group, probe),
+            "train_s": train_s,
+            "build_s": build_s,
+        }
+        if name == "c8_escnn":
+            row["build_s_cold"], row["build_s_warm"] = escnn_build_times(args.quick)
+            row["build_s"] = row["build_s_warm"]
+        out["models"][name] = row
+        print(f"{name:<11} {row['acc_upright']:8.3f} {row['acc_rot90']:8.3f} {row['acc_rot_random']:8.3f} "
+              f"{row['params']:8d} {row['equiv_err']:10.2e} {train_s:8.1f} {row['build_s']:8.3f}")
+    m = out["models"]
+    if "c8" in m and "c8_escnn" in m:
+        out["build_speedup_c8_vs_escnn_warm"] = m["c8_escnn"]["build_s_warm"] / m["c8"]["build_s"]
+        out["build_speedup_c8_vs_escnn_cold"] = m["c8_escnn"]["build_s_cold"] / m["c8"]["build_s"]
+        print(f"C8 build: native {m['c8']['build_s']:.3f} s, escnn warm {m['c8_escnn']['build_s_warm']:.2f} s, "
+              f"cold {m['c8_escnn']['build_s_cold']:.2f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()
