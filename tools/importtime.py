@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Import time of each REMODEL package on top of torch, from ``python -X importtime``.
+
+For each import name a fresh interpreter runs ``import torch; import <name>`` under ``-X importtime``; the
+cumulative time of the ``<name>`` line is what the package adds once torch is loaded (the budget is 0.3 s).
+Torch alone and ``remodel_core.cli`` (what ``remodel --help`` loads; it must not load torch) are measured
+the same way.  Each figure is the minimum over ``--repeat`` runs (the least disturbed by other load).
+
+Usage: ``python tools/importtime.py [--repeat 5] [--json PATH]``; exits 1 when a package exceeds ``--budget``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+PACKAGES = [
+    "remodel_core",
+    "remodel_dynamics",
+    "remodel_sampling",
+    "remodel_gen",
+    "remodel_imaging",
+    "remodel_equivariant",
+    "remodel_rom",
+    "remodel_sci",
+]
+
+
+def cumulative_seconds(stderr: str, module: str) -> float:
+    """The cumulative import time of ``module`` in ``-X importtime`` output, in seconds.
+
+    Parameters
+    ----------
+    stderr : str
+        What ``python -X importtime`` wrote to standard error.
+    module : str
+        The module whose line to read (its last occurrence).
+
+    Returns
+    -------
+    float
+        Seconds.
+
+    Examples
+    --------
+    >>> cumulative_seconds("import time:  10 |  2500 | torch\\n", "torch")
+    0.0025
+    """
+    for line in reversed(stderr.splitlines()):
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return int(parts[1]) / 1e6
+    raise ValueError(f"module {module!r} not found in the importtime output")
+
+
+def measure(module: str, *, after_torch: bool, repeat: int) -> tuple[float, bool]:
+    """Minimum over ``repeat`` fresh interpreters of ``module``'s import time, and whether torch got loaded.
+
+    Parameters
+    ----------
+    module : str
+        Import name.
+    after_torch : bool
+        Import torch first (so the figure is what ``module`` adds on top of torch).
+    repeat : int
+        Number of fresh interpreters.
+
+    Returns
+    -------
+    tuple of (float, bool)
+        Seconds, and whether ``torch`` was in ``sys.modules`` afterwards.
+    """
+    pre = "import torch; " if after_torch else ""
+    code = f"{pre}import {module}; import sys; print('torch' in sys.modules)"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    best, loaded = float("inf"), False
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        best = min(best, cumulative_seconds(done.stderr, module))
+        loaded = done.stdout.strip() == "True"
+    return best, loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--budget", type=float, default=0.3, help="seconds allowed on top of torch")
+    parser.add_argument("--json", help="write the figures to this file")
+    args = parser.parse_args(argv)
+    torch_s, _ = measure("torch", after_torch=False, repeat=args.repeat)
+    cli_s, cli_torch = measure("remodel_core.cli", after_torch=False, repeat=args.repeat)
+    rows = {name: measure(name, after_torch=True, repeat=args.repeat)[0] for name in PACKAGES}
+    print(f"{'module':<22} {'seconds':>8}")
+    print(f"{'torch (alone)':<22} {torch_s:8.3f}")
+    print(f"{'remodel_core.cli':<22} {cli_s:8.3f}  (torch loaded: {cli_torch})")
+    for name, s in rows.items():
+        flag = "" if s <= args.budget else f"  > {args.budget} s budget"
+        print(f"{name + ' (+torch)':<22} {s:8.3f}{flag}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(
+                {
+                    "torch": torch_s,
+                    "remodel_core.cli": cli_s,
+                    "cli_loads_torch": cli_torch,
+                    "on_top_of_torch": rows,
+                    "repeat": args.repeat,
+                },
+                fh,
+                indent=1,
+            )
+    return 1 if cli_torch or any(s > args.budget for s in rows.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
