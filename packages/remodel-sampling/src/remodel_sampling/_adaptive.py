@@ -135,6 +135,9 @@ class AdaptiveSampling(Algorithm):
         ``residual(model, x) -> [n]`` for a training problem that is not a discretised PINN.
     chunk : int
         Candidates per residual evaluation (memory bound).
+    on_round : callable, optional
+        ``on_round(record, model, candidates, residual, points)`` after each resampling (plots, logging);
+        its return value is ignored and it must not change its arguments.
 
     Examples
     --------
@@ -161,6 +164,7 @@ class AdaptiveSampling(Algorithm):
     geometry: Geometry | None = None
     residual: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None
     chunk: int = 20_000
+    on_round: Callable[..., Any] | None = None
 
     problem_types: ClassVar[tuple[type, ...]] = (TrainingProblem,)
     supported_options: ClassVar[frozenset[str]] = frozenset(
@@ -206,6 +210,8 @@ class AdaptiveSampling(Algorithm):
             raise TypeError(f"geometry must be a Geometry, got {type(self.geometry).__name__}")
         if self.residual is not None and not callable(self.residual):
             raise TypeError(f"residual must be callable, got {type(self.residual).__name__}")
+        if self.on_round is not None and not callable(self.on_round):
+            raise TypeError(f"on_round must be callable, got {type(self.on_round).__name__}")
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
         assert isinstance(problem, TrainingProblem)
@@ -291,6 +297,8 @@ class AdaptiveSampling(Algorithm):
             record["memory"] = adapt_optimizer(optimizer, reset_memory=reset, rebuild=rebuild)
             record["points"] = n_new
             records.append(record)
+            if self.on_round is not None:
+                self.on_round(dict(record), model, cand, values, new)
             latest[0] = new_data
             return new_data
 
