@@ -133,12 +133,17 @@ class LBFGSMemory:
 
 
 def flat_params(params: list[torch.Tensor]) -> torch.Tensor:
-    """The parameters as one flat float64 vector (a copy)."""
+    """The parameters as one flat float64 vector (a copy; empty for no parameters). The one flat-vector
+    helper of the optimizers, with :func:`flat_grad` and :func:`set_flat_params`."""
+    if not params:
+        return torch.zeros(0, dtype=torch.float64)
     return torch.cat([p.detach().reshape(-1).to(torch.float64) for p in params])
 
 
 def flat_grad(params: list[torch.Tensor]) -> torch.Tensor:
     """The gradients as one flat float64 vector (zeros where ``grad`` is None)."""
+    if not params:
+        return torch.zeros(0, dtype=torch.float64)
     return torch.cat([
         (p.grad.detach().reshape(-1) if p.grad is not None else torch.zeros(p.numel(), device=p.device)).to(
             torch.float64)

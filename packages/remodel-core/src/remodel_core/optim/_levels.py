@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
+from ._lbfgs import flat_grad, flat_params, set_flat_params
+
 __all__ = ["CollocationHierarchy", "LayerHierarchy", "LevelHierarchy", "coherent_model"]
 
 Closure = Callable[[], torch.Tensor]
@@ -34,25 +36,11 @@ def _check_levels(levels: int) -> None:
 
 
 def _flat(tensors: Sequence[torch.Tensor], *, grad: bool = False) -> torch.Tensor:
-    parts = []
-    for p in tensors:
-        t = p.grad if grad else p
-        if t is None:
-            parts.append(torch.zeros(p.numel(), dtype=torch.float64, device=p.device))
-        else:
-            parts.append(t.detach().reshape(-1).to(torch.float64))
-    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+    """The parameters (or their gradients) as one float64 vector: the optimizers' one flat-vector helper."""
+    return flat_grad(list(tensors)) if grad else flat_params(list(tensors))
 
 
-@torch.no_grad()
-def _write(tensors: Sequence[torch.Tensor], x: torch.Tensor) -> None:
-    offset = 0
-    for p in tensors:
-        n = p.numel()
-        p.copy_(x[offset : offset + n].view_as(p))
-        offset += n
-    if offset != x.numel():
-        raise ValueError(f"vector has {x.numel()} entries, the parameters {offset}")
+_write = set_flat_params
 
 
 def _call(closure: Closure) -> torch.Tensor:
