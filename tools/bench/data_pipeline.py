@@ -69,8 +69,14 @@ def index_select(xt: torch.Tensor, batch: int, repeats: int) -> float:
 def dataloader(xt: torch.Tensor, batch: int, workers: int, samples: int, repeats: int) -> float:
     from torch.utils.data import DataLoader, TensorDataset
 
-    loader = DataLoader(TensorDataset(xt), batch_size=batch, shuffle=True, num_workers=workers,
-                        generator=torch.Generator().manual_seed(0), persistent_workers=workers > 0)
+    loader = DataLoader(
+        TensorDataset(xt),
+        batch_size=batch,
+        shuffle=True,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(0),
+        persistent_workers=workers > 0,
+    )
     best = float("inf")
     for _ in range(repeats):
         it = iter(loader)
@@ -111,8 +117,10 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     fractions: dict[str, float] = {}
     print(f"{args.rows} x {args.cols} float32, memcpy {memcpy / 1e9:.2f} GB/s, load {load_before}")
-    print(f"{'batch':>6} {'workers':>7} {'ours':>10} {'ours(par)':>10} {'index_sel':>10} {'DataLoader':>10} "
-          f"{'ratio':>6} {'of memcpy':>9}")
+    print(
+        f"{'batch':>6} {'workers':>7} {'ours':>10} {'ours(par)':>10} {'index_sel':>10} {'DataLoader':>10} "
+        f"{'ratio':>6} {'of memcpy':>9}"
+    )
     for batch in BATCHES:
         o = ours(x, batch, args.repeats, parallel=False)
         op = ours(x, batch, args.repeats, parallel=True)
@@ -121,11 +129,22 @@ def main() -> None:
         fractions[str(batch)] = best_ours * row_bytes / memcpy
         for workers in (0, 2):
             dl = dataloader(xt, batch, workers, args.loader_samples, max(1, args.repeats // 3))
-            rows.append({"batch": batch, "workers": workers, "ours_sps": best_ours, "ours_serial_sps": o,
-                         "ours_parallel_sps": op, "dataloader_sps": dl, "index_select_sps": sel,
-                         "ratio": best_ours / sel})
-            print(f"{batch:>6} {workers:>7} {o:>10.3g} {op:>10.3g} {sel:>10.3g} {dl:>10.3g} {best_ours / sel:>6.2f} "
-                  f"{fractions[str(batch)]:>9.2f}")
+            rows.append(
+                {
+                    "batch": batch,
+                    "workers": workers,
+                    "ours_sps": best_ours,
+                    "ours_serial_sps": o,
+                    "ours_parallel_sps": op,
+                    "dataloader_sps": dl,
+                    "index_select_sps": sel,
+                    "ratio": best_ours / sel,
+                }
+            )
+            print(
+                f"{batch:>6} {workers:>7} {o:>10.3g} {op:>10.3g} {sel:>10.3g} {dl:>10.3g} {best_ours / sel:>6.2f} "
+                f"{fractions[str(batch)]:>9.2f}"
+            )
     result = {
         "rows": rows,
         "fraction_of_memcpy": min(v for b, v in fractions.items() if int(b) >= 1024),
@@ -136,10 +155,14 @@ def main() -> None:
         "cuda": torch.cuda.is_available(),
         "cuda_overlap": None,
         "note": "ours_sps is the better of the serial and the threaded numba kernel; no CUDA device: the "
-                "copy/compute overlap is not measured",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
-                    "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()},
+        "copy/compute overlap is not measured",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+            "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+        },
     }
     print(f"fraction of memcpy at batch >= 1024: {result['fraction_of_memcpy']:.2f}")
     if args.json:
