@@ -46,6 +46,22 @@ def heun_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tenso
 
     ``k1 = f(t, y)``, ``k2 = f(t + h, y + h k1)``, ``y + h (k1 + k2) / 2``.
 
+    Parameters
+    ----------
+    f : callable
+        The right-hand side ``f(t, y) -> dy/dt``.
+    t : torch.Tensor
+        Time at the start of the step.
+    y : torch.Tensor
+        State at ``t``.
+    h : float
+        Step size.
+
+    Returns
+    -------
+    torch.Tensor
+        The state at ``t + h``.
+
     Examples
     --------
     >>> import torch
@@ -59,6 +75,22 @@ def heun_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tenso
 
 def rk4_step(f: RHS, t: torch.Tensor, y: torch.Tensor, h: float) -> torch.Tensor:
     """One step of the classical fourth-order Runge–Kutta method (Kutta 1901).
+
+    Parameters
+    ----------
+    f : callable
+        The right-hand side ``f(t, y) -> dy/dt``.
+    t : torch.Tensor
+        Time at the start of the step.
+    y : torch.Tensor
+        State at ``t``.
+    h : float
+        Step size.
+
+    Returns
+    -------
+    torch.Tensor
+        The state at ``t + h``.
 
     Examples
     --------

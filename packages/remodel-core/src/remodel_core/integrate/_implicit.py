@@ -145,7 +145,25 @@ def stormer_verlet_implicit_step(
     ``p1 = p_half - h/2 dH/dq(q1, p_half)`` (explicit). Both implicit stages are solved by fixed-point iteration.
     For separable ``H`` it reduces to the explicit leapfrog :func:`verlet_step`.
 
-    Parameters are those of :func:`implicit_midpoint_step`.
+    Parameters
+    ----------
+    grad_H : callable
+        ``grad_H(q, p) -> (dH/dq, dH/dp)``.
+    q, p : torch.Tensor
+        Positions and momenta of the same shape.
+    h : float
+        Step size.
+    tol : float, default 1e-12
+        Fixed-point tolerance of both implicit stages (use about 1e-6 in float32).
+    max_iter : int, default 100
+        Iteration limit per stage.
+    on_fail : {"raise", "warn"}
+        What to do when an iteration does not converge: ``RuntimeError`` or a ``RuntimeWarning``.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(q1, p1)``.
 
     Examples
     --------

@@ -69,6 +69,20 @@ def verlet_step(grad_H: GradH, q: torch.Tensor, p: torch.Tensor, h: float) -> tu
     ``p_half = p - h/2 dH/dq(q, p)``, ``q1 = q + h dH/dp(q, p_half)``, ``p1 = p_half - h/2 dH/dq(q1, p_half)``
     (GNI, Section I.3.1, equation (3.4) specialised to separable ``H``).
 
+    Parameters
+    ----------
+    grad_H : callable
+        ``grad_H(q, p) -> (dH/dq, dH/dp)``.
+    q, p : torch.Tensor
+        Positions and momenta of the same shape.
+    h : float
+        Step size.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(q1, p1)``.
+
     Examples
     --------
     >>> import torch
@@ -92,6 +106,20 @@ def yoshida4_step(grad_H: GradH, q: torch.Tensor, p: torch.Tensor, h: float) -> 
 
     Three Verlet steps of sizes ``w1 h, w0 h, w1 h`` with ``w1 = 1/(2 - 2^(1/3))``, ``w0 = -2^(1/3)/(2 - 2^(1/3))``;
     adjacent half-kicks are merged into one (exact for separable ``H``), 7 evaluations of ``grad_H`` per step.
+
+    Parameters
+    ----------
+    grad_H : callable
+        ``grad_H(q, p) -> (dH/dq, dH/dp)``.
+    q, p : torch.Tensor
+        Positions and momenta of the same shape.
+    h : float
+        Step size.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(q1, p1)``.
 
     Examples
     --------
