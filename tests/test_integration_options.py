@@ -94,7 +94,10 @@ class _Unsolvable(Problem):
 @pytest.mark.parametrize("cls", ALGORITHMS, ids=lambda c: c.__qualname__)
 def test_unsupported_shared_option_raises_naming_it(cls):
     unsupported = [n for n in NON_DEFAULT if n not in cls.supported_options and n not in ALWAYS_SUPPORTED]
-    alg = cls()
+    try:
+        alg = cls()
+    except TypeError:  # required fields: solve refuses the option before it reads any field
+        alg = object.__new__(cls)
     if not unsupported:  # it honours every option: the check lets all of them through
         everything = dict(NON_DEFAULT, checkpoint=__import__("pathlib").Path("unused.pt"))
         assert alg.unsupported_options(SolveOptions(**everything)) == []
@@ -119,7 +122,8 @@ def _problem_for(cls):
 
 
 def test_optimizer_algorithm_accepts_every_shared_option(tmp_path):
-    prob = TrainingProblem(model=torch.nn.Linear(1, 1), loss=lambda m: (m.bias - 1).pow(2).sum())
+    # the loss stays far above abstol and changes by more than reltol: maxiters=3 ends the run
+    prob = TrainingProblem(model=torch.nn.Linear(1, 1), loss=lambda m: (m.bias - 10).pow(2).sum())
     opts = dict(NON_DEFAULT, checkpoint=tmp_path / "ck.pt", progress=False, verbose=False)
     sol = solve(prob, Adam(lr=0.1), **opts)
     assert sol.stats["iterations"] == 3
