@@ -69,3 +69,123 @@ def test_ot_pairing_is_the_optimal_permutation():
     best = min(float((x0[list(p)] - x1).pow(2).sum()) for p in itertools.permutations(range(6)))
     assert sorted(perm.tolist()) == list(range(6))
     assert cost == pytest.approx(best, rel=1e-12)
+
+
+# --- couplings --------------------------------------------------------------------------------------------------
+def test_ot_pairing_minimises_cost_against_scipy_and_recovers_a_hidden_permutation():
+    from remodel_gen import ot_pairing
+    from scipy.optimize import linear_sum_assignment
+
+    g = torch.Generator().manual_seed(3)
+    x0, x1 = torch.randn(40, 3, generator=g, dtype=torch.float64), torch.randn(40, 3, generator=g, dtype=torch.float64)
+    perm = ot_pairing(x0, x1)
+    cost = torch.cdist(x1.double(), x0.double()).pow(2).numpy()
+    r, c = linear_sum_assignment(cost)
+    assert sorted(perm.tolist()) == list(range(40))
+    assert float((x0[perm] - x1).double().pow(2).sum()) == pytest.approx(cost[r, c].sum(), rel=1e-12)
+    # x0 a shuffled, slightly moved copy of x1: OT undoes the shuffle, which is not the identity pairing
+    hidden = torch.randperm(40, generator=g)
+    y0 = x1[hidden] + 1e-3 * torch.randn(40, 3, generator=g, dtype=torch.float64)
+    found = ot_pairing(y0, x1)
+    assert torch.equal(hidden[found], torch.arange(40)) and not torch.equal(found, torch.arange(40))
+    # already optimally paired: the identity
+    assert torch.equal(ot_pairing(x1 + 1e-3, x1), torch.arange(40))
+
+
+def test_sinkhorn_plan_has_uniform_marginals_and_tends_to_exact_ot():
+    from remodel_gen import ot_pairing, sample_plan, sinkhorn_plan
+
+    g = torch.Generator().manual_seed(4)
+    x0, x1 = torch.randn(30, 2, generator=g, dtype=torch.float64), torch.randn(30, 2, generator=g, dtype=torch.float64)
+    cost = torch.cdist(x0, x1).pow(2)
+    exact = float((x0[ot_pairing(x0, x1)] - x1).pow(2).sum(1).mean())
+    costs = []
+    for reg in (1.0, 0.3, 0.1):
+        plan = sinkhorn_plan(x0, x1, reg, max_iter=5000)
+        assert torch.allclose(plan.sum(1), torch.full((30,), 1 / 30, dtype=torch.float64), atol=1e-7)
+        assert torch.allclose(plan.sum(0), torch.full((30,), 1 / 30, dtype=torch.float64), atol=1e-7)
+        costs.append(float((plan * cost).sum()))
+    # the entropic cost decreases to the exact OT cost as reg -> 0 (measured: 1.13, 0.64, 0.52 against 0.48)
+    assert costs[0] > costs[1] > costs[2] >= exact - 1e-9 and costs[2] - exact < 0.1 * exact
+    i, j = sample_plan(sinkhorn_plan(x0, x1, 0.1, max_iter=5000), 3000, torch.Generator().manual_seed(0))
+    assert float((x0[i] - x1[j]).pow(2).sum(1).mean()) == pytest.approx(costs[2], rel=0.1)
+
+
+def test_sinkhorn_plan_matches_pot():
+    ot = pytest.importorskip("ot")
+    from remodel_gen import sinkhorn_plan
+
+    g = torch.Generator().manual_seed(5)
+    x0, x1 = torch.randn(20, 2, generator=g, dtype=torch.float64), torch.randn(25, 2, generator=g, dtype=torch.float64)
+    ours = sinkhorn_plan(x0, x1, 1.0, tol=1e-12, max_iter=10_000).numpy()
+    theirs = ot.sinkhorn(
+        ot.unif(20), ot.unif(25), torch.cdist(x0, x1).pow(2).numpy(), 0.5, stopThr=1e-12, numItermax=10_000
+    )
+    assert np.abs(ours - theirs).max() < 1e-9
+
+
+# --- metrics ----------------------------------------------------------------------------------------------------
+def test_wasserstein2_is_the_best_assignment_and_matches_pot():
+    from remodel_gen import wasserstein2
+
+    g = torch.Generator().manual_seed(6)
+    x, y = torch.randn(6, 2, generator=g, dtype=torch.float64), torch.randn(6, 2, generator=g, dtype=torch.float64)
+    best = min(float((x[list(p)] - y).double().pow(2).sum(1).mean()) for p in itertools.permutations(range(6)))
+    assert wasserstein2(x, y) == pytest.approx(best**0.5, rel=1e-10)
+    ot = pytest.importorskip("ot")
+    a, b = torch.randn(80, 3, generator=g, dtype=torch.float64), torch.randn(80, 3, generator=g, dtype=torch.float64)
+    ref = ot.emd2(ot.unif(80), ot.unif(80), torch.cdist(a, b).pow(2).numpy())
+    assert wasserstein2(a, b) == pytest.approx(ref**0.5, rel=1e-9)
+
+
+def test_sliced_wasserstein_mmd_and_frechet_distance():
+    from remodel_gen import frechet_distance, mmd, sliced_wasserstein, wasserstein2
+
+    g = torch.Generator().manual_seed(7)
+    x, y = torch.randn(300, 1, generator=g, dtype=torch.float64), torch.randn(300, 1, generator=g, dtype=torch.float64)
+    # in one dimension every direction is +-1 and W2 is given by sorting
+    assert sliced_wasserstein(x, y + 0.5, projections=7) == pytest.approx(wasserstein2(x, y + 0.5), rel=1e-10)
+    a, b = torch.randn(400, 2, generator=g), torch.randn(400, 2, generator=g)
+    assert abs(mmd(a, b)) < 0.01 < mmd(a, b + 0.5) < mmd(a, b + 1.0)
+    assert sliced_wasserstein(a, b) < sliced_wasserstein(a, b + 1.0)
+    # Fréchet distance of N(m1, S1), N(m2, S2) fitted to large samples: |m1 - m2|^2 + tr(S1 + S2 - 2 (S1 S2)^1/2)
+    c = torch.randn(20_000, 2, generator=g, dtype=torch.float64)
+    d = torch.randn(20_000, 2, generator=g, dtype=torch.float64) * torch.tensor([2.0, 1.0], dtype=torch.float64) + 1
+    exact = 2.0 + (1 + 4 + 2 - 2 * (2 + 1))  # means differ by (1, 1); sqrt(S1 S2) = diag(2, 1)
+    assert frechet_distance(c, d) == pytest.approx(exact, abs=0.1)
+
+
+# --- paths ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name,sigma", [("linear", 0.0), ("linear", 0.3), ("lipman", 0.05), ("vp", 0.0), ("brownian_bridge", 0.7)]
+)
+def test_conditional_velocity_is_the_time_derivative_of_the_path(name, sigma):
+    from remodel_gen import make_path
+
+    p = make_path(name, sigma)
+    g = torch.Generator().manual_seed(8)
+    x0, x1, eps = (torch.randn(9, 2, generator=g, dtype=torch.float64) for _ in range(3))
+    t, h = torch.full((9,), 0.37, dtype=torch.float64), 1e-6
+    xt = p.sample(x0, x1, t, eps)
+    fd = (p.sample(x0, x1, t + h, eps) - p.sample(x0, x1, t - h, eps)) / (2 * h)
+    assert torch.allclose(p.velocity(x0, x1, t, xt), fd, atol=1e-7)
+    ends = (
+        p.sample(x0, x1, torch.zeros(9, dtype=torch.float64), eps),
+        p.sample(x0, x1, torch.ones(9, dtype=torch.float64), eps),
+    )
+    if name in ("vp", "brownian_bridge") or sigma == 0:
+        assert torch.allclose(ends[0], x0) and torch.allclose(ends[1], x1)
+
+
+def test_new_densities():
+    from remodel_gen import checkerboard, digits, spirals
+
+    g = torch.Generator().manual_seed(0)
+    c = checkerboard(2000, g)
+    cells = (torch.floor(c[:, 0] / 2) + torch.floor(c[:, 1] / 2)) % 2
+    assert bool((cells == 0).all()) and float(c.abs().max()) <= 4
+    s = spirals(2000, g)
+    assert s.shape == (2000, 2) and float(s.norm(dim=1).max()) < 5
+    x, y = digits(16)
+    assert x.shape == (1797, 1, 16, 16) and sorted(y.unique().tolist()) == list(range(10))
+    assert float(x.min()) == -1.0 and float(x.max()) == 1.0

@@ -142,10 +142,10 @@ def digits(size: int = 16, *, dtype: torch.dtype = torch.float32) -> tuple[torch
     >>> x.shape, y.shape, float(x.min()), float(x.max())
     (torch.Size([1797, 1, 16, 16]), torch.Size([1797]), -1.0, 1.0)
     """
-    from sklearn.datasets import load_digits
-
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an integer >= 8, got {size!r}")
+    from sklearn.datasets import load_digits  # lazy: scikit-learn is slow to import
+
     raw = load_digits()
     x = torch.as_tensor(raw.images, dtype=torch.float64)[:, None] / 16.0
     if size != 8:

@@ -23,6 +23,7 @@ from ._problem import GenerativeProblem
 
 SCHEDULERS = ("ddim", "dpm", "ddpm")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 
 def _diffusers():
@@ -194,6 +195,10 @@ class Diffusion(Algorithm):
         Timesteps of the forward process.
     beta_schedule : str
         ``"linear"``, ``"scaled_linear"`` or ``"squaredcos_cap_v2"`` (Nichol & Dhariwal 2021).
+    prediction_type : str
+        What the network predicts: ``"epsilon"`` (the noise, Ho et al. 2020), ``"v_prediction"``
+        (``v = sqrt(ᾱ) eps - sqrt(1 - ᾱ) x0``, Salimans & Ho 2022, better conditioned at high noise) or
+        ``"sample"`` (the clean sample).
     clip_sample : float, optional
         Clip the predicted clean sample to ``[-c, c]`` while sampling (images in ``[-1, 1]``: 1.0).
     batch_size, n_train, optimizer, p_uncond
@@ -218,6 +223,7 @@ class Diffusion(Algorithm):
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     clip_sample: float | None = None
+    prediction_type: str = "epsilon"
     batch_size: int = 256
     n_train: int = 20_000
     optimizer: OptimizerAlgorithm = dataclasses.field(default_factory=lambda: Adam(lr=1e-3))
@@ -253,6 +259,8 @@ class Diffusion(Algorithm):
         for name in ("width", "depth", "num_train_timesteps", "batch_size", "n_train"):
             check_positive(name, getattr(self, name), integer=True)
         check_positive("time_features", self.time_features, integer=True, allow_zero=True)
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f"prediction_type must be one of {list(PREDICTION_TYPES)}, got {self.prediction_type!r}")
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f"beta_schedule must be one of {list(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
         if self.clip_sample is not None:
@@ -271,6 +279,7 @@ class Diffusion(Algorithm):
             "beta_schedule": self.beta_schedule,
             "clip_sample": self.clip_sample is not None,
             "clip_sample_range": self.clip_sample or 1.0,
+            "prediction_type": self.prediction_type,
         }
 
     def _network(self, problem: GenerativeProblem, seed: int) -> nn.Module:
@@ -307,7 +316,7 @@ class Diffusion(Algorithm):
         else:
             out = problem.target_sampler()(self.n_train, ctx.generator)
             pool = (out[0].to(dtype), out[1].long()) if isinstance(out, tuple) else (out.to(dtype),)
-        big_t, p_uncond = self.num_train_timesteps, self.p_uncond
+        big_t, p_uncond, kind = self.num_train_timesteps, self.p_uncond, self.prediction_type
 
         def loss(m: DiffusionModel, x0: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
             n = x0.shape[0]
@@ -319,7 +328,13 @@ class Diffusion(Algorithm):
             if y is not None and p_uncond > 0:
                 drop = torch.rand(n, generator=gen).to(y.device) < p_uncond
                 y = torch.where(drop, torch.full_like(y, classes), y)
-            return (m(t.to(x0.device), xt, y) - eps).pow(2).reshape(n, -1).sum(1).mean()
+            if kind == "epsilon":
+                target = eps
+            elif kind == "sample":
+                target = x0
+            else:
+                target = sched.get_velocity(x0, eps, t.to(x0.device))
+            return (m(t.to(x0.device), xt, y) - target).pow(2).reshape(n, -1).sum(1).mean()
 
         training = TrainingProblem(
             model=model,

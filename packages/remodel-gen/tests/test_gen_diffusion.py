@@ -1,0 +1,98 @@
+"""Diffusion through diffusers (the one test module that imports diffusers; HF_HUB_OFFLINE=1, no network)."""
+
+import os
+import socket
+
+import pytest
+import torch
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from remodel_core import solve  # noqa: E402
+from remodel_core.optim import Adam  # noqa: E402
+from remodel_gen import Diffusion, DiffusionModel, GenerativeProblem, digits, gaussian, make_scheduler  # noqa: E402
+
+M, S, T = 1.5, 0.5, 1000
+CONFIG = {"num_train_timesteps": T, "beta_schedule": "linear", "clip_sample": False, "clip_sample_range": 1.0}
+
+
+class ExactEps(torch.nn.Module):
+    """E[eps | x_t] for data N(M, S^2): sqrt(1 - a) (x_t - sqrt(a) M) / (a S^2 + 1 - a), a = alphas_cumprod[t]."""
+
+    def __init__(self):
+        super().__init__()
+        self.alphas = make_scheduler("ddpm", CONFIG).alphas_cumprod.double()
+        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, t, x):
+        a = self.alphas[(t * T).round().long()][:, None].to(x.dtype)
+        return (1 - a).sqrt() * (x - a.sqrt() * M) / (a * S**2 + 1 - a) + 0 * self.dummy
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.parametrize("scheduler,steps", [("ddim", 50), ("dpm", 20), ("ddpm", 250)])
+def test_schedulers_sample_the_gaussian_target_with_the_exact_noise_predictor(no_network, scheduler, steps):
+    model = DiffusionModel(ExactEps(), 1, CONFIG)
+    x, stats = model.sample(20_000, steps=steps, scheduler=scheduler, seed=0, return_stats=True)
+    assert stats["nfe"] == steps
+    assert abs(float(x.mean()) - M) < 0.03 and abs(float(x.std()) - S) < 0.03
+
+
+def test_ddpm_training_uses_the_scheduler_forward_process_and_learns_a_gaussian(no_network):
+    prob = GenerativeProblem(gaussian([M], S), dim=1)
+    alg = Diffusion(
+        width=64,
+        depth=2,
+        time_features=16,
+        num_train_timesteps=T,
+        beta_schedule="linear",
+        batch_size=256,
+        n_train=4000,
+        optimizer=Adam(lr=3e-3),
+    )
+    sol = solve(prob, alg, maxiters=300, seed=0)
+    x = sol.u.sample(4000, steps=50, scheduler="ddim", seed=1)
+    assert abs(float(x.mean()) - M) < 0.1 and abs(float(x.std()) - S) < 0.1
+    # the learned predictor is close to the exact one away from t = 0
+    exact = ExactEps()
+    t = torch.full((200,), 0.5)
+    xt = torch.linspace(-2, 3, 200)[:, None]
+    with torch.no_grad():
+        err = (sol.u.field(t, xt) - exact(t.double(), xt.double()).float()).abs().mean()
+    assert float(err) < 0.1
+
+
+def test_tiny_unet_class_conditional_digits_through_solve(no_network):
+    x, y = digits(16)
+    keep = y < 3
+    prob = GenerativeProblem(x[keep][:120, :, ::2, ::2].contiguous(), labels=y[keep][:120], name="digits 8x8")
+    alg = Diffusion(
+        unet={"block_out_channels": (8, 16), "norm_num_groups": 4},
+        num_train_timesteps=50,
+        clip_sample=1.0,
+        batch_size=16,
+        optimizer=Adam(lr=1e-3),
+    )
+    sol = solve(prob, alg, maxiters=2, seed=0)
+    assert type(sol.u.field.unet).__name__ == "UNet2DModel" and sol.u.num_classes == 3
+    for scheduler in ("ddim", "dpm"):
+        out, stats = sol.u.sample(
+            4, steps=3, scheduler=scheduler, y=torch.tensor([0, 1, 2, 0]), guidance=2.0, return_stats=True
+        )
+        assert out.shape == (4, 1, 8, 8) and stats["nfe"] == 3 and bool(torch.isfinite(out).all())
+    with pytest.raises(ValueError, match="steps"):
+        sol.u.sample(2, steps=51)
+    with pytest.raises(ValueError, match="scheduler"):
+        sol.u.sample(2, steps=3, scheduler="euler")
+    with pytest.raises(ValueError, match="guidance"):
+        sol.u.sample(2, steps=3, guidance=2.0)
+    with pytest.raises(ValueError, match="y must"):
+        sol.u.sample(2, steps=3, y=torch.tensor([5, 0]))
