@@ -113,7 +113,7 @@ CASES = [
     ("data 0 rows", lambda: solve(_prob(data=(torch.zeros(0, 2),)), Adam()), ValueError, "data"),
     ("data 0-d", lambda: solve(_prob(data=(torch.tensor(1.0),)), Adam()), ValueError, "data"),
     ("batch_size=0", lambda: solve(_data_prob(batch_size=0), Adam()), ValueError, "batch_size"),
-    ("batch_size=2.5", lambda: solve(_data_prob(batch_size=2.5), Adam()), ValueError, "batch_size"),
+    ("batch_size=2.5", lambda: solve(_data_prob(batch_size=2.5), Adam()), TypeError, "batch_size"),
     ("batch_size without data", lambda: solve(_prob(batch_size=4), Adam()), ValueError, "batch_size"),
     ("metrics not callables", lambda: solve(_prob(metrics={"err": 3}), Adam()), TypeError, "metrics"),
     (

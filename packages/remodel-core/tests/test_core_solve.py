@@ -126,7 +126,7 @@ def test_bad_problem_data():
         solve(TrainingProblem(model=model, loss=lambda m, x, y: 0, data=(torch.zeros(4, 2), torch.zeros(5))), Adam())
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         solve(TrainingProblem(model="net", loss=lambda m: 0), Adam())
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be > 0"):
         solve(TrainingProblem(model=model, loss=lambda m, x: 0, data=(torch.zeros(4, 2),), batch_size=0), Adam())
     with pytest.raises(TypeError, match="loss must return a scalar tensor"):
         solve(TrainingProblem(model=model, loss=lambda m: m.weight), Adam(), maxiters=1)

@@ -19,6 +19,7 @@ from ._problem import Problem
 from ._progress import ProgressBar, want_progress
 from ._retcode import ReturnCode
 from ._solution import Solution
+from ._validation import check_positive
 
 DEFAULT_MAXITERS = 1000
 
@@ -88,8 +89,7 @@ class TrainingProblem(Problem):
         if self.batch_size is not None:
             if self.data is None:
                 raise ValueError("batch_size needs data")
-            if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size <= 0:
-                raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+            check_positive("batch_size", self.batch_size, integer=True)
         if not isinstance(self.metrics, Mapping) or not all(callable(f) for f in self.metrics.values()):
             raise TypeError("metrics must map names to callables metric(model) -> float")
 
