@@ -27,3 +27,29 @@ def psnr(x: torch.Tensor, reference: torch.Tensor, *, data_range: float | None =
         raise ValueError(f"data_range must be > 0, got {rng!r}")
     mse = float(((x.double() - reference.double()) ** 2).mean())
     return math.inf if mse == 0 else 10.0 * math.log10(rng**2 / mse)
+
+
+def ssim(x: torch.Tensor, reference: torch.Tensor, *, data_range: float = 1.0) -> float:
+    """Structural similarity (Wang et al. 2004) of two 2-D images by ``skimage.metrics.structural_similarity``.
+
+    Examples
+    --------
+    >>> ref = torch.rand(16, 16, generator=torch.Generator().manual_seed(0))
+    >>> ssim(ref, ref)
+    1.0
+    """
+    if not isinstance(x, torch.Tensor) or not isinstance(reference, torch.Tensor):
+        raise TypeError("x and reference must be torch tensors")
+    if x.shape != reference.shape or x.dim() != 2:
+        raise ValueError(
+            f"x and reference must be 2-D images of the same shape, got {list(x.shape)} and {list(reference.shape)}"
+        )
+    if not data_range > 0:
+        raise ValueError(f"data_range must be > 0, got {data_range!r}")
+    from skimage.metrics import structural_similarity
+
+    return float(
+        structural_similarity(
+            x.detach().double().cpu().numpy(), reference.detach().double().cpu().numpy(), data_range=float(data_range)
+        )
+    )

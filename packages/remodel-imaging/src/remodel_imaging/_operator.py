@@ -64,7 +64,7 @@ class LinearOperator:
     def _check(name: str, t: torch.Tensor, shape: tuple[int, ...]) -> None:
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        if tuple(t.shape[t.dim() - len(shape):]) != shape or t.dim() < len(shape):
+        if tuple(t.shape[t.dim() - len(shape) :]) != shape or t.dim() < len(shape):
             raise ValueError(f"{name} must have trailing shape {list(shape)}, got {list(t.shape)}")
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,8 +94,7 @@ class LinearOperator:
         """Alias of :attr:`adjoint`."""
         return self.adjoint
 
-    def norm(self, *, iters: int = 500, tol: float = 1e-12, seed: int = 0,
-             dtype: torch.dtype = torch.float64) -> float:
+    def norm(self, *, iters: int = 500, tol: float = 1e-12, seed: int = 0, dtype: torch.dtype = torch.float64) -> float:
         """Operator 2-norm ``||A||`` by power iteration on ``A^* A`` (a lower bound converging from below).
 
         Stops when the estimate changes by less than ``tol`` (relative) or after ``iters`` iterations.
@@ -160,8 +159,9 @@ class Composition(LinearOperator):
 
     def __init__(self, a: LinearOperator, b: LinearOperator) -> None:
         if a.in_shape != b.out_shape:
-            raise ValueError(f"cannot compose: left operator takes {list(a.in_shape)}, right one gives "
-                             f"{list(b.out_shape)}")
+            raise ValueError(
+                f"cannot compose: left operator takes {list(a.in_shape)}, right one gives {list(b.out_shape)}"
+            )
         super().__init__(b.in_shape, a.out_shape)
         self.a, self.b = a, b
         self.complex_output = a.complex_output

@@ -32,6 +32,8 @@ class GaussianBlur(LinearOperator):
     1.0
     """
 
+    nonnegative = True  # entries >= 0 (used by diagonal preconditioning)
+
     def __init__(self, shape: Sequence[int], sigma: float) -> None:
         shape = _image_shape(shape)
         if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0 or math.isinf(sigma):
@@ -62,6 +64,8 @@ class Mask(LinearOperator):
     >>> Mask(m)(torch.ones(2, 2)).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
+
+    nonnegative = True
 
     def __init__(self, mask: torch.Tensor) -> None:
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
@@ -116,14 +120,16 @@ class SubsampledFourier(LinearOperator):
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         h, w = self.in_shape
-        full = torch.zeros((*y.shape[:-1], h * w), dtype=y.dtype if y.is_complex() else torch.complex128,
-                           device=y.device)
+        full = torch.zeros(
+            (*y.shape[:-1], h * w), dtype=y.dtype if y.is_complex() else torch.complex128, device=y.device
+        )
         full[..., self._idx.to(y.device)] = y
         return torch.fft.ifft2(full.reshape(*y.shape[:-1], h, w), norm="ortho").real
 
     @staticmethod
-    def variable_density_mask(shape: Sequence[int], fraction: float, *, center: float = 0.08,
-                              seed: int = 0) -> torch.Tensor:
+    def variable_density_mask(
+        shape: Sequence[int], fraction: float, *, center: float = 0.08, seed: int = 0
+    ) -> torch.Tensor:
         """A random mask keeping a fully sampled low-frequency square plus frequencies drawn with probability
         decaying like ``1 / (1 + |k|^2 / r^2)`` (variable density, Lustig et al. 2007), about ``fraction``
         of all."""

@@ -89,8 +89,12 @@ class ChambollePock(Algorithm):
             raise ValueError(f"ChambollePock needs an operator on 2-D images, got in_shape {list(A.in_shape)}")
         dtype = opts.dtype or torch.float64
         device = opts.device
-        y = problem.y.to(device=device, dtype=(torch.complex128 if dtype == torch.float64 else torch.complex64)
-                         if problem.y.is_complex() else dtype)
+        y = problem.y.to(
+            device=device,
+            dtype=(torch.complex128 if dtype == torch.float64 else torch.complex64)
+            if problem.y.is_complex()
+            else dtype,
+        )
         grad = Gradient(A.in_shape)
         with ctx.excluded_time():
             norm_a = A.norm(dtype=torch.float64)
@@ -135,8 +139,9 @@ class ChambollePock(Algorithm):
             elif change <= self.tol:
                 retcode = ReturnCode.Success
             else:
-                retcode = ctx.stop_reason(iteration=iteration, loss=None if math.isnan(objective) else objective,
-                                          state=x)
+                retcode = ctx.stop_reason(
+                    iteration=iteration, loss=None if math.isnan(objective) else objective, state=x
+                )
                 if retcode is None and maxiters is not None and iteration >= maxiters:
                     retcode = ReturnCode.MaxIters
         ctx.stats["wall_s"] = ctx.elapsed()

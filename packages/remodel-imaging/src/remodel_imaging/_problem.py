@@ -47,8 +47,9 @@ class InverseProblem(Problem):
         if not isinstance(self.y, torch.Tensor):
             raise TypeError(f"y must be a torch.Tensor, got {type(self.y).__name__}")
         if tuple(self.y.shape) != self.operator.out_shape:
-            raise ValueError(f"y must have the operator's output shape {list(self.operator.out_shape)}, "
-                             f"got {list(self.y.shape)}")
+            raise ValueError(
+                f"y must have the operator's output shape {list(self.operator.out_shape)}, got {list(self.y.shape)}"
+            )
         if not bool(torch.isfinite(self.y).all()):
             raise ValueError("y must be finite")
         sigma = self.noise_sigma
@@ -56,12 +57,15 @@ class InverseProblem(Problem):
             raise ValueError(f"noise_sigma must be a finite number >= 0, got {sigma!r}")
         if self.x_true is not None:
             if not isinstance(self.x_true, torch.Tensor) or tuple(self.x_true.shape) != self.operator.in_shape:
-                raise ValueError(f"x_true must be a tensor of the operator's input shape "
-                                 f"{list(self.operator.in_shape)}, got {list(getattr(self.x_true, 'shape', []))}")
+                raise ValueError(
+                    f"x_true must be a tensor of the operator's input shape "
+                    f"{list(self.operator.in_shape)}, got {list(getattr(self.x_true, 'shape', []))}"
+                )
 
     @classmethod
-    def simulate(cls, operator: LinearOperator, x_true: torch.Tensor, *, noise_sigma: float,
-                 seed: int = 0) -> InverseProblem:
+    def simulate(
+        cls, operator: LinearOperator, x_true: torch.Tensor, *, noise_sigma: float, seed: int = 0
+    ) -> InverseProblem:
         """Measurements ``y = A x_true + noise_sigma * n`` with seeded standard normal ``n`` (complex for a
         complex range, ``noise_sigma`` per real component)."""
         gen = torch.Generator().manual_seed(seed)

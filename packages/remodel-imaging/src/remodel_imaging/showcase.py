@@ -56,8 +56,11 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     fig.savefig(out / "imaging_reconstructions.png", dpi=100)
     plt.close(fig)
 
-    table = Table(caption=f"TV reconstruction of the {size}x{size} cameraman (PSNR in dB)",
-                  header=["problem", "lambda", "iterations", "PSNR of A* y", "PSNR of TV", "gain"], rows=rows)
+    table = Table(
+        caption=f"TV reconstruction of the {size}x{size} cameraman (PSNR in dB)",
+        header=["problem", "lambda", "iterations", "PSNR of A* y", "PSNR of TV", "gain"],
+        rows=rows,
+    )
     summary = (
         "Linear forward operators with exact adjoints (adjoint test to 1e-10 in float64) and total-variation "
         "reconstruction by the primal-dual algorithm of Chambolle & Pock (2011), run through `solve`. "

@@ -1,0 +1,129 @@
+"""Denoisers: the unconstrained DnCNN baseline and the training of any denoiser through ``remodel_core.solve``."""
+
+from __future__ import annotations
+
+import torch
+from remodel_core import Solution, TrainingProblem, solve
+from torch import nn
+
+
+class DnCNN(nn.Module):
+    """DnCNN (Zhang, Zuo, Chen, Meng & Zhang, "Beyond a Gaussian denoiser: residual learning of deep CNN for
+    image denoising", IEEE TIP 2017): ``depth`` 3x3 convolutions with ReLU, predicting the noise (residual
+    learning), ``D(x) = x - R(x)``. Unconstrained: no Lipschitz control (the baseline). Batch normalisation is
+    left out (as in most plug-and-play uses). ``padding="circular"`` matches periodic forward operators.
+
+    Parameters
+    ----------
+    depth : int
+        Number of convolutions (>= 2).
+    features : int
+        Channels of the hidden convolutions.
+    padding : str
+        ``"circular"`` or ``"zeros"``.
+
+    Examples
+    --------
+    >>> den = DnCNN(depth=3, features=8)
+    >>> den(torch.rand(16, 16)).shape
+    torch.Size([16, 16])
+    """
+
+    def __init__(self, *, depth: int = 10, features: int = 32, padding: str = "circular") -> None:
+        super().__init__()
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
+            raise ValueError(f"depth must be an integer >= 2, got {depth!r}")
+        if isinstance(features, bool) or not isinstance(features, int) or features <= 0:
+            raise ValueError(f"features must be a positive integer, got {features!r}")
+        if padding not in ("circular", "zeros"):
+            raise ValueError(f"padding must be 'circular' or 'zeros', got {padding!r}")
+        layers: list[nn.Module] = [nn.Conv2d(1, features, 3, padding=1, padding_mode=padding), nn.ReLU()]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(features, features, 3, padding=1, padding_mode=padding), nn.ReLU()]
+        layers.append(nn.Conv2d(features, 1, 3, padding=1, padding_mode=padding))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        squeeze = x.dim() == 2
+        if squeeze:
+            x = x[None, None]
+        if x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"x must have shape (H, W) or (batch, 1, H, W), got {list(x.shape)}")
+        out = x - self.body(x)
+        return out[0, 0] if squeeze else out
+
+
+def denoising_problem(
+    model: nn.Module,
+    patches: torch.Tensor,
+    *,
+    noise_sigma: float,
+    batch_size: int = 16,
+    seed: int = 0,
+    name: str = "denoiser",
+) -> TrainingProblem:
+    """The :class:`~remodel_core.TrainingProblem` of learning a Gaussian denoiser at level ``noise_sigma``:
+    minimise the mean of ``||model(x + noise_sigma n) - x||^2`` over clean ``patches`` ``(N, 1, S, S)``.
+    The noise ``n`` is drawn once per patch (seeded), so minibatches and checkpoints stay reproducible.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The denoiser, ``(B, 1, S, S) -> (B, 1, S, S)``.
+    patches : torch.Tensor
+        Clean training patches.
+    noise_sigma : float
+        Noise standard deviation (images in [0, 1]).
+    batch_size : int
+        Minibatch size.
+    seed : int
+        Seed of the noise.
+
+    Examples
+    --------
+    >>> from remodel_core.optim import Adam
+    >>> prob = denoising_problem(DnCNN(depth=2, features=4), torch.rand(8, 1, 8, 8), noise_sigma=0.1)
+    >>> solve(prob, Adam(lr=1e-3), maxiters=2).stats["iterations"]
+    2
+    """
+    if not isinstance(patches, torch.Tensor) or patches.dim() != 4 or patches.shape[1] != 1:
+        raise ValueError(f"patches must be a tensor (N, 1, S, S), got {getattr(patches, 'shape', patches)!r}")
+    if isinstance(noise_sigma, bool) or not isinstance(noise_sigma, int | float) or not noise_sigma > 0:
+        raise ValueError(f"noise_sigma must be a number > 0, got {noise_sigma!r}")
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(patches.shape, generator=gen, dtype=patches.dtype) * float(noise_sigma)
+
+    def loss(m: nn.Module, clean: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        return (m(clean + n) - clean).pow(2).mean()
+
+    return TrainingProblem(model=model, loss=loss, data=(patches, noise), batch_size=batch_size, name=name)
+
+
+def train_denoiser(
+    model: nn.Module,
+    patches: torch.Tensor,
+    *,
+    noise_sigma: float,
+    iters: int = 1000,
+    lr: float = 1e-3,
+    batch_size: int = 16,
+    seed: int = 0,
+    **options,
+) -> Solution:
+    """Train ``model`` as a Gaussian denoiser with Adam through :func:`remodel_core.solve` (checkpoints,
+    resume, progress and the NaN guard of the shared training loop: pass ``checkpoint=PATH`` etc.).
+
+    Returns the :class:`~remodel_core.Solution`; the trained model is ``Solution.u``.
+
+    Examples
+    --------
+    >>> sol = train_denoiser(DnCNN(depth=2, features=4), torch.rand(8, 1, 8, 8), noise_sigma=0.1, iters=3)
+    >>> sol.retcode.name
+    'MaxIters'
+    """
+    from remodel_core.optim import Adam
+
+    prob = denoising_problem(
+        model, patches, noise_sigma=noise_sigma, batch_size=batch_size, seed=seed, name=type(model).__name__
+    )
+    return solve(prob, Adam(lr=lr), maxiters=iters, seed=seed, **options)

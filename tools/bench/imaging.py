@@ -1,0 +1,372 @@
+"""Deblurring of scikit-image's cameraman with TV, plug-and-play and unrolled networks, against deepinv (issue 17).
+
+Task: the 128x128 cameraman (``skimage.data.camera`` anti-aliased from 512), periodic Gaussian blur of width
+1.5 px, white Gaussian noise sigma = 0.03 (seed 0). The camera image is never used for training or to choose
+a parameter: every parameter (TV weight, PnP step and relaxation, deepinv's step) is chosen on a validation
+problem, the astronaut (``skimage.data.astronaut``, grey, 128x128) with the same blur and noise, from the
+same grid for REMODEL and deepinv. Denoisers are trained here on the CPU from scratch (no download) on random
+32x32 patches of the other bundled images (``remodel_imaging.TRAINING_IMAGES``) with flips/rotations, noise
+0.03, Adam, the same steps and batches for every denoiser, through ``remodel_core.solve``.
+
+Methods:
+
+* ``tv``: ``TVPrimalDual`` (preconditioned primal-dual, exact Fourier data prox, H1 warm start, gap stopping
+  at 1e-5); ``tv_today`` is the package's previous ``ChambollePock`` on the same lambda. ``iters_to_converged``
+  counts the iterations after which the PSNR stays within 0.01 dB of its value at convergence.
+* ``deepinv_tv``: ``deepinv.optim.PGD`` with ``TVPrior`` (its inner TV denoiser at its defaults) and ``L2``,
+  stepsize 1/||A||^2, the same lambda, residual early stop 1e-5.
+* ``pnp_lipschitz``: ``PnPPGD`` (Krasnoselskii-Mann relaxation) with ``LipschitzDenoiser`` (SLL layers, certified
+  Lipschitz bound 1); its power-iteration estimate at the solution is recorded next to the bound.
+* ``pnp_dncnn``: ``PnPPGD`` with the unconstrained ``DnCNN`` (no Lipschitz control).
+* ``deepinv_pnp``: ``deepinv.optim.PGD`` with ``PnP`` prior and ``deepinv.models.DnCNN`` of the same depth and
+  width, trained here the same way.
+* ``unrolled``: ``UnrolledPGD`` trained end to end on 40x40 training patches with the same blur and noise.
+
+Metrics: PSNR, SSIM (``skimage.metrics``), iterations, final fixed-point residual ``||x_k - x_{k-1}|| /
+||x_{k-1}||`` (deepinv's own residual for its methods), Lipschitz bound/estimate of the denoiser.
+
+    uv run --frozen python tools/bench/imaging.py --json docs/bench/imaging.json
+    uv run --frozen python tools/bench/imaging.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from typing import Any
+
+import torch
+from remodel_core import solve
+from remodel_imaging import (
+    ChambollePock,
+    DnCNN,
+    GaussianBlur,
+    InverseProblem,
+    LipschitzDenoiser,
+    PnPPGD,
+    TVPrimalDual,
+    camera,
+    lipschitz_bound,
+    lipschitz_estimate,
+    load_image,
+    psnr,
+    random_patches,
+    ssim,
+    train_denoiser,
+)
+from remodel_imaging._unrolled import Unrolled, UnrolledPGD, train_reconstruction
+
+FULL = dict(
+    size=128,
+    patches=4000,
+    patch=32,
+    den_iters=600,
+    lip=dict(channels=8, hidden=16, depth=6),
+    dncnn=dict(depth=8, features=24),
+    unrolled=dict(iters=5, features=16, depth=3),
+    unrolled_iters=400,
+    unrolled_patch=40,
+    pnp_iters=500,
+    tv_iters=3000,
+    lams=(0.002, 0.003, 0.005, 0.008, 0.012),
+)
+QUICK = dict(
+    size=64,
+    patches=400,
+    patch=24,
+    den_iters=40,
+    lip=dict(channels=4, hidden=8, depth=3),
+    dncnn=dict(depth=4, features=8),
+    unrolled=dict(iters=2, features=8, depth=2),
+    unrolled_iters=20,
+    unrolled_patch=24,
+    pnp_iters=100,
+    tv_iters=600,
+    lams=(0.003, 0.008),
+)
+BLUR, NOISE, LR, BATCH = 1.5, 0.03, 2e-3, 16
+STEPS = (1.0, 1.9)  # gamma ||A||^2 of PnP-PGD (and deepinv's stepsize times ||A||^2)
+RELAX = (1.0, 0.5)  # Krasnoselskii-Mann relaxation of PnPPGD (REMODEL only: deepinv's PGD has none)
+
+
+def problem(img: torch.Tensor, seed: int = 0) -> InverseProblem:
+    A = GaussianBlur(tuple(img.shape), sigma=BLUR)
+    return InverseProblem.simulate(A, img, noise_sigma=NOISE, seed=seed)
+
+
+def iters_to_converged(history: list[float], tol_db: float = 0.01) -> int:
+    final = history[-1]
+    k = len(history)
+    while k > 0 and abs(history[k - 1] - final) <= tol_db:
+        k -= 1
+    return k + 1
+
+
+def record(x: torch.Tensor, truth: torch.Tensor, **extra: Any) -> dict[str, Any]:
+    x = x.detach().double().reshape(truth.shape)
+    return {"psnr": psnr(x, truth), "ssim": ssim(x, truth), **extra}
+
+
+# deepinv ------------------------------------------------------------------------------------------------------
+def deepinv_physics(A: GaussianBlur):
+    import deepinv as dinv
+
+    return dinv.physics.LinearPhysics(A=lambda x, **kw: A.apply(x), A_adjoint=lambda y, **kw: A.apply_adjoint(y))
+
+
+def deepinv_pgd(prob: InverseProblem, prior, *, lam: float, step: float, sigma: float | None, max_iter: int):
+    import deepinv as dinv
+
+    A = prob.operator
+    physics = deepinv_physics(A)
+    gamma = step / A.norm() ** 2
+    model = dinv.optim.PGD(
+        data_fidelity=dinv.optim.data_fidelity.L2(),
+        prior=prior,
+        lambda_reg=lam,
+        stepsize=gamma,
+        g_param=sigma,
+        max_iter=max_iter,
+        crit_conv="residual",
+        thres_conv=1e-5,
+        early_stop=True,
+    )
+    y = prob.y[None, None]
+    with torch.no_grad():
+        x, metrics = model(y, physics, x_gt=prob.x_true[None, None], compute_metrics=True)
+    res = metrics["residual"][0]
+    return x[0, 0].double(), len(res), (res[-1] if res else math.nan)
+
+
+class _FloatWrap(torch.nn.Module):
+    """deepinv's denoiser interface ``D(x, sigma)`` around a float32 network, in float64 in and out."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, sigma: Any = None) -> torch.Tensor:
+        return self.net(x.float()).to(x.dtype)
+
+
+# training -------------------------------------------------------------------------------------------------------
+def train(net: torch.nn.Module, patches: torch.Tensor, cfg: dict, name: str) -> tuple[torch.nn.Module, float]:
+    t = time.perf_counter()
+    sol = train_denoiser(net, patches, noise_sigma=NOISE, iters=cfg["den_iters"], lr=LR, batch_size=BATCH, seed=0)
+    wall = time.perf_counter() - t
+    loss = sol.history["loss"]
+    tail = loss[-50:]
+    print(
+        f"  trained {name}: {sol.stats['iterations']} steps, {wall:.0f} s, final mean loss {sum(tail) / len(tail):.2e}",
+        flush=True,
+    )
+    return sol.u.eval(), wall
+
+
+def run(cfg: dict) -> dict[str, Any]:
+    torch.set_num_threads(1)
+    t_all = time.perf_counter()
+    size = cfg["size"]
+    truth, val_img = camera(size), load_image("astronaut", size)
+    test, val = problem(truth), problem(val_img, seed=1)
+    methods: dict[str, dict[str, Any]] = {}
+    timing: dict[str, float] = {}
+
+    # TV: lambda by validation, then ours vs today's solver vs deepinv -------------------------------------------
+    best = None
+    for lam in cfg["lams"]:
+        s = solve(val, TVPrimalDual(lam=lam, box=None, tol=1e-5), maxiters=cfg["tv_iters"])
+        p = psnr(s.u, val_img)
+        if best is None or p > best[1]:
+            best = (lam, p)
+    lam = best[0]
+    print(f"TV: lambda {lam} chosen on the validation image ({best[1]:.2f} dB)", flush=True)
+    t = time.perf_counter()
+    s = solve(test, TVPrimalDual(lam=lam, box=None, tol=1e-5), maxiters=cfg["tv_iters"])
+    timing["tv"] = time.perf_counter() - t
+    methods["tv"] = record(
+        s.u,
+        truth,
+        iters=s.stats["iterations"],
+        fp_residual=s.history["rel_change"][-1],
+        lipschitz=None,
+        lam=lam,
+        retcode=s.retcode.name,
+        gap=s.stats["gap"],
+        iters_to_converged=iters_to_converged(s.history["psnr"]),
+        wall_s=timing["tv"],
+    )
+    t = time.perf_counter()
+    s_old = solve(test, ChambollePock(lam=lam, tol=0.0), maxiters=cfg["tv_iters"])
+    timing["tv_today"] = time.perf_counter() - t
+    methods["tv_today"] = record(
+        s_old.u,
+        truth,
+        iters=s_old.stats["iterations"],
+        fp_residual=s_old.history["rel_change"][-1],
+        lipschitz=None,
+        lam=lam,
+        iters_to_converged=iters_to_converged(s_old.history["psnr"]),
+        wall_s=timing["tv_today"],
+    )
+    from deepinv.optim.prior import TVPrior
+
+    t = time.perf_counter()
+    x_d, it_d, res_d = deepinv_pgd(test, TVPrior(), lam=lam, step=1.0, sigma=None, max_iter=cfg["tv_iters"] // 10)
+    timing["deepinv_tv"] = time.perf_counter() - t
+    methods["deepinv_tv"] = record(
+        x_d, truth, iters=it_d, fp_residual=res_d, lipschitz=None, lam=lam, wall_s=timing["deepinv_tv"]
+    )
+
+    # denoisers ------------------------------------------------------------------------------------------------
+    patches = random_patches(cfg["patches"], cfg["patch"], seed=0)
+    torch.manual_seed(0)
+    lip, timing["train_lipschitz"] = train(LipschitzDenoiser(**cfg["lip"]), patches, cfg, "LipschitzDenoiser")
+    torch.manual_seed(0)
+    dncnn, timing["train_dncnn"] = train(DnCNN(**cfg["dncnn"]), patches, cfg, "DnCNN")
+    from deepinv.models import DnCNN as DeepinvDnCNN
+
+    torch.manual_seed(0)
+    dinv_net = DeepinvDnCNN(
+        in_channels=1, out_channels=1, depth=cfg["dncnn"]["depth"], nf=cfg["dncnn"]["features"], pretrained=None
+    )
+    dinv_net, timing["train_deepinv_dncnn"] = train(_DeepinvAdapter(dinv_net), patches, cfg, "deepinv DnCNN")
+    dinv_net = dinv_net.net
+
+    # PnP: parameters by validation --------------------------------------------------------------------------------
+    def pnp(prob: InverseProblem, net: torch.nn.Module, step: float, relax: float):
+        return solve(prob, PnPPGD(denoiser=net, step=step, relaxation=relax, tol=1e-5), maxiters=cfg["pnp_iters"])
+
+    for name, net, bound in (("pnp_lipschitz", lip, lipschitz_bound(lip.net)), ("pnp_dncnn", dncnn, None)):
+        grid = [(st, rl) for st in STEPS for rl in RELAX]
+        scores = [(psnr(pnp(val, net, st, rl).u, val_img), st, rl) for st, rl in grid]
+        _, st, rl = max(scores)
+        t = time.perf_counter()
+        s = pnp(test, net, st, rl)
+        timing[name] = time.perf_counter() - t
+        with torch.no_grad():
+            z = s.u - st / s.stats["norm_A"] ** 2 * test.operator.apply_adjoint(test.operator.apply(s.u) - test.y)
+        est = lipschitz_estimate(net, z.float()[None, None], iters=50)
+        methods[name] = record(
+            s.u,
+            truth,
+            iters=s.stats["iterations"],
+            fp_residual=s.history["fp_residual"][-1],
+            lipschitz=bound,
+            lipschitz_estimate=est,
+            step=st,
+            relaxation=rl,
+            retcode=s.retcode.name,
+            fp_residual_curve=s.history["fp_residual"],
+            wall_s=timing[name],
+        )
+        print(f"{name}: step {st}, relaxation {rl} chosen on validation; {methods[name]['psnr']:.2f} dB", flush=True)
+
+    from deepinv.optim.prior import PnP
+
+    prior = PnP(denoiser=_FloatWrap(dinv_net))
+    scores = [
+        (psnr(deepinv_pgd(val, prior, lam=1.0, step=st, sigma=NOISE, max_iter=cfg["pnp_iters"])[0], val_img), st)
+        for st in STEPS
+    ]
+    _, st = max(scores)
+    t = time.perf_counter()
+    x_d, it_d, res_d = deepinv_pgd(test, prior, lam=1.0, step=st, sigma=NOISE, max_iter=cfg["pnp_iters"])
+    timing["deepinv_pnp"] = time.perf_counter() - t
+    est = lipschitz_estimate(dinv_net, x_d.float()[None, None], iters=50)
+    methods["deepinv_pnp"] = record(
+        x_d,
+        truth,
+        iters=it_d,
+        fp_residual=res_d,
+        lipschitz=None,
+        lipschitz_estimate=est,
+        step=st,
+        wall_s=timing["deepinv_pnp"],
+    )
+
+    # unrolled ---------------------------------------------------------------------------------------------------
+    up = cfg["unrolled_patch"]
+    upatches = random_patches(cfg["patches"] // 4, up, seed=3)
+    torch.manual_seed(0)
+    t = time.perf_counter()
+    sol = train_reconstruction(
+        UnrolledPGD(**cfg["unrolled"]),
+        GaussianBlur((up, up), sigma=BLUR),
+        upatches,
+        noise_sigma=NOISE,
+        iters=cfg["unrolled_iters"],
+        lr=LR,
+        batch_size=8,
+        seed=0,
+    )
+    timing["train_unrolled"] = time.perf_counter() - t
+    s = solve(test, Unrolled(network=sol.u.eval()))
+    methods["unrolled"] = record(s.u, truth, iters=cfg["unrolled"]["iters"], fp_residual=None, lipschitz=None)
+
+    timing["total"] = time.perf_counter() - t_all
+    return {
+        "task": f"deblurring camera {size}x{size}, periodic Gaussian blur sigma={BLUR} px, noise sigma={NOISE}",
+        "methods": methods,
+        "observation_psnr": psnr(test.y, truth),
+        "tv_speedup_iters": methods["tv_today"]["iters_to_converged"] / methods["tv"]["iters_to_converged"],
+        "timing_s": timing,
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "threads": 1,
+            "loadavg": os.getloadavg(),
+        },
+    }
+
+
+class _DeepinvAdapter(torch.nn.Module):
+    """Train deepinv's DnCNN (``forward(x, sigma)``) with the same loop: ``(B, 1, H, W) -> (B, 1, H, W)``."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x, None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="64x64 image, tiny networks (about a minute)")
+    parser.add_argument("--json", type=str, default=None, help="write the results to this JSON file")
+    args = parser.parse_args()
+    out = run(QUICK if args.quick else FULL)
+    keys = ["psnr", "ssim", "iters", "fp_residual", "lipschitz"]
+    print(f"\n{out['task']} (observation {out['observation_psnr']:.2f} dB)")
+    print(f"{'method':16s}" + "".join(f"{k:>14s}" for k in keys))
+    for name, m in out["methods"].items():
+        cells = []
+        for k in keys:
+            v = m.get(k)
+            cells.append(f"{'-':>14s}" if v is None else (f"{v:14.4g}" if isinstance(v, float) else f"{v:>14}"))
+        print(f"{name:16s}" + "".join(cells))
+    lip = out["methods"]["pnp_lipschitz"]
+    print(
+        f"\npnp_lipschitz - tv = {lip['psnr'] - out['methods']['tv']['psnr']:+.2f} dB; Lipschitz bound "
+        f"{lip['lipschitz']}, estimate {lip['lipschitz_estimate']:.4f}; TV iterations to converged PSNR: "
+        f"{out['methods']['tv']['iters_to_converged']} vs {out['methods']['tv_today']['iters_to_converged']} "
+        f"(today's solver), total {out['timing_s']['total']:.0f} s"
+    )
+    if args.json:
+        slim = json.loads(json.dumps(out))
+        for m in slim["methods"].values():
+            curve = m.pop("fp_residual_curve", None)
+            if curve is not None:
+                m["fp_residual_curve_every10"] = curve[::10]
+        with open(args.json, "w") as fh:
+            json.dump(slim, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
