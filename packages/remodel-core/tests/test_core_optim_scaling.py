@@ -20,6 +20,8 @@ from remodel_core.optim import (
     AutoOptimizer,
     BlockInverseHessian,
     DenseInverseHessian,
+    LBFGSMemory,
+    MGOPTOptimizer,
     ParameterDecomposition,
     RMTROptimizer,
     SPQNOptimizer,
@@ -331,3 +333,32 @@ def test_auto_state_dict_round_trip(tmp_path):
     resumed = solve(prob, alg, maxiters=8, dtype=torch.float64, checkpoint=path, resume=True)
     assert resumed.history["loss"][:4] == full.history["loss"][:4]
     assert len(resumed.history["loss"]) == 8
+
+
+# dense curvature on the coarse levels only -----------------------------------------------------------------
+@pytest.mark.parametrize("cls", [RMTROptimizer, MGOPTOptimizer])
+def test_dense_curvature_on_coarse_levels_only(cls):
+    """Fine level L-BFGS, coarse levels (fewer residual blocks) dense SSBroyden: each coarse matrix is the
+    size of its level, smaller than the fine n x n, and is updated; the loss goes down."""
+    torch.manual_seed(0)
+    net = ResNetMLP(1, 1, width=8, depth=8).double()
+    x = torch.linspace(-1, 1, 64, dtype=torch.float64).unsqueeze(1)
+    y = torch.sin(3 * x)
+    opt = cls(net, levels=3, hessian="lbfgs", coarse_hessian="ssbroyden")
+
+    def closure():
+        opt.zero_grad()
+        loss = (net(x) - y).pow(2).mean()
+        loss.backward()
+        return loss
+
+    first = float(closure().detach())
+    for _ in range(10):
+        opt.step(closure)
+    assert float(closure().detach()) < 0.1 * first
+    n = sum(p.numel() for p in net.parameters())
+    assert isinstance(opt.memories[0], LBFGSMemory)
+    for level in (1, 2):
+        H = opt.memories[level]
+        assert isinstance(H, DenseInverseHessian) and H.updates > 0
+        assert H.H.shape[0] == opt.hierarchy.size(level) < n

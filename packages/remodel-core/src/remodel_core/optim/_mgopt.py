@@ -64,6 +64,9 @@ class MGOPTOptimizer(MultilevelOptimizer):
         L-BFGS pairs kept per level.
     hessian : str
         ``"lbfgs"`` or a dense ``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"`` smoother memory per level.
+    coarse_hessian : str, optional
+        The smoother memory of the coarse levels (default ``hessian``): ``coarse_hessian="ssbroyden"`` with
+        ``hessian="lbfgs"`` is dense curvature where it is affordable (the small coarse levels) only.
     gtol : float
         ``converged`` is set when the fine gradient's largest entry is at most ``gtol``.
 
@@ -90,11 +93,12 @@ class MGOPTOptimizer(MultilevelOptimizer):
                  levels: int = 3, restriction: str = "average", prolongation: str = "constant",
                  pre_smooth: int = 1, post_smooth: int = 1, coarse_iters: int = 3, max_ls_evals: int = 20,
                  c1: float = 1e-4, c2: float = 0.9, history_size: int = 10, gtol: float = 1e-12,
-                 hessian: str = "lbfgs") -> None:
+                 hessian: str = "lbfgs", coarse_hessian: str | None = None) -> None:
         _check_mg(pre_smooth=pre_smooth, post_smooth=post_smooth, coarse_iters=coarse_iters,
                   max_ls_evals=max_ls_evals, c1=c1, c2=c2)
         super().__init__(params, hierarchy=hierarchy, levels=levels, restriction=restriction,
-                         prolongation=prolongation, history_size=history_size, gtol=gtol, hessian=hessian)
+                         prolongation=prolongation, history_size=history_size, gtol=gtol, hessian=hessian,
+                         coarse_hessian=coarse_hessian)
         self.pre_smooth, self.post_smooth, self.coarse_iters = pre_smooth, post_smooth, coarse_iters
         self.max_ls_evals, self.c1, self.c2 = max_ls_evals, c1, c2
         self.coarse_accepted = [0] * self.n_levels
@@ -223,4 +227,5 @@ class MGOPT(MultilevelAlgorithm):
             prolongation=self.prolongation, pre_smooth=self.pre_smooth, post_smooth=self.post_smooth,
             coarse_iters=self.coarse_iters, max_ls_evals=self.max_ls_evals, c1=self.c1, c2=self.c2,
             history_size=self.history_size, gtol=self.gtol, hessian=self.hessian,
+            coarse_hessian=self.coarse_hessian,
         )

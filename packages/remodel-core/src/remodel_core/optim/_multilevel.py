@@ -37,16 +37,19 @@ class MultilevelOptimizer(torch.optim.Optimizer):
     ``params`` is either a residual network (then a :class:`LayerHierarchy` with ``levels``, ``restriction``
     and ``prolongation`` is built) or the parameters of a given ``hierarchy``. Each level keeps its own
     quasi-Newton memory (``hessian``: ``"lbfgs"``, or a dense ``"bfgs"``/``"ssbfgs"``/``"ssbroyden"``,
-    see :class:`~remodel_core.optim.DenseInverseHessian`); ``work`` counts evaluations in fine-evaluation
-    units (coarse ones by their cost fraction, the parameter ratio for layer coarsening, the point ratio for
-    point coarsening).
+    see :class:`~remodel_core.optim.DenseInverseHessian`; ``coarse_hessian``, default ``hessian``, for the
+    levels below the finest, e.g. dense matrices on small coarse levels and L-BFGS on the fine one);
+    ``work`` counts evaluations in fine-evaluation units (coarse ones by their cost fraction, the parameter
+    ratio for layer coarsening, the point ratio for point coarsening).
     """
 
     def __init__(self, params: nn.Module | Iterable[torch.Tensor], *, hierarchy: LevelHierarchy | None,
                  levels: int, restriction: str, prolongation: str, history_size: int, gtol: float,
-                 hessian: str = "lbfgs") -> None:
+                 hessian: str = "lbfgs", coarse_hessian: str | None = None) -> None:
         check_positive("history_size", history_size, integer=True)
         check_hessian(hessian)
+        if coarse_hessian is not None:
+            check_hessian(coarse_hessian, name="coarse_hessian")
         check_positive("gtol", gtol, allow_zero=True)
         if hierarchy is None:
             if not isinstance(params, nn.Module):
@@ -67,7 +70,10 @@ class MultilevelOptimizer(torch.optim.Optimizer):
         self.n_levels = hierarchy.n_levels
         self.history_size, self.gtol = int(history_size), float(gtol)
         self.hessian = hessian
-        self.memories = [make_memory(hessian, history_size) for _ in range(self.n_levels)]
+        self.coarse_hessian = hessian if coarse_hessian is None else coarse_hessian
+        # dense curvature on the (small) coarse levels only, limited memory on the fine level, if asked
+        self.memories = [make_memory(hessian if level == 0 else self.coarse_hessian, history_size)
+                         for level in range(self.n_levels)]
         self.converged = False
         self.cycles = 0
         self._cache: tuple[torch.Tensor, float, torch.Tensor] | None = None
@@ -184,10 +190,13 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
     history_size: int = 10
     gtol: float = 1e-12
     hessian: str = "lbfgs"
+    coarse_hessian: str | None = None
 
     def validate(self) -> None:
         _check_levels(self.levels)
         check_hessian(self.hessian)
+        if self.coarse_hessian is not None:
+            check_hessian(self.coarse_hessian, name="coarse_hessian")
         if self.coarsen not in ("auto", "layers", "points"):
             raise ValueError(f"coarsen must be 'auto', 'layers' or 'points', got {self.coarsen!r}")
         if self.restriction not in ("average", "inject"):

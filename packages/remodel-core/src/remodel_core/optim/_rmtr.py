@@ -90,6 +90,9 @@ class RMTROptimizer(MultilevelOptimizer):
         L-BFGS pairs kept per level.
     hessian : str
         ``"lbfgs"`` or a dense ``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"`` memory per level.
+    coarse_hessian : str, optional
+        The memory of the coarse levels (default ``hessian``): ``coarse_hessian="ssbroyden"`` with
+        ``hessian="lbfgs"`` is dense curvature where it is affordable (the small coarse levels) only.
     gtol : float
         ``converged`` is set when the fine gradient's largest entry is at most ``gtol``.
 
@@ -117,12 +120,13 @@ class RMTROptimizer(MultilevelOptimizer):
                  pre_smooth: int = 1, post_smooth: int = 1, coarse_iters: int = 3, delta0: float = 0.5,
                  delta_max: float = 100.0, eta1: float = 0.1, eta2: float = 0.75, gamma_dec: float = 0.5,
                  gamma_inc: float = 2.0, kappa_g: float = 0.05, eps_delta: float = 0.05, history_size: int = 10,
-                 gtol: float = 1e-12, hessian: str = "lbfgs") -> None:
+                 gtol: float = 1e-12, hessian: str = "lbfgs", coarse_hessian: str | None = None) -> None:
         _check_tr(delta0=delta0, delta_max=delta_max, eta1=eta1, eta2=eta2, gamma_dec=gamma_dec,
                   gamma_inc=gamma_inc, kappa_g=kappa_g, eps_delta=eps_delta, pre_smooth=pre_smooth,
                   post_smooth=post_smooth, coarse_iters=coarse_iters)
         super().__init__(params, hierarchy=hierarchy, levels=levels, restriction=restriction,
-                         prolongation=prolongation, history_size=history_size, gtol=gtol, hessian=hessian)
+                         prolongation=prolongation, history_size=history_size, gtol=gtol, hessian=hessian,
+                         coarse_hessian=coarse_hessian)
         self.pre_smooth, self.post_smooth, self.coarse_iters = pre_smooth, post_smooth, coarse_iters
         self.delta, self.delta_max = float(delta0), float(delta_max)
         self.eta1, self.eta2, self.gamma_dec, self.gamma_inc = eta1, eta2, gamma_dec, gamma_inc
@@ -289,4 +293,5 @@ class RMTR(MultilevelAlgorithm):
             coarse_iters=self.coarse_iters, delta0=self.delta0, delta_max=self.delta_max, eta1=self.eta1,
             eta2=self.eta2, gamma_dec=self.gamma_dec, gamma_inc=self.gamma_inc, kappa_g=self.kappa_g,
             eps_delta=self.eps_delta, history_size=self.history_size, gtol=self.gtol, hessian=self.hessian,
+            coarse_hessian=self.coarse_hessian,
         )
