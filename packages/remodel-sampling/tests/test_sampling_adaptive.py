@@ -227,3 +227,26 @@ def test_importance_sampling_carries_weights_and_keeps_the_loss_unbiased():
         torch.zeros(20_000, 2), torch.rand(2000, 2), torch.rand(2000), np.random.default_rng(0)
     )
     assert abs(float(out[:, 2].mean()) - 1.0) < 0.03
+
+
+@pytest.mark.parametrize(
+    "inner", [RobustLBFGS(max_iter=1), RMTR(levels=2, coarsen="points")], ids=lambda a: type(a).__name__
+)
+def test_first_step_after_a_round_evaluates_the_new_points(inner):
+    # the optimizer's cached loss/gradient belong to the old points: the step after a round must start from
+    # the loss on the new points (history["loss"][k] is the loss where step k + 1 started)
+    train = small_problem(n=40)
+    seen = []
+
+    def on_round(record, model, candidates, residual, points):
+        seen.append(float(train.loss(model, points.to(torch.float64))))
+
+    sol = solve(
+        train,
+        AdaptiveSampling(inner=inner, strategy=RAD(), every=3, candidates=300, rounds=1, on_round=on_round),
+        maxiters=5,
+        seed=0,
+        dtype=torch.float64,
+    )
+    assert len(seen) == 1
+    assert sol.history["loss"][3] == pytest.approx(seen[0], rel=1e-12)
