@@ -177,7 +177,8 @@ class Heartbeat:
                 who = ", ".join(f"rank {r} (last at iteration {iterations.get(r, '?')})" for r in lost)
                 who = f"{who} stopped responding (no heartbeat for {2.5 * self.interval:.1f} s: killed or stopped)"
             else:
-                slow = min(iterations, key=iterations.get) if iterations else None
+                others = {r: it for r, it in iterations.items() if r != self.rank}
+                slow = min(others, key=others.get) if others else None
                 who = (
                     f"no rank lost its heartbeat; rank {slow} is the furthest behind (iteration "
                     f"{iterations.get(slow)}) and was slower than the timeout"
