@@ -20,8 +20,9 @@ samples of that size.
 
 Digits: scikit-learn's digits upsampled to 16 x 16, class-conditional with classifier-free guidance
 (label dropout 0.1, guidance weight ``--guidance``), the same conditional MLP (3 x 512, sinusoidal time
-features, class embedding) and budget for ``ddim`` (DDPM training with ``diffusers.DDPMScheduler``,
-sampled by ``DDIMScheduler``) and ``cfm_cond`` (class-conditional CFM, Euler): a CNN classifier trained
+features, class embedding) and budget for ``ddim`` (DDPM training with ``diffusers.DDPMScheduler``, cosine
+schedule, v-prediction (Salimans & Ho 2022; epsilon-prediction with this MLP gave 10-15 % accuracy at 1000
+steps), sampled by ``DDIMScheduler``) and ``cfm_cond`` (class-conditional CFM, Euler): a CNN classifier trained
 on real digits scores the accuracy of 50 samples per class and the Fréchet distance of its features to
 the real digits, at 10 and 50 network evaluations.
 
@@ -187,6 +188,7 @@ def run_digits(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
                     batch_size=args.digits_batch,
                     optimizer=opt,
                     beta_schedule="squaredcos_cap_v2",
+                    prediction_type="v_prediction",
                     clip_sample=1.0,
                 ),
                 maxiters=args.digits_iters,

@@ -10,7 +10,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from remodel_core import solve  # noqa: E402
 from remodel_core.optim import Adam  # noqa: E402
-from remodel_gen import Diffusion, DiffusionModel, GenerativeProblem, digits, gaussian, make_scheduler  # noqa: E402
+from remodel_gen import CosineAdam, Diffusion, DiffusionModel, GenerativeProblem, digits, gaussian, make_scheduler  # noqa: E402
 
 M, S, T = 1.5, 0.5, 1000
 CONFIG = {"num_train_timesteps": T, "beta_schedule": "linear", "clip_sample": False, "clip_sample_range": 1.0}
@@ -46,7 +46,8 @@ def test_schedulers_sample_the_gaussian_target_with_the_exact_noise_predictor(no
     assert abs(float(x.mean()) - M) < 0.03 and abs(float(x.std()) - S) < 0.03
 
 
-def test_ddpm_training_uses_the_scheduler_forward_process_and_learns_a_gaussian(no_network):
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_ddpm_training_learns_a_gaussian(no_network, prediction_type):
     prob = GenerativeProblem(gaussian([M], S), dim=1)
     alg = Diffusion(
         width=64,
@@ -56,18 +57,19 @@ def test_ddpm_training_uses_the_scheduler_forward_process_and_learns_a_gaussian(
         beta_schedule="linear",
         batch_size=256,
         n_train=4000,
-        optimizer=Adam(lr=3e-3),
+        optimizer=CosineAdam(lr=3e-3, decay_steps=300),
+        prediction_type=prediction_type,
     )
     sol = solve(prob, alg, maxiters=300, seed=0)
     x = sol.u.sample(4000, steps=50, scheduler="ddim", seed=1)
-    assert abs(float(x.mean()) - M) < 0.1 and abs(float(x.std()) - S) < 0.1
-    # the learned predictor is close to the exact one away from t = 0
-    exact = ExactEps()
-    t = torch.full((200,), 0.5)
-    xt = torch.linspace(-2, 3, 200)[:, None]
-    with torch.no_grad():
-        err = (sol.u.field(t, xt) - exact(t.double(), xt.double()).float()).abs().mean()
-    assert float(err) < 0.1
+    # measured: mean 1.502 / 1.463, std 0.473 / 0.530 (epsilon / v); untrained: far off
+    assert abs(float(x.mean()) - M) < 0.06 and abs(float(x.std()) - S) < 0.06
+    if prediction_type == "epsilon":  # the learned predictor is close to the exact one at mid noise
+        t = torch.full((200,), 0.5)
+        xt = torch.linspace(-2, 3, 200)[:, None]
+        with torch.no_grad():
+            err = (sol.u.field(t, xt) - ExactEps()(t.double(), xt.double()).float()).abs().mean()
+        assert float(err) < 0.1
 
 
 def test_tiny_unet_class_conditional_digits_through_solve(no_network):
