@@ -85,9 +85,10 @@ class AutoOptimizer(torch.optim.Optimizer):
     The rule, applied once, from measurements of this run:
 
     1. *Warm-up*: ``torch.optim.LBFGS`` (history 50, strong Wolfe, 20 iterations per step), the iterates of
-       the baseline users have, until the loss has fallen ``1 / warmup_decrease``-fold (default 100-fold)
-       and ``warmup_s`` CPU seconds (default 2) have passed, or ``warmup_max_s`` CPU seconds have passed
-       (large-residual starts, where a self-scaled or Gauss–Newton step fails, are left to L-BFGS).
+       the baseline users have, until its memory is full (50 curvature pairs: the seed of the dense
+       matrices) or the loss has fallen ``1 / warmup_decrease``-fold (default 100-fold), and ``warmup_s``
+       CPU seconds (default 0) have passed; or until ``warmup_max_s`` CPU seconds have passed. The first
+       steps of a large-residual start, where a self-scaled or Gauss–Newton step fails, are left to L-BFGS.
     2. *Choice* (:func:`dense_block_size`): from the parameter count ``n``, the median CPU time of one
        evaluation measured during the warm-up, the measured matrix-vector rate and the memory budget, the
        largest dense block ``m``. ``m = n``: one dense self-scaled Broyden matrix (``"dense"``);
@@ -135,7 +136,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         dense_cost: float = 0.25,
         min_block: int = 256,
         warmup_decrease: float = 1e-2,
-        warmup_s: float = 2.0,
+        warmup_s: float = 0.0,
         warmup_max_s: float = 30.0,
         local_iters: int = 0,
         trial_steps: int = 10,
@@ -285,7 +286,9 @@ class AutoOptimizer(torch.optim.Optimizer):
         if self.phase == "warmup":
             assert self.f0 is not None
             fell = f_start <= group["warmup_decrease"] * self.f0
-            if (fell and self.cpu >= group["warmup_s"]) or self.cpu >= group["warmup_max_s"]:
+            pairs = len(self.lbfgs.state[self._params[0]].get("old_dirs", []))
+            formed = fell or pairs >= self.lbfgs.param_groups[0]["history_size"]
+            if (formed and self.cpu >= group["warmup_s"]) or self.cpu >= group["warmup_max_s"]:
                 self._switch = (self.cpu, max(f_start, 1e-300), len(self.trace) - 1)
                 self._decide()
         elif self.phase == "trial":
@@ -359,7 +362,8 @@ class Auto(OptimizerAlgorithm):
     min_block : int
         Smallest dense block worth keeping; below it L-BFGS runs to the end (default 256).
     warmup_decrease, warmup_s, warmup_max_s : float
-        L-BFGS warm-up: until the loss fell by ``warmup_decrease`` and ``warmup_s`` CPU seconds passed, or
+        L-BFGS warm-up: until L-BFGS holds 50 pairs or the loss fell by ``warmup_decrease``, and ``warmup_s``
+        CPU seconds passed, or
         ``warmup_max_s`` CPU seconds passed.
     local_iters : int
         Local L-BFGS-type iterations per subdomain and step of the Schwarz method (0: global block-dense
@@ -385,7 +389,7 @@ class Auto(OptimizerAlgorithm):
     dense_cost: float = 0.25
     min_block: int = 256
     warmup_decrease: float = 1e-2
-    warmup_s: float = 2.0
+    warmup_s: float = 0.0
     warmup_max_s: float = 30.0
     local_iters: int = 0
     trial_steps: int = 10
