@@ -41,6 +41,15 @@ def want_progress(progress: bool | None) -> bool:
 class ProgressBar(AbstractContextManager):
     """A single rich progress bar with a free-text status; does nothing when disabled.
 
+    Parameters
+    ----------
+    description : str
+        Label shown left of the bar.
+    total : float or None
+        Number of steps of a full bar; ``None`` for an open-ended count.
+    enabled : bool
+        Show the bar (see :func:`want_progress`); when False every method does nothing.
+
     Examples
     --------
     >>> with ProgressBar("training", total=3, enabled=False) as bar:

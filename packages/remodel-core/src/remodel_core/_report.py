@@ -10,7 +10,22 @@ from typing import Any, Protocol
 
 @dataclasses.dataclass
 class Table:
-    """A table of a report: a caption, a header and rows (numbers are formatted with 4 significant digits)."""
+    """A table of a report: a caption, a header and rows (numbers are formatted with 4 significant digits).
+
+    Parameters
+    ----------
+    caption : str
+        Shown in bold above the table.
+    header : sequence of str
+        Column names.
+    rows : sequence of sequences
+        One sequence per row, as long as ``header``; floats are shown with 4 significant digits.
+
+    Examples
+    --------
+    >>> Table("errors", ["n", "error"], [[10, 0.012345]]).markdown().splitlines()
+    ['**errors**', '', '| n | error |', '|---|---|', '| 10 | 0.01235 |']
+    """
 
     caption: str
     header: Sequence[str]
@@ -29,7 +44,7 @@ class Table:
 class ShowcaseSection:
     """One package's part of the showcase report.
 
-    Attributes
+    Parameters
     ----------
     title : str
         Section heading.

@@ -12,7 +12,7 @@ from ._retcode import ReturnCode
 class Solution:
     """Result of a solve.
 
-    Attributes
+    Parameters
     ----------
     u : Any
         The result: a trained model, samples, a reduced model, ...
