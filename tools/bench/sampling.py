@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import time
@@ -125,6 +126,33 @@ def run(args: argparse.Namespace, prob: Any, network: Any, n_boundary: int, name
     }
 
 
+def draw_timing() -> dict[str, Any]:
+    """Seconds (best of 3) to draw 2,000 distinct candidates by RAD weights from 10^5 and 10^6: the numba
+    kernel, its numpy reference (all keys + sort) and numpy's ``Generator.choice(replace=False, p=...)``
+    (what DeepXDE's RAD example calls)."""
+    from remodel_sampling import weighted_choice, weighted_choice_reference
+
+    out: dict[str, Any] = {}
+    weighted_choice(np.ones(10), 1, 0)  # compile (cached)
+    for m in (100_000, 1_000_000):
+        w = np.random.default_rng(0).random(m) ** 2
+        row = {}
+        for name, f in (
+            ("numba", weighted_choice),
+            ("numpy_reference", weighted_choice_reference),
+            ("numpy_choice", lambda w, n, s: np.random.default_rng(s).choice(w.size, n, replace=False, p=w / w.sum())),
+        ):
+            best = math.inf
+            for r in range(3):
+                t = time.perf_counter()
+                f(w, 2000, r)
+                best = min(best, time.perf_counter() - t)
+            row[name] = best
+        out[str(m)] = row
+        print(f"draw 2000 of {m}: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in row.items()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problem", choices=("burgers", "allen_cahn", "holes"), default="burgers")
@@ -139,6 +167,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--width", type=int, default=None)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument("--draw", action="store_true", help="also time the candidate draw (numba vs numpy)")
     ap.add_argument(
         "--dtype",
         choices=("float32", "float64"),
@@ -186,6 +215,8 @@ def main() -> None:
         f"m={args.m}, candidates {args.candidates}, {args.seeds} seeds"
     )
     t_all = time.perf_counter()
+    if args.draw:
+        out["draw"] = draw_timing()
     for name in names:
         runs = []
         for seed in range(args.seeds):
