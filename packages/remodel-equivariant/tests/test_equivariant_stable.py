@@ -73,5 +73,5 @@ def test_bad_block_arguments():
         HamiltonianBlock(2, kernel_size=2)
     with pytest.raises(ValueError, match="gamma"):
         AntisymmetricBlock(3, gamma=-1.0)
-    with pytest.raises(ValueError, match="channels"):
+    with pytest.raises(ValueError, match="width"):
         AntisymmetricBlock(0)

@@ -50,14 +50,33 @@ def _check_field(x: torch.Tensor, channels: int, group: PlanarGroup, what: str) 
 
 
 class _GroupKernel(nn.Module):
-    """Shared parts: the group, the kernel transforms and the disk mask as buffers."""
+    """Shared parts: the group and the transformed kernel basis ``[|G|, k*k, nb]`` as a buffer.
 
-    def __init__(self, group: PlanarGroup | str, kernel_size: int) -> None:
+    ``basis="smooth"`` (default): band-limited Gaussian-ring harmonics evaluated analytically on each transformed
+    grid (:meth:`~remodel_equivariant.PlanarGroup.smooth_kernel_basis`), so rotations by angles that are not
+    multiples of 90° are as accurate as the sampling allows. ``basis="pixel"``: every pixel of a disk-shaped kernel
+    is a weight, rotated by bilinear interpolation (:meth:`~remodel_equivariant.PlanarGroup.kernel_transforms`).
+    Both are exact for rotations by multiples of 90° and flips.
+    """
+
+    def __init__(self, group: PlanarGroup | str, kernel_size: int, basis: str) -> None:
         super().__init__()
         self.group = as_group(group)
         self.kernel_size = _check_kernel(kernel_size)
-        self.register_buffer("transforms", self.group.kernel_transforms(kernel_size, torch.get_default_dtype()))
-        self.register_buffer("mask", _disk(kernel_size).to(torch.get_default_dtype()))
+        dtype = torch.get_default_dtype()
+        if basis == "smooth":
+            kernels = self.group.smooth_kernel_basis(kernel_size, dtype)
+        elif basis == "pixel":
+            kernels = self.group.kernel_transforms(kernel_size, dtype) * _disk(kernel_size).to(dtype)
+        else:
+            raise ValueError(f"basis must be 'smooth' or 'pixel', got {basis!r}")
+        self.basis_kind = basis
+        self.register_buffer("transforms", kernels)
+
+    @property
+    def basis_size(self) -> int:
+        """Weights per kernel."""
+        return int(self.transforms.shape[-1])
 
 
 class LiftingConv2d(_GroupKernel):
@@ -73,6 +92,9 @@ class LiftingConv2d(_GroupKernel):
         Odd kernel size; the kernel is supported on a disk so that interpolated rotations lose nothing.
     bias : bool
         One bias per output field (shared by its ``|G|`` maps, so equivariance is kept).
+    basis : {"smooth", "pixel"}
+        Kernel parametrisation (see the module notes): band-limited and analytically rotated, or pixels rotated
+        by bilinear interpolation.
 
     Examples
     --------
@@ -82,18 +104,17 @@ class LiftingConv2d(_GroupKernel):
     """
 
     def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 5,
-                 bias: bool = True) -> None:
-        super().__init__(group, kernel_size)
+                 bias: bool = True, basis: str = "smooth") -> None:
+        super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
-        k2 = kernel_size * kernel_size
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, k2) * math.sqrt(2.0 / (in_channels * k2)))
+        nb = self.basis_size
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, nb) * math.sqrt(2.0 / (in_channels * nb)))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def filter(self) -> torch.Tensor:
         """The expanded ``[out * |G|, in, k, k]`` convolution weight."""
-        psi = self.weight * self.mask
-        w = torch.einsum("gpq,ocq->ogcp", self.transforms, psi)
+        w = torch.einsum("gpq,ocq->ogcp", self.transforms, self.weight)
         k = self.kernel_size
         return w.reshape(self.out_channels * self.group.order, self.in_channels, k, k)
 
@@ -120,6 +141,8 @@ class GroupConv2d(_GroupKernel):
         Odd kernel size.
     bias : bool
         One bias per output field.
+    basis : {"smooth", "pixel"}
+        Kernel parametrisation, as in :class:`LiftingConv2d`.
 
     Examples
     --------
@@ -129,20 +152,19 @@ class GroupConv2d(_GroupKernel):
     """
 
     def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 3,
-                 bias: bool = True) -> None:
-        super().__init__(group, kernel_size)
+                 bias: bool = True, basis: str = "smooth") -> None:
+        super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
-        n, k2 = self.group.order, kernel_size * kernel_size
-        fan_in = in_channels * n * k2
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, n, k2) * math.sqrt(2.0 / fan_in))
+        n, nb = self.group.order, self.basis_size
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, n, nb) * math.sqrt(2.0 / (in_channels * n * nb)))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.register_buffer("products", self.group.inverse_products(), persistent=False)
 
     def filter(self) -> torch.Tensor:
         """The expanded ``[out * |G|, in * |G|, k, k]`` convolution weight."""
         n, k = self.group.order, self.kernel_size
-        psi = (self.weight * self.mask)[:, :, self.products]  # [o, c, g, h, k2]: psi(g^{-1} h)
+        psi = self.weight[:, :, self.products]  # [o, c, g, h, nb]: psi(g^{-1} h)
         w = torch.einsum("gpq,ocghq->ogchp", self.transforms, psi)
         return w.reshape(self.out_channels * n, self.in_channels * n, k, k)
 
@@ -291,6 +313,8 @@ class GCNN(nn.Module):
         End with the invariant head (``True``) or return ``[B, hidden[-1], H', W']`` invariant-field maps.
     downsample : bool
         Put :class:`EquivariantPool2d` between layers.
+    basis : {"smooth", "pixel"}
+        Kernel parametrisation of every convolution.
 
     Examples
     --------
@@ -301,20 +325,22 @@ class GCNN(nn.Module):
     """
 
     def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
-                 out_features: int = 10, kernel_size: int = 5, pool: bool = True, downsample: bool = True) -> None:
+                 out_features: int = 10, kernel_size: int = 5, pool: bool = True, downsample: bool = True,
+                 basis: str = "smooth") -> None:
         super().__init__()
         if isinstance(hidden, int) or not hidden or not all(
             isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden
         ):
             raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
         self.group = as_group(group)
-        layers: list[nn.Module] = [LiftingConv2d(in_channels, hidden[0], self.group, kernel_size=kernel_size)]
+        layers: list[nn.Module] = [LiftingConv2d(in_channels, hidden[0], self.group, kernel_size=kernel_size,
+                                                 basis=basis)]
         for i, c in enumerate(hidden):
             layers += [GroupBatchNorm(c), nn.ReLU()]
             if i + 1 < len(hidden):
                 if downsample:
                     layers.append(EquivariantPool2d())
-                layers.append(GroupConv2d(c, hidden[i + 1], self.group, kernel_size=kernel_size))
+                layers.append(GroupConv2d(c, hidden[i + 1], self.group, kernel_size=kernel_size, basis=basis))
         self.features = nn.Sequential(*layers)
         self.head: nn.Module = InvariantHead(hidden[-1], out_features) if pool else GroupPool("max")
 

@@ -137,6 +137,45 @@ class PlanarGroup:
         return out.to(dtype)
 
 
+    def kernel_coordinates(self, kernel_size: int) -> torch.Tensor:
+        """``[order, 2, k, k]``: for each element ``g`` the point ``c_g(p)`` (centred pixel units) at which a
+        kernel is read to give ``(g ψ)(p) = ψ(c_g(p))``. The 90° part and the flip are exact permutations of the
+        grid; only the remaining angle ``φ < 90°`` is applied as a rotation matrix."""
+        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
+            raise ValueError(f"kernel_size must be a positive integer, got {kernel_size!r}")
+        c = (kernel_size - 1) / 2
+        i = torch.arange(kernel_size, dtype=torch.float64) - c
+        ident = torch.stack(torch.meshgrid(i, i, indexing="ij"))  # [2, k, k]: (u, v) of every pixel
+        out = torch.empty(self.order, 2, kernel_size, kernel_size, dtype=torch.float64)
+        for a in range(self.order):
+            k, m = self.element(a)
+            quarter, rest = divmod(4 * k, self.N)
+            u, v = torch.rot90(ident, quarter, dims=(-2, -1))  # A_90^q p
+            phi = math.pi / 2 * rest / self.N
+            cos, sin = math.cos(phi), math.sin(phi)
+            u, v = (cos * u + sin * v, -sin * u + cos * v) if rest else (u, v)  # A_φ A_90^q p
+            out[a] = torch.stack((u, -v) if m else (u, v))  # F^m A_φ A_90^q p
+        return out
+
+    def smooth_kernel_basis(self, kernel_size: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """``[order, k*k, nb]``: a band-limited kernel basis (Gaussian rings of radius ``r = 0 .. (k-1)/2`` times
+        circular harmonics ``cos(m θ), sin(m θ)``, ``m <= 2r``, as in the steerable bases of Weiler & Cesa 2019)
+        sampled on the grid after each group element's transformation, evaluated analytically (no interpolation)."""
+        coords = self.kernel_coordinates(kernel_size)
+        radius, theta = torch.hypot(coords[:, 0], coords[:, 1]), torch.atan2(coords[:, 1], coords[:, 0])
+        off_centre = (radius > 1e-9).to(torch.float64)  # harmonics m >= 1 vanish at the centre
+        funcs = []
+        for r in range((kernel_size - 1) // 2 + 1):
+            ring = torch.exp(-((radius - r) ** 2) / (2 * 0.6**2))
+            funcs.append(ring)
+            ring = ring * off_centre
+            for m in range(1, 2 * r + 1):
+                funcs += [ring * torch.cos(m * theta), ring * torch.sin(m * theta)]
+        basis = torch.stack(funcs, dim=-1).reshape(self.order, kernel_size * kernel_size, len(funcs))
+        basis = basis / basis[0].norm(dim=0, keepdim=True)
+        return basis.to(dtype)
+
+
 def _rotate_bilinear(x: torch.Tensor, phi: float) -> torch.Tensor:
     """Rotate images ``[..., k, k]`` by ``phi`` (same sense as :func:`torch.rot90`) with bilinear interpolation
     about the centre; values from outside the grid are zero."""

@@ -18,11 +18,11 @@ def _activation(name: str):
     return _MONOTONE[name]
 
 
-def _check(h: float, channels: int, kernel_size: int) -> None:
+def _check(h: float, channels: int, kernel_size: int, name: str = "channels") -> None:
     if isinstance(h, bool) or not isinstance(h, int | float) or not h > 0 or math.isinf(h):
         raise ValueError(f"h must be a finite number > 0, got {h!r}")
     if isinstance(channels, bool) or not isinstance(channels, int) or channels <= 0:
-        raise ValueError(f"channels must be a positive integer, got {channels!r}")
+        raise ValueError(f"{name} must be a positive integer, got {channels!r}")
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size <= 0 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
 
@@ -161,7 +161,7 @@ class AntisymmetricBlock(nn.Module):
 
     def __init__(self, width: int, h: float = 0.1, *, gamma: float = 0.0, activation: str = "tanh") -> None:
         super().__init__()
-        _check(h, width, 1)
+        _check(h, width, 1, name="width")
         if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma >= 0:
             raise ValueError(f"gamma must be a number >= 0, got {gamma!r}")
         self.h, self.gamma, self.act = float(h), float(gamma), _activation(activation)
