@@ -157,7 +157,8 @@ class GroupConv2d(_GroupKernel):
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
         n, nb = self.group.order, self.basis_size
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, n, nb) * math.sqrt(2.0 / (in_channels * n * nb)))
+        scale = math.sqrt(2.0 / (in_channels * n * nb))
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, n, nb) * scale)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.register_buffer("products", self.group.inverse_products(), persistent=False)
 
