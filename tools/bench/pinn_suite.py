@@ -246,6 +246,32 @@ def table(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def markdown(out: dict[str, Any]) -> str:
+    """The suite as a markdown table (one line per row and method)."""
+    lines = [
+        "| row | params | method | evals | best rel. L2 | CPU s to L-BFGS's final error | state MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in out["rows"]:
+        for name in ("lbfgs", "adam", "auto", *OPTIONAL):
+            r = row["methods"].get(name)
+            if r is None:
+                continue
+            tt = "–" if r["time_to_lbfgs_s"] is None else f"{r['time_to_lbfgs_s']:.1f}"
+            mb = "–" if r["state_mb"] is None else f"{r['state_mb']:.1f}"
+            label = {"lbfgs": "torch L-BFGS", "adam": f"Adam ({r.get('note', '')})", "auto": "Auto"}.get(name, name)
+            lines.append(
+                f"| {row['problem']} | {row['params']:,} | {label} | {r['evals']} | {r['best_rel_l2']:.3e} "
+                f"| {tt} | {mb} |"
+            )
+    lines += ["", "| row | auto chose | speed-up vs L-BFGS | error ratio vs L-BFGS |", "|---|---|---|---|"]
+    for row in out["rows"]:
+        sp = "–" if row["speedup_vs_lbfgs"] is None else f"{row['speedup_vs_lbfgs']:.2f}"
+        er = "–" if row["error_ratio_vs_lbfgs"] is None else f"{row['error_ratio_vs_lbfgs']:.2f}"
+        lines.append(f"| {row['problem']} | {row['auto_choice']} | {sp} | {er} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {list(ROWS)}")
@@ -261,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--job", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--markdown", type=Path, default=None, help="print the markdown table of a suite JSON")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     if args.job:  # one worker process
         row, method = args.job.split(":")
         result = run_job(row, method, args.budget, args.seed)
