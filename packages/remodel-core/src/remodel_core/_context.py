@@ -22,6 +22,11 @@ class SolveContext:
     :attr:`generator` (torch) and :attr:`rng` (numpy), and ask :meth:`stop_reason` after each
     iteration whether a shared stopping rule holds.
 
+    Parameters
+    ----------
+    options : SolveOptions
+        The shared options of the solve; ``options.seed`` seeds :attr:`generator` and :attr:`rng`.
+
     Examples
     --------
     >>> ctx = SolveContext(SolveOptions(maxiters=2))

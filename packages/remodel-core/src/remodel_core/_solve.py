@@ -81,6 +81,18 @@ def solve(problem: Problem, algorithm: Algorithm, **options: Any) -> Solution:
 def remake(obj: Any, **changes: Any) -> Any:
     """A copy of a problem or algorithm with some fields changed (``dataclasses.replace``).
 
+    Parameters
+    ----------
+    obj : dataclass instance
+        A problem or an algorithm.
+    **changes
+        New values of fields of ``obj``.
+
+    Returns
+    -------
+    same type as ``obj``
+        A new object; ``obj`` is unchanged.
+
     Examples
     --------
     >>> from remodel_core.optim import Adam

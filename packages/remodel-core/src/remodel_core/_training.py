@@ -336,6 +336,23 @@ def train(
     A run that ended with ``Failure``, ``Diverged`` or a converged optimizer is not continued by a resume: it
     returns at once with that code. Checkpoints are atomic; ``fsync`` runs at most every
     ``DURABLE_EVERY_S`` seconds and at the end, so ``checkpoint_every=1`` stays cheap.
+
+    Parameters
+    ----------
+    problem : TrainingProblem
+        The model, loss and data to train on.
+    make_optimizer : callable
+        ``make_optimizer(model) -> torch.optim.Optimizer``, called once on the model being trained.
+    ctx : SolveContext
+        The solve's shared options, clocks, counters, history and generators.
+    algorithm : Algorithm, optional
+        The algorithm recorded in checkpoints (its class and options); by default the object that
+        ``make_optimizer`` is a bound method of.
+
+    Returns
+    -------
+    Solution
+        The trained model as ``u``, the return code, ``stats`` and ``history``.
     """
     opts = ctx.options
     between = getattr(ctx, "between_iterations", None)

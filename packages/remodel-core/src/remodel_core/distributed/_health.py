@@ -23,8 +23,10 @@ _RUNS = itertools.count()  # every rank starts its heartbeats in the same order:
 class RankLostError(RuntimeError):
     """A peer rank died or stalled: raised on the surviving ranks instead of a hang or a raw socket error.
 
-    Attributes
+    Parameters
     ----------
+    message : str
+        The error message.
     ranks : list of int
         The ranks whose heartbeat stopped (empty when every rank still beats, i.e. one was merely too slow).
     iteration : int
