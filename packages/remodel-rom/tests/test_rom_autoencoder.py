@@ -11,7 +11,7 @@ def _pulses(mu, n=64):
 def test_autoencoder_beats_linear_pod_of_same_size_on_transport():
     mu = np.linspace(0.2, 0.8, 40)
     S = _pulses(mu)
-    rom = AutoencoderROM(latent=2, ae_iters=600, map_iters=60, seed=0).fit(mu, S)
+    rom = AutoencoderROM(latent=2, ae_iters=600, map_iters=60, seed=0).fit(mu[:, None], S)
     assert rom.ae_history_["loss"][-1] < 0.05 * rom.ae_history_["loss"][0]
     test_mu = np.array([0.27, 0.45, 0.63])
     T = _pulses(test_mu)
@@ -24,7 +24,11 @@ def test_autoencoder_beats_linear_pod_of_same_size_on_transport():
 
 
 def test_autoencoder_bad_inputs():
-    with pytest.raises(ValueError, match="mu must have shape"):
-        AutoencoderROM().fit(np.ones(3), np.ones((4, 8)))
-    with pytest.raises(ValueError, match="n must be divisible by 4"):
-        AutoencoderROM(ae_iters=1, map_iters=1).fit(np.ones(4), np.ones((4, 10)))
+    with pytest.raises(ValueError, match="mu: Expected 2D array"):
+        AutoencoderROM().fit(np.ones(3), np.ones((3, 8)))
+    with pytest.raises(ValueError, match="snapshots must have shape"):
+        AutoencoderROM().fit(np.ones((3, 1)), np.ones((4, 8)))
+    # a field length not divisible by 4 is edge-padded for the two stride-2 convolutions and cropped back
+    rom = AutoencoderROM(latent=1, ae_iters=1, map_iters=1).fit(np.linspace(0, 1, 4)[:, None], np.ones((4, 10)))
+    assert rom.predict(np.array([[0.5]])).shape == (1, 10)
+    assert rom.reconstruct_snapshots(np.ones((2, 10))).shape == (2, 10)

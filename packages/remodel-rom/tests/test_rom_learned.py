@@ -39,11 +39,11 @@ def test_podnn_sklearn_regressor_and_shape_errors(data):
     model = PODNN(n_components=4, regressor=Ridge(alpha=1e-8)).fit(train, S)
     assert model.predict(test).shape == T.shape
     assert model.get_params()["n_components"] == 4
-    with pytest.raises(ValueError, match="mu must have shape"):
+    with pytest.raises(ValueError, match="snapshots must have shape"):
         PODNN().fit(train[:5], S)
-    with pytest.raises(ValueError, match="mu must have 4 columns"):
+    with pytest.raises(ValueError, match="mu: X has 3 features, but PODNN is expecting 4"):
         model.predict(np.ones((2, 3)))
-    with pytest.raises(ValueError, match="snapshots must be a 2-D"):
+    with pytest.raises(ValueError, match="snapshots must have shape"):
         PODNN().fit(train, S[0])
 
 

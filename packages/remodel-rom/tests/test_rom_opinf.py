@@ -34,7 +34,7 @@ def test_quadratic_continuous_opinf_and_regularisation():
     A = -np.eye(r) + 0.1 * rng.standard_normal((r, r))
     H = 0.2 * rng.standard_normal((r, r * (r + 1) // 2))
     truth = OperatorInference(operators="AH")
-    truth.A_, truth.H_, truth.c_, truth.n_features_in_ = A, H, None, r
+    truth.A_, truth.H_, truth.c_, truth.n_features_in_, truth.n_outputs_ = A, H, None, r, r
     t = np.linspace(0, 2, 401)
     trajs = [truth.integrate(rng.standard_normal(r), t) for _ in range(8)]  # several trajectories: identifiable
     Q = np.vstack(trajs)
@@ -54,7 +54,7 @@ def test_opinf_bad_inputs():
     Q = np.ones((5, 2))
     with pytest.raises(ValueError, match="operators must be"):
         OperatorInference(operators="cX").fit(Q, Q)
-    with pytest.raises(ValueError, match="R must have the shape of Q"):
+    with pytest.raises(ValueError, match="R must have shape"):
         OperatorInference().fit(Q, np.ones((4, 2)))
     with pytest.raises(ValueError, match="regularization"):
         OperatorInference(regularization=-1.0).fit(Q, Q)

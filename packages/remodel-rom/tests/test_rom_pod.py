@@ -49,9 +49,9 @@ def test_product_pod_is_orthonormal_in_product_and_optimal():
 def test_mismatched_snapshot_shapes_raise():
     X, _ = _low_rank()
     pod = POD(n_components=2).fit(X)
-    with pytest.raises(ValueError, match="X has 299 features per snapshot, expected 300"):
+    with pytest.raises(ValueError, match="X has 299 features, but POD is expecting 300"):
         pod.transform(X[:, :-1])
-    with pytest.raises(ValueError, match="2-D array of snapshots"):
+    with pytest.raises(ValueError, match="X: Expected 2D array"):
         POD().fit(np.ones(5))
     with pytest.raises(ValueError, match="Z must have shape"):
         pod.inverse_transform(np.ones((3, 5)))

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
 from ._pod import check_snapshots
+from ._sklearn import validate_X, validate_Xy
 
 
 class ConvAutoencoder(nn.Module):
@@ -122,18 +123,19 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, mu: np.ndarray, snapshots: np.ndarray) -> AutoencoderROM:
-        mu = np.asarray(mu, dtype=np.float64)
-        mu = mu[:, None] if mu.ndim == 1 else mu
-        S = check_snapshots(snapshots, "snapshots")
-        if mu.ndim != 2 or len(mu) != len(S):
-            raise ValueError(f"mu must have shape (n_samples, p) with n_samples={len(S)}, got {mu.shape}")
+        """Train the autoencoder on ``snapshots`` (n_samples, N) and the map from ``mu`` (n_samples, p)."""
         for name in ("latent", "channels", "ae_iters", "map_iters"):
             check_positive(name, getattr(self, name), integer=True)
+        check_positive("lr", self.lr)
+        mu, S = validate_Xy(self, mu, snapshots, names=("mu", "snapshots"))
+        self._1d_output = S.ndim == 1
+        S = S[:, None] if self._1d_output else S
+        self.n_outputs_ = S.shape[1]
         self.shift_, self.scale_ = S.mean(), S.std() + 1e-300
-        X = torch.from_numpy((S - self.shift_) / self.scale_)
+        X = torch.from_numpy(self._pad((S - self.shift_) / self.scale_))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            ae = ConvAutoencoder(S.shape[1], self.latent, self.channels).double()
+            ae = ConvAutoencoder(X.shape[1], self.latent, self.channels).double()
             net = MLP(mu.shape[1], self.latent, width=32, depth=2).double()
         sol = solve(
             TrainingProblem(model=ae, loss=_ae_loss, data=(X,), name="autoencoder"),
@@ -159,8 +161,18 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
             progress=False,
         )
         self.network_ = sol.u.eval()
-        self.n_features_in_ = mu.shape[1]
         return self
+
+    def _pad(self, S: np.ndarray) -> np.ndarray:
+        """Edge-pad the fields to a length divisible by 4 (two stride-2 convolutions); cropped after decoding."""
+        extra = -S.shape[1] % 4
+        return np.pad(S, ((0, 0), (0, extra)), mode="edge") if extra else S
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.target_tags.multi_output = True
+        return tags
 
     def _scale(self, mu: np.ndarray) -> np.ndarray:
         span = np.where(self.mu_high_ > self.mu_low_, self.mu_high_ - self.mu_low_, 1.0)
@@ -168,19 +180,24 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
 
     def reconstruct_snapshots(self, snapshots: np.ndarray) -> np.ndarray:
         """Encode and decode snapshots (the autoencoder's own approximation)."""
-        S = check_snapshots(snapshots, "snapshots", self.autoencoder_.n)
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "autoencoder_")
+        S = check_snapshots(snapshots, "snapshots", self.n_outputs_)
         with torch.no_grad():
-            out = self.autoencoder_(torch.from_numpy((S - self.shift_) / self.scale_)).numpy()
-        return out * self.scale_ + self.shift_
+            out = self.autoencoder_(torch.from_numpy(self._pad((S - self.shift_) / self.scale_))).numpy()
+        return out[:, : self.n_outputs_] * self.scale_ + self.shift_
 
     def solve(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
         """Latent coordinates at one parameter."""
         return self.predict_latent(np.atleast_2d(np.asarray(mu, dtype=np.float64)))[0]
 
     def predict_latent(self, mu: np.ndarray) -> np.ndarray:
-        mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))
-        if mu.shape[1] != self.n_features_in_:
-            raise ValueError(f"mu must have {self.n_features_in_} columns, got shape {mu.shape}")
+        """Latent coordinates predicted at the parameters ``mu`` (n, p)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "network_")
+        mu = validate_X(self, mu, reset=False, name="mu")
         with torch.no_grad():
             z = self.network_(torch.from_numpy(self._scale(mu))) * self.z_scale_ + self.z_mean_
         return z.numpy()
@@ -189,8 +206,10 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
         """Decode latent coordinates to the full field."""
         z = torch.from_numpy(np.atleast_2d(np.asarray(z, dtype=np.float64)))
         with torch.no_grad():
-            out = self.autoencoder_.decode(z).numpy() * self.scale_ + self.shift_
+            out = self.autoencoder_.decode(z).numpy()[:, : self.n_outputs_] * self.scale_ + self.shift_
         return out[0] if out.shape[0] == 1 else out
 
     def predict(self, mu: np.ndarray) -> np.ndarray:
-        return np.atleast_2d(self.reconstruct(self.predict_latent(mu)))
+        """Predicted snapshots (n, N) (``(n,)`` when fitted to 1-D snapshots)."""
+        out = np.atleast_2d(self.reconstruct(self.predict_latent(mu)))
+        return out[:, 0] if self._1d_output else out

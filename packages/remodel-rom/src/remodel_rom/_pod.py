@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._linalg import RANK_RTOL, GramSchmidt, apply_product, check_product
+from ._sklearn import validate_X
 
 METHODS = ("exact", "randomized", "incremental")
 
@@ -152,6 +153,13 @@ class POD(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
 
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False  # snapshots are dense; products may be sparse
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
     def _check_params(self, n_samples: int) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
@@ -182,7 +190,7 @@ class POD(TransformerMixin, BaseEstimator):
         (``n_components`` above the number of snapshots or the numerical rank) keeps the available ones with a
         ``UserWarning``; all-zero snapshots have no modes and raise ``ValueError``.
         """
-        X = check_snapshots(X)
+        X = validate_X(self, X, reset=True)
         self._check_params(X.shape[0])
         S = X.T  # columns are snapshots
         if not np.any(S):
@@ -234,7 +242,10 @@ class POD(TransformerMixin, BaseEstimator):
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Coefficients of the (product-)orthogonal projection of ``X`` onto the modes."""
-        X = check_snapshots(X, "X", self.n_features_in_)
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "components_")
+        X = validate_X(self, X, reset=False)
         return apply_product(self.product, X.T).T @ self.components_.T
 
     def reduce(self, fom: object) -> object:
@@ -268,6 +279,9 @@ class POD(TransformerMixin, BaseEstimator):
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
         """Snapshots ``Z @ components_`` from coefficients (n_samples, n_components_)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "components_")
         Z = np.asarray(Z, dtype=np.float64)
         if Z.ndim != 2 or Z.shape[1] != self.n_components_:
             raise ValueError(f"Z must have shape (n_samples, {self.n_components_}), got {Z.shape}")

@@ -14,7 +14,8 @@ from remodel_core.nn import MLP
 from remodel_core.optim import LBFGS, Adam
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 
-from ._pod import POD, check_snapshots
+from ._pod import POD
+from ._sklearn import validate_X, validate_Xy
 
 
 def _mse(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -97,14 +98,9 @@ class PODNN(RegressorMixin, BaseEstimator):
 
     def fit(self, mu: np.ndarray, snapshots: np.ndarray) -> PODNN:
         """Fit the POD of ``snapshots`` (n_samples, N) and the regression from ``mu`` (n_samples, p)."""
-        mu = np.asarray(mu, dtype=np.float64)
-        if mu.ndim == 1:
-            mu = mu[:, None]
-        snapshots = check_snapshots(snapshots, "snapshots")
-        if mu.ndim != 2 or mu.shape[0] != snapshots.shape[0]:
-            raise ValueError(
-                f"mu must have shape (n_samples, p) with n_samples={snapshots.shape[0]} like snapshots, got {mu.shape}"
-            )
+        mu, snapshots = validate_Xy(self, mu, snapshots, names=("mu", "snapshots"))
+        self._1d_output = snapshots.ndim == 1
+        snapshots = snapshots[:, None] if self._1d_output else snapshots
         if self.optimizer not in ("lbfgs", "adam"):
             raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {self.optimizer!r}")
         check_positive("maxiters", self.maxiters, integer=True)
@@ -116,7 +112,6 @@ class PODNN(RegressorMixin, BaseEstimator):
         self.z_mean_, self.z_scale_ = Z.mean(axis=0), float(np.abs(Z - Z.mean(axis=0)).max()) + 1e-300
         X = self._scale(mu)
         Y = (Z - self.z_mean_) / self.z_scale_
-        self.n_features_in_ = mu.shape[1]
         if self.regressor is not None:
             self.regressor_ = clone(self.regressor).fit(X, Y)
             self.network_ = None
@@ -150,9 +145,10 @@ class PODNN(RegressorMixin, BaseEstimator):
 
     def predict_coefficients(self, mu: np.ndarray) -> np.ndarray:
         """POD coefficients predicted at the parameters ``mu`` (n, p)."""
-        mu = np.atleast_2d(np.asarray(mu, dtype=np.float64))
-        if mu.shape[1] != self.n_features_in_:
-            raise ValueError(f"mu must have {self.n_features_in_} columns, got shape {mu.shape}")
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "pod_")
+        mu = validate_X(self, mu, reset=False, name="mu")
         X = self._scale(mu)
         if self.network_ is None:
             Y = np.asarray(self.regressor_.predict(X)).reshape(len(X), -1)
@@ -162,8 +158,18 @@ class PODNN(RegressorMixin, BaseEstimator):
         return Y * self.z_scale_ + self.z_mean_
 
     def predict(self, mu: np.ndarray) -> np.ndarray:
-        """Predicted snapshots (n, N)."""
-        return self.pod_.inverse_transform(self.predict_coefficients(mu))
+        """Predicted snapshots (n, N) (``(n,)`` when fitted to 1-D snapshots)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "pod_")
+        out = self.pod_.inverse_transform(self.predict_coefficients(mu))
+        return out[:, 0] if self._1d_output else out
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.target_tags.multi_output = True
+        return tags
 
     # reduced-model interface ---------------------------------------------------------------------------
     @property
@@ -172,7 +178,10 @@ class PODNN(RegressorMixin, BaseEstimator):
 
     def solve(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
         """Reduced coefficients at one parameter (the reduced-model interface)."""
-        return self.predict_coefficients(np.asarray(mu, dtype=np.float64)[None, :])[0]
+        mu = np.asarray(mu, dtype=np.float64)
+        if mu.ndim != 1:
+            raise ValueError(f"mu must be one parameter of shape ({self.n_features_in_},), got shape {mu.shape}")
+        return self.predict_coefficients(mu[None, :])[0]
 
     def reconstruct(self, u_r: np.ndarray) -> np.ndarray:
         return np.asarray(u_r) @ self.pod_.components_

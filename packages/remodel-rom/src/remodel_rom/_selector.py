@@ -7,8 +7,7 @@ from collections.abc import Callable, Sequence
 import numba
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._solvers import conjugate_gradient
 
@@ -133,27 +132,61 @@ class SolverSelector(ClassifierMixin, BaseEstimator):
         self.classifier = classifier
 
     def fit(self, features: np.ndarray, costs: np.ndarray) -> SolverSelector:
-        X = np.asarray(features, dtype=np.float64)
-        C = np.asarray(costs, dtype=np.float64)
-        if X.ndim != 2 or C.ndim != 2 or len(X) != len(C):
-            raise ValueError(f"features (n, d) and costs (n, n_solvers) must share n, got {X.shape} and {C.shape}")
+        """Fit to ``features`` (n, d) and measured ``costs`` (n, n_solvers), or directly to the labels (n,) of the
+        cheapest solver per problem."""
+        from sklearn.base import clone
+        from sklearn.neighbors import KNeighborsClassifier
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import check_array
+
+        from ._sklearn import validate_X
+
+        X = validate_X(self, features, reset=True, name="features")
+        if costs is None:
+            raise ValueError("SolverSelector requires y to be passed, but the target y is None (costs is required)")
+        y = np.asarray(costs)
+        if y.ndim == 2:  # a cost matrix: the label is the cheapest solver, the baseline the cheapest on average
+            C = check_array(costs, dtype=np.float64, ensure_all_finite=True, input_name="costs")
+            if len(C) != len(X):
+                raise ValueError(f"costs must have one row per problem ({len(X)}), got shape {C.shape}")
+            labels = np.argmin(C, axis=1)
+            self.best_fixed_ = int(np.argmin(C.sum(axis=0)))
+        else:
+            labels = check_array(costs, ensure_2d=False, dtype=None, input_name="costs")
+            if labels.ndim != 1 or len(labels) != len(X):
+                raise ValueError(
+                    f"costs must be a cost matrix (n, n_solvers) or labels of shape ({len(X)},), "
+                    f"got shape {labels.shape}"
+                )
+            check_classification_targets(labels)
+            values, counts = np.unique(labels, return_counts=True)
+            self.best_fixed_ = values[np.argmax(counts)]  # without costs: the most frequent choice
         self.mean_, self.std_ = X.mean(0), X.std(0) + 1e-12
-        labels = np.argmin(C, axis=1)
         base = KNeighborsClassifier(n_neighbors=min(3, len(X))) if self.classifier is None else self.classifier
         self.classifier_ = clone(base).fit((X - self.mean_) / self.std_, labels)
-        self.best_fixed_ = int(np.argmin(C.sum(axis=0)))
-        self.n_features_in_ = X.shape[1]
+        self.classes_ = self.classifier_.classes_
         return self
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        X = np.asarray(features, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"features must have shape (n, {self.n_features_in_}), got {X.shape}")
+        """The chosen solver (its column index in the costs, or its label) for each row of ``features``."""
+        from sklearn.utils.validation import check_is_fitted
+
+        from ._sklearn import validate_X
+
+        check_is_fitted(self, "classifier_")
+        X = validate_X(self, features, reset=False, name="features")
         return self.classifier_.predict((X - self.mean_) / self.std_)
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
 
     def evaluate(self, features: np.ndarray, costs: np.ndarray) -> dict[str, float]:
         """Mean cost of the selected solvers against the best fixed choice and the oracle."""
         C = np.asarray(costs, dtype=np.float64)
+        if C.ndim != 2 or len(C) != len(np.asarray(features)):
+            raise ValueError(f"costs must be a cost matrix (n, n_solvers) with one row per feature row, got {C.shape}")
         chosen = C[np.arange(len(C)), self.predict(features)]
         return {
             "selected": float(chosen.mean()),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._pod import POD, check_snapshots
+from ._pod import POD
+from ._sklearn import validate_X
 
 
 def poisson_matrix(n: int) -> np.ndarray:
@@ -56,9 +57,11 @@ class CotangentLiftPOD(TransformerMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: None = None) -> CotangentLiftPOD:
         """``X`` (n_samples, 2n): states ``(q, p)``."""
-        X = check_snapshots(X)
+        X = validate_X(self, X, reset=True)
         if X.shape[1] % 2:
-            raise ValueError(f"X must hold states (q, p) with an even number of features, got {X.shape[1]}")
+            raise ValueError(
+                f"X must hold states (q, p) with an even number of features, got n_features = {X.shape[1]}"
+            )
         n = X.shape[1] // 2
         if (
             isinstance(self.n_components, bool)
@@ -79,11 +82,27 @@ class CotangentLiftPOD(TransformerMixin, BaseEstimator):
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Reduced coordinates ``A^+ x`` with the symplectic inverse ``A^+ = J_2k^T A^T J_2n`` (= ``A^T`` here)."""
-        X = check_snapshots(X, "X", self.n_features_in_)
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "basis_")
+        X = validate_X(self, X, reset=False)
         return X @ self.basis_
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        return np.asarray(Z) @ self.basis_.T
+        """States ``A z`` from reduced coordinates ``Z`` (n_samples, 2k)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "basis_")
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.basis_.shape[1]:
+            raise ValueError(f"Z must have shape (n_samples, {self.basis_.shape[1]}), got {Z.shape}")
+        return Z @ self.basis_.T
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
 
     def reduce_linear(self, K: np.ndarray) -> np.ndarray:
         """Reduced Hessian ``A^T K A`` of a quadratic Hamiltonian ``H(x) = x^T K x / 2``."""

@@ -80,7 +80,7 @@ def finite_difference(x: np.ndarray, t: float | np.ndarray, order: int = 2) -> n
     ts = _times(x, t)
     n, width = x.shape[0], order + 1
     if n < width:
-        raise ValueError(f"finite differences of order {order} need at least {width} samples, got {n}")
+        raise ValueError(f"finite differences of order {order} need at least {width} samples, got n_samples = {n}")
     half = order // 2
     uniform = np.allclose(np.diff(ts), ts[1] - ts[0], rtol=1e-10, atol=0.0)
     out = np.empty_like(x)

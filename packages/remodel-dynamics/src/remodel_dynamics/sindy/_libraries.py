@@ -14,16 +14,18 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 
-def _as_2d(x: np.ndarray, name: str = "x") -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d array (samples, features), got shape {x.shape}")
-    return x
+def _validate(est: BaseEstimator, x: np.ndarray, *, reset: bool) -> np.ndarray:
+    """``x`` (samples, features) as finite float64 through scikit-learn's ``validate_data`` (its messages)."""
+    from sklearn.utils.validation import validate_data
+
+    try:
+        return validate_data(est, x, reset=reset, dtype=np.float64, ensure_all_finite=True)
+    except (ValueError, TypeError) as err:
+        msg = str(err)
+        raise type(err)(msg if " X" in msg or msg.startswith("X") else f"x: {msg}") from None
 
 
-class _Library(BaseEstimator, TransformerMixin):
+class _Library(TransformerMixin, BaseEstimator):
     def _input_names(self, input_features: Sequence[str] | None) -> list[str]:
         check_is_fitted(self, "n_features_in_")
         if input_features is None:
@@ -34,10 +36,14 @@ class _Library(BaseEstimator, TransformerMixin):
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
-        x = _as_2d(x)
-        if x.shape[1] != self.n_features_in_:
-            raise ValueError(f"x must have {self.n_features_in_} features, got {x.shape[1]}")
-        return x
+        return _validate(self, x, reset=False)
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        tags.requires_fit = True
+        return tags
 
     def __add__(self, other: _Library) -> ConcatLibrary:
         return ConcatLibrary([self, other])
@@ -67,8 +73,7 @@ class PolynomialLibrary(_Library):
     def fit(self, x: np.ndarray, y: object = None) -> PolynomialLibrary:
         if isinstance(self.degree, bool) or not isinstance(self.degree, int | np.integer) or self.degree < 1:
             raise ValueError(f"degree must be a positive integer, got {self.degree!r}")
-        x = _as_2d(x)
-        self.n_features_in_ = x.shape[1]
+        x = _validate(self, x, reset=True)
         powers = [] if not self.include_bias else [np.zeros(self.n_features_in_, dtype=int)]
         for d in range(1, int(self.degree) + 1):
             for combo in itertools.combinations_with_replacement(range(self.n_features_in_), d):
@@ -111,7 +116,7 @@ class FourierLibrary(_Library):
             raise ValueError(f"n_frequencies must be a positive integer, got {n!r}")
         if not (self.include_sin or self.include_cos):
             raise ValueError("include_sin and include_cos cannot both be False")
-        self.n_features_in_ = _as_2d(x).shape[1]
+        _validate(self, x, reset=True)
         self.n_output_features_ = self.n_features_in_ * int(n) * (int(self.include_sin) + int(self.include_cos))
         return self
 
@@ -151,8 +156,7 @@ class ConcatLibrary(_Library):
     def fit(self, x: np.ndarray, y: object = None) -> ConcatLibrary:
         if not self.libraries or not all(isinstance(lib, _Library) for lib in self.libraries):
             raise TypeError("libraries must be a non-empty sequence of SINDy libraries")
-        x = _as_2d(x)
-        self.n_features_in_ = x.shape[1]
+        x = _validate(self, x, reset=True)
         self.libraries_ = [clone(lib).fit(x) for lib in self.libraries]
         self.n_output_features_ = sum(lib.n_output_features_ for lib in self.libraries_)
         return self

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from remodel_core import check_positive
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
@@ -86,23 +87,36 @@ class SINDy(BaseEstimator):
 
     # data handling --------------------------------------------------------------------------------
     @staticmethod
-    def _trajectories(x: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _trajectories(x: np.ndarray | Sequence[np.ndarray], name: str = "x") -> list[np.ndarray]:
+        from sklearn.utils.validation import check_array
+
         trajs = list(x) if isinstance(x, list | tuple) else [x]
+        if not trajs:
+            raise ValueError(f"{name} must hold at least one trajectory")
         out = []
         for i, xi in enumerate(trajs):
-            xi = np.asarray(xi, dtype=np.float64)
+            try:
+                xi = check_array(xi, dtype=np.float64, ensure_all_finite=True, ensure_2d=False, input_name=name)
+            except (TypeError, ValueError) as err:
+                msg = str(err)
+                raise type(err)(msg if name in msg else f"{name}: {msg}") from None
             if xi.ndim == 1:
                 xi = xi[:, None]
             if xi.ndim != 2:
                 raise ValueError(
-                    f"x must be (n_times, n_features) or a list of such arrays; trajectory {i} has shape {xi.shape}"
+                    f"{name} must be (n_times, n_features) or a list of such arrays; trajectory {i} has "
+                    f"shape {xi.shape}"
                 )
-            if not np.isfinite(xi).all():
-                raise ValueError("x must be finite")
             out.append(xi)
         if len({xi.shape[1] for xi in out}) != 1:
-            raise ValueError("all trajectories in x must have the same number of features")
+            raise ValueError(f"all trajectories in {name} must have the same number of features")
         return out
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.target_tags.required = False  # fit(x, t): the second argument is time, not a target
+        return tags
 
     def differentiate(self, x: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         """Time derivative of one trajectory ``x`` (n_times, n_features) by the configured method."""
@@ -130,13 +144,20 @@ class SINDy(BaseEstimator):
         x_dot : array or list of arrays, optional
             Known derivatives; otherwise estimated from ``x`` and ``t``.
         """
+        check_positive("max_iter", self.max_iter, integer=True)
+        check_positive("threshold", self.threshold, allow_zero=True)
+        check_positive("alpha", self.alpha, allow_zero=True)
+        if self.library is not None and not isinstance(self.library, _Library):
+            raise TypeError(
+                f"library must be a SINDy library (PolynomialLibrary, ...), got {type(self.library).__name__}"
+            )
         if self.backend not in ("numba", "numpy"):
             raise ValueError(f"backend must be 'numba' or 'numpy', got {self.backend!r}")
         if self.differentiation not in _DIFFERENTIATION:
             raise ValueError(f"differentiation must be one of {_DIFFERENTIATION}, got {self.differentiation!r}")
         trajs = self._trajectories(x)
         if x_dot is not None:
-            dots = self._trajectories(x_dot)
+            dots = self._trajectories(x_dot, "x_dot")
             if len(dots) != len(trajs) or any(a.shape != b.shape for a, b in zip(trajs, dots)):
                 raise ValueError("x_dot must have the shape of x")
         else:
