@@ -250,3 +250,20 @@ def test_first_step_after_a_round_evaluates_the_new_points(inner):
     )
     assert len(seen) == 1
     assert sol.history["loss"][3] == pytest.approx(seen[0], rel=1e-12)
+
+
+def test_boundary_points_follow_the_resampling():
+    train = small_problem(n=32)
+    before = [p.clone() for p in train.loss.fixed]
+    sol = solve(
+        train,
+        AdaptiveSampling(inner=Adam(lr=1e-3), strategy=RAD(), every=2, candidates=200, boundary=True),
+        maxiters=3,
+        seed=0,
+        dtype=torch.float64,
+    )
+    after = sol.stats["boundary_data"]
+    assert all(torch.equal(a, b) for a, b in zip(before, train.loss.fixed))  # the user's problem is untouched
+    assert [a.shape for a in after] == [b.shape for b in before]
+    assert not any(torch.equal(a, b.to(a.dtype)) for a, b in zip(after, before))
+    assert bool((after[0][:, 1] == 0).all()) and bool((after[1][:, 0].abs() == 1).all())  # t = 0 and x = +-1

@@ -207,6 +207,8 @@ ALGORITHM = [
     ({"candidate_sampler": "faure"}, ValueError, "sampler must"),
     ({"geometry": [(0, 1)]}, TypeError, "geometry must"),
     ({"residual": 3.0}, TypeError, "residual must"),
+    ({"boundary": "yes"}, TypeError, "boundary must"),
+    ({"on_round": 1}, TypeError, "on_round must"),
 ]
 
 

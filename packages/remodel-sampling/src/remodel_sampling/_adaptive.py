@@ -89,6 +89,13 @@ class _WeightedLoss:
         return total
 
 
+def _count(cond: Any, points: torch.Tensor) -> int:
+    """Points per draw of a condition (a periodic one stores pairs)."""
+    from remodel_core.pde import Periodic
+
+    return points.shape[0] // 2 if isinstance(cond, Periodic) else points.shape[0]
+
+
 def _pinn_of(problem: TrainingProblem) -> Any:
     return getattr(problem.loss, "problem", None)
 
@@ -135,6 +142,10 @@ class AdaptiveSampling(Algorithm):
         ``residual(model, x) -> [n]`` for a training problem that is not a discretised PINN.
     chunk : int
         Candidates per residual evaluation (memory bound).
+    boundary : bool
+        Also redraw the fixed points of the problem's boundary and initial conditions every round (fresh
+        uniform points on the same pieces, same counts; DeepXDE issue #2073); conditions given as explicit
+        ``(points, values)`` stay. The final sets are in ``stats["boundary_data"]``.
     on_round : callable, optional
         ``on_round(record, model, candidates, residual, points)`` after each resampling (plots, logging);
         its return value is ignored and it must not change its arguments.
@@ -164,6 +175,7 @@ class AdaptiveSampling(Algorithm):
     geometry: Geometry | None = None
     residual: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None
     chunk: int = 20_000
+    boundary: bool = False
     on_round: Callable[..., Any] | None = None
 
     problem_types: ClassVar[tuple[type, ...]] = (TrainingProblem,)
@@ -210,6 +222,8 @@ class AdaptiveSampling(Algorithm):
             raise TypeError(f"geometry must be a Geometry, got {type(self.geometry).__name__}")
         if self.residual is not None and not callable(self.residual):
             raise TypeError(f"residual must be callable, got {type(self.residual).__name__}")
+        if not isinstance(self.boundary, bool):
+            raise TypeError(f"boundary must be a bool, got {self.boundary!r}")
         if self.on_round is not None and not callable(self.on_round):
             raise TypeError(f"on_round must be callable, got {type(self.on_round).__name__}")
 
@@ -230,6 +244,18 @@ class AdaptiveSampling(Algorithm):
             x0 = problem.data[0]
             ones = torch.ones(x0.shape[0], 1, dtype=x0.dtype, device=x0.device)
             problem = dataclasses.replace(problem, loss=_WeightedLoss(problem.loss), data=(torch.cat([x0, ones], 1),))
+        boundary_loss = None
+        if self.boundary:
+            if pinn is None:
+                raise ValueError("boundary=True redraws the condition points of a discretised PINN problem")
+            import copy
+
+            boundary_loss = copy.copy(problem.loss if not weighted else problem.loss.base)
+            boundary_loss._cache = {}  # a private copy: the user's problem keeps its points
+            if weighted:
+                problem = dataclasses.replace(problem, loss=_WeightedLoss(boundary_loss))
+            else:
+                problem = dataclasses.replace(problem, loss=boundary_loss)
         if self.residual is not None:
             residual_fn = self.residual
         else:
@@ -253,6 +279,16 @@ class AdaptiveSampling(Algorithm):
             k = len(records) + 1
             seed = (opts.seed * 1_000_003 + k) % 2**32
             x = data[0]
+            if boundary_loss is not None:
+                from remodel_core.pde import Given
+
+                boundary_loss.fixed = tuple(
+                    old
+                    if isinstance(cond, Given)
+                    else cond.sample(pinn.domain, _count(cond, old), seed=seed + 1 + j, dtype=old.dtype)
+                    for j, (cond, old) in enumerate(zip(boundary_loss.conditions, boundary_loss.fixed))
+                )
+                boundary_loss._cache = {}
             if not self.strategy.adaptive:  # a fixed set: nothing to evaluate, the round is only recorded
                 records.append({"round": k, "iteration": iteration, "points": int(x.shape[0]), "memory": "kept"})
                 return None
@@ -320,4 +356,6 @@ class AdaptiveSampling(Algorithm):
             sol.history["round"], sol.history["points"] = rnd, pts
         sol.stats["rounds"] = records
         sol.stats["data"] = latest[0]
+        if boundary_loss is not None:
+            sol.stats["boundary_data"] = boundary_loss.fixed
         return sol
