@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from ._algorithm import Algorithm
+from ._algorithm import ALWAYS_SUPPORTED, Algorithm
+from ._options import SolveOptions
 from ._problem import Problem
 from ._retcode import ReturnCode
 from ._solution import Solution
@@ -55,10 +56,21 @@ def _fingerprint(u: Any) -> list[float]:
 def check_algorithm(algorithm: Algorithm, problem: Problem, **options: Any) -> Solution:
     """Assert that ``algorithm`` follows the interface on ``problem`` and return a short solve's solution.
 
-    Checks: a frozen keyword-only dataclass that validates; a wrong problem type, a negative ``maxiters`` and an
-    unknown option are rejected with clear errors; ``solve`` returns a :class:`Solution` with a return code,
-    ``stats`` and equally long ``history`` lists; two runs with the same seed give the same result.
-    ``options`` are passed to ``solve`` (default ``maxiters=3``).
+    Checks: a frozen keyword-only dataclass that validates; ``supported_options`` names shared options only, and
+    each shared option it does not name is refused by ``solve`` (never silently ignored); a wrong problem type, a
+    negative ``maxiters`` and an unknown option are rejected with clear errors; ``solve`` returns a
+    :class:`Solution` with a return code, ``stats`` and equally long ``history`` lists; two runs with the same seed
+    give the same result. ``options`` are passed to ``solve`` (default ``maxiters=3`` when the algorithm
+    supports ``maxiters``).
+
+    Parameters
+    ----------
+    algorithm : Algorithm
+        The configured algorithm.
+    problem : Problem
+        A small problem it solves.
+    **options
+        Shared options of the short solves.
     """
     cls = type(algorithm)
     assert isinstance(algorithm, Algorithm), f"{cls.__name__} is not a remodel_core.Algorithm"
@@ -66,7 +78,21 @@ def check_algorithm(algorithm: Algorithm, problem: Problem, **options: Any) -> S
     assert params is not None and params.frozen, f"{cls.__name__} must be a frozen dataclass"
     assert all(f.kw_only for f in dataclasses.fields(algorithm) if f.init), f"{cls.__name__} must be keyword-only"
     assert cls.problem_types, f"{cls.__name__}.problem_types is empty"
+    shared = {f.name for f in dataclasses.fields(SolveOptions)}
+    assert isinstance(cls.supported_options, frozenset), f"{cls.__name__}.supported_options must be a frozenset"
+    assert cls.supported_options <= shared, f"not shared options: {sorted(cls.supported_options - shared)}"
     algorithm.validate()
+    probes = {"maxiters": 2, "maxtime": 1e6, "abstol": 1e-300, "reltol": 1e-300, "callback": lambda state: None,
+              "seed": 1, "dtype": torch.float64, "checkpoint": "unused.pt", "monitor_every": 2}
+    for name, value in probes.items():
+        if name in cls.supported_options or name in ALWAYS_SUPPORTED:
+            continue
+        try:
+            solve(problem, algorithm, **{name: value})
+        except ValueError as err:
+            assert name in str(err) and cls.__name__ in str(err), f"unclear refusal of {name}: {err}"
+        else:  # pragma: no cover - only reached by a broken algorithm
+            raise AssertionError(f"{cls.__name__} accepted the shared option {name} it does not support")
 
     @dataclasses.dataclass(frozen=True)
     class _Other(Problem):
@@ -82,7 +108,8 @@ def check_algorithm(algorithm: Algorithm, problem: Problem, **options: Any) -> S
         else:  # pragma: no cover - only reached by a broken algorithm
             raise AssertionError(f"solve{(type(args[0]).__name__, kwargs)} was not rejected")
 
-    options = {"maxiters": 3, "seed": 0, "progress": False, **options}
+    default = {"maxiters": 3} if "maxiters" in cls.supported_options else {}
+    options = {**default, "progress": False, **options}
     first = solve(problem, algorithm, **options)
     assert isinstance(first, Solution)
     assert isinstance(first.retcode, ReturnCode)
