@@ -37,6 +37,15 @@ class BoxDecomposition:
     its closed extended interval along axis ``i`` is ``[a - overlap, b + overlap]`` with
     ``a = low + j h``, ``b = low + (j + 1) h``, ``h = (high - low) / subdomains[i]``.
 
+    Parameters
+    ----------
+    low, high : tuple of float
+        Opposite corners of the box, one entry per axis.
+    subdomains : tuple of int
+        Number of equal cells per axis.
+    overlap : float
+        Width by which each cell is widened on every side (>= 0).
+
     Examples
     --------
     >>> dec = BoxDecomposition(low=(0.0, 0.0), high=(1.0, 1.0), subdomains=(2, 2), overlap=0.1)
@@ -104,6 +113,15 @@ class BoxDecomposition:
 class Partition:
     """Points per subdomain in compressed form: subdomain ``k`` holds ``indices[offsets[k]:offsets[k + 1]]``
     (ascending), and ``weights`` (when computed) are aligned with ``indices``.
+
+    Parameters
+    ----------
+    offsets : numpy.ndarray of int, shape (n_subdomains + 1,)
+        Start of each subdomain's run in ``indices``; ``offsets[0] == 0``, ``offsets[-1] == len(indices)``.
+    indices : numpy.ndarray of int
+        Point indices, subdomain after subdomain, ascending within each.
+    weights : numpy.ndarray of float, optional
+        Partition-of-unity weights aligned with ``indices``.
 
     Examples
     --------

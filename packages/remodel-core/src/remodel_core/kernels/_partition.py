@@ -198,6 +198,15 @@ def partition_of_unity(points: np.ndarray, dec: BoxDecomposition, partition: Par
     Markham & Nissen-Meyer 2023, with bumps in place of sigmoids). Needs ``overlap > 0`` for every point of
     the box to lie inside some subdomain.
 
+    Parameters
+    ----------
+    points : numpy.ndarray, shape (n, d)
+        The points, ``d`` the dimension of ``dec``.
+    dec : BoxDecomposition
+        The overlapping subdomains.
+    partition : Partition, optional
+        The points of each subdomain, when already computed (by :func:`box_partition`).
+
     Returns
     -------
     Partition

@@ -8,7 +8,23 @@ from ._decomposition import BoxDecomposition, Partition, as_points
 
 
 def bump(r: np.ndarray) -> np.ndarray:
-    """The C-infinity bump ``exp(1 - 1 / (1 - r^2))`` on ``|r| < 1``, zero elsewhere (equal to 1 at 0)."""
+    """The C-infinity bump ``exp(1 - 1 / (1 - r^2))`` on ``|r| < 1``, zero elsewhere (equal to 1 at 0).
+
+    Parameters
+    ----------
+    r : numpy.ndarray
+        Scaled coordinates.
+
+    Returns
+    -------
+    numpy.ndarray
+        The bump at each entry of ``r``, same shape.
+
+    Examples
+    --------
+    >>> bump(np.array([0.0, 0.5, 1.0])).round(4).tolist()
+    [1.0, 0.7165, 0.0]
+    """
     out = np.zeros_like(r)
     inside = np.abs(r) < 1.0
     out[inside] = np.exp(1.0 - 1.0 / (1.0 - r[inside] ** 2))
@@ -16,7 +32,20 @@ def bump(r: np.ndarray) -> np.ndarray:
 
 
 def partition_reference(points: np.ndarray, dec: BoxDecomposition) -> Partition:
-    """Indices of the points in each closed extended subdomain (numpy reference of :func:`box_partition`)."""
+    """Indices of the points in each closed extended subdomain (numpy reference of :func:`box_partition`).
+
+    Parameters
+    ----------
+    points : numpy.ndarray, shape (n, d)
+        The points.
+    dec : BoxDecomposition
+        The overlapping subdomains.
+
+    Returns
+    -------
+    Partition
+        Without weights.
+    """
     x = as_points(points, dec.dim)
     bounds = dec.bounds()
     chunks, offsets = [], [0]
@@ -32,7 +61,22 @@ def partition_reference(points: np.ndarray, dec: BoxDecomposition) -> Partition:
 
 
 def weights_reference(points: np.ndarray, dec: BoxDecomposition, partition: Partition | None = None) -> Partition:
-    """Partition-of-unity weights (numpy reference of :func:`partition_of_unity`)."""
+    """Partition-of-unity weights (numpy reference of :func:`partition_of_unity`).
+
+    Parameters
+    ----------
+    points : numpy.ndarray, shape (n, d)
+        The points.
+    dec : BoxDecomposition
+        The overlapping subdomains.
+    partition : Partition, optional
+        The points of each subdomain, when already computed.
+
+    Returns
+    -------
+    Partition
+        With ``weights`` aligned to its ``indices``.
+    """
     x = as_points(points, dec.dim)
     part = partition_reference(x, dec) if partition is None else partition
     bounds = dec.bounds()
