@@ -24,6 +24,9 @@ torch_spec=${REMODEL_BUILD_TORCH:-torch==2.13.0}
 torch_index=${REMODEL_BUILD_TORCH_INDEX:-}
 command -v "$python" >/dev/null || python=python3
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} HF_HUB_OFFLINE=1
+pip_() {  # pip, without the warnings this machine's pip configuration prints for absent local indexes
+    "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 
 rm -rf dist
 uv build --all-packages --out-dir dist -q || { echo "uv build failed" >&2; exit 1; }
@@ -48,7 +51,7 @@ trap 'rm -rf "$work"' EXIT
 echo "=== torch base: $python -m venv + pip install $torch_spec ${torch_index:+--index-url $torch_index}"
 t0=$SECONDS
 "$python" -m venv "$work/torch-base" \
-    && "$work/torch-base/bin/pip" install -q ${torch_index:+--index-url "$torch_index"} "$torch_spec" \
+    && pip_ "$work/torch-base/bin/pip" install -q ${torch_index:+--index-url "$torch_index"} "$torch_spec" \
     || { echo "could not install $torch_spec" >&2; exit 1; }
 base_site=$("$work/torch-base/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 torch_mb=$(du -sm "$work/torch-base" | cut -f1)
@@ -74,7 +77,7 @@ check() {  # check DIST IMPORT_NAME WHEEL...
     local dist=$1 import=$2; shift 2
     local venv="$work/venv-$dist" t0=$SECONDS inst="fail" imp="-" example="-" mb="-"
     echo "=== $dist: python -m venv; pip install $(for w in "$@"; do basename "$w"; done | tr '\n' ' ')"
-    if fresh_venv "$venv" && "$venv/bin/pip" install -q "$@"; then
+    if fresh_venv "$venv" && pip_ "$venv/bin/pip" install -q "$@"; then
         inst="ok"
         mb="$(du -sm "$venv" | cut -f1) MB"
         if (cd "$work" && "$venv/bin/python" -c "import $import; print('$import', $import.__version__)" \
@@ -100,9 +103,9 @@ check_escnn() {  # the documented Fortran-free recipe for remodel-equivariant[es
     local venv="$work/venv-escnn" t0=$SECONDS inst="fail" imp="-" example="-" mb="-"
     echo "=== remodel-equivariant[escnn]: pip install <wheels> numpy<2 ... ; pip install --no-deps escnn"
     if fresh_venv "$venv" \
-        && "$venv/bin/pip" install -q "$(wheel remodel-equivariant)" "$(wheel remodel-core)" \
+        && pip_ "$venv/bin/pip" install -q "$(wheel remodel-equivariant)" "$(wheel remodel-core)" \
             "numpy<2" "scikit-learn<1.7" lie-learn joblib pymanopt autograd \
-        && "$venv/bin/pip" install -q --no-deps escnn; then
+        && pip_ "$venv/bin/pip" install -q --no-deps escnn; then
         inst="ok"
         mb="$(du -sm "$venv" | cut -f1) MB"
         if (cd "$work" && "$venv/bin/python" -W ignore -c "import escnn.nn, remodel_equivariant"); then

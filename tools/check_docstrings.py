@@ -5,7 +5,8 @@ Public modules are found on disk: every package under ``packages/*/src`` and its
 start with an underscore, except the ``cli`` and ``showcase`` plumbing (the same list the API reference of
 ``docs/`` is built from).  Public objects are the classes and functions a public module names in ``__all__``.
 An object needs a ``Parameters`` section when it takes an argument: a function with a parameter, a class whose
-constructor takes one (numpydoc puts a class's constructor parameters in the class docstring).  Public methods
+constructor takes one (numpydoc puts a class's constructor parameters in the class docstring); enumerations and
+protocols are exempt.  Public methods
 of public classes with arguments are listed with ``--methods``.
 
 Usage: ``python tools/check_docstrings.py [--methods] [--package remodel_rom ...] [--json PATH]``; prints one
@@ -15,6 +16,7 @@ line per object lacking the section and a count per package; exits 1 when any is
 from __future__ import annotations
 
 import argparse
+import enum
 import importlib
 import inspect
 import json
@@ -60,6 +62,8 @@ def public_modules(root: Path = ROOT) -> list[str]:
 
 
 def _takes_arguments(obj: object) -> bool:
+    if inspect.isclass(obj) and (issubclass(obj, enum.Enum) or getattr(obj, "_is_protocol", False)):
+        return False  # an enumeration's members and a protocol's methods are documented, not constructed
     target = obj.__init__ if inspect.isclass(obj) else obj  # type: ignore[misc]
     if inspect.isclass(obj) and target is object.__init__:
         return False
