@@ -149,3 +149,44 @@ def test_cuda_prefetch_equals_cpu():  # pragma: no cover - needs CUDA
     cpu = DataPipeline(x, batch_size=64, seed=1)
     for a, b in zip(gpu, cpu):
         assert a[0].is_cuda and torch.equal(a[0].cpu(), b[0])
+
+
+def test_solve_trains_on_the_pipeline_batches_in_order():
+    from remodel_core import solve
+    from remodel_core.data import PipelineProblem, Streamed
+    from remodel_core.optim import Adam
+
+    x = np.random.default_rng(3).uniform(-1, 1, (40, 2))
+    y = np.sin(x.sum(1, keepdims=True))
+
+    def loss(m, xb, yb):
+        return ((m(xb) - yb) ** 2).mean()
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    sol = solve(
+        PipelineProblem(model=net, loss=loss, pipeline=DataPipeline(x, y, batch_size=16, seed=4)),
+        Streamed(inner=Adam(lr=0.01)),
+        maxiters=9,
+        dtype=torch.float64,
+    )
+    # the same batches by hand: iteration k trains on the pipeline's k-th batch (epochs of 16, 16, 8)
+    ref = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    ref.load_state_dict(net.state_dict())
+    opt = torch.optim.Adam(ref.parameters(), lr=0.01)
+    pipe = DataPipeline(x, y, batch_size=16, seed=4)
+    for _ in range(9):
+        opt.zero_grad()
+        loss(ref, *pipe.next_batch()).backward()
+        opt.step()
+    for p, q in zip(sol.u.parameters(), ref.parameters()):
+        assert torch.allclose(p, q, rtol=0, atol=1e-14)
+    assert not torch.allclose(next(ref.parameters()), next(net.parameters()))  # training moved them
+    with pytest.raises(ValueError, match="checkpoint"):
+        solve(
+            PipelineProblem(model=net, loss=loss, pipeline=pipe), Streamed(inner=Adam()), maxiters=1, checkpoint="x.pt"
+        )
+    with pytest.raises(TypeError, match="pipeline"):
+        solve(PipelineProblem(model=net, loss=loss), Streamed(inner=Adam()), maxiters=1)
+    with pytest.raises(TypeError, match="inner"):
+        solve(PipelineProblem(model=net, loss=loss, pipeline=pipe), Streamed(inner=3), maxiters=1)

@@ -1,6 +1,7 @@
 """A data pipeline for in-memory and memory-mapped scientific data (:class:`DataPipeline`): seeded
 shuffling, numba gathers into reusable (pinned) buffers, double-buffered prefetch to a CUDA device on a
-side stream, and hooks for adaptive sampling between epochs.
+side stream, and hooks for adaptive sampling between epochs. :class:`PipelineProblem` and :class:`Streamed`
+make the pipeline the data of a training problem solved by :func:`remodel_core.solve`.
 
 Examples
 --------
@@ -13,5 +14,15 @@ Examples
 
 from ._kernels import PARALLEL_BYTES, gather_reference, gather_rows, row_view
 from ._pipeline import DataPipeline, as_array
+from ._solve import PipelineProblem, Streamed
 
-__all__ = ["PARALLEL_BYTES", "DataPipeline", "as_array", "gather_reference", "gather_rows", "row_view"]
+__all__ = [
+    "PARALLEL_BYTES",
+    "DataPipeline",
+    "PipelineProblem",
+    "Streamed",
+    "as_array",
+    "gather_reference",
+    "gather_rows",
+    "row_view",
+]
