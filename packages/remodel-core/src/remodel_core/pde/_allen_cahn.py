@@ -48,7 +48,7 @@ def _initial_coefficients(n: int) -> np.ndarray:
 class SpectralSolution:
     """Fourier coefficients of an Allen–Cahn solution at equispaced times, with evaluation helpers.
 
-    Attributes
+    Parameters
     ----------
     n : int
         Fourier grid size on ``[-1, 1)``.

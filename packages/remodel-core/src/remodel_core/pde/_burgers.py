@@ -117,6 +117,16 @@ def burgers(nu: float = 0.01 / math.pi) -> PINNProblem:
     (maximum slope ``|u_x(0, t)| = 152.00516`` at ``t = 1.6037/pi``, Basdevant et al. 1986). Reference by
     :func:`burgers_cole_hopf`; :meth:`~PINNProblem.relative_l2` uses the 256 x 100 grid of Raissi's data.
 
+    Parameters
+    ----------
+    nu : float, default 0.01/pi
+        Viscosity (> 0).
+
+    Returns
+    -------
+    PINNProblem
+        The equation, its initial and boundary conditions and the Cole–Hopf reference.
+
     Examples
     --------
     >>> prob = burgers()

@@ -46,7 +46,7 @@ ROUTES = ("auto", "autograd", "func", "taylor")
 class Derivatives:
     """Value and input derivatives of a scalar network output at ``n`` points.
 
-    Attributes
+    Parameters
     ----------
     u : torch.Tensor
         Values, shape ``[n]``.

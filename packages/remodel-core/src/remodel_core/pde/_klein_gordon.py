@@ -16,13 +16,40 @@ _K = 5.0 * math.pi
 
 
 def klein_gordon_solution(x: torch.Tensor) -> torch.Tensor:
-    """``u(x, t) = x cos(5 pi t) + (x t)^3`` at the rows ``(x, t)`` of ``x``."""
+    """``u(x, t) = x cos(5 pi t) + (x t)^3`` at the rows ``(x, t)`` of ``x``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n, 2)
+        Rows ``(x, t)``.
+
+    Returns
+    -------
+    torch.Tensor, shape (n,)
+        The exact solution.
+
+    Examples
+    --------
+    >>> klein_gordon_solution(torch.tensor([[1.0, 0.0], [0.5, 1.0]], dtype=torch.float64)).tolist()
+    [1.0, -0.375]
+    """
     xs, t = x[:, 0], x[:, 1]
     return xs * torch.cos(_K * t) + (xs * t) ** 3
 
 
 def klein_gordon_source(x: torch.Tensor) -> torch.Tensor:
-    """``f = u_tt - u_xx + u^3`` of :func:`klein_gordon_solution`, differentiated by hand."""
+    """``f = u_tt - u_xx + u^3`` of :func:`klein_gordon_solution`, differentiated by hand.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (n, 2)
+        Rows ``(x, t)``.
+
+    Returns
+    -------
+    torch.Tensor, shape (n,)
+        The source term that makes :func:`klein_gordon_solution` exact.
+    """
     xs, t = x[:, 0], x[:, 1]
     u_tt = -(_K**2) * xs * torch.cos(_K * t) + 6.0 * xs**3 * t
     u_xx = 6.0 * xs * t**3

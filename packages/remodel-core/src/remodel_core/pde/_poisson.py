@@ -44,6 +44,16 @@ def poisson2d(kx: int = 1, ky: int = 1) -> PINNProblem:
     ``f = (kx^2 + ky^2) pi^2 u``; the classical manufactured test of PINN solvers (e.g. Lagaris, Likas &
     Fotiadis, IEEE TNN 9, 1998; Raissi et al. 2019). :meth:`~PINNProblem.relative_l2` uses a 101 x 101 grid.
 
+    Parameters
+    ----------
+    kx, ky : int, default 1
+        Wave numbers of the manufactured solution along ``x`` and ``y``.
+
+    Returns
+    -------
+    PINNProblem
+        The equation, the boundary condition and the exact solution as reference.
+
     Examples
     --------
     >>> prob = poisson2d()

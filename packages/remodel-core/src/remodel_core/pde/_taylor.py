@@ -64,6 +64,16 @@ def _ops(model: nn.Module) -> list[tuple] | None:
 def taylor_supported(model: nn.Module) -> bool:
     """Whether :func:`taylor_derivatives` can differentiate ``model`` (tanh/sin MLP or ResNetMLP, one output).
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module.
+
+    Returns
+    -------
+    bool
+        True for a tanh/sin ``MLP`` or ``ResNetMLP`` with one output.
+
     Examples
     --------
     >>> from remodel_core.nn import MLP
@@ -165,6 +175,20 @@ def _act_linear(s: torch.Tensor, layer: nn.Linear, kind: str, d: int, sel: tuple
 def taylor_derivatives(model: nn.Module, x: torch.Tensor, second: Sequence[int] = ()
                        ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
     """Value ``[n]``, gradient ``[n, d]`` and ``{i: d2u/dx_i^2 [n]}`` of a tanh/sin MLP or ResNetMLP.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network for which :func:`taylor_supported` is True.
+    x : torch.Tensor, shape (n, d)
+        The points.
+    second : sequence of int, default ()
+        Input dimensions ``i`` whose second derivative ``d2u/dx_i^2`` is wanted.
+
+    Returns
+    -------
+    tuple
+        ``(u, grad, second)``: values ``[n]``, gradient ``[n, d]`` and a dict ``{i: [n]}``.
 
     Examples
     --------
