@@ -113,7 +113,7 @@ class MotionBlur(Convolution):
 
 class Radon(LinearOperator):
     """2-D parallel-beam tomography: line integrals of the image along ``angles`` (radians) at detector
-    positions one pixel apart, ``R^{n x n} -> R^{len(angles) x n_det}`` with ``n_det = ceil(sqrt(2) n)``.
+    positions one pixel apart, ``R^{n x n} -> R^{len(angles) x n_det}`` with ``n_det >= sqrt(2) n`` of the parity of ``n``.
 
     The image is sampled by bilinear interpolation (``torch.nn.functional.grid_sample``) at points one pixel
     apart along each ray, ``(R x)(θ, s) = sum_t x(s (cos θ, sin θ) + t (-sin θ, cos θ))``, so ``R`` is the
@@ -132,7 +132,7 @@ class Radon(LinearOperator):
     >>> from remodel_imaging import dot_test
     >>> R = Radon(16, angles=12)
     >>> R.out_shape, dot_test(R) < 1e-12
-    ((12, 23), True)
+    ((12, 24), True)
     >>> x = torch.zeros(16, 16, dtype=torch.float64); x[4:12, 4:12] = 1.0
     >>> round(float(R(x)[0].sum()), 6)              # every projection integrates the mass
     64.0
@@ -150,6 +150,7 @@ class Radon(LinearOperator):
         if not isinstance(angles, torch.Tensor) or angles.dim() != 1 or angles.numel() == 0:
             raise ValueError(f"angles must be a positive integer or a non-empty 1-D tensor, got {angles!r}")
         n_det = math.ceil(math.sqrt(2) * n)
+        n_det += (n_det - n) % 2  # same parity as n: at angle 0 the detectors sit on pixel centres
         super().__init__((n, n), (int(angles.numel()), n_det))
         self.n, self.n_det = n, n_det
         self.angles = angles.to(torch.float64)
