@@ -13,7 +13,8 @@ Usage (the tool comes from PyPI for this run only; the project's lock is unchang
         --sample 60 --seed 0 --json docs/bench/mutation_integrate.json
 
 Prints the score (killed / (killed + survived); incompetent mutants, e.g. a syntax error, do not count) and
-every surviving mutant as file, line, operator and diff.
+every surviving mutant as file, line, operator and diff. Mutants inside type annotations are equivalent under
+``from __future__ import annotations`` (never evaluated) and are left out before sampling.
 """
 
 from __future__ import annotations
@@ -41,6 +42,40 @@ def _copy_head(dest: Path) -> None:
         fh.seek(0)
         with tarfile.open(fileobj=fh) as tar:
             tar.extractall(dest, filter="data")
+
+
+def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The source spans ``((line, col), (end_line, end_col))`` of every annotation in ``path``.
+
+    Under ``from __future__ import annotations`` an annotation is never evaluated, so a mutant inside one
+    (``float | None`` -> ``float / None``) is equivalent: no test can kill it, and it is not counted.
+    """
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    future = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(a.name == "annotations" for a in node.names)
+        for node in tree.body
+    )
+    if not future:
+        return []
+    spans = []
+    for node in ast.walk(tree):
+        notes = []
+        if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+            notes.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            notes.append(node.returns)
+        for note in notes:
+            spans.append(((note.lineno, note.col_offset), (note.end_lineno, note.end_col_offset)))
+    return spans
+
+
+def in_annotation(spans: list, pos: tuple[int, int]) -> bool:
+    """Whether the position ``(line, col)`` lies inside one of ``spans``."""
+    return any(start <= tuple(pos) < end for start, end in spans)
 
 
 def _src_paths(copy: Path) -> str:
@@ -90,12 +125,25 @@ def main(argv: list[str] | None = None) -> int:
             print("the tests fail on the unmutated code: fix them first", file=sys.stderr)
             return 2
         subprocess.run([*cr, "init", str(config), str(session)], cwd=copy, check=True)
+        spans: dict[str, list] = {}
         with use_db(str(session), WorkDB.Mode.open) as db:
             items = list(db.work_items)
             total = len(items)
-            if args.sample and args.sample < total:
-                keep = {w.job_id for w in random.Random(args.seed).sample(items, args.sample)}
-                skip = [w.job_id for w in items if w.job_id not in keep]
+            for w in items:
+                key = str(w.mutations[0].module_path)
+                if key not in spans:
+                    spans[key] = annotation_spans(copy / key)
+            eq_ids = {
+                w.job_id
+                for w in items
+                if in_annotation(spans[str(w.mutations[0].module_path)], w.mutations[0].start_pos)
+            }
+            candidates = [w for w in items if w.job_id not in eq_ids]
+            keep = {w.job_id for w in candidates}
+            if args.sample and args.sample < len(candidates):
+                keep = {w.job_id for w in random.Random(args.seed).sample(candidates, args.sample)}
+            skip = [w.job_id for w in items if w.job_id not in keep]
+            if skip:
                 db.set_multiple_results(skip, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
         subprocess.run([*cr, "exec", str(config), str(session)], cwd=copy, check=True)
         killed, survived, incompetent, other = [], [], [], []
@@ -121,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     score = len(killed) / n if n else math.nan
     stderr = math.sqrt(score * (1 - score) / n) if n else math.nan
     seconds = time.perf_counter() - t0
-    print(f"module {args.module}: {total} mutants, {n + len(incompetent) + len(other)} run")
+    print(
+        f"module {args.module}: {total} mutants, {len(eq_ids)} inside annotations (equivalent, not run), "
+        f"{n + len(incompetent) + len(other)} run"
+    )
     print(f"killed {len(killed)}, survived {len(survived)}, incompetent {len(incompetent)}, other {len(other)}")
     print(f"mutation score {score:.3f} +- {stderr:.3f} (killed / (killed + survived)), {seconds:.0f} s")
     for row in sorted(survived, key=lambda r: (r["file"], r["line"])):
@@ -134,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                     "module": args.module,
                     "tests": args.tests,
                     "mutants": total,
+                    "annotation_mutants": len(eq_ids),
                     "sample": args.sample,
                     "seed": args.seed,
                     "killed": len(killed),
