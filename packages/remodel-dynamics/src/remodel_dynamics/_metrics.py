@@ -15,6 +15,15 @@ def _check_pair(pred: torch.Tensor, true: torch.Tensor) -> None:
 def state_mse(pred: torch.Tensor, true: torch.Tensor) -> float:
     """Mean squared state error over trajectories, times and components.
 
+    Parameters
+    ----------
+    pred, true : torch.Tensor
+        Predicted and true trajectories of the same shape.
+
+    Returns
+    -------
+    float
+
     Examples
     --------
     >>> state_mse(torch.zeros(2, 3, 2), torch.ones(2, 3, 2))
@@ -26,6 +35,17 @@ def state_mse(pred: torch.Tensor, true: torch.Tensor) -> float:
 
 def energy_mse(energy: Callable[[torch.Tensor], torch.Tensor], pred: torch.Tensor, true: torch.Tensor) -> float:
     """Mean squared error of the true energy along predicted trajectories against the true ones.
+
+    Parameters
+    ----------
+    energy : callable
+        The true ``energy(x) -> H``, reducing the last axis.
+    pred, true : torch.Tensor, shape (n, n_times, dim)
+        Predicted and true trajectories.
+
+    Returns
+    -------
+    float
 
     Examples
     --------
@@ -39,6 +59,18 @@ def energy_mse(energy: Callable[[torch.Tensor], torch.Tensor], pred: torch.Tenso
 
 def energy_drift(energy: Callable[[torch.Tensor], torch.Tensor], traj: torch.Tensor) -> torch.Tensor:
     """Relative energy drift ``|H(x_T) - H(x_0)| / |H(x_0)|`` of each trajectory (n, n_times, dim).
+
+    Parameters
+    ----------
+    energy : callable
+        ``energy(x) -> H``, reducing the last axis.
+    traj : torch.Tensor, shape (n, n_times, dim)
+        Trajectories.
+
+    Returns
+    -------
+    torch.Tensor, shape (n,)
+        The drift of each trajectory.
 
     Examples
     --------

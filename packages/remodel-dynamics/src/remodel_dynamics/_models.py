@@ -77,6 +77,11 @@ class DynamicsModel(nn.Module):
     :meth:`HamiltonianProblem.discretize`, which asks the model (``_training_data``) which data and loss it
     learns from.
 
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed to :class:`torch.nn.Module`; a subclass takes its own parameters and sets ``dim``.
+
     Examples
     --------
     >>> model = BaselineMLP(2, width=8, depth=1)
@@ -147,6 +152,15 @@ class BaselineMLP(DynamicsModel):
     """The unstructured baseline: an MLP ``f_theta(x)`` fitted directly to ``x'`` (a neural ODE right-hand side).
 
     This is the baseline of Greydanus et al. (2019), same width/depth/activation as the HNN.
+
+    Parameters
+    ----------
+    dim : int
+        State dimension.
+    width, depth, activation
+        The MLP of ``f_theta`` (same as the HNN's: 200 wide, tanh).
+    init : {"orthogonal", "default"}
+        Orthogonal weights (the authors' code), or torch's default.
 
     Examples
     --------
@@ -258,6 +272,15 @@ class LNN(DynamicsModel):
     A scalar network ``L_theta(q, v)`` on states ``s = (q, v)``; accelerations follow from the Euler-Lagrange
     equations ``a = (d^2L/dv^2)^{-1} (dL/dq - d^2L/(dv dq) v)`` by automatic differentiation.
     Softplus activations as in the paper (the Hessian must not vanish).
+
+    Parameters
+    ----------
+    dim : int
+        State dimension ``2 * dof`` (positions and velocities).
+    width, depth, activation
+        The MLP of ``L_theta`` (paper: softplus).
+    init : {"orthogonal", "default"}
+        Orthogonal weights (the authors' code), or torch's default.
 
     Examples
     --------

@@ -28,6 +28,15 @@ class DoublePendulum:
     ``L = (m1 + m2) l1^2 v1^2 / 2 + m2 l2^2 v2^2 / 2 + m2 l1 l2 v1 v2 cos(theta1 - theta2)
     + (m1 + m2) g l1 cos(theta1) + m2 g l2 cos(theta2)``; the state is ``s = (q, v)`` (Cranmer et al. 2020).
 
+    Parameters
+    ----------
+    m1, m2 : float, default 1
+        Masses of the two bobs.
+    l1, l2 : float, default 1
+        Lengths of the two rods.
+    g : float, default 1
+        Gravitational acceleration.
+
     Examples
     --------
     >>> dp = DoublePendulum()
@@ -100,6 +109,11 @@ class DoublePendulum:
 @dataclasses.dataclass(frozen=True)
 class Lorenz:
     """Lorenz (1963) system ``x' = sigma (y - x)``, ``y' = x (rho - z) - y``, ``z' = x y - beta z``.
+
+    Parameters
+    ----------
+    sigma, rho, beta : float
+        The parameters, by default Lorenz's chaotic ``10, 28, 8/3``.
 
     Examples
     --------

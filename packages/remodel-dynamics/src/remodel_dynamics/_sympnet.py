@@ -80,7 +80,15 @@ def _activation(name: str) -> nn.Module:
 
 
 class SympNet(DynamicsModel):
-    """Base of the SympNets: a learned symplectic map approximating the flow over a fixed step ``h``."""
+    """Base of the SympNets: a learned symplectic map approximating the flow over a fixed step ``h``.
+
+    Parameters
+    ----------
+    dim : int
+        State dimension ``2 * dof`` (even).
+    h : float
+        The time step the map advances (finite, > 0).
+    """
 
     targets = ("pairs",)
     layers: nn.ModuleList

@@ -146,6 +146,15 @@ class MassSpring(HamiltonianSystem):
 
     Initial states lie at a radius uniform in ``radius`` around the origin of the (q, p) plane.
 
+    Parameters
+    ----------
+    k : float, default 1
+        Spring constant.
+    m : float, default 1
+        Mass.
+    radius : tuple of float, default (0.1, 1.0)
+        Range of the radius of the initial states in the ``(q, p)`` plane.
+
     Examples
     --------
     >>> sys = MassSpring()
@@ -191,6 +200,17 @@ class MassSpring(HamiltonianSystem):
 class Pendulum(HamiltonianSystem):
     """Ideal pendulum ``H = p^2 / (2 m l^2) + m g l (1 - cos q)`` (Greydanus et al.: ``m l^2 = 1/2, m g l = 3``).
 
+    Parameters
+    ----------
+    m : float, default 1
+        Mass.
+    l : float, default 1
+        Length.
+    g : float, default 1
+        Gravitational acceleration.
+    radius : tuple of float, default (1.3, 2.2)
+        Range of the radius of the initial states in the ``(q, p)`` plane.
+
     Examples
     --------
     >>> sys = Pendulum()
@@ -230,6 +250,17 @@ class TwoBody(HamiltonianSystem):
     ``q = (x1, y1, x2, y2)``. Initial states follow Greydanus et al. (2019): equal masses placed symmetrically
     at a distance ``r`` uniform in ``radius`` from the origin with the velocity of a circular orbit scaled by
     ``1 + orbit_noise * U(-1, 1)``, giving slightly elliptic orbits about a fixed centre of mass.
+
+    Parameters
+    ----------
+    m1, m2 : float, default 1
+        Masses.
+    G : float, default 1
+        Gravitational constant.
+    radius : tuple of float, default (0.5, 1.5)
+        Range of the initial distance of each body from the origin.
+    orbit_noise : float, default 0.2
+        Relative perturbation of the circular-orbit velocity.
 
     Examples
     --------

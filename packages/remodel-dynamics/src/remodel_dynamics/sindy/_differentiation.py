@@ -24,6 +24,20 @@ def _times(x: np.ndarray, t: float | np.ndarray) -> np.ndarray:
 def fornberg_weights(x0: float, nodes: np.ndarray, m: int = 1) -> np.ndarray:
     """Weights ``w`` with ``f^(m)(x0) ~= sum_j w_j f(nodes_j)`` (Fornberg, Math. Comp. 1988).
 
+    Parameters
+    ----------
+    x0 : float
+        Where the derivative is approximated.
+    nodes : numpy.ndarray, shape (k,)
+        Distinct sample locations, ``k > m``.
+    m : int, default 1
+        Order of the derivative.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k,)
+        The weights.
+
     Examples
     --------
     >>> fornberg_weights(0.0, np.array([-1.0, 0.0, 1.0])).tolist()
@@ -103,6 +117,22 @@ def finite_difference(x: np.ndarray, t: float | np.ndarray, order: int = 2) -> n
 
 def savgol_derivative(x: np.ndarray, t: float | np.ndarray, window: int = 11, polyorder: int = 3) -> np.ndarray:
     """Smoothed first derivative: local least-squares polynomials (Savitzky & Golay 1964), uniform steps.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n,) or (n, d)
+        Samples at uniform times.
+    t : float or numpy.ndarray
+        The time step, or the uniform sample times.
+    window : int, default 11
+        Odd number of samples in each local fit.
+    polyorder : int, default 3
+        Degree of the local polynomial, below ``window``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``dx/dt``, same shape as ``x``.
 
     Examples
     --------

@@ -98,6 +98,13 @@ class PolynomialLibrary(_Library):
 class FourierLibrary(_Library):
     """``sin(k x_i)`` and ``cos(k x_i)`` for every input ``x_i`` and ``k = 1 .. n_frequencies``.
 
+    Parameters
+    ----------
+    n_frequencies : int, default 1
+        Largest ``k``.
+    include_sin, include_cos : bool, default True
+        Which of the two families to include (at least one).
+
     Examples
     --------
     >>> lib = FourierLibrary(n_frequencies=1).fit(np.zeros((1, 1)))
@@ -142,6 +149,11 @@ class FourierLibrary(_Library):
 
 class ConcatLibrary(_Library):
     """The columns of several libraries side by side (also written ``lib_a + lib_b``).
+
+    Parameters
+    ----------
+    libraries : sequence of libraries
+        The libraries whose columns are concatenated, in order.
 
     Examples
     --------

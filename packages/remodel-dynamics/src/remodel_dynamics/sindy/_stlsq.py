@@ -173,6 +173,24 @@ def stlsq_reference(
 ) -> np.ndarray:
     """Plain numpy STLSQ, the reference :func:`stlsq` is tested against (same arguments and result).
 
+    Parameters
+    ----------
+    theta : numpy.ndarray, shape (n, p)
+        The library evaluated at the samples.
+    dx : numpy.ndarray, shape (n, d)
+        The derivatives to fit.
+    threshold : float, default 0.1
+        Coefficients below it in magnitude are set to zero.
+    alpha : float, default 0
+        Ridge penalty.
+    max_iter : int, default 20
+        Number of threshold-and-refit rounds.
+
+    Returns
+    -------
+    numpy.ndarray, shape (p, d)
+        The sparse coefficients.
+
     Examples
     --------
     >>> theta = np.eye(3)
