@@ -17,16 +17,36 @@ Examples
 True
 """
 
-from . import sindy
-from ._metrics import energy_drift, energy_mse, state_mse
-from ._models import HNN, LNN, BaselineMLP, DynamicsModel
-from ._other_systems import DoublePendulum, Lorenz
-from ._problem import HamiltonianProblem
-from ._sympnet import GSympNet, LASympNet, SympNet
-from ._systems import HamiltonianSystem, MassSpring, Pendulum, TwoBody
-from .sindy import SINDy
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> submodule, imported on first access (PEP 562): importing the package costs almost
+# nothing, and scipy, scikit-learn and numba load only when a feature that needs them is used
+_EXPORTS = {
+    "sindy": ".sindy",
+    "energy_drift": "._metrics",
+    "energy_mse": "._metrics",
+    "state_mse": "._metrics",
+    "HNN": "._models",
+    "LNN": "._models",
+    "BaselineMLP": "._models",
+    "DynamicsModel": "._models",
+    "DoublePendulum": "._other_systems",
+    "Lorenz": "._other_systems",
+    "HamiltonianProblem": "._problem",
+    "GSympNet": "._sympnet",
+    "LASympNet": "._sympnet",
+    "SympNet": "._sympnet",
+    "HamiltonianSystem": "._systems",
+    "MassSpring": "._systems",
+    "Pendulum": "._systems",
+    "TwoBody": "._systems",
+    "SINDy": ".sindy",
+}
 
 __all__ = [
     "HNN",
@@ -49,3 +69,28 @@ __all__ = [
     "sindy",
     "state_mse",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'remodel_dynamics' has no attribute {name!r}")
+    mod = importlib.import_module(module, __name__)
+    value = mod if module == "." + name else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the names as static analysis sees them
+    from . import sindy
+    from ._metrics import energy_drift, energy_mse, state_mse
+    from ._models import HNN, LNN, BaselineMLP, DynamicsModel
+    from ._other_systems import DoublePendulum, Lorenz
+    from ._problem import HamiltonianProblem
+    from ._sympnet import GSympNet, LASympNet, SympNet
+    from ._systems import HamiltonianSystem, MassSpring, Pendulum, TwoBody
+    from .sindy import SINDy
