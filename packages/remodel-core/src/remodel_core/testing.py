@@ -79,13 +79,14 @@ def check_algorithm(algorithm: Algorithm, problem: Problem, **options: Any) -> S
     assert all(f.kw_only for f in dataclasses.fields(algorithm) if f.init), f"{cls.__name__} must be keyword-only"
     assert cls.problem_types, f"{cls.__name__}.problem_types is empty"
     shared = {f.name for f in dataclasses.fields(SolveOptions)}
-    assert isinstance(cls.supported_options, frozenset), f"{cls.__name__}.supported_options must be a frozenset"
-    assert cls.supported_options <= shared, f"not shared options: {sorted(cls.supported_options - shared)}"
+    supported = algorithm.supported_options  # a class attribute, or a property of a wrapper
+    assert isinstance(supported, frozenset), f"{cls.__name__}.supported_options must be a frozenset"
+    assert supported <= shared, f"not shared options: {sorted(supported - shared)}"
     algorithm.validate()
     probes = {"maxiters": 2, "maxtime": 1e6, "abstol": 1e-300, "reltol": 1e-300, "callback": lambda state: None,
               "seed": 1, "dtype": torch.float64, "checkpoint": "unused.pt", "monitor_every": 2}
     for name, value in probes.items():
-        if name in cls.supported_options or name in ALWAYS_SUPPORTED:
+        if name in supported or name in ALWAYS_SUPPORTED:
             continue
         try:
             solve(problem, algorithm, **{name: value})
@@ -108,7 +109,7 @@ def check_algorithm(algorithm: Algorithm, problem: Problem, **options: Any) -> S
         else:  # pragma: no cover - only reached by a broken algorithm
             raise AssertionError(f"solve{(type(args[0]).__name__, kwargs)} was not rejected")
 
-    default = {"maxiters": 3} if "maxiters" in cls.supported_options else {}
+    default = {"maxiters": 3} if "maxiters" in supported else {}
     options = {**default, "progress": False, **options}
     first = solve(problem, algorithm, **options)
     assert isinstance(first, Solution)
