@@ -74,7 +74,7 @@ CASES = [
     ("tb blocks zero", lambda: thermal_block(blocks=(0, 2), n=4), ValueError, "blocks"),
     ("tb blocks scalar", lambda: thermal_block(blocks=2, n=4), TypeError, "blocks"),
     ("tb n zero", lambda: thermal_block(n=0), ValueError, "n must"),
-    ("tb n float", lambda: thermal_block(n=4.0), ValueError, "n must"),
+    ("tb n float", lambda: thermal_block(n=4.0), TypeError, "n must"),
     ("tb n not divisible", lambda: thermal_block(blocks=(3, 3), n=4), ValueError, "n must be divisible"),
     ("tb sample n", lambda: FOM.sample(0, np.random.default_rng(0)), ValueError, "n must"),
     ("sam no operators", lambda: StationaryAffineModel([], RHS, RANGES), ValueError, "operators"),
@@ -325,6 +325,9 @@ CASES = [
     ("ae lr", lambda: AutoencoderROM(lr=0.0).fit(MU, X[:5]), ValueError, "lr"),
     ("ae rows", lambda: AutoencoderROM().fit(MU, X), ValueError, "snapshots must"),
     ("conv ae n", lambda: ConvAutoencoder(n=10, latent=2), ValueError, "n must"),
+    ("conv ae latent", lambda: ConvAutoencoder(n=8, latent=0), ValueError, "latent must"),
+    ("heat T inf", lambda: heat_model(n=4, T=np.inf), ValueError, "T must"),
+    ("burgers nt float", lambda: BurgersModel(n=16, nt=4.0), TypeError, "nt must"),
 ]
 
 

@@ -23,6 +23,15 @@ class ConvAutoencoder(nn.Module):
     using deep convolutional autoencoders" (J. Comput. Phys. 404), scaled down: ELU activations, stride-2
     convolutions with kernel 5, a linear bottleneck, transposed convolutions in the decoder.
 
+    Parameters
+    ----------
+    n : int
+        Length of the snapshots (divisible by 4: two stride-2 convolutions).
+    latent : int
+        Size of the bottleneck.
+    channels : int, default 8
+        Channels of the first convolution (the second has twice as many).
+
     Examples
     --------
     >>> ae = ConvAutoencoder(n=32, latent=3).double()
@@ -32,6 +41,9 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(self, n: int, latent: int, channels: int = 8) -> None:
         super().__init__()
+        check_positive("n", n, integer=True)
+        check_positive("latent", latent, integer=True)
+        check_positive("channels", channels, integer=True)
         if n % 4:
             raise ValueError(f"n must be divisible by 4, got {n}")
         self.n, self.channels = n, channels

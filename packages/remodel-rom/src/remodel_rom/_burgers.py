@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
+from remodel_core import check_positive
 
 from ._deim import deim_points
 from ._pod import POD
@@ -116,8 +117,7 @@ class BurgersModel:
         parameter_ranges: Sequence[tuple[float, float]] = ((0.5, 1.0), (0.01, 0.05)),
     ) -> None:
         for name, value in (("n", n), ("nt", nt), ("save_every", save_every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_positive(name, value, integer=True)
         if nt % save_every:
             raise ValueError(f"nt must be a multiple of save_every, got nt={nt}, save_every={save_every}")
         if not T > 0:
@@ -185,6 +185,15 @@ class ReducedBurgersModel:
 
     Online cost per time step: ``O(r m + r^2)`` with ``r`` modes and ``m`` DEIM points; the implicit reduced
     operator ``(I - dt nu V^T D2 V)^{-1}`` is formed from the affine ``nu`` dependence at the start of a solve.
+
+    Parameters
+    ----------
+    fom : BurgersModel
+        The full model.
+    basis : numpy.ndarray, shape (n, r)
+        Orthonormal POD modes of the state.
+    deim_basis : numpy.ndarray, shape (n, m)
+        Modes of the convective term, interpolated at their DEIM points.
 
     Examples
     --------

@@ -13,6 +13,16 @@ def deim_points(U: np.ndarray) -> np.ndarray:
     Point ``j`` is where the interpolation of basis vector ``j`` by the first ``j`` vectors at the first
     ``j`` points errs most; ``U[points]`` is then invertible.
 
+    Parameters
+    ----------
+    U : numpy.ndarray, shape (N, m)
+        Linearly independent basis vectors, ``m <= N``.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (m,)
+        Distinct row indices.
+
     Examples
     --------
     >>> U = np.linalg.qr(np.random.default_rng(0).standard_normal((30, 4)))[0]
@@ -47,6 +57,19 @@ def deim_points(U: np.ndarray) -> np.ndarray:
 
 def deim_interpolate(U: np.ndarray, points: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The DEIM approximation ``U (P^T U)^{-1} values`` of a vector known only at ``points``.
+
+    Parameters
+    ----------
+    U : numpy.ndarray, shape (N, m)
+        The DEIM basis.
+    points : numpy.ndarray of int, shape (m,)
+        Interpolation indices (from :func:`deim_points`).
+    values : numpy.ndarray, shape (m,) or (m, k)
+        The vector(s) at ``points``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,) or (N, k)
 
     Examples
     --------

@@ -15,6 +15,11 @@ import scipy.sparse as sp
 def unit_square_mesh(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and triangles of the unit square cut into ``n x n`` squares, each split along its diagonal.
 
+    Parameters
+    ----------
+    n : int
+        Squares per side.
+
     Returns
     -------
     nodes : ndarray, shape ((n+1)**2, 2)
@@ -92,6 +97,19 @@ def _mass_triplets(nodes, triangles):  # pragma: no cover - compiled
 def assemble_stiffness(nodes: np.ndarray, triangles: np.ndarray, coefficient: np.ndarray) -> sp.csr_matrix:
     """P1 stiffness matrix ``K_ij = sum_T c_T int_T grad(phi_i) . grad(phi_j)`` (numba kernel).
 
+    Parameters
+    ----------
+    nodes : numpy.ndarray, shape (n_nodes, 2)
+        Node coordinates.
+    triangles : numpy.ndarray of int, shape (n_triangles, 3)
+        Vertex indices.
+    coefficient : numpy.ndarray, shape (n_triangles,)
+        The conductivity ``c_T`` on each triangle.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n_nodes, n_nodes)
+
     Examples
     --------
     >>> nodes, tris = unit_square_mesh(4)
@@ -112,6 +130,17 @@ def assemble_stiffness(nodes: np.ndarray, triangles: np.ndarray, coefficient: np
 def assemble_mass(nodes: np.ndarray, triangles: np.ndarray) -> sp.csr_matrix:
     """P1 mass matrix ``M_ij = int phi_i phi_j`` (numba kernel).
 
+    Parameters
+    ----------
+    nodes : numpy.ndarray, shape (n_nodes, 2)
+        Node coordinates.
+    triangles : numpy.ndarray of int, shape (n_triangles, 3)
+        Vertex indices.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n_nodes, n_nodes)
+
     Examples
     --------
     >>> nodes, tris = unit_square_mesh(3)
@@ -127,6 +156,17 @@ def assemble_mass(nodes: np.ndarray, triangles: np.ndarray) -> sp.csr_matrix:
 
 def assemble_load(nodes: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """P1 load vector of the constant source ``f = 1`` (one third of each triangle's area per vertex).
+
+    Parameters
+    ----------
+    nodes : numpy.ndarray, shape (n_nodes, 2)
+        Node coordinates.
+    triangles : numpy.ndarray of int, shape (n_triangles, 3)
+        Vertex indices.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_nodes,)
 
     Examples
     --------

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from remodel_core import check_positive
 
 from ._fem import assemble_mass, unit_square_mesh
 from ._stationary import StationaryAffineModel, thermal_block
@@ -18,6 +19,17 @@ class InstationaryAffineModel:
     ``A(mu) = sum_q theta_q(mu) A_q`` comes from a :class:`StationaryAffineModel` (its operators, theta,
     right-hand side and parameter box).
 
+    Parameters
+    ----------
+    stationary : StationaryAffineModel
+        Gives ``A_q``, ``theta``, ``f`` and the parameter box.
+    mass : scipy.sparse matrix
+        The mass matrix ``M`` on the same unknowns.
+    T : float, default 1
+        Final time.
+    nt : int, default 50
+        Number of implicit Euler steps.
+
     Examples
     --------
     >>> fom = heat_model(n=8, nt=10)
@@ -26,10 +38,10 @@ class InstationaryAffineModel:
     """
 
     def __init__(self, stationary: StationaryAffineModel, mass: sp.spmatrix, T: float = 1.0, nt: int = 50) -> None:
-        if isinstance(nt, bool) or not isinstance(nt, int) or nt < 1:
-            raise ValueError(f"nt must be a positive integer, got {nt!r}")
-        if not T > 0:
-            raise ValueError(f"T must be > 0, got {T!r}")
+        check_positive("nt", nt, integer=True)
+        check_positive("T", T)
+        if not np.isfinite(T):
+            raise ValueError(f"T must be finite, got {T!r}")
         if mass.shape != (stationary.n_dofs, stationary.n_dofs):
             raise ValueError(f"mass must be {stationary.n_dofs} x {stationary.n_dofs}, got {mass.shape}")
         self.stationary = stationary
@@ -66,6 +78,21 @@ class InstationaryAffineModel:
 def heat_model(blocks: tuple[int, int] = (2, 2), n: int = 32, T: float = 0.2, nt: int = 50) -> InstationaryAffineModel:
     """Heat conduction in the thermal block: ``u' - div(d(x; mu) grad u) = 1``, zero initial and boundary values.
 
+    Parameters
+    ----------
+    blocks : tuple of int, default (2, 2)
+        Blocks along x and y (one conductivity each).
+    n : int, default 32
+        Squares per side of the mesh.
+    T : float, default 0.2
+        Final time.
+    nt : int, default 50
+        Number of implicit Euler steps.
+
+    Returns
+    -------
+    InstationaryAffineModel
+
     Examples
     --------
     >>> heat_model(n=8).n_dofs
@@ -82,6 +109,13 @@ class ReducedInstationaryModel:
     """Galerkin projection of :class:`InstationaryAffineModel` onto an orthonormal basis ``V``.
 
     ``(M_r + dt A_r(mu)) a^{k+1} = M_r a^k + dt f_r`` with ``A_r(mu) = sum_q theta_q(mu) V^T A_q V``.
+
+    Parameters
+    ----------
+    fom : InstationaryAffineModel
+        The full model.
+    basis : numpy.ndarray, shape (n_dofs, r)
+        The basis ``V``, orthonormal.
 
     Examples
     --------

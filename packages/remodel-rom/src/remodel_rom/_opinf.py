@@ -13,6 +13,15 @@ from ._sklearn import validate_X, validate_Xy
 def quadratic_features(Q: np.ndarray) -> np.ndarray:
     """Compact Kronecker square ``(q_i q_j)_{i <= j}`` of each row of ``Q``: shape ``(K, r(r+1)/2)``.
 
+    Parameters
+    ----------
+    Q : numpy.ndarray, shape (K, r)
+        Reduced states, one per row.
+
+    Returns
+    -------
+    numpy.ndarray, shape (K, r(r+1)/2)
+
     Examples
     --------
     >>> quadratic_features(np.array([[1.0, 2.0]]))
@@ -24,6 +33,18 @@ def quadratic_features(Q: np.ndarray) -> np.ndarray:
 
 def time_derivatives(Q: np.ndarray, dt: float) -> np.ndarray:
     """Second-order finite-difference time derivatives of the rows of ``Q`` (equispaced by ``dt``).
+
+    Parameters
+    ----------
+    Q : numpy.ndarray, shape (K, r)
+        Reduced states at ``K >= 3`` equispaced times.
+    dt : float
+        The time step.
+
+    Returns
+    -------
+    numpy.ndarray, shape (K, r)
+        Central differences inside, one-sided second-order differences at both ends.
 
     Examples
     --------

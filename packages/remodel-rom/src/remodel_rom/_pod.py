@@ -31,6 +31,17 @@ def check_snapshots(X: np.ndarray, name: str = "X", n_features: int | None = Non
 def energy_rank(singular_values: np.ndarray, energy: float) -> int:
     """Smallest ``r`` with ``sum_{i<r} s_i^2 >= energy * sum_i s_i^2`` (the POD energy criterion).
 
+    Parameters
+    ----------
+    singular_values : numpy.ndarray
+        Singular values, in decreasing order.
+    energy : float
+        Fraction of the squared sum to keep, in ``(0, 1]``.
+
+    Returns
+    -------
+    int
+
     Examples
     --------
     >>> energy_rank(np.array([3.0, 1.0, 0.1]), 0.85)
@@ -56,6 +67,17 @@ def incremental_svd(
 
     Returns the left singular vectors ``U`` (N, r) and singular values ``s``; only ``U``, ``s`` and one batch
     are held in memory at a time. Singular values at or below ``rtol * s_max`` are dropped (``r <= rank``).
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (N, K)
+        The snapshots as columns.
+    rank : int
+        Largest number of singular triplets kept.
+    batch_size : int
+        Columns added per update.
+    rtol : float, default 1e-12
+        Relative cut-off of singular values.
 
     Examples
     --------
@@ -121,7 +143,7 @@ class POD(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    components_ : ndarray, shape (n_components_, n_features)
+    components_ : ndarray, shape (``n_components_``, n_features)
     singular_values_ : ndarray
         All computed singular values above ``1e-12 * s_max`` (not only the kept ones).
     explained_energy_ratio_ : float
@@ -278,7 +300,7 @@ class POD(TransformerMixin, BaseEstimator):
         )
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        """Snapshots ``Z @ components_`` from coefficients (n_samples, n_components_)."""
+        """Snapshots ``Z @ components_`` from coefficients of shape (n_samples, ``n_components_``)."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "components_")

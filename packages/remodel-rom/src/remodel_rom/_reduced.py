@@ -19,6 +19,11 @@ class ResidualEstimator:
     the Euclidean norm of ``R c(mu)`` with ``c = (1, -theta_q(mu) u_r,i)``: no cancellation in a Gram
     matrix, accurate down to machine precision relative to ``||f||``.
 
+    Parameters
+    ----------
+    fom : StationaryAffineModel
+        The full model; its product ``X`` defines the dual norm.
+
     Examples
     --------
     >>> from remodel_rom import thermal_block
@@ -62,6 +67,17 @@ class ReducedStationaryModel:
     Online: ``A_r(mu) = sum_q theta_q(mu) V^T A_q V`` (a few ``n x n`` additions) and one dense solve;
     the a-posteriori bound ``||u(mu) - V u_r(mu)||_X <= ||r(mu)||_{X'} / alpha_LB(mu)`` (Rozza, Huynh &
     Patera 2008) costs ``O(Q n k)`` more.
+
+    Parameters
+    ----------
+    fom : StationaryAffineModel
+        The full model.
+    basis : numpy.ndarray, shape (n_dofs, k)
+        The reduced basis ``V``.
+    estimator : ResidualEstimator, optional
+        Offline data of the error bound; built here when not given.
+    n : int, optional
+        Use the first ``n`` basis vectors only (default: all).
 
     Examples
     --------

@@ -39,6 +39,18 @@ def _ssor_apply(indptr, indices, data, diag, omega, r):  # pragma: no cover - co
 def ssor_preconditioner(A: sp.spmatrix, omega: float) -> Callable[[np.ndarray], np.ndarray]:
     """Symmetric SOR preconditioner ``M^{-1} r`` of an SPD matrix (numba sweeps), ``0 < omega < 2``.
 
+    Parameters
+    ----------
+    A : scipy.sparse matrix
+        Symmetric positive definite, with a positive diagonal.
+    omega : float
+        Relaxation factor in ``(0, 2)``.
+
+    Returns
+    -------
+    callable
+        ``r -> M^{-1} r``.
+
     Examples
     --------
     >>> A = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(30, 30)).tocsr()
@@ -83,6 +95,16 @@ def solver_costs(
     """Iterations and work (matrix-vector products) of every candidate solver on every system ``(A, b)``.
 
     Returns ``(iterations, work)``, both of shape ``(n_systems, n_solvers)``.
+
+    Parameters
+    ----------
+    systems : sequence of (A, b)
+        Sparse SPD matrices and right-hand sides.
+    solvers : dict, optional
+        ``name -> (preconditioner factory or None, matrix-vector products per iteration)``; by default
+        the six candidates of ``DEFAULT_SOLVERS``.
+    rtol : float, default 1e-8
+        Relative residual tolerance.
 
     Examples
     --------

@@ -28,6 +28,21 @@ def conjugate_gradient(
     (``p^T A p <= 0``: ``A`` is not positive definite, or ``r^T M^{-1} r <= 0``: the preconditioner is not)
     raises ``ValueError`` naming ``A`` or ``preconditioner``, never a NaN result.
 
+    Parameters
+    ----------
+    A : scipy.sparse matrix or numpy.ndarray
+        Symmetric positive definite.
+    b : numpy.ndarray
+        Right-hand side.
+    x0 : numpy.ndarray, optional
+        Initial guess (zero when not given).
+    rtol : float, default 1e-8
+        Relative residual tolerance, in ``(0, 1)``.
+    maxiter : int, optional
+        Iteration limit (by default ``10 * len(b)``).
+    preconditioner : callable, optional
+        ``r -> M^{-1} r`` for a symmetric positive definite ``M``.
+
     Examples
     --------
     >>> A = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(50, 50))
@@ -94,6 +109,11 @@ class LearnedInitialGuess:
 
     Any object with ``solve(mu)`` and ``reconstruct(u_r)`` works: a Galerkin/RB model or a POD-NN.
 
+    Parameters
+    ----------
+    rom : reduced model
+        Any object with ``solve(mu)`` and ``reconstruct(u_r)``.
+
     Examples
     --------
     >>> from remodel_core import solve
@@ -125,6 +145,23 @@ def cg_iterations(
     jacobi: bool = False,
 ) -> np.ndarray:
     """CG iterations to ``rtol`` on the full model at each parameter, cold or from ``guess(mu)``.
+
+    Parameters
+    ----------
+    fom : StationaryAffineModel
+        The full model (``operator(mu)`` and ``rhs``).
+    mus : numpy.ndarray, shape (k, p)
+        Parameters.
+    guess : callable, optional
+        ``guess(mu) -> x0``, e.g. a :class:`LearnedInitialGuess`; zero when not given.
+    rtol : float, default 1e-8
+        Relative residual tolerance.
+    jacobi : bool, default False
+        Precondition with the diagonal of ``A(mu)``.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (k,)
 
     Examples
     --------

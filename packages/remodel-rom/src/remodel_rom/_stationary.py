@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from remodel_core import check_positive
 
 from ._fem import assemble_load, assemble_stiffness, boundary_nodes, unit_square_mesh
 from ._linalg import asymmetry, check_product, is_positive_definite
@@ -18,6 +19,11 @@ from ._linalg import asymmetry, check_product, is_positive_definite
 @dataclasses.dataclass(frozen=True)
 class AffineCoefficients:
     """The coefficient functions ``theta(mu) = (1, ..., 1, mu_1, ..., mu_p)`` (``n_constant`` leading ones).
+
+    Parameters
+    ----------
+    n_constant : int, default 0
+        Number of leading constant coefficients.
 
     Examples
     --------
@@ -225,6 +231,19 @@ def thermal_block(
     ``(n-1)**2`` interior unknowns and the energy product ``A(1)`` is the H1_0 semi-inner product.
     The conductivities range over ``mu_range`` (``0 < low <= high``); ``solve`` refuses a ``mu`` outside it.
 
+    Parameters
+    ----------
+    blocks : tuple of int, default (2, 2)
+        Blocks along x and y (one conductivity each).
+    n : int, default 64
+        Squares per side of the mesh (a multiple of each block count).
+    mu_range : tuple of float, default (0.1, 1.0)
+        Range of each conductivity.
+
+    Returns
+    -------
+    StationaryAffineModel
+
     Examples
     --------
     >>> fom = thermal_block(blocks=(3, 3), n=12)
@@ -235,8 +254,7 @@ def thermal_block(
         raise TypeError(f"blocks must be a pair (bx, by), got {blocks!r}")
     bx, by = blocks
     for name, value in (("blocks[0]", bx), ("blocks[1]", by), ("n", n)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive(name, value, integer=True)
     if not isinstance(mu_range, tuple | list) or len(mu_range) != 2:
         raise TypeError(f"mu_range must be a pair (low, high), got {mu_range!r}")
     lo, hi = mu_range

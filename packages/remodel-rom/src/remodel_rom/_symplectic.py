@@ -12,6 +12,15 @@ from ._sklearn import validate_X
 def poisson_matrix(n: int) -> np.ndarray:
     """The canonical Poisson matrix ``J_2n = [[0, I], [-I, 0]]``.
 
+    Parameters
+    ----------
+    n : int
+        Number of degrees of freedom.
+
+    Returns
+    -------
+    numpy.ndarray, shape (2n, 2n)
+
     Examples
     --------
     >>> poisson_matrix(1)
@@ -111,6 +120,22 @@ class CotangentLiftPOD(TransformerMixin, BaseEstimator):
 
 def implicit_midpoint_linear(K: np.ndarray, z0: np.ndarray, dt: float, n_steps: int) -> np.ndarray:
     """Implicit midpoint rule (symplectic) for ``z' = J K z``; conserves ``z^T K z / 2`` exactly.
+
+    Parameters
+    ----------
+    K : numpy.ndarray, shape (2n, 2n)
+        Symmetric matrix of the quadratic Hamiltonian ``z^T K z / 2``.
+    z0 : numpy.ndarray, shape (2n,)
+        Initial state.
+    dt : float
+        Time step.
+    n_steps : int
+        Number of steps.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_steps + 1, 2n)
+        The trajectory, ``z0`` first.
 
     Examples
     --------
