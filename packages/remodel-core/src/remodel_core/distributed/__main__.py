@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._health import RankLostError
@@ -19,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
         run_config(args.config, json_out=args.json, timeout=args.timeout)
     except RankLostError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
-        return 3
+        # the process group cannot be torn down cleanly without the lost peer: leave at once (torchrun's
+        # agent then stops the remaining workers)
+        os._exit(3)
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
