@@ -15,7 +15,9 @@ from remodel_core import TrainingProblem, solve
 from remodel_core.nn import MLP, ResNetMLP
 from remodel_core.optim import (
     ASPQN,
+    MGOPT,
     MSPQN,
+    RMTR,
     Auto,
     AutoOptimizer,
     BlockInverseHessian,
@@ -25,6 +27,7 @@ from remodel_core.optim import (
     ParameterDecomposition,
     RMTROptimizer,
     SPQNOptimizer,
+    WidthHierarchy,
     decompose,
     decompose_layers,
     decompose_neurons,
@@ -362,3 +365,53 @@ def test_dense_curvature_on_coarse_levels_only(cls):
         H = opt.memories[level]
         assert isinstance(H, DenseInverseHessian) and H.updates > 0
         assert H.H.shape[0] == opt.hierarchy.size(level) < n
+
+
+# width coarsening of a plain MLP ---------------------------------------------------------------------------
+def test_width_hierarchy_coarse_network_is_the_prolongated_one():
+    """f_l(y) = f_0(P y) exactly (a duplicated neuron pair with halved outgoing weights is the coarse
+    neuron), hence grad f_l(y) = P^T grad f_0(P y); and R P = I."""
+    torch.manual_seed(0)
+    net = MLP(2, 1, width=8, depth=3).double()
+    H = WidthHierarchy(net, levels=3)
+    x = torch.rand(20, 2, dtype=torch.float64)
+
+    def closure():
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        return loss
+
+    assert [H.size(level) for level in range(3)] == [177, 57, 21]
+    for level in (1, 2):
+        y = torch.randn(H.size(level), dtype=torch.float64)
+        z = y
+        for k in range(level - 1, -1, -1):
+            z = H.prolongate(k, z)
+        assert torch.allclose(H.restrict(level - 1, H.prolongate(level - 1, y)), y)
+        f_coarse, g_coarse = H.evaluate(level, y, closure)
+        f_fine, g_fine = H.evaluate(0, z, closure)
+        for k in range(level):
+            g_fine = H.restrict_gradient(k, g_fine)
+        assert f_coarse == pytest.approx(f_fine, rel=1e-12)
+        assert torch.allclose(g_coarse, g_fine, rtol=1e-10, atol=1e-12)
+    assert [p.shape for p in net.parameters()][2] == (8, 8)  # the fine weights are back
+
+
+@pytest.mark.parametrize("cls", [RMTR, MGOPT])
+def test_width_coarsening_trains_a_plain_mlp(cls):
+    prob = P.regression(width=16, depth=3)
+    first = float(prob.loss(prob.model.double(), *prob.data).detach())
+    sol = solve(prob, cls(levels=3, coarsen="width", coarse_hessian="ssbroyden"), maxiters=30, dtype=torch.float64)
+    assert sol.history["loss"][-1] < 1e-2 * first
+    assert all(n > 0 for n in sol.stats["evals_per_level"])
+
+
+def test_width_hierarchy_rejects_bad_networks():
+    with pytest.raises(ValueError, match="divisible"):
+        WidthHierarchy(MLP(1, 1, width=6, depth=2), levels=3)
+    with pytest.raises(TypeError, match="Linear"):
+        WidthHierarchy(torch.nn.Tanh(), levels=2)
+    with pytest.raises(TypeError, match="model"):
+        WidthHierarchy("net", levels=2)
+    with pytest.raises(ValueError, match="levels"):
+        WidthHierarchy(MLP(1, 1, width=8, depth=2), levels=0)

@@ -14,6 +14,7 @@ from ._robust_lbfgs import RobustLBFGS, RobustLBFGSOptimizer
 from ._schwarz import ASPQN, MSPQN, SPQNOptimizer
 from ._ssbroyden import HESSIANS, DenseInverseHessian, SSBroyden, SSBroydenOptimizer, make_memory
 from ._torch import LBFGS, SGD, Adam
+from ._width import WidthHierarchy
 
 __all__ = [
     "LBFGS", "SGD", "Adam",
@@ -22,7 +23,7 @@ __all__ = [
     "HESSIANS", "DenseInverseHessian", "SSBroyden", "SSBroydenOptimizer", "make_memory",
     "ASPQN", "MSPQN", "ParameterDecomposition", "SPQNOptimizer", "decompose_layers", "layers_of",
     "BlockInverseHessian", "decompose", "decompose_neurons",
-    "Auto", "AutoOptimizer", "dense_block_size", "matvec_rate",
+    "Auto", "AutoOptimizer", "dense_block_size", "matvec_rate", "WidthHierarchy",
     "MGOPT", "RMTR", "CollocationHierarchy", "LayerHierarchy", "LevelHierarchy", "MGOPTOptimizer",
     "MultilevelAlgorithm", "MultilevelOptimizer", "RMTROptimizer", "coherent_model",
 ]

@@ -18,6 +18,7 @@ from .._solution import Solution
 from .._training import OptimizerAlgorithm, TrainingProblem, train
 from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, _check_levels
 from ._ssbroyden import check_hessian, make_memory
+from ._width import WidthHierarchy
 
 Closure = Callable[[], torch.Tensor]
 Model = Callable[[torch.Tensor], tuple[float, torch.Tensor]]  # a coarse model: x -> (value, gradient)
@@ -177,7 +178,9 @@ class MultilevelOptimizer(torch.optim.Optimizer):
 class MultilevelAlgorithm(OptimizerAlgorithm):
     """Options shared by :class:`RMTR` and :class:`MGOPT`: the hierarchy.
 
-    ``coarsen="layers"`` coarsens a residual network in depth; ``"points"`` keeps the network and
+    ``coarsen="layers"`` coarsens a residual network in depth; ``"width"`` halves the hidden widths of a
+    plain MLP per level (:class:`~remodel_core.optim.WidthHierarchy`, neuron prolongation/restriction);
+    ``"points"`` keeps the network and
     coarsens the problem's data (nested subsets, ``factor`` times fewer points per level, full batch);
     ``"auto"`` picks layers when the model has residual ``blocks`` and points otherwise.
     """
@@ -197,8 +200,8 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
         check_hessian(self.hessian)
         if self.coarse_hessian is not None:
             check_hessian(self.coarse_hessian, name="coarse_hessian")
-        if self.coarsen not in ("auto", "layers", "points"):
-            raise ValueError(f"coarsen must be 'auto', 'layers' or 'points', got {self.coarsen!r}")
+        if self.coarsen not in ("auto", "layers", "points", "width"):
+            raise ValueError(f"coarsen must be 'auto', 'layers', 'points' or 'width', got {self.coarsen!r}")
         if self.restriction not in ("average", "inject"):
             raise ValueError(f"restriction must be 'average' or 'inject', got {self.restriction!r}")
         if self.prolongation not in ("constant", "linear"):
@@ -224,6 +227,8 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
                 "coarsen='points' needs the problem's data; use solve(problem, algorithm) or build a "
                 "CollocationHierarchy and pass it as hierarchy="
             )
+        if self._mode(model) == "width":
+            return self._build(model.parameters(), WidthHierarchy(model, self.levels))
         return self._build(model, None)
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
@@ -243,6 +248,8 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
         def make(model: nn.Module) -> torch.optim.Optimizer:
             if mode == "layers":
                 opt = self._build(model, None)
+            elif mode == "width":
+                opt = self._build(model.parameters(), WidthHierarchy(model, self.levels))
             else:
                 assert problem.data is not None
                 data = tuple(
