@@ -231,9 +231,9 @@ class TVPrimalDual(Algorithm):
             if split == "dual":
                 sigma_a = torch.full(A.out_shape, 0.99 / L, dtype=dtype, device=device)
         tau = tau / c
-        sigma_g = sigma_g * c
+        sigma_g = sigma_g * (0.99 * c)  # strictly inside Lemma 2's bound
         if sigma_a is not None:
-            sigma_a = sigma_a * c
+            sigma_a = sigma_a * (0.99 * c)
         lo, hi = self.box if (self.box is not None and split == "dual") else (-math.inf, math.inf)
         # starting point ----------------------------------------------------------------------------------
         if self.warm_start:
