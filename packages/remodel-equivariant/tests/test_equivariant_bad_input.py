@@ -53,6 +53,8 @@ CASES = [
     (lambda: GroupConv2d(2, 2, "C4")(torch.zeros(1, 8, 5, 5)), ValueError, "f must be a field"),
     (lambda: GroupConv2d(2, 2, "C4")([1.0]), TypeError, "f must be a torch.Tensor"),
     (lambda: GroupConv2d(2, 3, "C4").adjoint(torch.zeros(1, 2, 4, 5, 5)), ValueError, "g must be a field"),
+    (lambda: GroupConv2d(2, 2, group_bandwidth=-2), ValueError, "group_bandwidth"),
+    (lambda: GroupConv2d(2, 2, group_bandwidth=1.5), ValueError, "group_bandwidth"),
     (lambda: GroupBatchNorm(0), ValueError, "channels"),
     (lambda: GroupPool("sum"), ValueError, "reduction"),
     (lambda: GroupPool()(torch.zeros(1, 2, 5, 5)), ValueError, "f must be a field"),

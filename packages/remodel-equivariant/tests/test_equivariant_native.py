@@ -115,6 +115,18 @@ def test_every_native_layer_is_equivariant(name):
             assert err < 1e-12, (label, a, err)
 
 
+def test_group_bandwidth_limits_the_kernel_along_the_group_axis():
+    torch.manual_seed(8)
+    layer = GroupConv2d(1, 1, "C8", kernel_size=3, group_bandwidth=1)
+    weight = torch.einsum("gf,ocfq->ocgq", layer.modes, layer.coef)[0, 0]  # [8, nb]
+    spectrum = torch.fft.rfft(weight.double(), dim=0).abs()  # along the group axis
+    assert float(spectrum[2:].max()) < 1e-5 * float(spectrum[:2].max())
+    assert GroupConv2d(1, 1, "C8", kernel_size=3).coef.shape[2] == 5  # auto: N // 4 = 2 -> 1 + 2 * 2 modes
+    assert GroupConv2d(1, 1, "D8", kernel_size=3).coef.shape[2] == 10  # each reflection coset
+    assert GroupConv2d(1, 1, "C4", kernel_size=3).coef.shape[2] == 3  # auto: 1 -> no Nyquist mode
+    assert GroupConv2d(1, 1, "C4", kernel_size=3, group_bandwidth=None).coef.shape[2] == 4  # unconstrained
+
+
 def test_rotation_symmetry_is_not_trivial():
     # the same layers are not invariant (the output moves), and a lifting layer without the kernel rotation
     # (all T[g] = identity) is not equivariant: the check can fail

@@ -143,6 +143,12 @@ class GroupConv2d(_GroupKernel):
         One bias per output field.
     basis : {"smooth", "pixel"}
         Kernel parametrisation, as in :class:`LiftingConv2d`.
+    group_bandwidth : int or None
+        Band-limit of the kernel along the group axis: ``ψ(d, ·)`` (``d = g^{-1} h``) is a combination of the
+        Fourier modes ``1, cos(2π f k / N), sin(2π f k / N)``, ``f <= group_bandwidth``, of the rotation index
+        ``k`` (separately on each coset of the reflections for ``D_N``), so features vary smoothly between the
+        group's orientations, as in the steerable bases of Weiler & Cesa (2019).
+        Default ``"auto"``: ``max(1, N // 4)`` (2 for C8); ``None`` leaves the group axis unconstrained. Exact equivariance is unaffected.
 
     Examples
     --------
@@ -152,20 +158,30 @@ class GroupConv2d(_GroupKernel):
     """
 
     def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 3,
-                 bias: bool = True, basis: str = "smooth") -> None:
+                 bias: bool = True, basis: str = "smooth", group_bandwidth: int | str | None = "auto") -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
         n, nb = self.group.order, self.basis_size
+        if group_bandwidth == "auto":
+            group_bandwidth = max(1, self.group.N // 4)
+        if group_bandwidth is not None:
+            _check_int("group_bandwidth", group_bandwidth, low=0)
+        modes = _group_modes(self.group, group_bandwidth).to(torch.get_default_dtype())  # [n, nf]
+        self.register_buffer("modes", modes)
         scale = math.sqrt(2.0 / (in_channels * n * nb))
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, n, nb) * scale)
+        coef = torch.randn(out_channels, in_channels, n, nb) * scale
+        # the least-squares coefficients of a random full kernel: the same initial scale for every bandwidth
+        coef = torch.einsum("fg,ocgq->ocfq", torch.linalg.pinv(modes), coef)
+        self.coef = nn.Parameter(coef)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.register_buffer("products", self.group.inverse_products(), persistent=False)
 
     def filter(self) -> torch.Tensor:
         """The expanded ``[out * |G|, in * |G|, k, k]`` convolution weight."""
         n, k = self.group.order, self.kernel_size
-        psi = self.weight[:, :, self.products]  # [o, c, g, h, nb]: psi(g^{-1} h)
+        weight = torch.einsum("gf,ocfq->ocgq", self.modes, self.coef)  # [o, c, |G|, nb]
+        psi = weight[:, :, self.products]  # [o, c, g, h, nb]: psi(g^{-1} h)
         w = torch.einsum("gpq,ocghq->ogchp", self.transforms, psi)
         return w.reshape(self.out_channels * n, self.in_channels * n, k, k)
 
@@ -184,6 +200,20 @@ class GroupConv2d(_GroupKernel):
         y = F.conv_transpose2d(g.reshape(b, self.out_channels * n, *g.shape[-2:]), self.filter(),
                                padding=self.kernel_size // 2)
         return y.reshape(b, self.in_channels, n, *y.shape[-2:])
+
+
+def _group_modes(group: PlanarGroup, bandwidth: int | None) -> torch.Tensor:
+    """``[|G|, nf]``: Fourier modes of the rotation index up to ``bandwidth`` on each reflection coset
+    (the identity when ``bandwidth`` is ``None`` or reaches ``N // 2``)."""
+    n = group.order
+    if bandwidth is None or 2 * bandwidth + 1 >= group.N:
+        return torch.eye(n, dtype=torch.float64)
+    k = torch.arange(group.N, dtype=torch.float64)
+    cols = [torch.ones(group.N, dtype=torch.float64)]
+    for f in range(1, bandwidth + 1):
+        cols += [torch.cos(2 * math.pi * f * k / group.N), torch.sin(2 * math.pi * f * k / group.N)]
+    block = torch.stack(cols, 1)
+    return torch.block_diag(block, block) if group.flips else block
 
 
 class GroupBatchNorm(nn.Module):
@@ -316,6 +346,8 @@ class GCNN(nn.Module):
         Put :class:`EquivariantPool2d` between layers.
     basis : {"smooth", "pixel"}
         Kernel parametrisation of every convolution.
+    group_bandwidth : int or None
+        Band-limit along the group axis of the group convolutions (see :class:`GroupConv2d`).
 
     Examples
     --------
@@ -327,7 +359,7 @@ class GCNN(nn.Module):
 
     def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
                  out_features: int = 10, kernel_size: int = 5, pool: bool = True, downsample: bool = True,
-                 basis: str = "smooth") -> None:
+                 basis: str = "smooth", group_bandwidth: int | str | None = "auto") -> None:
         super().__init__()
         if isinstance(hidden, int) or not hidden or not all(
             isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden
@@ -341,7 +373,8 @@ class GCNN(nn.Module):
             if i + 1 < len(hidden):
                 if downsample:
                     layers.append(EquivariantPool2d())
-                layers.append(GroupConv2d(c, hidden[i + 1], self.group, kernel_size=kernel_size, basis=basis))
+                layers.append(GroupConv2d(c, hidden[i + 1], self.group, kernel_size=kernel_size, basis=basis,
+                                          group_bandwidth=group_bandwidth))
         self.features = nn.Sequential(*layers)
         self.head: nn.Module = InvariantHead(hidden[-1], out_features) if pool else GroupPool("max")
 
