@@ -148,7 +148,8 @@ class GroupConv2d(_GroupKernel):
         Fourier modes ``1, cos(2π f k / N), sin(2π f k / N)``, ``f <= group_bandwidth``, of the rotation index
         ``k`` (separately on each coset of the reflections for ``D_N``), so features vary smoothly between the
         group's orientations, as in the steerable bases of Weiler & Cesa (2019).
-        Default ``"auto"``: ``max(1, N // 4)`` (2 for C8); ``None`` leaves the group axis unconstrained. Exact equivariance is unaffected.
+        Default ``"auto"``: ``max(1, N // 4)`` (2 for C8); ``None`` leaves the group axis unconstrained.
+        Exact equivariance is unaffected.
 
     Examples
     --------

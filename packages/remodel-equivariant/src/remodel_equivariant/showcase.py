@@ -4,9 +4,8 @@ stability of ODE blocks."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -14,7 +13,7 @@ from remodel_core import ShowcaseSection, Table, TrainingProblem, pyplot, solve
 from remodel_core.optim import Adam
 
 from ._digits import digits_images, rotate_images
-from ._equivariance import check_equivariance, equivariance_error, hflip, rot90
+from ._equivariance import check_equivariance, equivariance_error, rot90
 from ._gconv import GCNN
 from ._ode import ODEResNet
 from ._pde import PDEGCNN
