@@ -35,9 +35,10 @@ from remodel_sampling import (
 
 def small_problem(n=64, seed=0):
     torch.manual_seed(seed)
-    return burgers().discretize(
+    train = burgers().discretize(
         MLP(2, 1, width=6, depth=2), points=n, boundary_points=16, seed=seed, derivatives="autograd"
     )
+    return dataclasses.replace(train, metrics={})  # no reference solution needed: the tests look at training
 
 
 def params(model):
