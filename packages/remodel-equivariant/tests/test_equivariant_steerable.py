@@ -2,6 +2,8 @@ import pytest
 import torch
 from remodel_equivariant import PlainCNN, SteerableCNN, equivariance_error, hflip, rot90
 
+pytest.importorskip("escnn", reason="escnn is the optional extra remodel-equivariant[escnn]")
+
 ROTATIONS = [rot90(1), rot90(2), rot90(3)]
 
 
