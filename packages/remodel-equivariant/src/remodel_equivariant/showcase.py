@@ -122,10 +122,11 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     fig, axes = plt.subplots(1, 4, figsize=(17, 4), gridspec_kw={"width_ratios": [1.6, 0.8, 0.8, 1.4]})
     for name, curve in curves.items():
         axes[0].plot(angles, curve, "o-", ms=3, label=name)
-    axes[0].set(xlabel="rotation of the test digits (degrees)", ylabel="accuracy", ylim=(0, 1.02),
+    axes[0].set(xlabel="rotation of the test digits (degrees)", ylabel="accuracy", ylim=(0, 1.25),
                 title="trained on upright digits only")
+    axes[0].set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     axes[0].set_xticks(range(0, 361, 45))
-    axes[0].legend(loc="lower center", fontsize=8)
+    axes[0].legend(loc="upper center", ncol=2, fontsize=8)
     axes[1].imshow(fm.numpy(), cmap="viridis")
     axes[1].set_title("C8 feature map", fontsize=9)
     axes[2].imshow(fm_rot.numpy(), cmap="viridis")
