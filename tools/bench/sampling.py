@@ -13,8 +13,8 @@ c=0, adds ``m``); RAR-G/RAR-D start with ``N - rounds m`` points and end with ``
 random, ``--candidates`` per round. Relative L2 on the reference grid (Burgers: Cole–Hopf on Raissi's
 256 x 100 grid; Allen–Cahn: ETDRK4 on 512 x 201), mean and standard deviation over ``--seeds`` seeds
 (seed s: network initialisation, points and candidates). ``--problem holes``: Poisson on a square with
-three circular holes (``remodel_sampling.poisson_holes``, soft Dirichlet data on the CSG boundary, 3 x 32
-network).
+three circular holes (``remodel_sampling.poisson_holes``, soft Dirichlet data on 400 points of the CSG
+boundary with loss weight 100, 3 x 32 network).
 
     uv run --frozen python tools/bench/sampling.py --json docs/bench/sampling_burgers.json
     uv run --frozen python tools/bench/sampling.py --problem holes --json docs/bench/sampling_holes.json
@@ -85,7 +85,9 @@ def run(args: argparse.Namespace, prob: Any, network: Any, n_boundary: int, name
     n0 = strategy.initial_points(args.points, total_rounds)
     sampler = Sobol() if name == "sobol" else UniformRandom()
     x0 = sampler.sample(n0, prob.domain, seed=seed)
-    kwargs: dict[str, Any] = {"boundary_points": n_boundary} if prob.conditions else {"boundary_points": 1}
+    kwargs: dict[str, Any] = {"boundary_points": 1}
+    if prob.conditions:  # soft Dirichlet data (holes): weight 100 on the boundary term, as is common for PINNs
+        kwargs = {"boundary_points": n_boundary, "weights": {"boundary": 100.0}}
     train = prob.discretize(network(seed), points=x0, seed=seed, derivatives="autograd", **kwargs)
     t0 = time.perf_counter()
     common = {"strategy": strategy, "every": args.every, "candidates": args.candidates}

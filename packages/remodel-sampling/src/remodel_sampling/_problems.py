@@ -96,7 +96,7 @@ def hard_allen_cahn() -> tuple[PINNProblem, Callable[[nn.Module], nn.Module]]:
 
 
 HOLES = ((-0.45, 0.4, 0.3), (0.45, -0.4, 0.3), (-0.5, -0.5, 0.2))  # (x, y, r) of the holes
-PEAK = (0.25, 0.3, 0.08)  # centre and width of the sharp bump of the solution
+PEAK = (0.25, 0.3, 0.12)  # centre and width of the sharp bump of the solution
 
 
 def holes_domain() -> Geometry:
@@ -142,7 +142,7 @@ def _holes_evaluation() -> tuple[torch.Tensor, torch.Tensor]:
 
 def poisson_holes() -> PINNProblem:
     """Poisson ``-Δu = f`` on ``[-1, 1]^2`` with three circular holes, Dirichlet data from the manufactured
-    solution ``u = exp(-|x - x_0|^2 / 0.08^2) + sin(pi x) cos(pi y / 2) / 2`` (a sharp bump between the holes
+    solution ``u = exp(-|x - x_0|^2 / 0.12^2) + sin(pi x) cos(pi y / 2) / 2`` (a sharp bump between the holes
     on a smooth field) on the outer square and on the three circles (a :class:`~remodel_core.pde.Difference`
     of a box and discs). Relative L2 on the 201 x 201 grid points inside the domain.
 
