@@ -16,8 +16,14 @@ random, ``--candidates`` per round. Relative L2 on the reference grid (Burgers: 
 three circular holes (``remodel_sampling.poisson_holes``, soft Dirichlet data on 400 points of the CSG
 boundary with loss weight 100, 3 x 32 network).
 
-    uv run --frozen python tools/bench/sampling.py --json docs/bench/sampling_burgers.json
-    uv run --frozen python tools/bench/sampling.py --problem holes --json docs/bench/sampling_holes.json
+The runs recorded in docs/BENCHMARKS.md (sized to the loaded shared machine; the defaults are longer):
+
+    uv run --frozen python tools/bench/sampling.py --adam 300 --lbfgs 500 --every 100 --candidates 10000 \
+        --json docs/bench/sampling_burgers.json
+    uv run --frozen python tools/bench/sampling.py --problem allen_cahn --points 1000 --adam 200 --lbfgs 200 \
+        --every 100 --candidates 10000 --json docs/bench/sampling_allen_cahn.json
+    uv run --frozen python tools/bench/sampling.py --problem holes --points 1000 --adam 200 --lbfgs 400 \
+        --every 100 --candidates 10000 --draw --json docs/bench/sampling_holes.json
     uv run --frozen python tools/bench/sampling.py --quick
 """
 
