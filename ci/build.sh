@@ -40,7 +40,8 @@ if [[ $n_whl -ne 8 || $n_sdist -ne 8 ]]; then
     status=1
 fi
 for w in dist/*.whl; do  # every wheel carries its licence and py.typed
-    if ! unzip -l "$w" | grep -q "licenses/LICENSE" || ! unzip -l "$w" | grep -q "/py.typed"; then
+    listing=$(unzip -l "$w")
+    if ! grep -q "licenses/LICENSE" <<< "$listing" || ! grep -q "/py.typed" <<< "$listing"; then
         echo "$w: LICENSE or py.typed missing" >&2
         status=1
     fi
