@@ -71,27 +71,28 @@ def test_tv_primal_dual_reaches_the_converged_psnr_faster_than_the_old_solver():
 
 
 def test_tv_gap_certifies_suboptimality_and_stops():
-    x = camera(32)
-    prob = InverseProblem.simulate(MotionBlur((32, 32), length=5, angle=20), x, noise_sigma=0.02, seed=0)
+    x = camera(24)
+    prob = InverseProblem.simulate(MotionBlur((24, 24), length=5, angle=20), x, noise_sigma=0.02, seed=0)
     lam = 0.01
     sol = solve(prob, TVPrimalDual(lam=lam, tol=1e-3, box=(0.0, 1.0), data="dual"), maxiters=3000)
     assert sol.retcode is ReturnCode.Success
     gaps = [g for g in sol.history["gap"] if not math.isnan(g)]
     assert all(g >= -1e-9 for g in gaps)  # weak duality
-    ref = solve(prob, TVPrimalDual(lam=lam, tol=1e-7, box=(0.0, 1.0), data="dual"), maxiters=6000)
+    ref = solve(prob, TVPrimalDual(lam=lam, tol=1e-6, box=(0.0, 1.0), data="dual"), maxiters=3000)
     # the certificate bounds the true suboptimality
     assert tv_objective(sol.u, prob, lam) - tv_objective(ref.u, prob, lam) <= gaps[-1] + 1e-9
     assert float(sol.u.min()) >= 0.0 and float(sol.u.max()) <= 1.0
-    primal, gap = tv_gap(ref.u, torch.zeros(2, 32, 32, dtype=torch.float64), prob.operator, prob.y, lam, (0.0, 1.0))
+    primal, gap = tv_gap(ref.u, torch.zeros(2, 24, 24, dtype=torch.float64), prob.operator, prob.y, lam, (0.0, 1.0))
     assert gap > 0  # a poor dual point gives a large gap
 
 
 def test_tv_on_tomography_uses_the_dual_splitting():
-    x = camera(24)
-    prob = InverseProblem.simulate(Radon(24, angles=20), x, noise_sigma=0.05, seed=0)
-    sol = solve(prob, TVPrimalDual(lam=0.5), maxiters=300)
+    x = camera(16)
+    R = Radon(16, angles=12)
+    prob = InverseProblem.simulate(R, x, noise_sigma=0.05, seed=0)
+    sol = solve(prob, TVPrimalDual(lam=0.5), maxiters=150)
     assert sol.stats["splitting"] == "dual"
-    assert psnr(sol.u, x) > psnr(Radon(24, angles=20).fbp(prob.y).clamp(0, 1), x)
+    assert psnr(sol.u, x) > psnr(R.fbp(prob.y).clamp(0, 1), x)
 
 
 def test_data_prox_exact_by_fft_and_by_cg():
@@ -150,9 +151,10 @@ def test_pnp_with_an_expansive_map_is_not_certified_to_converge():
     # breaking nonexpansiveness on purpose (D = 1.5 x): the iteration diverges and solve says so
     x = camera(16)
     prob = InverseProblem.simulate(GaussianBlur((16, 16), sigma=1.0), x, noise_sigma=0.01, seed=0)
-    sol = solve(prob, PnPPGD(denoiser=lambda z: 1.5 * z, step=1.0, relaxation=1.0), maxiters=2000)
-    assert sol.retcode in (ReturnCode.Diverged, ReturnCode.MaxIters)
-    assert sol.history["fp_residual"][-1] > 1e-3
+    sol = solve(prob, PnPPGD(denoiser=lambda z: 1.5 * z, step=1.0, relaxation=1.0), maxiters=200)
+    assert sol.retcode is ReturnCode.MaxIters
+    res = sol.history["fp_residual"]
+    assert res[-1] > 1e-3 and res[-1] >= res[10]
 
 
 @pytest.mark.parametrize("algo", ["admm", "hqs", "red"])

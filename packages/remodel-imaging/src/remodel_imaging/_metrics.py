@@ -26,6 +26,8 @@ def psnr(x: torch.Tensor, reference: torch.Tensor, *, data_range: float | None =
     if not rng > 0:
         raise ValueError(f"data_range must be > 0, got {rng!r}")
     mse = float(((x.double() - reference.double()) ** 2).mean())
+    if not math.isfinite(mse):
+        return math.nan if math.isnan(mse) else -math.inf
     return math.inf if mse == 0 else 10.0 * math.log10(rng**2 / mse)
 
 

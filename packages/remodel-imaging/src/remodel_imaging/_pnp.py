@@ -134,11 +134,11 @@ class _PnPBase(Algorithm):
             ctx.stats["iterations"] = iteration
             ctx.stats["denoiser_evals"] = ctx.stats.get("denoiser_evals", 0) + 1
             row = {"iteration": iteration, "fp_residual": residual, "time": ctx.elapsed()}
-            if x_true is not None and iteration % opts.monitor_every == 0:
+            if x_true is not None and iteration % opts.monitor_every == 0 and math.isfinite(residual):
                 with ctx.excluded_time():
                     row["psnr"] = psnr(x_new, x_true)
             ctx.log(**row)
-            if not bool(torch.isfinite(x_new).all()):
+            if not bool(torch.isfinite(x_new).all()) or not math.isfinite(residual):
                 retcode = ReturnCode.Diverged
             elif residual <= self.tol:
                 retcode = ReturnCode.Success
