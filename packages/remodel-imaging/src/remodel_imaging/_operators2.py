@@ -113,7 +113,8 @@ class MotionBlur(Convolution):
 
 class Radon(LinearOperator):
     """2-D parallel-beam tomography: line integrals of the image along ``angles`` (radians) at detector
-    positions one pixel apart, ``R^{n x n} -> R^{len(angles) x n_det}`` with ``n_det >= sqrt(2) n`` of the parity of ``n``.
+    positions one pixel apart, ``R^{n x n} -> R^{len(angles) x n_det}`` with ``n_det >= sqrt(2) n`` of the
+    parity of ``n``.
 
     The image is sampled by bilinear interpolation (``torch.nn.functional.grid_sample``) at points one pixel
     apart along each ray, ``(R x)(θ, s) = sum_t x(s (cos θ, sin θ) + t (-sin θ, cos θ))``, so ``R`` is the
