@@ -158,22 +158,42 @@ def test_adaptive_sampling_works_with_every_core_optimizer(inner):
     assert math.isfinite(sol.history["loss"][-1])
 
 
+BUILT = []
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProbeMGOPT(MGOPT):
+    """MG/OPT that keeps a reference to the optimizer it builds, to look at its hierarchy after the run."""
+
+    def _build(self, params, hierarchy):
+        opt = super()._build(params, hierarchy)
+        BUILT.append(opt)
+        return opt
+
+
 def test_multilevel_hierarchy_is_rebuilt_on_the_new_points():
     train = small_problem(n=32)
+    BUILT.clear()
     sol = solve(
         train,
-        AdaptiveSampling(inner=MGOPT(levels=2, coarsen="points"), strategy=RAD(), every=2, candidates=200),
+        AdaptiveSampling(
+            inner=ProbeMGOPT(levels=2, coarsen="points"), strategy=RAD(), every=2, candidates=200, rounds=1
+        ),
         maxiters=3,
         seed=0,
         dtype=torch.float64,
     )
-    # after the rebuild the coarse loss is the loss on a subset of the new points: evaluate it directly
-    x_new = sol.stats["data"]
-    H = CollocationHierarchy.from_data(
-        sol.u, train.loss, x_new, 2, generator=torch.Generator().manual_seed((0 * 1_000_003 + 1) % 2**32)
+    opt = BUILT[-1]
+    # the coarse level after the round is the loss on a subset of the new points, drawn with the round's seed
+    ref = CollocationHierarchy.from_data(
+        sol.u, train.loss, sol.stats["data"], 2, generator=torch.Generator().manual_seed(1)
     )
-    subset = H.losses[0]()
-    assert torch.isfinite(subset)
+    old = CollocationHierarchy.from_data(
+        sol.u, train.loss, tuple(t.double() for t in train.data), 2, generator=torch.Generator().manual_seed(0)
+    )
+    coarse = float(opt.hierarchy.losses[0]())
+    assert coarse == pytest.approx(float(ref.losses[0]()), rel=1e-12)
+    assert coarse != pytest.approx(float(old.losses[0]()), rel=1e-6)
 
 
 def test_rar_strategies_grow_the_set_and_history_tags_rounds():
