@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 from remodel_core.integrate import METHODS, dopri5_step
 from remodel_core.integrate._adaptive import ORDER, dopri5_solve
@@ -52,3 +53,30 @@ def test_dopri5_solve_counts_every_evaluation():
             controller="pi",
         )
         assert stats["nfev"] == calls[0] == 6 * (stats["steps"] + stats["rejected"]) + 1 + (first_step is None)
+
+
+def test_automatic_first_step_follows_hairer_norsett_wanner():
+    """The starting step of Hairer, Nørsett & Wanner (Section II.4) worked out by hand for y' = -lam y, y(0) = 1."""
+    from remodel_core.integrate._adaptive import _initial_step
+
+    rtol, atol = 1e-6, 1e-9
+    sk = atol + rtol
+    y0 = torch.tensor([1.0], dtype=D)
+    for lam in (1.0, 1000.0):
+        h = _initial_step(
+            lambda t, y, lam=lam: -lam * y, torch.tensor(0.0, dtype=D), y0, -lam * y0, rtol, atol, math.inf
+        )
+        d0, d1 = 1 / sk, lam / sk
+        h0 = 0.01 * d0 / d1
+        d2 = lam * lam * h0 / sk / h0  # |f(h0) - f(0)| / sk / h0 with f(h0) = -lam (1 - lam h0)
+        h1 = (0.01 / max(d1, d2)) ** (1 / ORDER)
+        assert h == pytest.approx(min(100 * h0, h1), rel=1e-9), (lam, h)
+
+
+def test_implicit_step_options_are_keyword_only():
+    from remodel_core.integrate import implicit_midpoint_step
+
+    q = p = torch.zeros(1, dtype=D)
+    implicit_midpoint_step(lambda q, p: (q, p), q, p, 0.1, tol=1e-10)
+    with pytest.raises(TypeError):
+        implicit_midpoint_step(lambda q, p: (q, p), q, p, 0.1, 1e-10)
