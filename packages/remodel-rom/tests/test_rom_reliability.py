@@ -181,3 +181,34 @@ def test_rb_greedy_extends_the_basis_at_the_arg_max_of_the_error_estimator(fom):
             c = V[:, :m].T @ (X @ u)
             rel = fom.energy_norm(u - V[:, :m] @ c) / fom.energy_norm(u)
             assert (rel < 1e-8) if inside else (rel > 1e-6), (n, m, rel)
+
+
+# -- mutation survivors of _reductors.py (cosmic-ray, docs/TESTING.md): the stopping rules and the options ------
+def test_rb_greedy_stops_at_the_first_step_whose_estimate_meets_atol_or_rtol(fom):
+    train = fom.sample(25, np.random.default_rng(5))
+    full = solve(ReductionProblem(fom, training=train), RBGreedy(basis_size=8))
+    est = full.history["max_estimate"]  # est[j]: the largest estimate with j + 1 basis vectors
+    atol = 0.5 * (est[2] + est[3])  # met first with 4 basis vectors
+    sol = solve(ReductionProblem(fom, training=train), RBGreedy(basis_size=8, atol=atol))
+    assert sol.retcode.name == "Success" and sol.u.basis_size == 4
+    assert sol.history["max_estimate"][-1] <= atol < sol.history["max_estimate"][-2]
+    scale = fom.energy_norm(fom.solve(train[0]))  # the first pick (all estimates are infinite) is train[0]
+    rtol = 0.5 * (est[4] + est[5]) / scale  # met first with 6 basis vectors
+    sol = solve(ReductionProblem(fom, training=train), RBGreedy(basis_size=8, rtol=rtol))
+    assert sol.retcode.name == "Success" and sol.u.basis_size == 6
+    assert full.retcode.name == "MaxIters" and full.u.basis_size == 8  # the basis size is a budget, not success
+
+
+def test_pod_galerkin_counts_full_solves_and_checks_its_options(fom):
+    sol = solve(ReductionProblem(fom, training=7), PODGalerkin(basis_size=3))
+    assert sol.stats["fom_solves"] == 7 and sol.u.basis_size == 3 and sol.retcode.name == "Success"
+    for bad, exc in (
+        (dict(basis_size=2.5), TypeError),
+        (dict(energy=0.0), ValueError),
+        (dict(energy=1.5), ValueError),
+        (dict(deim_size=1.5), TypeError),
+    ):
+        with pytest.raises(exc, match=next(iter(bad))):
+            solve(ReductionProblem(fom, training=7), PODGalerkin(**bad))
+    with pytest.raises(TypeError, match="basis_size"):
+        solve(ReductionProblem(fom, training=7), RBGreedy(basis_size=2.0))
