@@ -1,5 +1,6 @@
 """A killed or stopped (SIGSTOP) rank ends the other rank's run with an error naming the lost rank and the
-iteration, within the collective timeout (issue 11 item 8), for DistributedASPQN and for data-parallel Adam."""
+iteration, within the collective timeout (issue 11 item 8), for DistributedASPQN (ranks started by hand with
+torchrun's environment) and for data-parallel Adam (under torchrun)."""
 
 from __future__ import annotations
 
@@ -78,16 +79,57 @@ def _launch(tmp_path: pathlib.Path, algorithm: str, sig: str, extra: str = "") -
             p.communicate()
 
 
+def _torchrun(tmp_path: pathlib.Path, algorithm: str, sig: str) -> tuple[str, float, int]:
+    """The same under ``torchrun``: read its stderr until the surviving rank's error, then stop the job (the
+    agent would wait for its SIGTERM grace period on the stopped worker)."""
+    cfg = tmp_path / "cfg.py"
+    stamp = tmp_path / "fault_time"
+    cfg.write_text(_CONFIG.format(algorithm=algorithm, signal=sig, extra="", stamp=str(stamp)))
+    cmd = [*_helpers.torchrun(2), "-m", "remodel_core.distributed", str(cfg), "--timeout", str(TIMEOUT)]
+    job = subprocess.Popen(
+        cmd, env=_helpers.env(), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True
+    )
+    lines: list[str] = []
+    try:
+        assert job.stderr is not None
+        deadline = time.time() + 90
+        for line in job.stderr:
+            lines.append(line)
+            if line.startswith("error: distributed run failed") or time.time() > deadline:
+                break
+        seconds = time.time() - float(stamp.read_text()) if stamp.exists() else float("nan")
+        return "".join(lines), seconds, 3 if lines and lines[-1].startswith("error:") else -1
+    finally:  # the workers run in sessions of their own: kill them by their parent, then the agent
+        for pid in _children(job.pid):
+            os.kill(pid, signal.SIGKILL)
+        os.killpg(job.pid, signal.SIGKILL)
+        job.communicate()
+
+
+def _children(parent: int) -> list[int]:
+    out = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                out.append(int(entry.name))
+    return out
+
+
 @pytest.mark.parametrize(
     ("algorithm", "sig"),
     [
         ("DistributedASPQN(subdomains=2)", "SIGKILL"),  # the Schwarz method, a killed rank
-        ("Adam(lr=1e-3)", "SIGSTOP"),  # data-parallel training, a stopped rank
+        ("Adam(lr=1e-3)", "SIGSTOP"),  # data-parallel training, a stopped rank, under torchrun
         pytest.param("DistributedASPQN(subdomains=2)", "SIGSTOP", marks=pytest.mark.slow),
     ],
 )
 def test_lost_rank_is_named_with_its_iteration(tmp_path, algorithm, sig):
-    err, seconds, rc = _launch(tmp_path, algorithm, sig)
+    launch = _torchrun if algorithm.startswith("Adam") else _launch
+    err, seconds, rc = launch(tmp_path, algorithm, sig)
     assert rc == 3, err[-3000:]
     line = [ln for ln in err.splitlines() if ln.startswith("error: distributed run failed")]
     assert line, err[-3000:]
