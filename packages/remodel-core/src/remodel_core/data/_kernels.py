@@ -104,6 +104,13 @@ def _gather(src: np.ndarray, idx: np.ndarray, out: np.ndarray, parallel: bool | 
 def gather_reference(src: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """The numpy reference of :func:`gather_rows`: ``src[idx]``.
 
+    Parameters
+    ----------
+    src : numpy.ndarray
+        The samples (first dimension).
+    idx : array of int
+        Row indices.
+
     Examples
     --------
     >>> gather_reference(np.arange(4), np.array([3, 1]))
