@@ -145,3 +145,17 @@ def test_lipschitz_bound_of_compositions_and_refusal():
     dn = DnCNN(depth=3, features=4)
     est = lipschitz_estimate(dn, torch.rand(1, 1, 8, 8), iters=30)
     assert est > 0  # defined for any network (no certificate for the unconstrained baseline)
+
+
+def test_sll_bound_is_tight_for_a_diagonal_kernel():
+    # one channel, centre tap only: K K^T = k^2 = T, so on the active set h(x) = x - 2x = -x (slope -1)
+    layer = SLLConv2d(1, 1).double()
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.weight[0, 0, 1, 1] = 0.7
+        layer.bias.fill_(100.0)  # every unit active
+    x = torch.rand(1, 1, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    est = lipschitz_estimate(layer, x, iters=20)
+    assert abs(est - 1.0) < 1e-9
+    with torch.no_grad():
+        assert torch.allclose(layer(x), -x - 2 * 100.0 / 0.7, atol=1e-9)
