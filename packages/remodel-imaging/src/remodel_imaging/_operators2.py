@@ -96,7 +96,7 @@ def motion_kernel(length: float, angle: float, *, size: int | None = None) -> to
 
 
 class MotionBlur(Convolution):
-    """Periodic linear motion blur: convolution with :func:`motion_kernel` (``length`` pixels at ``angle``°).
+    """Periodic linear motion blur: convolution with :func:`motion_kernel` (``length`` pixels at ``angle`` degrees).
 
     Examples
     --------
