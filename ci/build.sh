@@ -52,7 +52,7 @@ trap 'rm -rf "$work"' EXIT
 echo "=== torch base: $python -m venv + pip install $torch_spec ${torch_index:+--index-url $torch_index}"
 t0=$SECONDS
 "$python" -m venv "$work/torch-base" \
-    && pip_ "$work/torch-base/bin/pip" install -q ${torch_index:+--index-url "$torch_index"} "$torch_spec" \
+    && pip_ "$work/torch-base/bin/pip" install -q --no-compile ${torch_index:+--index-url "$torch_index"} "$torch_spec" \
     || { echo "could not install $torch_spec" >&2; exit 1; }
 base_site=$("$work/torch-base/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 torch_mb=$(du -sm "$work/torch-base" | cut -f1)
@@ -78,7 +78,7 @@ check() {  # check DIST IMPORT_NAME WHEEL...
     local dist=$1 import=$2; shift 2
     local venv="$work/venv-$dist" t0=$SECONDS inst="fail" imp="-" example="-" mb="-"
     echo "=== $dist: python -m venv; pip install $(for w in "$@"; do basename "$w"; done | tr '\n' ' ')"
-    if fresh_venv "$venv" && pip_ "$venv/bin/pip" install -q "$@"; then
+    if fresh_venv "$venv" && pip_ "$venv/bin/pip" install -q --no-compile "$@"; then
         inst="ok"
         mb="$(du -sm "$venv" | cut -f1) MB"
         if (cd "$work" && "$venv/bin/python" -c "import $import; print('$import', $import.__version__)" \
@@ -104,9 +104,9 @@ check_escnn() {  # the documented Fortran-free recipe for remodel-equivariant[es
     local venv="$work/venv-escnn" t0=$SECONDS inst="fail" imp="-" example="-" mb="-"
     echo "=== remodel-equivariant[escnn]: pip install <wheels> numpy<2 ... ; pip install --no-deps escnn"
     if fresh_venv "$venv" \
-        && pip_ "$venv/bin/pip" install -q "$(wheel remodel-equivariant)" "$(wheel remodel-core)" \
+        && pip_ "$venv/bin/pip" install -q --no-compile "$(wheel remodel-equivariant)" "$(wheel remodel-core)" \
             "numpy<2" "scikit-learn<1.7" lie-learn joblib pymanopt autograd \
-        && pip_ "$venv/bin/pip" install -q --no-deps escnn; then
+        && pip_ "$venv/bin/pip" install -q --no-compile --no-deps escnn; then
         inst="ok"
         mb="$(du -sm "$venv" | cut -f1) MB"
         if (cd "$work" && "$venv/bin/python" -W ignore -c "import escnn.nn, remodel_equivariant"); then

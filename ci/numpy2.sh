@@ -8,7 +8,8 @@
 # from uv's cache), then pytest runs the tests/ folder of every package.  Tests that need escnn skip themselves
 # there.  remodel-equivariant and the umbrella remodel-sci join only when remodel-equivariant's base
 # dependencies are free of escnn (then its escnn extra is the only thing left out).
-# Usage: bash ci/numpy2.sh [extra pytest arguments]; NUMPY2_VENV=DIR picks another folder.
+# Usage: bash ci/numpy2.sh [extra pytest arguments]; NUMPY2_VENV=DIR picks another folder, NUMPY2_TESTS="PATHS"
+# runs only those test paths.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${NUMPY2_VENV:-.venv-numpy2}
@@ -49,6 +50,7 @@ EOF
 
 tests=()
 for p in "${packages[@]}"; do tests+=("packages/$p/tests"); done
+if [[ -n ${NUMPY2_TESTS:-} ]]; then read -r -a tests <<< "$NUMPY2_TESTS"; fi  # e.g. one package's tests/
 echo "=== numpy2: pytest ${tests[*]}"
 # The test files only: doctests print numpy scalars, whose repr changed in numpy 2 (np.float64(1.0)).
 set +e
