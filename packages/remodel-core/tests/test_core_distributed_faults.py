@@ -69,7 +69,7 @@ def _launch(tmp_path: pathlib.Path, algorithm: str, sig: str, extra: str = "") -
                     text=True,
                 )
             )
-        _, err = procs[0].communicate(timeout=90)
+        _, err = procs[0].communicate(timeout=240)
         seconds = time.time() - float(stamp.read_text()) if stamp.exists() else float("nan")
         return err, seconds, procs[0].returncode
     finally:
@@ -92,7 +92,7 @@ def _torchrun(tmp_path: pathlib.Path, algorithm: str, sig: str) -> tuple[str, fl
     lines: list[str] = []
     try:
         assert job.stderr is not None
-        deadline = time.time() + 90
+        deadline = time.time() + 240
         for line in job.stderr:
             lines.append(line)
             if line.startswith("error: distributed run failed") or time.time() > deadline:

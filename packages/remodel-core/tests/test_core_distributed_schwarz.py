@@ -29,7 +29,7 @@ PROBLEM, env, make, max_diff, params, torchrun = (
     _helpers.torchrun,
 )
 
-ALGO = "DistributedASPQN(subdomains=3, overlap=1, shards=2, timeout=20)"
+ALGO = "DistributedASPQN(subdomains=3, overlap=1, shards=2, timeout=60)"
 
 _SCRIPT = (
     PROBLEM
@@ -40,7 +40,7 @@ from remodel_core import solve
 from remodel_core.distributed import DistributedASPQN, init_distributed
 
 torch.set_num_threads(1)
-rank, world = init_distributed(timeout=20)
+rank, world = init_distributed(timeout=60)
 out, ck1, ck2 = sys.argv[1:4]
 res = {{}}
 sol = solve(make(), {ALGO}, maxiters=8)
@@ -73,7 +73,7 @@ def test_two_ranks_equal_one_process_and_resume_across_rank_counts(tmp_path, one
         [*torchrun(2), str(script), str(out), str(ck1), str(ck2)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         env=env(),
     )
     assert done.returncode == 0, done.stderr[-3000:]
