@@ -13,6 +13,11 @@ Action = Callable[[torch.Tensor], torch.Tensor]
 def rot90(k: int = 1) -> Action:
     """The action of a rotation by ``k * 90°`` on images (last two dimensions).
 
+    Parameters
+    ----------
+    k : int
+        Number of quarter turns (in the sense of :func:`torch.rot90`).
+
     Examples
     --------
     >>> rot90(1)(torch.tensor([[1, 2], [3, 4]])).tolist()

@@ -273,6 +273,11 @@ class EquivariantPool2d(nn.Module):
 
     Works on images ``[B, C, H, W]`` and on fields ``[B, C, |G|, H, W]`` (square maps).
 
+    Parameters
+    ----------
+    None
+        The layer has no options: the window follows from the parity of the input size.
+
     Examples
     --------
     >>> EquivariantPool2d()(torch.randn(1, 2, 4, 29, 29)).shape

@@ -35,7 +35,30 @@ def _conv_weight(channels: int, kernel_size: int) -> nn.Parameter:
 
 def conv_norm(weight: torch.Tensor, shape: Sequence[int], *, iters: int = 200, seed: int = 0) -> float:
     """Operator norm of the zero-padded ``same`` convolution with ``weight`` on images of ``shape = (H, W)``,
-    by power iteration on ``K^T K`` (``K^T`` is the transposed convolution, its exact adjoint)."""
+    by power iteration on ``K^T K`` (``K^T`` is the transposed convolution, its exact adjoint).
+
+    Parameters
+    ----------
+    weight : torch.Tensor
+        Convolution weight ``[C_out, C_in, k, k]`` (odd ``k``).
+    shape : sequence of int
+        Image size ``(H, W)``.
+    iters : int
+        Power iterations.
+    seed : int
+        Seed of the random start vector.
+
+    Returns
+    -------
+    float
+        The estimate of ``||K||_2`` (from below; it converges to the norm).
+
+    Examples
+    --------
+    >>> w = torch.zeros(1, 1, 3, 3); w[0, 0, 1, 1] = 2.0
+    >>> round(conv_norm(w, (4, 4)), 6)
+    2.0
+    """
     c = weight.shape[1]
     pad = weight.shape[-1] // 2
     gen = torch.Generator().manual_seed(seed)
@@ -59,6 +82,17 @@ class ParabolicBlock(nn.Module):
     The dynamics are the gradient flow of the convex energy ``sum Φ(K Y + b)`` (``Φ' = σ`` monotone), so
     the continuous flow is non-expansive, and so is the step when ``h <= 2 / (L_σ ||K||^2)``
     (:meth:`stable_step`). ``K`` is a ``same`` convolution, ``K^T`` the matching transposed convolution.
+
+    Parameters
+    ----------
+    channels : int
+        Channels of the state.
+    h : float
+        Step size.
+    kernel_size : int
+        Odd kernel size of ``K``.
+    activation : {"relu", "tanh"}
+        Monotone ``σ``.
 
     Examples
     --------
@@ -97,6 +131,17 @@ class HamiltonianBlock(nn.Module):
     positive semi-definite) have purely imaginary eigenvalues, so the forward propagation neither grows nor
     decays; the step is a composition of two shears, hence volume preserving and exactly invertible
     (:meth:`inverse`).
+
+    Parameters
+    ----------
+    channels : int
+        Channels of each half ``Y``, ``Z`` of the state.
+    h : float
+        Step size.
+    kernel_size : int
+        Odd kernel size.
+    activation : {"tanh", "relu"}
+        Monotone ``σ``.
 
     Examples
     --------
@@ -151,6 +196,17 @@ class AntisymmetricBlock(nn.Module):
     The Jacobian of the right-hand side is ``D (W - W^T - γ I)`` with ``D = diag(σ') > 0``, similar to
     ``D^{1/2} (W - W^T) D^{1/2} - γ D``: for ``γ = 0`` its eigenvalues are purely imaginary (no growth or
     decay of perturbations), for ``γ > 0`` they have negative real parts (damping).
+
+    Parameters
+    ----------
+    width : int
+        Dimension of the state.
+    h : float
+        Step size.
+    gamma : float
+        Damping ``γ >= 0``.
+    activation : {"tanh", "relu"}
+        Monotone ``σ``.
 
     Examples
     --------

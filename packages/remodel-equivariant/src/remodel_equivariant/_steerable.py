@@ -186,6 +186,21 @@ class PlainCNN(nn.Module):
     """An ordinary CNN laid out like :class:`SteerableCNN` (same depth, kernel size and channel counts
     ``hidden[i] * N``), the baseline without built-in symmetry.
 
+    Parameters
+    ----------
+    N : int
+        Channel multiplier (the group order the layout is matched to).
+    in_channels : int
+        Input channels.
+    hidden : sequence of int
+        Fields per layer (``hidden[i] * N`` channels).
+    out_features : int
+        Outputs of the linear head.
+    kernel_size : int
+        Odd kernel size.
+    pool : bool
+        Global average and linear head (``True``) or feature maps.
+
     Examples
     --------
     >>> PlainCNN(hidden=(2,), out_features=3, kernel_size=3, N=4)(torch.randn(2, 1, 9, 9)).shape
