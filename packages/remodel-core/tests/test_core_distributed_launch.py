@@ -36,6 +36,7 @@ timeout = 30
 )
 
 
+@pytest.mark.slow  # six processes (2 launchers, 2 agents, 2 workers): 58-150 s at load 13-19 on two cores
 def test_two_nodes_through_c10d_rendezvous_on_localhost(tmp_path):
     cfg = tmp_path / "cfg.py"
     cfg.write_text(_CONFIG)
