@@ -57,7 +57,7 @@ def test_group_law_and_kernel_transforms_are_a_homomorphism_on_exact_elements(na
 def test_smooth_basis_is_exactly_permuted_by_exact_elements_and_analytically_rotated(name):
     g = PlanarGroup(int(name[1:]), flips=name[0] == "D")
     B = g.smooth_kernel_basis(5)  # [order, 25, nb]
-    assert B.shape[-1] == 15  # rings r = 0, 1, 2 with harmonics m <= 2r
+    assert B.shape[-1] == 11  # rings r = 0, 1, 2 with harmonics m <= min(2r, 2)
     for a in g.exact_elements():
         for b in range(g.order):
             moved = g.act_on_image(a, B[b].T.reshape(-1, 5, 5)).reshape(-1, 25).T
