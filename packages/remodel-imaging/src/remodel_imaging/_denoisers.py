@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from remodel_core import Solution, TrainingProblem, solve
 from torch import nn
+
+if TYPE_CHECKING:
+    from remodel_core import Solution, TrainingProblem
 
 
 class DnCNN(nn.Module):
@@ -81,11 +85,14 @@ def denoising_problem(
 
     Examples
     --------
+    >>> from remodel_core import solve
     >>> from remodel_core.optim import Adam
     >>> prob = denoising_problem(DnCNN(depth=2, features=4), torch.rand(8, 1, 8, 8), noise_sigma=0.1)
     >>> solve(prob, Adam(lr=1e-3), maxiters=2).stats["iterations"]
     2
     """
+    from remodel_core import TrainingProblem
+
     if not isinstance(patches, torch.Tensor) or patches.dim() != 4 or patches.shape[1] != 1:
         raise ValueError(f"patches must be a tensor (N, 1, S, S), got {getattr(patches, 'shape', patches)!r}")
     if isinstance(noise_sigma, bool) or not isinstance(noise_sigma, int | float) or not noise_sigma > 0:
@@ -121,6 +128,7 @@ def train_denoiser(
     >>> sol.retcode.name
     'MaxIters'
     """
+    from remodel_core import solve
     from remodel_core.optim import Adam
 
     prob = denoising_problem(
