@@ -43,7 +43,7 @@ class WidthHierarchy(LevelHierarchy):
     >>> from remodel_core.nn import MLP
     >>> H = WidthHierarchy(MLP(2, 1, width=8, depth=2), levels=3)
     >>> [H.size(level) for level in range(3)]
-    [105, 37, 13]
+    [105, 37, 15]
     >>> x = H.get_fine()
     >>> e = torch.randn(H.size(1), dtype=torch.float64)
     >>> torch.allclose(H.restrict(0, H.prolongate(0, e)), e)
