@@ -58,14 +58,14 @@ class PlainCNN(nn.Module):
 
 
 def build(name: str, quick: bool) -> nn.Module:
-    """The model ``name`` (kernel 5 on the input layer, 3 after, as in the group CNNs)."""
+    """The model ``name``: kernel size 5 in every group convolution (as escnn's), width ``f`` fields."""
     f = (2, 4, 4) if quick else (4, 8, 8)
     if name == "cnn":
         return PlainCNN(tuple(8 * c for c in f))  # as many channels as C8's fields have maps
     if name == "c8":
-        return _native("C8", f)
+        return GCNN("C8", hidden=f, out_features=10, kernel_size=5)
     if name == "d8":
-        return _native("D8", tuple(max(1, c // 2) for c in f) if not quick else f)
+        return GCNN("D8", hidden=f, out_features=10, kernel_size=5)
     if name == "c8_escnn":
         return SteerableCNN(N=8, hidden=f, out_features=10, kernel_size=5, batch_norm=True, downsample=True,
                             global_pool="max")
@@ -74,15 +74,6 @@ def build(name: str, quick: bool) -> nn.Module:
     if name == "pde_gcnn":
         return PDEGCNN("C8", hidden=f, out_features=10, kernel_size=3)
     raise ValueError(name)
-
-
-def _native(group: str, fields: tuple[int, ...]) -> nn.Module:
-    model = GCNN(group, hidden=fields, out_features=10, kernel_size=3)
-    # a 5x5 lifting kernel, as escnn's first layer
-    from remodel_equivariant import LiftingConv2d
-
-    model.features[0] = LiftingConv2d(1, fields[0], group, kernel_size=5)
-    return model
 
 
 def escnn_build_times(quick: bool) -> tuple[float, float]:
