@@ -93,6 +93,33 @@ def escnn_build_times(quick: bool) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def build_times(quick: bool, repeats: int = 5) -> dict[str, float]:
+    """Construction times in seconds: native C8 and escnn C8 (the benchmark's models and a wide (16, 32, 64) one),
+    best of ``repeats`` in this process after a first build, and escnn's first build in a fresh process with an
+    empty (cold) and a filled (warm) basis cache."""
+    from remodel_equivariant._escnn import escnn_modules
+
+    escnn_modules()
+
+    def best(make) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            make()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    cold, warm = escnn_build_times(quick)
+    out = {"c8_native_best": best(lambda: build("c8", quick)), "c8_escnn_best": best(lambda: build("c8_escnn", quick)),
+           "c8_escnn_fresh_cold": cold, "c8_escnn_fresh_warm": warm,
+           "wide_native_best": best(lambda: GCNN("C8", hidden=(16, 32, 64), kernel_size=5)),
+           "wide_escnn_best": best(lambda: SteerableCNN(N=8, hidden=(16, 32, 64), kernel_size=5))}
+    out["speedup_best"] = out["c8_escnn_best"] / out["c8_native_best"]
+    out["speedup_fresh_warm"] = out["c8_escnn_fresh_warm"] / out["c8_native_best"]
+    out["speedup_wide"] = out["wide_escnn_best"] / out["wide_native_best"]
+    return out
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     with torch.no_grad():
@@ -106,8 +133,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--models", nargs="*", default=["cnn", "c8", "d8", "c8_escnn", "ode_resnet", "pde_gcnn"])
+    ap.add_argument("--build-only", action="store_true", help="only the construction times (best of 5)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.build_only:
+        times = build_times(args.quick)
+        for k, v in times.items():
+            print(f"{k:<22} {v:10.4f}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"build": times, "machine": platform.platform()}, indent=2))
+        return times
     epochs = args.epochs or (2 if args.quick else 12)
     batch = 64
     x, y = digits_images(29)
