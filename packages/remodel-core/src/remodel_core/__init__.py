@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # the names below load lazily (PEP 562): `import remodel_core
     from ._retcode import ReturnCode
     from ._solution import Solution
     from ._solve import remake, solve
-    from ._training import OptimizerAlgorithm, TrainingProblem, train
+    from ._training import TRAIN_OPTIONS, OptimizerAlgorithm, TrainingProblem, train
     from ._validation import check_positive
 
 #: Public name -> private module that defines it; loaded on first attribute access.
@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "remake": "._solve",
     "solve": "._solve",
     "OptimizerAlgorithm": "._training",
+    "TRAIN_OPTIONS": "._training",
     "TrainingProblem": "._training",
     "train": "._training",
 }
@@ -58,6 +59,7 @@ _EXPORTS: dict[str, str] = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "TRAIN_OPTIONS",
     "Algorithm",
     "OptimizerAlgorithm",
     "Problem",

@@ -24,6 +24,13 @@ from ._validation import check_positive
 DEFAULT_MAXITERS = 1000
 
 
+#: The shared ``solve`` options that :func:`train` honours; algorithms that train through it declare these as
+#: their ``supported_options`` (plus their own, e.g. ``data_parallel``).
+TRAIN_OPTIONS: frozenset[str] = frozenset(
+    {"maxiters", "maxtime", "abstol", "reltol", "callback", "progress", "seed", "device", "dtype", "checkpoint",
+     "checkpoint_every", "resume", "monitor_every", "verbose"}
+)
+
 @dataclasses.dataclass(frozen=True)
 class TrainingProblem(Problem):
     """Minimise a loss over the parameters of a torch model.
@@ -108,25 +115,7 @@ class OptimizerAlgorithm(Algorithm):
     """
 
     problem_types = (TrainingProblem,)
-    supported_options = frozenset(
-        {
-            "maxiters",
-            "maxtime",
-            "abstol",
-            "reltol",
-            "callback",
-            "progress",
-            "seed",
-            "device",
-            "dtype",
-            "checkpoint",
-            "checkpoint_every",
-            "resume",
-            "monitor_every",
-            "verbose",
-            "data_parallel",
-        }
-    )
+    supported_options = TRAIN_OPTIONS | {"data_parallel"}
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:  # pragma: no cover - abstract
         raise NotImplementedError

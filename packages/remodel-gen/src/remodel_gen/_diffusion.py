@@ -13,7 +13,16 @@ import os
 from typing import Any, ClassVar
 
 import torch
-from remodel_core import Algorithm, OptimizerAlgorithm, Solution, SolveContext, TrainingProblem, check_positive, train
+from remodel_core import (
+    TRAIN_OPTIONS,
+    Algorithm,
+    OptimizerAlgorithm,
+    Solution,
+    SolveContext,
+    TrainingProblem,
+    check_positive,
+    train,
+)
 from remodel_core.optim import Adam
 from torch import nn
 
@@ -230,24 +239,7 @@ class Diffusion(Algorithm):
     p_uncond: float = 0.1
 
     problem_types = (GenerativeProblem,)
-    supported_options: ClassVar[frozenset[str]] = frozenset(
-        {
-            "maxiters",
-            "maxtime",
-            "abstol",
-            "reltol",
-            "callback",
-            "progress",
-            "seed",
-            "device",
-            "dtype",
-            "checkpoint",
-            "checkpoint_every",
-            "resume",
-            "monitor_every",
-            "verbose",
-        }
-    )
+    supported_options: ClassVar[frozenset[str]] = TRAIN_OPTIONS
 
     def validate(self) -> None:
         if self.network is not None and not isinstance(self.network, nn.Module):

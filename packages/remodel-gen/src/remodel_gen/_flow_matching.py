@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import torch
 from remodel_core import (
+    TRAIN_OPTIONS,
     Algorithm,
     OptimizerAlgorithm,
     ReturnCode,
@@ -29,24 +30,6 @@ from ._paths import Path, make_path
 from ._problem import GenerativeProblem
 
 COUPLINGS = ("independent", "ot", "sinkhorn")
-_TRAIN_OPTIONS = frozenset(
-    {
-        "maxiters",
-        "maxtime",
-        "abstol",
-        "reltol",
-        "callback",
-        "progress",
-        "seed",
-        "device",
-        "dtype",
-        "checkpoint",
-        "checkpoint_every",
-        "resume",
-        "monitor_every",
-        "verbose",
-    }
-)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -137,7 +120,7 @@ class FlowMatching(Algorithm):
     eval_steps: int = 50
 
     problem_types = (GenerativeProblem,)
-    supported_options: ClassVar[frozenset[str]] = _TRAIN_OPTIONS
+    supported_options: ClassVar[frozenset[str]] = TRAIN_OPTIONS
 
     def validate(self) -> None:
         make_path("linear" if self.path == "icfm" else self.path, self.sigma)

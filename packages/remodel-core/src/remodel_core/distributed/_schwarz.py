@@ -27,7 +27,7 @@ from .._problem import Problem
 from .._progress import ProgressBar, want_progress
 from .._retcode import ReturnCode
 from .._solution import Solution
-from .._training import TrainingProblem
+from .._training import TRAIN_OPTIONS, TrainingProblem
 from ..optim import (
     decompose_layers,
     flat_grad,
@@ -428,24 +428,7 @@ class DistributedASPQN(Algorithm):
     timeout: float = DEFAULT_TIMEOUT_S
 
     problem_types = (TrainingProblem,)
-    supported_options = frozenset(
-        {
-            "maxiters",
-            "maxtime",
-            "abstol",
-            "reltol",
-            "callback",
-            "progress",
-            "seed",
-            "device",
-            "dtype",
-            "checkpoint",
-            "checkpoint_every",
-            "resume",
-            "monitor_every",
-            "verbose",
-        }
-    )
+    supported_options = TRAIN_OPTIONS
 
     def validate(self) -> None:
         from ..optim._robust_lbfgs import check_line_search_options
