@@ -213,3 +213,16 @@ def test_neural_ode_layer_matches_the_exact_flow_and_counts_evaluations():
     assert layer.nfe > 6
     euler = NeuralODE(lambda t, y: -2.0 * y, T=0.5, method="euler", dt=0.05)
     assert float(euler(torch.ones(1, dtype=torch.float64))) == pytest.approx(0.9**10)
+
+
+def test_dilation_is_the_max_plus_convolution_with_the_quadratic_structuring_function():
+    layer = MorphologicalLayer(1, "C4", kernel_size=3).double()
+    f = torch.zeros(1, 1, 4, 5, 5, dtype=torch.float64)
+    f[0, 0, 0, 2, 2] = 1.0  # a spike at the centre, orientation 0
+    y = layer._dilate(f)
+    k = layer.quadratic().detach()[0, 0] / 4.0  # k(y) for orientation 0 on the 3x3 window
+    assert float(y[0, 0, 0, 2, 2]) == pytest.approx(1.0)
+    for du in (-1, 0, 1):
+        for dv in (-1, 0, 1):
+            expected = max(1.0 - float(k[1 + du, 1 + dv]), 0.0)
+            assert float(y[0, 0, 0, 2 + du, 2 + dv]) == pytest.approx(expected, abs=1e-12)

@@ -29,22 +29,6 @@ from ._gconv import EquivariantPool2d, GroupBatchNorm, InvariantHead, LiftingCon
 from ._groups import PlanarGroup, as_group
 
 
-def _rotated_coordinates(group: PlanarGroup, kernel_size: int) -> torch.Tensor:
-    """``[N, 2, k, k]``: for each rotation ``g`` the coordinates ``A_g p`` (along, across the orientation) of
-    every kernel pixel ``p``, with exact ``rot90`` for the 90° part."""
-    c = (kernel_size - 1) / 2
-    i = torch.arange(kernel_size, dtype=torch.float64) - c
-    u, v = torch.meshgrid(i, i, indexing="ij")
-    out = torch.empty(group.N, 2, kernel_size, kernel_size, dtype=torch.float64)
-    for k in range(group.N):
-        quarter, rest = divmod(4 * k, group.N)
-        phi = math.pi / 2 * rest / group.N
-        cos, sin = math.cos(phi), math.sin(phi)
-        base = torch.stack((cos * u + sin * v, -sin * u + cos * v))
-        out[k] = torch.rot90(base, quarter, dims=(-2, -1))
-    return out
-
-
 class _Metric(nn.Module):
     """Per-channel positive coefficients (along, across, angular) through a softplus."""
 
@@ -59,7 +43,7 @@ class _Metric(nn.Module):
         self.kernel_size = kernel_size
         raw = torch.tensor([math.log(math.expm1(v)) for v in init])
         self.raw = nn.Parameter(raw.repeat(channels, 1))
-        self.register_buffer("coords", _rotated_coordinates(self.group, kernel_size).to(torch.get_default_dtype()))
+        self.register_buffer("coords", self.group.kernel_coordinates(kernel_size).to(torch.get_default_dtype()))
 
     def coefficients(self) -> torch.Tensor:
         return F.softplus(self.raw)  # [C, 3]

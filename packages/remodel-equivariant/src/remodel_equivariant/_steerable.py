@@ -5,19 +5,12 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
 from ._escnn import escnn_modules
-from ._gconv import EquivariantPool2d
-
-
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
+from ._gconv import EquivariantPool2d, _check_int
 
 
 def _check_channels(hidden: Sequence[int]) -> tuple[int, ...]:
