@@ -14,6 +14,16 @@ Bounds = Sequence[Sequence[float]] | np.ndarray | torch.Tensor
 def as_bounds(bounds: Bounds) -> np.ndarray:
     """The bounds as a float64 array of shape ``[d, 2]``, checked.
 
+    Parameters
+    ----------
+    bounds : sequence of (low, high) pairs, numpy.ndarray or torch.Tensor
+        One ``(low, high)`` pair per dimension, ``low < high``, finite.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of shape ``[d, 2]``: column 0 the lows, column 1 the highs.
+
     Raises
     ------
     ValueError

@@ -18,6 +18,20 @@ def discrepancy(points: torch.Tensor | np.ndarray, bounds: Bounds | None = None,
     onto the unit cube; like scipy, the square is returned. Lower is more uniform: the squared discrepancy
     of quasi-random sets decays like ``O(n^{-2} log^{2d} n)``, of random ones like ``O(n^{-1})``.
 
+    Parameters
+    ----------
+    points : torch.Tensor or numpy.ndarray
+        The point set, shape ``[n, d]`` with ``n > 0``, inside ``bounds``.
+    bounds : sequence of (low, high) pairs, optional
+        The box of the points, one pair per dimension; default the unit cube ``[0, 1]^d``.
+    method : {"CD", "WD", "MD", "L2-star"}, default "CD"
+        The discrepancy: centred, wrap-around, mixture or L2-star.
+
+    Returns
+    -------
+    float
+        The squared discrepancy (as ``scipy.stats.qmc.discrepancy`` returns it); lower is more uniform.
+
     Examples
     --------
     >>> from remodel_sampling import Sobol, UniformRandom

@@ -78,7 +78,22 @@ def weighted_choice(weights: np.ndarray, n: int, rng: np.random.Generator | int 
     """Indices of ``n`` distinct candidates drawn with probabilities proportional to ``weights`` (numba).
 
     The order is the order of the successive draws. Uses ``M`` uniforms of ``rng``, so it equals
-    :func:`weighted_choice_reference` for the same generator state.
+    :func:`weighted_choice_reference` for the same generator state. This is the Efraimidis–Spirakis
+    weighted sampling without replacement (keys ``log(u_i) / w_i``, the ``n`` largest kept by a heap).
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Non-negative finite weights of the ``M`` candidates; at least ``n`` of them positive.
+    n : int
+        Number of distinct indices to draw, positive.
+    rng : numpy.random.Generator, int or None, default 0
+        The generator, or a seed for ``numpy.random.default_rng`` (``None``: fresh entropy).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` distinct int64 indices into ``weights``, in the order of the draws.
 
     Examples
     --------
@@ -95,6 +110,20 @@ def weighted_choice(weights: np.ndarray, n: int, rng: np.random.Generator | int 
 
 def weighted_choice_reference(weights: np.ndarray, n: int, rng: np.random.Generator | int | None = 0) -> np.ndarray:
     """The numpy reference of :func:`weighted_choice`: all keys, then a stable sort.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Non-negative finite weights of the ``M`` candidates; at least ``n`` of them positive.
+    n : int
+        Number of distinct indices to draw, positive.
+    rng : numpy.random.Generator, int or None, default 0
+        The generator, or a seed for ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` distinct int64 indices, equal to :func:`weighted_choice`'s for the same generator state.
 
     Examples
     --------
@@ -135,6 +164,22 @@ def _cdf_kernel(weights: np.ndarray, u: np.ndarray) -> np.ndarray:  # pragma: no
 def weighted_draw(weights: np.ndarray, n: int, rng: np.random.Generator | int | None = 0) -> np.ndarray:
     """Indices of ``n`` independent draws (with replacement) with probabilities proportional to ``weights``.
 
+    Inverse-transform sampling by binary search in the cumulative weights (numba).
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Non-negative finite weights, at least one positive.
+    n : int
+        Number of draws, positive.
+    rng : numpy.random.Generator, int or None, default 0
+        The generator, or a seed for ``numpy.random.default_rng`` (``None``: fresh entropy).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` int64 indices into ``weights`` (repeats possible).
+
     Examples
     --------
     >>> weighted_draw(np.array([0.0, 1.0]), 3, rng=0).tolist()
@@ -147,6 +192,20 @@ def weighted_draw(weights: np.ndarray, n: int, rng: np.random.Generator | int | 
 
 def weighted_draw_reference(weights: np.ndarray, n: int, rng: np.random.Generator | int | None = 0) -> np.ndarray:
     """The numpy reference of :func:`weighted_draw` (``searchsorted`` in the cumulative sum).
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Non-negative finite weights, at least one positive.
+    n : int
+        Number of draws, positive.
+    rng : numpy.random.Generator, int or None, default 0
+        The generator, or a seed for ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` int64 indices, equal to :func:`weighted_draw`'s for the same generator state.
 
     Examples
     --------

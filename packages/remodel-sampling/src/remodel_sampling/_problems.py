@@ -69,6 +69,19 @@ def hard_burgers(nu: float = 0.01 / math.pi) -> tuple[PINNProblem, Callable[[nn.
     """Burgers (``remodel_core.pde.burgers``) without penalty conditions, and the wrapper that builds them into a
     network: ``u = -sin(pi x) + t (1 - x^2) N(x, t)`` (Wu et al. 2023, Sec. 4.3).
 
+    Parameters
+    ----------
+    nu : float, default 0.01 / pi
+        The viscosity of Burgers' equation ``u_t + u u_x = nu u_xx``.
+
+    Returns
+    -------
+    problem : remodel_core.pde.PINNProblem
+        Burgers' problem with no penalty conditions (``conditions == ()``).
+    wrap : callable
+        ``wrap(network)`` returns a ``HardConstraint`` module that satisfies the initial and boundary conditions
+        exactly.
+
     Examples
     --------
     >>> prob, wrap = hard_burgers()

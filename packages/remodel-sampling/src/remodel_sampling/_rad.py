@@ -18,6 +18,20 @@ Residual = Callable[[torch.Tensor], torch.Tensor]
 def rad_density(residual_values: torch.Tensor, *, k: float = 1.0, c: float = 1.0) -> torch.Tensor:
     """The RAD probabilities ``p_i ∝ |r_i|^k / mean(|r|^k) + c`` of candidate points, normalised to sum 1.
 
+    Parameters
+    ----------
+    residual_values : torch.Tensor
+        The PDE residual at the candidate points (its absolute value is used), finite, not empty.
+    k : float, default 1.0
+        The exponent of the residual, ``>= 0`` (``k = 0``: uniform).
+    c : float, default 1.0
+        The constant added to the normalised residual, ``>= 0`` (large ``c``: close to uniform).
+
+    Returns
+    -------
+    torch.Tensor
+        float64 probabilities, one per candidate, summing to 1.
+
     Examples
     --------
     >>> rad_density(torch.tensor([0.0, 1.0, 3.0]), k=1.0, c=0.0).tolist()

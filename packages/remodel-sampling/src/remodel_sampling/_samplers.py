@@ -104,6 +104,12 @@ class Sobol(Sampler):
     root-mean-square error ``O(n^{-3/2+eps})`` for smooth integrands. The first ``n`` points of the sequence
     are returned; ``n`` a power of two keeps the balance properties of the net.
 
+    Parameters
+    ----------
+    scramble : bool, default True
+        Randomise the points (linear matrix scrambling and digital shift, seeded by ``sample``'s ``seed``);
+        ``False`` gives the plain sequence.
+
     Examples
     --------
     >>> x = Sobol().sample(8, [(0, 1)], seed=1)
@@ -125,6 +131,11 @@ class Halton(Sampler):
     With ``scramble=True`` (default) the digits are randomly permuted (Owen-type permutation scrambling as in
     ``scipy.stats.qmc.Halton``), which removes the correlation of the higher dimensions.
 
+    Parameters
+    ----------
+    scramble : bool, default True
+        Permute the digits at random (seeded by ``sample``'s ``seed``); ``False`` gives the plain sequence.
+
     Examples
     --------
     >>> Halton(scramble=False).sample(4, [(0, 1), (0, 1)]).tolist()[1]
@@ -145,6 +156,14 @@ class LatinHypercube(Sampler):
 
     ``scramble=True`` places each point uniformly inside its cell, ``False`` at the cell centre;
     ``optimization="random-cd"`` permutes coordinates to lower the centred discrepancy (Damblin et al. 2013).
+
+    Parameters
+    ----------
+    scramble : bool, default True
+        Place each point uniformly at random inside its cell (``True``) or at the cell centre (``False``).
+    optimization : {None, "random-cd", "lloyd"}, default None
+        Post-processing of ``scipy.stats.qmc.LatinHypercube``: none, coordinate permutations that lower the
+        centred discrepancy, or Lloyd-Max iterations.
 
     Examples
     --------
@@ -199,6 +218,16 @@ SAMPLERS: dict[str, type[Sampler]] = {c.name: c for c in (UniformRandom, Sobol, 
 
 def get_sampler(sampler: str | Sampler) -> Sampler:
     """A sampler from its name (``uniform``, ``sobol``, ``halton``, ``lhs``, ``grid``) or the sampler itself.
+
+    Parameters
+    ----------
+    sampler : str or Sampler
+        A registered name (then the sampler with its default options is built) or a ``Sampler`` instance.
+
+    Returns
+    -------
+    Sampler
+        ``sampler`` itself when it is a ``Sampler``, else a new instance of the named class.
 
     Examples
     --------

@@ -31,6 +31,20 @@ def density(residual_values: torch.Tensor | np.ndarray, *, k: float = 1.0, c: fl
     """Unnormalised RAD weights ``|r|^k / mean(|r|^k) + c`` of candidate points (Wu et al. 2023, eq. 2),
     as a float64 numpy array; all ones when the residual vanishes everywhere and ``c = 0``.
 
+    Parameters
+    ----------
+    residual_values : torch.Tensor or numpy.ndarray
+        The PDE residual at the candidate points (its absolute value is used), finite, not empty.
+    k : float, default 1.0
+        The exponent of the residual, ``>= 0``.
+    c : float, default 1.0
+        The constant added to the normalised residual, ``>= 0``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 weights, one per candidate, not normalised.
+
     Examples
     --------
     >>> density(np.array([0.0, 1.0, 3.0]), k=1.0, c=0.0).tolist()
@@ -96,6 +110,11 @@ class RARG(Strategy):
     """Residual-based adaptive refinement with greed (RAR-G; Lu, Meng, Mao & Karniadakis, SIAM Rev. 63, 2021):
     add the ``m`` candidates with the largest residual.
 
+    Parameters
+    ----------
+    m : int, default 10
+        Number of points added in each round, positive.
+
     Examples
     --------
     >>> new = RARG(m=2).update(torch.zeros(3, 1), torch.arange(5.0)[:, None], torch.arange(5.0),
@@ -132,6 +151,13 @@ class RAD(Strategy):
     ``k = 1, c = 1`` is the paper's recommended default; ``k = 0`` (or ``c → ∞``) is uniform resampling
     (Random-R); ``c = 0`` samples only where the residual is. The draw is the numba kernel
     :func:`~remodel_sampling.weighted_choice`.
+
+    Parameters
+    ----------
+    k : float, default 1.0
+        The exponent of the residual in the density, ``>= 0``.
+    c : float, default 1.0
+        The constant added to the normalised residual, ``>= 0``.
 
     Examples
     --------
@@ -187,6 +213,15 @@ class RARD(Strategy):
     """Residual-based adaptive refinement with distribution (RAR-D; Wu et al. 2023): add ``m`` distinct
     candidates drawn from the RAD density (defaults ``k = 2, c = 0``, the paper's choice for RAR-D).
 
+    Parameters
+    ----------
+    k : float, default 2.0
+        The exponent of the residual in the density, ``>= 0``.
+    c : float, default 0.0
+        The constant added to the normalised residual, ``>= 0``.
+    m : int, default 10
+        Number of points added in each round, positive.
+
     Examples
     --------
     >>> new = RARD(m=5).update(torch.zeros(10, 2), torch.rand(100, 2), torch.rand(100), np.random.default_rng(0))
@@ -226,6 +261,13 @@ class ImportanceSampling(Strategy):
     uniform mean ``mean(r^2)`` over the domain: the loss is the same, its variance lower where the residual
     concentrates. :meth:`update` returns ``[N, d + 1]``: the points, then the weights;
     :class:`~remodel_sampling.AdaptiveSampling` passes the weights to the weighted PINN loss.
+
+    Parameters
+    ----------
+    k : float, default 1.0
+        The exponent of the residual in the proposal density ``q``, ``>= 0``.
+    c : float, default 1.0
+        The constant added to the normalised residual, ``>= 0``; ``c > 0`` keeps every weight ``w_i`` bounded.
 
     Examples
     --------
