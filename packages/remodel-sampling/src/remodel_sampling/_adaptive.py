@@ -43,7 +43,23 @@ def adapt_optimizer(
     (its stored last gradient would pair with a gradient of the new loss into a false secant pair): its
     iteration counter restarts, its evaluation count stays. Adam's and SGD's moments and step counts are
     always kept. ``rebuild(optimizer)`` is called for a multilevel optimizer on a collocation hierarchy
-    (the coarse levels subsample the new points). Returns ``"reset"`` or ``"kept"``.
+    (the coarse levels subsample the new points).
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        The optimizer to prepare: a core optimizer of ``remodel_core.optim`` or a torch one.
+    reset_memory : bool
+        Empty the quasi-Newton memories (``True``) or keep them (``False``); ``torch.optim.LBFGS`` loses its
+        curvature history either way.
+    rebuild : callable, optional
+        ``rebuild(optimizer)``, called for an optimizer with a ``hierarchy`` (a multilevel optimizer) to rebuild
+        its levels on the new points.
+
+    Returns
+    -------
+    str
+        ``"reset"`` when a curvature history was emptied, ``"kept"`` otherwise.
 
     Examples
     --------
