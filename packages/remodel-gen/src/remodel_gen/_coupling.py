@@ -105,6 +105,21 @@ def sample_plan(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``n`` index pairs ``(i, j) ~ plan`` with replacement (the minibatch coupling of OT-CFM/SB-CFM).
 
+    Parameters
+    ----------
+    plan : torch.Tensor
+        A coupling ``[n0, n1]`` with non-negative entries and positive mass (it is normalised here), e.g. the
+        exact OT plan or the Sinkhorn plan of a minibatch.
+    n : int
+        Number of pairs to draw, positive.
+    generator : torch.Generator, optional
+        The random generator (``None``: torch's global one).
+
+    Returns
+    -------
+    i, j : torch.Tensor
+        int64 row (source) and column (target) indices, each of shape ``[n]``.
+
     Examples
     --------
     >>> i, j = sample_plan(torch.eye(3) / 3, 5, torch.Generator().manual_seed(0))

@@ -20,6 +20,22 @@ def two_moons(
     """``n`` points of the two interleaving half circles (as ``sklearn.datasets.make_moons``), centred and
     scaled by 2, with Gaussian noise of standard deviation ``noise`` (before scaling).
 
+    Parameters
+    ----------
+    n : int
+        Number of points, positive.
+    generator : torch.Generator, optional
+        The random generator (``None``: torch's global one).
+    noise : float, default 0.05
+        Standard deviation of the Gaussian noise added before the scaling by 2.
+    dtype : torch.dtype, default torch.float32
+        The dtype of the result (the points are drawn in float64).
+
+    Returns
+    -------
+    torch.Tensor
+        Points ``[n, 2]``.
+
     Examples
     --------
     >>> two_moons(100, torch.Generator().manual_seed(0)).shape
@@ -45,6 +61,24 @@ def eight_gaussians(
     """``n`` points of an equal mixture of 8 isotropic Gaussians (standard deviation ``std``) centred on the
     circle of radius ``radius`` (the benchmark of Grathwohl et al. 2019 and Tong et al. 2024).
 
+    Parameters
+    ----------
+    n : int
+        Number of points, positive.
+    generator : torch.Generator, optional
+        The random generator (``None``: torch's global one).
+    radius : float, default 2.0
+        Radius of the circle carrying the 8 centres (at angles ``k pi / 4``).
+    std : float, default 0.15
+        Standard deviation of each Gaussian.
+    dtype : torch.dtype, default torch.float32
+        The dtype of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        Points ``[n, 2]``.
+
     Examples
     --------
     >>> eight_gaussians(64, torch.Generator().manual_seed(0)).norm(dim=1).mean().round()
@@ -59,6 +93,19 @@ def eight_gaussians(
 
 def gaussian(mean: float | list[float], std: float = 1.0):
     """A sampler of the isotropic Gaussian ``N(mean, std^2 I)`` (``dim = len(mean)``), for tests and baselines.
+
+    Parameters
+    ----------
+    mean : float or list of float
+        The mean; its length is the dimension.
+    std : float, default 1.0
+        The standard deviation of every coordinate, ``> 0``.
+
+    Returns
+    -------
+    callable
+        ``sample(n, generator=None, *, dtype=torch.float32)`` returning ``[n, dim]``; it carries ``mean`` and
+        ``std`` as attributes.
 
     Examples
     --------
@@ -83,6 +130,20 @@ def checkerboard(
     """``n`` points uniform on the black squares of a 4x4 checkerboard on ``[-4, 4]^2`` (the toy density of
     Grathwohl et al., FFJORD, ICLR 2019).
 
+    Parameters
+    ----------
+    n : int
+        Number of points, positive.
+    generator : torch.Generator, optional
+        The random generator (``None``: torch's global one).
+    dtype : torch.dtype, default torch.float32
+        The dtype of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        Points ``[n, 2]`` in ``[-4, 4]^2``.
+
     Examples
     --------
     >>> x = checkerboard(1000, torch.Generator().manual_seed(0))
@@ -103,6 +164,22 @@ def spirals(
 ) -> torch.Tensor:
     """``n`` points of two interleaved spirals (the ``2spirals`` density of Grathwohl et al. 2019), with
     Gaussian noise of standard deviation ``noise``.
+
+    Parameters
+    ----------
+    n : int
+        Number of points, positive.
+    generator : torch.Generator, optional
+        The random generator (``None``: torch's global one).
+    noise : float, default 0.1
+        Standard deviation of the Gaussian noise.
+    dtype : torch.dtype, default torch.float32
+        The dtype of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        Points ``[n, 2]``.
 
     Examples
     --------

@@ -46,6 +46,20 @@ def make_scheduler(kind: str, config: dict[str, Any]):
     """A ``diffusers`` scheduler (``"ddpm"``, ``"ddim"`` or ``"dpm"`` = ``DPMSolverMultistepScheduler``)
     from the training scheduler's config (betas, number of training steps).
 
+    Parameters
+    ----------
+    kind : {"ddpm", "ddim", "dpm"}
+        The sampler: ancestral DDPM (Ho et al. 2020), deterministic DDIM (Song et al. 2021) or the second-order
+        multistep DPM-Solver++ (Lu et al. 2022).
+    config : dict
+        Keyword arguments of the diffusers scheduler (e.g. ``num_train_timesteps``, ``beta_schedule``); the
+        clipping options are dropped for ``"dpm"``.
+
+    Returns
+    -------
+    diffusers.SchedulerMixin
+        A new scheduler (diffusers is imported here, lazily).
+
     Examples
     --------
     >>> s = make_scheduler("ddim", {"num_train_timesteps": 100, "beta_schedule": "linear"})  # doctest: +SKIP

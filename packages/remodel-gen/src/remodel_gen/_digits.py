@@ -17,6 +17,13 @@ class DigitClassifier(nn.Module):
     """A small CNN for ``[n, 1, 16, 16]`` digit images: two conv-ReLU-maxpool blocks (16, 32 channels),
     a 64-unit feature layer (the space of :func:`frechet_distance`) and a linear read-out to 10 classes.
 
+    Parameters
+    ----------
+    num_classes : int, default 10
+        Number of classes of the read-out.
+    size : int, default 16
+        Side of the square input images; the two 2x2 poolings reduce it to ``size // 4``.
+
     Examples
     --------
     >>> clf = DigitClassifier()
@@ -54,6 +61,26 @@ def train_digit_classifier(
     """Train a :class:`DigitClassifier` with Adam through ``solve`` on a random ``1 - holdout`` share of
     ``(images, labels)``; return it with its accuracy on the held-out rest.
 
+    Parameters
+    ----------
+    images : torch.Tensor
+        Images ``[n, 1, H, W]`` with ``H == W``.
+    labels : torch.Tensor
+        Integer class labels ``[n]``.
+    iterations : int, default 600
+        Adam steps (minibatches of 128, learning rate 2e-3), positive.
+    seed : int, default 0
+        Seed of the split, the initial weights and the minibatches.
+    holdout : float, default 0.2
+        Share of the images held out for the accuracy, in ``[0, 1)``.
+
+    Returns
+    -------
+    classifier : DigitClassifier
+        The trained classifier, in eval mode.
+    accuracy : float
+        Its accuracy on the held-out images (NaN when ``holdout`` leaves none).
+
     Examples
     --------
     >>> from remodel_gen import digits
@@ -89,6 +116,20 @@ def train_digit_classifier(
 def classifier_accuracy(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """The share of ``images`` that ``classifier`` assigns to their ``labels``.
 
+    Parameters
+    ----------
+    classifier : torch.nn.Module
+        Maps images to class logits ``[n, num_classes]``.
+    images : torch.Tensor
+        Images ``[n, 1, H, W]`` (converted to float32).
+    labels : torch.Tensor
+        Integer class labels ``[n]``.
+
+    Returns
+    -------
+    float
+        The accuracy, in ``[0, 1]``.
+
     Examples
     --------
     >>> classifier_accuracy(DigitClassifier(), torch.zeros(4, 1, 16, 16), torch.zeros(4, dtype=torch.long)) <= 1
@@ -101,6 +142,16 @@ def classifier_accuracy(classifier: nn.Module, images: torch.Tensor, labels: tor
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """The Fréchet distance between Gaussians fitted to two feature samples,
     ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` (Dowson & Landau 1982; FID of Heusel et al. 2017).
+
+    Parameters
+    ----------
+    a, b : torch.Tensor
+        Two feature samples ``[n_a, d]`` and ``[n_b, d]``, at least two rows each.
+
+    Returns
+    -------
+    float
+        The Fréchet distance (computed in float64 with ``scipy.linalg.sqrtm``; the real part is kept).
 
     Examples
     --------
@@ -131,6 +182,23 @@ def digit_scores(
 ) -> dict[str, float]:
     """Accuracy of ``classifier`` on class-conditional ``samples`` (asked for ``labels``) and the Fréchet
     distance of their features to those of ``reference`` (real digits).
+
+    Parameters
+    ----------
+    classifier : DigitClassifier
+        A classifier trained on real digits (:func:`train_digit_classifier`).
+    samples : torch.Tensor
+        Generated images ``[n, 1, H, W]``, clamped to ``[-1, 1]``.
+    labels : torch.Tensor
+        The classes the samples were generated for, ``[n]``.
+    reference : torch.Tensor
+        Real images ``[m, 1, H, W]``, ``m >= 2``.
+
+    Returns
+    -------
+    dict
+        ``{"accuracy": float, "fd": float}``: the classifier's accuracy on ``samples`` and the Fréchet distance
+        of the 64 features.
 
     Examples
     --------

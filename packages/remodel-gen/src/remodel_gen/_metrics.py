@@ -13,6 +13,18 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor, *, unbiased: bool = True) 
     unbiased and near zero for two samples of one distribution; ``unbiased=False`` gives the V-statistic,
     whose square root is ``scipy.stats.energy_distance`` in one dimension. Computed exactly, ``O(n m)``.
 
+    Parameters
+    ----------
+    x, y : torch.Tensor
+        The two samples ``[n, d]`` and ``[m, d]``, at least two rows each (computed in float64).
+    unbiased : bool, default True
+        U-statistics for the within-sample terms (``True``) or V-statistics (``False``).
+
+    Returns
+    -------
+    float
+        The squared energy distance (the unbiased estimate may be slightly negative).
+
     Examples
     --------
     >>> g = torch.Generator().manual_seed(0)

@@ -235,6 +235,19 @@ PATHS = {
 def make_path(path: str | Path, sigma: float = 0.0) -> Path:
     """A :class:`Path` from its name (``linear``, ``lipman``, ``vp``, ``brownian_bridge``) or itself.
 
+    Parameters
+    ----------
+    path : str or Path
+        A registered name or a ``Path`` instance (returned as is).
+    sigma : float, default 0.0
+        The noise level of the named path (``linear``: constant ``sigma``; ``lipman``: ``sigma_min``;
+        ``brownian_bridge``: ``sigma sqrt(t (1 - t))``); must be 0 for ``vp``.
+
+    Returns
+    -------
+    Path
+        The path.
+
     Examples
     --------
     >>> make_path("brownian_bridge", 0.5)
@@ -267,6 +280,26 @@ def cfm_target(
     ``path="icfm"`` (alias ``"linear"``, Tong et al. 2024): ``x_t = t x1 + (1 - t) x0 + sigma eps``,
     ``u_t = x1 - x0``. ``path="lipman"`` (Lipman et al. 2023, ``sigma_min = sigma``). Other names as in
     :func:`make_path`.
+
+    Parameters
+    ----------
+    x0, x1 : torch.Tensor
+        Coupled source and target points ``[n, ...]``.
+    t : torch.Tensor
+        Times in ``[0, 1]``, ``n`` of them (any shape that flattens to ``[n]``).
+    path : str, default "icfm"
+        ``"icfm"`` or a name of :func:`make_path`.
+    sigma : float, default 0.0
+        The noise level of the path.
+    eps : torch.Tensor, optional
+        Standard normal noise shaped like ``x0``, needed when the path is stochastic (``sigma > 0``).
+
+    Returns
+    -------
+    xt : torch.Tensor
+        The points on the path, shaped like ``x0``.
+    ut : torch.Tensor
+        The conditional velocities at ``xt``, shaped like ``x0``.
 
     Examples
     --------

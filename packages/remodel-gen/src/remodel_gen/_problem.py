@@ -20,6 +20,18 @@ def array_sampler(x: torch.Tensor, labels: torch.Tensor | None = None) -> Sample
     """A sampler ``sampler(n, generator)`` drawing rows of ``x`` uniformly with replacement (with their
     ``labels``: then it returns ``(x, y)``).
 
+    Parameters
+    ----------
+    x : torch.Tensor
+        The samples ``[N, *shape]``.
+    labels : torch.Tensor, optional
+        Their labels ``[N]``, drawn along with them.
+
+    Returns
+    -------
+    callable
+        ``sample(n, generator=None, *, dtype=None)``: ``[n, *shape]``, or ``(x, y)`` with labels.
+
     Examples
     --------
     >>> s = array_sampler(torch.arange(6.0).reshape(3, 2))
