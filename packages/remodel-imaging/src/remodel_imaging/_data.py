@@ -73,6 +73,16 @@ def load_image(name: str, size: int | None = None) -> torch.Tensor:
 def camera(size: int = 128) -> torch.Tensor:
     """The ``cameraman`` image of ``skimage.data`` (bundled), anti-aliased to ``size x size``, float64 in [0, 1].
 
+    Parameters
+    ----------
+    size : int, default 128
+        Side of the square result in pixels (the 512 x 512 original is resized, then centre-cropped).
+
+    Returns
+    -------
+    torch.Tensor
+        float64 image ``[size, size]`` with values in ``[0, 1]``.
+
     Examples
     --------
     >>> x = camera(32)
@@ -85,6 +95,18 @@ def camera(size: int = 128) -> torch.Tensor:
 
 def augment(patches: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """The eight flips/rotations of the dihedral group applied at random, one per patch ``(n, H, W)``.
+
+    Parameters
+    ----------
+    patches : torch.Tensor
+        Square patches ``(n, S, S)``.
+    seed : int, default 0
+        Seed of the random choice of the transformation of each patch.
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor ``(n, S, S)``: each patch rotated by a multiple of 90 degrees, possibly flipped.
 
     Examples
     --------

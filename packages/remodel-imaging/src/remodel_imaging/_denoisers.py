@@ -120,7 +120,30 @@ def train_denoiser(
     """Train ``model`` as a Gaussian denoiser with Adam through :func:`remodel_core.solve` (checkpoints,
     resume, progress and the NaN guard of the shared training loop: pass ``checkpoint=PATH`` etc.).
 
-    Returns the :class:`~remodel_core.Solution`; the trained model is ``Solution.u``.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The denoiser, mapping noisy patches ``(b, 1, H, W)`` to clean estimates of the same shape.
+    patches : torch.Tensor
+        Clean training patches ``(n, 1, H, W)``.
+    noise_sigma : float
+        Standard deviation of the Gaussian noise added to the patches (one fixed draw per patch, seeded).
+    iters : int, default 1000
+        Adam steps (``maxiters`` of ``solve``).
+    lr : float, default 1e-3
+        Adam's learning rate.
+    batch_size : int, default 16
+        Patches per minibatch.
+    seed : int, default 0
+        Seed of the noise and of the minibatch order.
+    **options
+        Further shared options of :func:`remodel_core.solve` (``checkpoint``, ``progress``, ``callback``,
+        ``maxtime`` ...).
+
+    Returns
+    -------
+    remodel_core.Solution
+        The result of ``solve``; the trained model is ``Solution.u``, the loss history ``Solution.history``.
 
     Examples
     --------

@@ -10,7 +10,19 @@ import torch
 def psnr(x: torch.Tensor, reference: torch.Tensor, *, data_range: float | None = None) -> float:
     """Peak signal-to-noise ratio ``10 log10(range^2 / mse)`` in dB of ``x`` against ``reference``.
 
-    ``data_range`` defaults to ``reference.max() - reference.min()``.
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image to rate.
+    reference : torch.Tensor
+        The ground truth, of the same shape.
+    data_range : float, optional
+        The peak value range; default ``reference.max() - reference.min()``; must be ``> 0``.
+
+    Returns
+    -------
+    float
+        PSNR in dB (``inf`` when ``x == reference``).
 
     Examples
     --------
@@ -33,6 +45,20 @@ def psnr(x: torch.Tensor, reference: torch.Tensor, *, data_range: float | None =
 
 def ssim(x: torch.Tensor, reference: torch.Tensor, *, data_range: float = 1.0) -> float:
     """Structural similarity (Wang et al. 2004) of two 2-D images by ``skimage.metrics.structural_similarity``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The 2-D image to rate.
+    reference : torch.Tensor
+        The 2-D ground truth, of the same shape.
+    data_range : float, default 1.0
+        The value range of the images, ``> 0``.
+
+    Returns
+    -------
+    float
+        The mean SSIM, in ``[-1, 1]`` (1 for identical images).
 
     Examples
     --------

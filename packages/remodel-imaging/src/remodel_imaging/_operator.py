@@ -19,7 +19,23 @@ def _shape(name: str, shape: Sequence[int]) -> tuple[int, ...]:
 
 
 def inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The real inner product ``Re sum(conj(a) * b)`` of real or complex tensors (the one adjoints refer to)."""
+    """The real inner product ``Re sum(conj(a) * b)`` of real or complex tensors (the one adjoints refer to).
+
+    Parameters
+    ----------
+    a, b : torch.Tensor
+        Tensors of the same shape (or broadcastable), real or complex.
+
+    Returns
+    -------
+    torch.Tensor
+        A real 0-dim tensor.
+
+    Examples
+    --------
+    >>> float(inner(torch.tensor([1j, 2.0]), torch.tensor([1j, 3.0])))
+    7.0
+    """
     if a.is_complex() or b.is_complex():
         return torch.real(torch.sum(torch.conj(a.to(torch.result_type(a, b))) * b))
     return torch.sum(a * b)
@@ -32,6 +48,13 @@ class LinearOperator:
     trailing dimensions are those shapes (leading dimensions are a batch). The adjoint is taken with respect
     to the real inner product :func:`inner`, so ``<A x, y> = <x, A^* y>`` also for complex-valued ranges
     (for a real domain ``A^* y = Re(A^H y)``).
+
+    Parameters
+    ----------
+    in_shape : sequence of int
+        Shape of the domain, positive integers.
+    out_shape : sequence of int
+        Shape of the range, positive integers.
 
     Examples
     --------
@@ -124,6 +147,11 @@ class LinearOperator:
 class Adjoint(LinearOperator):
     """The adjoint ``A^*`` of a linear operator ``A`` (see :attr:`LinearOperator.adjoint`).
 
+    Parameters
+    ----------
+    op : LinearOperator
+        The operator ``A``; the adjoint maps its ``out_shape`` to its ``in_shape``.
+
     Examples
     --------
     >>> from remodel_imaging import Gradient
@@ -148,6 +176,13 @@ class Adjoint(LinearOperator):
 
 class Composition(LinearOperator):
     """The product ``A B`` (apply ``B`` first); written ``A @ B``.
+
+    Parameters
+    ----------
+    a : LinearOperator
+        The left factor ``A``, applied second.
+    b : LinearOperator
+        The right factor ``B``, applied first; ``b.out_shape`` must equal ``a.in_shape``.
 
     Examples
     --------
@@ -175,6 +210,20 @@ class Composition(LinearOperator):
 
 def dot_test(op: LinearOperator, *, seed: int = 0, dtype: torch.dtype = torch.float64) -> float:
     """Relative error ``|<A x, y> - <x, A^* y>| / (||A x|| ||y||)`` for random ``x``, ``y`` (the adjoint test).
+
+    Parameters
+    ----------
+    op : LinearOperator
+        The operator to test.
+    seed : int, default 0
+        Seed of the random ``x`` and ``y`` (``y`` complex when the operator's output is).
+    dtype : torch.dtype, default torch.float64
+        The dtype of ``x`` and ``y``.
+
+    Returns
+    -------
+    float
+        The relative error; of the order of the rounding unit for an exact adjoint.
 
     Examples
     --------

@@ -24,6 +24,13 @@ class GaussianBlur(LinearOperator):
     Fourier multiplier ``H = fft2(kernel)``; since the kernel is symmetric ``H`` is real, the operator is
     self-adjoint and ``||A|| = max |H| = H(0) = 1``.
 
+    Parameters
+    ----------
+    shape : sequence of int
+        Image size ``(height, width)``.
+    sigma : float
+        Standard deviation of the Gaussian in pixels, finite and ``> 0``.
+
     Examples
     --------
     >>> A = GaussianBlur((32, 32), sigma=2.0)
@@ -57,6 +64,11 @@ class GaussianBlur(LinearOperator):
 
 class Mask(LinearOperator):
     """Inpainting: keep the pixels where ``mask`` is True, set the others to zero (self-adjoint, ``||A|| = 1``).
+
+    Parameters
+    ----------
+    mask : torch.Tensor
+        Boolean tensor of the image's shape, True at the observed pixels (see :meth:`Mask.random`).
 
     Examples
     --------
@@ -93,6 +105,12 @@ class SubsampledFourier(LinearOperator):
     ``A x = (F x)[mask]`` with ``F`` unitary (``norm="ortho"``), a complex vector of length ``mask.sum()``.
     The adjoint for the real inner product is ``A^* y = Re(F^{-1} zero_fill(y))``; ``||A|| = 1`` when the mask
     keeps frequency 0 (or any conjugate-symmetric pair) and the zero-filled reconstruction is ``A^* y``.
+
+    Parameters
+    ----------
+    mask : torch.Tensor
+        2-D boolean tensor of the image's shape over the DFT frequencies (unshifted, as ``torch.fft.fft2``), True
+        at the sampled ones, at least one (see :meth:`SubsampledFourier.variable_density_mask`).
 
     Examples
     --------
@@ -156,6 +174,11 @@ class Gradient(LinearOperator):
 
     The last difference in each direction is zero; the adjoint is minus the matching discrete divergence.
     Its norm is known exactly: ``||∇||^2 = 4 sin^2(π (h-1) / (2h)) + 4 sin^2(π (w-1) / (2w)) < 8``.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Image size ``(height, width)``.
 
     Examples
     --------

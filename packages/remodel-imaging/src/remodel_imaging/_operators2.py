@@ -65,6 +65,20 @@ def motion_kernel(length: float, angle: float, *, size: int | None = None) -> to
     """A linear motion-blur kernel: the segment of ``length`` pixels through the centre at ``angle`` degrees
     (counter-clockwise from the x axis), rasterised by bilinear splatting of 8 samples per pixel, sum 1.
 
+    Parameters
+    ----------
+    length : float
+        Length of the segment in pixels, in ``[1, 255]``.
+    angle : float
+        Direction in degrees, counter-clockwise from the x axis.
+    size : int, optional
+        Side of the (square) kernel; default the smallest odd size holding the segment.
+
+    Returns
+    -------
+    torch.Tensor
+        float64 kernel ``[size, size]``, non-negative, summing to 1.
+
     Examples
     --------
     >>> k = motion_kernel(5, 0.0)
@@ -97,6 +111,15 @@ def motion_kernel(length: float, angle: float, *, size: int | None = None) -> to
 
 class MotionBlur(Convolution):
     """Periodic linear motion blur: convolution with :func:`motion_kernel` (``length`` pixels at ``angle`` degrees).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Image size ``(height, width)``.
+    length : float, default 9.0
+        Length of the motion in pixels, in ``[1, 255]``.
+    angle : float, default 0.0
+        Direction of the motion in degrees, counter-clockwise from the x axis.
 
     Examples
     --------

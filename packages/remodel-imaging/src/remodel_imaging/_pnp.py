@@ -41,7 +41,25 @@ def cg_solve(
 ) -> tuple[torch.Tensor, int]:
     """Conjugate gradients for ``M x = b`` with ``M`` symmetric positive definite (Hestenes & Stiefel 1952).
 
-    Stops when ``||r|| <= tol ||b||``; returns the solution and the number of iterations.
+    Parameters
+    ----------
+    apply : callable
+        ``apply(x)`` returns ``M x``; ``M`` symmetric positive definite for the real inner product.
+    b : torch.Tensor
+        The right-hand side.
+    x0 : torch.Tensor
+        The starting point, shaped like ``b``.
+    tol : float, default 1e-10
+        Stop when the residual norm is at most ``tol ||b||``.
+    maxiter : int, default 200
+        Most iterations (one ``apply`` each).
+
+    Returns
+    -------
+    x : torch.Tensor
+        The approximate solution.
+    iterations : int
+        The number of iterations done.
 
     Examples
     --------
@@ -74,6 +92,32 @@ def data_prox(A: LinearOperator, y: torch.Tensor, v: torch.Tensor, gamma: float,
 
     Exact by the Fourier multiplier for a periodic convolution (an operator with a ``transfer`` function), else by
     conjugate gradients to relative residual 1e-10 started at ``x0``.
+
+    Parameters
+    ----------
+    A : LinearOperator
+        The forward operator.
+    y : torch.Tensor
+        The measurements, of shape ``A.out_shape``.
+    v : torch.Tensor
+        The point whose prox is taken, of shape ``A.in_shape``.
+    gamma : float
+        The step ``γ > 0``.
+    x0 : torch.Tensor
+        The starting point of conjugate gradients (unused with the Fourier formula).
+
+    Returns
+    -------
+    torch.Tensor
+        ``prox_{γ f}(v)``, shaped and typed like ``v``.
+
+    Examples
+    --------
+    >>> from remodel_imaging import GaussianBlur
+    >>> A, v = GaussianBlur((8, 8), sigma=1.0), torch.rand(8, 8, dtype=torch.float64)
+    >>> x = data_prox(A, A(v), v, 0.5, v)
+    >>> bool(torch.allclose(x, v))      # v already fits the data: the prox leaves it
+    True
     """
     rhs = A.apply_adjoint(y).to(v.dtype) + v / gamma
     transfer = getattr(A, "transfer", None)

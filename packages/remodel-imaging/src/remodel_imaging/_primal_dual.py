@@ -17,7 +17,30 @@ DEFAULT_MAXITERS = 500
 
 
 def tv_objective(x: torch.Tensor, problem: InverseProblem, lam: float) -> float:
-    """``1/2 ||A x - y||^2 + lam * TV(x)`` with the isotropic total variation ``TV(x) = sum |∇x|_2``."""
+    """``1/2 ||A x - y||^2 + lam * TV(x)`` with the isotropic total variation ``TV(x) = sum |∇x|_2``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image ``(H, W)``.
+    problem : InverseProblem
+        Gives the operator ``A`` and the measurements ``y``.
+    lam : float
+        The weight of the total variation.
+
+    Returns
+    -------
+    float
+        The objective value (the ``objective`` entry of :class:`ChambollePock`'s history).
+
+    Examples
+    --------
+    >>> from remodel_imaging import InverseProblem, Mask
+    >>> A = Mask(torch.ones(4, 4, dtype=torch.bool))
+    >>> x = torch.zeros(4, 4, dtype=torch.float64); x[:, 2:] = 1.0
+    >>> tv_objective(x, InverseProblem(operator=A, y=x), lam=0.5)    # 4 unit jumps, no misfit
+    2.0
+    """
     r = problem.operator.apply(x) - problem.y
     g = Gradient(x.shape[-2:]).apply(x)
     return 0.5 * float(inner(r, r)) + lam * float(g.pow(2).sum(-3).sqrt().sum())

@@ -37,6 +37,22 @@ def tikhonov_start(A: LinearOperator, y: torch.Tensor, mu: float, *, iters: int 
     gradients from ``A^* y``: a cheap starting point close to a TV solution (the warm start of
     :class:`TVPrimalDual`).
 
+    Parameters
+    ----------
+    A : LinearOperator
+        The forward operator (2-D images).
+    y : torch.Tensor
+        The measurements.
+    mu : float
+        Weight of the H1 term ``mu/2 ||∇x||^2``, ``>= 0``.
+    iters : int, default 50
+        Most conjugate-gradient iterations (relative residual 1e-6).
+
+    Returns
+    -------
+    torch.Tensor
+        The reconstruction, of shape ``A.in_shape``.
+
     Examples
     --------
     >>> from remodel_imaging import GaussianBlur
