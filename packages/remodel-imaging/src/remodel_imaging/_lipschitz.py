@@ -38,6 +38,20 @@ def _check_kernel(kernel: torch.Tensor) -> None:
 def circular_conv2d(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Periodic ('circular') 2-D convolution (cross-correlation, as ``torch.nn.functional.conv2d``), same size.
 
+    Parameters
+    ----------
+    x : torch.Tensor
+        Images ``(n, in, H, W)``.
+    kernel : torch.Tensor
+        Weights ``(out, in, kh, kw)`` with odd ``kh``, ``kw``.
+    bias : torch.Tensor, optional
+        One bias per output channel, ``(out,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, out, H, W)``.
+
     Examples
     --------
     >>> k = torch.zeros(1, 1, 3, 3); k[0, 0, 1, 1] = 1.0
@@ -52,6 +66,18 @@ def circular_conv2d(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | 
 
 def circular_conv2d_adjoint(z: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """The exact adjoint of :func:`circular_conv2d` (without bias): correlation with the flipped, transposed kernel.
+
+    Parameters
+    ----------
+    z : torch.Tensor
+        Images ``(n, out, H, W)`` in the range of the convolution.
+    kernel : torch.Tensor
+        The forward convolution's weights ``(out, in, kh, kw)``, odd ``kh``, ``kw``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, in, H, W)``.
 
     Examples
     --------
@@ -82,6 +108,18 @@ def conv_operator_norm(kernel: torch.Tensor, shape: tuple[int, int]) -> float:
     convolutional layers", ICLR 2019): its singular values are those of the ``out x in`` matrices
     ``K^(ω)`` at the ``shape`` DFT frequencies, so the norm is their largest singular value.
 
+    Parameters
+    ----------
+    kernel : torch.Tensor
+        Weights ``(out, in, kh, kw)`` with odd ``kh``, ``kw``.
+    shape : tuple of int
+        Image size ``(H, W)``, at least the kernel size.
+
+    Returns
+    -------
+    float
+        The operator 2-norm of ``x -> circular_conv2d(x, kernel)`` on ``(in, H, W)`` images.
+
     Examples
     --------
     >>> k = torch.zeros(1, 1, 3, 3, dtype=torch.float64); k[0, 0, 1] = torch.tensor([-1.0, 2.0, -1.0])
@@ -100,6 +138,18 @@ def conv_norm_bound(kernel: torch.Tensor, *, grid: int = 64) -> float:
     bounded from above by its maximum over a ``grid x grid`` frequency grid plus the Lipschitz constant of the
     symbol times the largest distance to the grid: ``||K^(ω) - K^(ω')|| <= sum_u ||K[u]||_2 |u . (ω - ω')|``
     with ``|ω_i - ω'_i| <= π / grid`` and ``u`` the kernel offsets from its centre.
+
+    Parameters
+    ----------
+    kernel : torch.Tensor
+        Weights ``(out, in, kh, kw)`` with odd ``kh``, ``kw``.
+    grid : int, default 64
+        Frequencies per axis of the grid (at least the kernel size); a finer grid gives a tighter bound.
+
+    Returns
+    -------
+    float
+        An upper bound of the convolution's norm, valid for every image size, circular or zero padding.
 
     Examples
     --------
@@ -303,6 +353,21 @@ def lipschitz_bound(net: nn.Module) -> float:
     ``net`` is a layer with a ``lipschitz_bound()`` method, or an ``nn.Sequential`` of such layers and of
     1-Lipschitz activations (``ReLU``, ``LeakyReLU`` with slope <= 1, ``Tanh``, ``Identity``).
 
+    Parameters
+    ----------
+    net : torch.nn.Module
+        A layer with ``lipschitz_bound()``, a supported activation, or an ``nn.Sequential`` of those.
+
+    Returns
+    -------
+    float
+        The product of the layers' certified bounds (1.0 for a network of 1-Lipschitz layers).
+
+    Raises
+    ------
+    TypeError
+        When a layer has no certified bound.
+
     Examples
     --------
     >>> net = nn.Sequential(SLLConv2d(1, 4), nn.ReLU(), SLLConv2d(1, 4))
@@ -327,6 +392,22 @@ def lipschitz_estimate(fn: nn.Module, x: torch.Tensor, *, iters: int = 50, seed:
     """Local Lipschitz estimate ``||J(x)||_2`` of ``fn`` at ``x`` by power iteration on ``J^T J`` (autograd).
 
     A lower bound of the Lipschitz constant; compare with :func:`lipschitz_bound`.
+
+    Parameters
+    ----------
+    fn : torch.nn.Module
+        The map (any callable differentiable by autograd).
+    x : torch.Tensor
+        The point where the Jacobian is taken (its shape is the input shape of ``fn``).
+    iters : int, default 50
+        Power iterations (each one Jacobian-vector and one vector-Jacobian product).
+    seed : int, default 0
+        Seed of the random starting direction.
+
+    Returns
+    -------
+    float
+        The estimate of ``||J(x)||_2``.
 
     Examples
     --------
