@@ -86,6 +86,15 @@ class Dirichlet:
 class Periodic:
     """``u`` and its first ``order`` normal derivatives agree on the two faces normal to ``dim``.
 
+    Parameters
+    ----------
+    dim : int
+        The coordinate whose two faces of the :class:`Box` are identified.
+    order : {0, 1}, default 1
+        ``0``: the values agree; ``1``: the values and the first derivatives along ``dim`` agree.
+    group : {"initial", "boundary"}, default "boundary"
+        The loss weight key.
+
     Examples
     --------
     >>> c = Periodic(dim=0)
@@ -234,6 +243,20 @@ class Robin:
 def Neumann(group: str, faces: tuple, target: Callable[[torch.Tensor], torch.Tensor]) -> Robin:  # noqa: N802
     """``du/dn = g`` on boundary pieces: a :class:`Robin` condition with ``a = 0, b = 1``.
 
+    Parameters
+    ----------
+    group : {"initial", "boundary"}
+        The loss weight key.
+    faces : tuple of str or of (dim, side)
+        Boundary pieces of the geometry (``"all"`` for all), or faces of a :class:`Box`.
+    target : callable
+        ``g(x) -> [n]``, the prescribed outward normal derivative.
+
+    Returns
+    -------
+    Robin
+        The condition.
+
     Examples
     --------
     >>> Neumann("boundary", ("all",), lambda x: x[:, 0]).b
@@ -249,6 +272,13 @@ class Given:
 
     Made by :meth:`~remodel_core.pde.PINNProblem.discretize` when ``boundary_points`` gives a
     ``(points, values)`` pair for a condition.
+
+    Parameters
+    ----------
+    base : Dirichlet or Robin
+        The condition whose form (and ``group``) is kept; its ``target`` is replaced by ``values``.
+    values : torch.Tensor
+        The prescribed values ``[n]``, one per point the condition is evaluated at.
 
     Examples
     --------

@@ -32,6 +32,24 @@ def unit_points(method: str, n: int, dim: int, *, seed: int | None, scramble: bo
     ``scipy.stats.qmc``, imported here so that importing the package stays light. A Sobol' prefix of any
     length ``n`` is returned (a power of two keeps the net property).
 
+    Parameters
+    ----------
+    method : {"sobol", "halton", "lhs", "uniform"}
+        The point generator.
+    n : int
+        Number of points, positive.
+    dim : int
+        Dimension, positive.
+    seed : int or None
+        Seed of the scrambling (QMC) or of the generator (``"uniform"``); ``None`` draws fresh entropy.
+    scramble : bool, default True
+        Randomise the QMC points (ignored by ``"uniform"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 points ``[n, dim]`` in ``[0, 1)^dim``.
+
     Examples
     --------
     >>> unit_points("sobol", 4, 2, seed=0).shape
@@ -55,6 +73,20 @@ def unit_points(method: str, n: int, dim: int, *, seed: int | None, scramble: bo
 
 def sobol(n: int, dim: int, *, seed: int) -> torch.Tensor:
     """``n`` points of a scrambled, seeded Sobol sequence in ``[0, 1)^dim`` (float64); see :func:`unit_points`.
+
+    Parameters
+    ----------
+    n : int
+        Number of points, positive.
+    dim : int
+        Dimension, positive.
+    seed : int
+        Seed of the scrambling.
+
+    Returns
+    -------
+    torch.Tensor
+        float64 points ``[n, dim]``.
 
     Examples
     --------
@@ -391,6 +423,18 @@ class Box(Geometry):
 def Interval(low: float, high: float) -> Box:  # noqa: N802 - a geometry constructor
     """The interval ``[low, high]``, a one-dimensional :class:`Box` (pieces ``"x0_low"``, ``"x0_high"``).
 
+    Parameters
+    ----------
+    low : float
+        Left end.
+    high : float
+        Right end, ``> low``.
+
+    Returns
+    -------
+    Box
+        The one-dimensional box.
+
     Examples
     --------
     >>> Interval(0.0, 2.0).volume()
@@ -403,6 +447,13 @@ def Interval(low: float, high: float) -> Box:  # noqa: N802 - a geometry constru
 class Ball(Geometry):
     """The closed ball ``|x - center| <= radius`` in ``len(center)`` dimensions (a disc in 2D); one boundary
     piece ``"sphere"`` (``"circle"`` in 2D).
+
+    Parameters
+    ----------
+    center : tuple of float
+        The centre, at least 2 finite coordinates (use :func:`Interval` in 1D); its length is the dimension.
+    radius : float
+        The radius, finite and ``> 0``.
 
     Examples
     --------
@@ -464,6 +515,18 @@ class Ball(Geometry):
 def Disk(center: Sequence[float], radius: float) -> Ball:  # noqa: N802 - a geometry constructor
     """The closed disc of ``radius`` around a 2D ``center`` (a :class:`Ball`, piece ``"circle"``).
 
+    Parameters
+    ----------
+    center : sequence of float
+        The centre ``(x, y)``.
+    radius : float
+        The radius, finite and ``> 0``.
+
+    Returns
+    -------
+    Ball
+        The two-dimensional ball.
+
     Examples
     --------
     >>> round(Disk((0.0, 0.0), 1.0).volume(), 12)
@@ -478,6 +541,12 @@ def Disk(center: Sequence[float], radius: float) -> Ball:  # noqa: N802 - a geom
 class Polygon(Geometry):
     """A simple polygon given by its vertices (either orientation); pieces ``"edge{j}"`` from vertex ``j`` to
     ``j + 1``.
+
+    Parameters
+    ----------
+    vertices : sequence of (x, y) pairs
+        At least 3 finite vertices, in order around the polygon, enclosing a non-zero area; the last one is
+        joined to the first.
 
     Examples
     --------
@@ -608,7 +677,13 @@ class _CSG(Geometry):
 
 
 class Union(_CSG):
-    """``a ∪ b``: a boundary point of one part is kept when it lies outside the other.
+    """``a ∪ b``: a boundary point of one part is kept when it lies outside the other. Also written ``a | b``.
+
+    Parameters
+    ----------
+    a, b : Geometry
+        The two parts, of the same dimension; boundary pieces are named ``"0/<piece of a>"`` and
+        ``"1/<piece of b>"``.
 
     Examples
     --------
@@ -630,7 +705,13 @@ class Union(_CSG):
 
 
 class Intersection(_CSG):
-    """``a ∩ b``: a boundary point of one part is kept when it lies inside the other.
+    """``a ∩ b``: a boundary point of one part is kept when it lies inside the other. Also written ``a & b``.
+
+    Parameters
+    ----------
+    a, b : Geometry
+        The two parts, of the same dimension; boundary pieces are named ``"0/<piece of a>"`` and
+        ``"1/<piece of b>"``.
 
     Examples
     --------
@@ -656,7 +737,13 @@ class Intersection(_CSG):
 
 class Difference(_CSG):
     """``a \\ b`` (closed): the boundary of ``a`` outside ``b`` and the boundary of ``b`` inside ``a``, whose
-    outward normals point into ``b``.
+    outward normals point into ``b``. Also written ``a - b``.
+
+    Parameters
+    ----------
+    a, b : Geometry
+        The two parts, of the same dimension; boundary pieces are named ``"0/<piece of a>"`` and
+        ``"1/<piece of b>"``.
 
     Examples
     --------
@@ -680,7 +767,17 @@ class Difference(_CSG):
 
 class SpaceTime(Geometry):
     """``space x [t0, t1]``, time as the last coordinate. Pieces: those of ``space`` (lateral boundary),
-    ``"initial"`` (``t = t0``, normal ``-e_t``) and ``"final"`` (``t = t1``).
+    ``"initial"`` (``t = t0``, normal ``-e_t``) and ``"final"`` (``t = t1``). Also written
+    ``space * Interval(t0, t1)``.
+
+    Parameters
+    ----------
+    space : Geometry
+        The spatial domain (not itself a ``SpaceTime``).
+    t0 : float
+        Initial time, finite.
+    t1 : float
+        Final time, finite, ``> t0``.
 
     Examples
     --------
