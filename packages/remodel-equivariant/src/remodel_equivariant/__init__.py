@@ -2,7 +2,8 @@
 and escnn steerable CNNs as an optional extra.
 
 Native layers (plain torch, no escnn): :class:`LiftingConv2d`, :class:`GroupConv2d`, :class:`GroupBatchNorm`,
-:class:`GroupPool`, :class:`EquivariantPool2d`, :class:`InvariantHead`, the model :class:`GCNN`; stable ODE blocks
+:class:`GroupPool`, :class:`EquivariantPool2d`, :class:`InvariantHead`, the model :class:`GCNN`, and
+:class:`QuotientConv2d` between fields on quotient spaces :class:`QuotientSpace` ``G / H``; stable ODE blocks
 (:class:`GroupParabolicBlock`, :class:`GroupHamiltonianBlock`, :class:`ODEResNet`, :class:`NeuralODE`, and the
 non-group :class:`ParabolicBlock`, :class:`HamiltonianBlock`, :class:`AntisymmetricBlock`); PDE-based layers
 (:class:`DiffusionLayer`, :class:`MorphologicalLayer`, :class:`PDEBlock`, :class:`PDEGCNN`); and
@@ -23,6 +24,7 @@ from ._gconv import GCNN, EquivariantPool2d, GroupBatchNorm, GroupConv2d, GroupP
 from ._groups import PlanarGroup
 from ._ode import GroupHamiltonianBlock, GroupParabolicBlock, NeuralODE, ODEResNet
 from ._pde import PDEGCNN, DiffusionLayer, MorphologicalLayer, PDEBlock
+from ._quotient import QuotientConv2d, QuotientSpace
 from ._stable import AntisymmetricBlock, HamiltonianBlock, ParabolicBlock, conv_norm
 from ._steerable import ExportedSteerableCNN, PlainCNN, SteerableCNN
 
@@ -50,6 +52,8 @@ __all__ = [
     "ParabolicBlock",
     "PlainCNN",
     "PlanarGroup",
+    "QuotientConv2d",
+    "QuotientSpace",
     "SteerableCNN",
     "check_equivariance",
     "conv_norm",

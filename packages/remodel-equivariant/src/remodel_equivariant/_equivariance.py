@@ -40,9 +40,13 @@ def hflip() -> Action:
 
 
 @torch.no_grad()
-def equivariance_error(model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
-                       group_action: Action | Sequence[Action], x: torch.Tensor, *,
-                       output_action: Action | Sequence[Action] | None = None) -> float:
+def equivariance_error(
+    model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    group_action: Action | Sequence[Action],
+    x: torch.Tensor,
+    *,
+    output_action: Action | Sequence[Action] | None = None,
+) -> float:
     """Relative equivariance error ``max_g || f(g x) - ρ(g) f(x) || / || f(x) ||``.
 
     Parameters
@@ -87,8 +91,9 @@ def equivariance_error(model: nn.Module | Callable[[torch.Tensor], torch.Tensor]
 
 
 @torch.no_grad()
-def check_equivariance(model: nn.Module | Callable[[torch.Tensor], torch.Tensor], group: object, x: torch.Tensor, *,
-                       output: str | None = None) -> float:
+def check_equivariance(
+    model: nn.Module | Callable[[torch.Tensor], torch.Tensor], group: object, x: torch.Tensor, *, output: object = None
+) -> float:
     """Worst relative error ``|| f(g x) - g f(x) || / || f(x) ||`` over all exact elements ``g`` of ``group``
     (rotations by multiples of 90° and, for ``D_N``, flips).
 
@@ -100,10 +105,11 @@ def check_equivariance(model: nn.Module | Callable[[torch.Tensor], torch.Tensor]
         ``"C8"``, ``"D4"``, ... or a :class:`~remodel_equivariant.PlanarGroup`.
     x : torch.Tensor
         Square input images ``[B, C, H, H]``.
-    output : {"invariant", "image", "regular"}, optional
-        How the group acts on the output: not at all (logits), on maps ``[B, C, H, W]`` as on images, or on
-        fields over the group ``[B, C, |G|, H, W]``. By default: from the output's number of dimensions
-        (2 -> invariant, 4 -> image, 5 -> regular).
+    output : {"invariant", "image", "regular"} or QuotientSpace, optional
+        How the group acts on the output: not at all (logits), on maps ``[B, C, H, W]`` as on images, on
+        fields over the group ``[B, C, |G|, H, W]``, or on fields on a quotient ``G / H``
+        (:class:`~remodel_equivariant.QuotientSpace`, ``[B, C, |G/H|, H, W]``). By default: from the output's
+        number of dimensions (2 -> invariant, 4 -> image, 5 -> regular).
 
     Returns
     -------
@@ -118,13 +124,17 @@ def check_equivariance(model: nn.Module | Callable[[torch.Tensor], torch.Tensor]
     True
     """
     from ._groups import as_group
+    from ._quotient import QuotientSpace
 
     g = as_group(group)
+    space = output if isinstance(output, QuotientSpace) else None
+    if space is not None and space.group != g:
+        raise ValueError(f"output must be a quotient of {g.name}, got {space.name}")
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"x must be square images [B, C, H, H], got {getattr(x, 'shape', type(x).__name__)}")
     fx = model(x)
-    kind = output or {2: "invariant", 4: "image", 5: "regular"}.get(fx.dim())
-    if kind not in ("invariant", "image", "regular"):
+    kind = "quotient" if space else output or {2: "invariant", 4: "image", 5: "regular"}.get(fx.dim())
+    if kind not in ("invariant", "image", "regular", "quotient"):
         raise ValueError(f"output must be 'invariant', 'image' or 'regular', got {output!r} (output dim {fx.dim()})")
     if kind == "regular" and (fx.dim() != 5 or fx.shape[2] != g.order):
         raise ValueError(f"a regular output must be [B, C, {g.order}, H, W] for {g.name}, got {list(fx.shape)}")
@@ -133,6 +143,11 @@ def check_equivariance(model: nn.Module | Callable[[torch.Tensor], torch.Tensor]
         raise ValueError("model(x) is zero: the relative error is undefined")
     worst = 0.0
     for a in g.exact_elements():
-        target = fx if kind == "invariant" else g.act_on_image(a, fx) if kind == "image" else g.act_on_regular(a, fx)
+        if kind == "quotient":
+            target = space.act_on_field(a, fx)
+        else:
+            target = (
+                fx if kind == "invariant" else g.act_on_image(a, fx) if kind == "image" else g.act_on_regular(a, fx)
+            )
         worst = max(worst, float((model(g.act_on_image(a, x)) - target).norm()) / scale)
     return worst
