@@ -18,6 +18,16 @@ def layers_of(model: nn.Module) -> list[list[int]]:
     entry of a ``ParameterList``/``ParameterDict`` is a layer of its own. Entries are indices into the
     list of trainable parameters.
 
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network; parameters with ``requires_grad=False`` are left out.
+
+    Returns
+    -------
+    list of list of int
+        One list of parameter indices per layer, the layers sorted by their first index.
+
     Examples
     --------
     >>> from remodel_core.nn import ResNetMLP
@@ -44,7 +54,9 @@ def layers_of(model: nn.Module) -> list[list[int]]:
 class ParameterDecomposition:
     """Subdomains of a flat parameter vector: index sets (possibly overlapping) covering every entry.
 
-    Attributes
+    Made by :func:`decompose_layers` (or :func:`~remodel_core.optim.decompose`).
+
+    Parameters
     ----------
     indices : tuple of LongTensor
         Flat indices of each subdomain (sorted).

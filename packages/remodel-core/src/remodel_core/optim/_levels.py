@@ -417,6 +417,19 @@ def coherent_model(hierarchy: LevelHierarchy, level: int, x: torch.Tensor, g: to
     ``grad psi(y0) = P^T g`` (Nash 2000; Gratton, Sartenaer & Toint 2008). ``g`` is the gradient of the
     level-``level`` model at ``x``.
 
+    Parameters
+    ----------
+    hierarchy : LevelHierarchy
+        The levels and their transfer operators.
+    level : int
+        The current (finer) level; the model lives on ``level + 1``.
+    x : torch.Tensor
+        The current point on level ``level`` (flat).
+    g : torch.Tensor
+        The gradient of the level-``level`` model at ``x``.
+    closure : callable
+        The training closure (evaluates the loss and its gradient).
+
     Returns
     -------
     y0, psi(y0), grad psi(y0), psi

@@ -15,7 +15,7 @@ __all__ = ["LineSearchResult", "cubic_minimizer", "strong_wolfe"]
 class LineSearchResult:
     """Outcome of :func:`strong_wolfe`.
 
-    Attributes
+    Parameters
     ----------
     alpha : float
         The accepted step (0.0 when nothing better than the start was found).
@@ -46,6 +46,20 @@ def cubic_minimizer(a: float, fa: float, da: float, b: float, fb: float, db: flo
 
     Nocedal & Wright eq. (3.59); falls back to the midpoint of ``[lo, hi]`` when the cubic has no
     minimiser (complex root) or the data are not finite.
+
+    Parameters
+    ----------
+    a, fa, da : float
+        First point, the value and the derivative there.
+    b, fb, db : float
+        Second point, the value and the derivative there.
+    lo, hi : float
+        The interval the result is clipped to (either order).
+
+    Returns
+    -------
+    float
+        The clipped minimiser, or the midpoint of ``[lo, hi]``.
 
     Examples
     --------

@@ -42,6 +42,27 @@ class MultilevelOptimizer(torch.optim.Optimizer):
     levels below the finest, e.g. dense matrices on small coarse levels and L-BFGS on the fine one);
     ``work`` counts evaluations in fine-evaluation units (coarse ones by their cost fraction, the parameter
     ratio for layer coarsening, the point ratio for point coarsening).
+
+    Parameters
+    ----------
+    params : nn.Module or iterable of tensors
+        A residual network (for layer coarsening) or exactly the trainable parameters of ``hierarchy``.
+    hierarchy : LevelHierarchy or None
+        A ready hierarchy (e.g. :class:`CollocationHierarchy`), or ``None`` to build a :class:`LayerHierarchy`.
+    levels : int
+        Number of levels of the built hierarchy.
+    restriction : {"average", "inject"}
+        Parameter restriction of the built hierarchy.
+    prolongation : {"constant", "linear"}
+        Correction prolongation of the built hierarchy.
+    history_size : int
+        Curvature pairs kept per level.
+    gtol : float
+        ``converged`` is set when the fine gradient's largest entry is at most ``gtol``.
+    hessian : str, default "lbfgs"
+        ``"lbfgs"`` or a dense ``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"`` memory per level.
+    coarse_hessian : str, optional
+        The memory of the coarse levels (default ``hessian``).
     """
 
     def __init__(self, params: nn.Module | Iterable[torch.Tensor], *, hierarchy: LevelHierarchy | None,
@@ -183,6 +204,29 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
     ``"points"`` keeps the network and
     coarsens the problem's data (nested subsets, ``factor`` times fewer points per level, full batch);
     ``"auto"`` picks layers when the model has residual ``blocks`` and points otherwise.
+
+    Parameters
+    ----------
+    levels : int, default 3
+        Number of levels, ``>= 1`` (for layer coarsening the depth must be divisible by ``2 ** (levels - 1)``).
+    coarsen : {"auto", "layers", "width", "points"}, default "auto"
+        What is coarsened: the depth of a residual network, the hidden widths of an MLP, or the problem's
+        data points; ``"auto"`` picks ``"layers"`` for a model with residual ``blocks``, else ``"points"``.
+    restriction : {"average", "inject"}, default "average"
+        Restriction of the block parameters for layer coarsening (see :class:`LayerHierarchy`).
+    prolongation : {"constant", "linear"}, default "constant"
+        Prolongation of the block corrections for layer coarsening.
+    factor : int, default 2
+        For point coarsening: each level keeps ``1 / factor`` of the points of the level above (``>= 2``).
+    history_size : int, default 10
+        Curvature pairs kept per level by the L-BFGS memories.
+    gtol : float, default 1e-12
+        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``).
+    hessian : {"lbfgs", "bfgs", "ssbfgs", "ssbroyden"}, default "lbfgs"
+        The quasi-Newton memory of every level (dense ones: :class:`DenseInverseHessian`).
+    coarse_hessian : str, optional
+        The memory of the levels below the finest (default ``hessian``), e.g. ``"ssbroyden"`` with
+        ``hessian="lbfgs"``: dense curvature only where it is affordable.
     """
 
     levels: int = 3

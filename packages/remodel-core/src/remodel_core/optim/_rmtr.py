@@ -254,6 +254,44 @@ class RMTR(MultilevelAlgorithm):
     V-cycle. ``Solution.stats["work"]`` counts evaluations in fine units (a coarse one by its
     parameter or point fraction); ``stats["evals"]`` counts closure calls.
 
+    Parameters
+    ----------
+    levels : int, default 3
+        Number of levels, ``>= 1`` (for layer coarsening the depth must be divisible by ``2 ** (levels - 1)``).
+    coarsen : {"auto", "layers", "width", "points"}, default "auto"
+        What is coarsened: the depth of a residual network, the hidden widths of an MLP, or the problem's
+        data points; ``"auto"`` picks ``"layers"`` for a model with residual ``blocks``, else ``"points"``.
+    restriction : {"average", "inject"}, default "average"
+        Restriction of the block parameters for layer coarsening (see :class:`LayerHierarchy`).
+    prolongation : {"constant", "linear"}, default "constant"
+        Prolongation of the block corrections for layer coarsening.
+    factor : int, default 2
+        For point coarsening: each level keeps ``1 / factor`` of the points of the level above (``>= 2``).
+    history_size : int, default 10
+        Curvature pairs kept per level by the L-BFGS memories.
+    gtol : float, default 1e-12
+        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``).
+    hessian : {"lbfgs", "bfgs", "ssbfgs", "ssbroyden"}, default "lbfgs"
+        The quasi-Newton memory of every level (dense ones: :class:`DenseInverseHessian`).
+    coarse_hessian : str, optional
+        The memory of the levels below the finest (default ``hessian``), e.g. ``"ssbroyden"`` with
+        ``hessian="lbfgs"``: dense curvature only where it is affordable.
+    pre_smooth, post_smooth : int, default 1
+        Trust-region steps before and after the coarse correction on every level but the coarsest.
+    coarse_iters : int, default 3
+        Trust-region steps on the coarsest level.
+    delta0, delta_max : float, default 0.5, 100.0
+        Initial and largest fine trust-region radius.
+    eta1, eta2 : float, default 0.1, 0.75
+        A step is accepted when the ratio ``rho`` of actual to predicted decrease is at least ``eta1``; the
+        radius grows when ``rho >= eta2``.
+    gamma_dec, gamma_inc : float, default 0.5, 2.0
+        Radius shrink and growth factors.
+    kappa_g : float, default 0.05
+        The coarse level is visited only when ``||P^T g|| >= kappa_g ||g||``.
+    eps_delta : float, default 0.05
+        A coarse cycle stops when its iterate reaches ``(1 - eps_delta)`` of the radius handed down.
+
     Examples
     --------
     >>> import torch

@@ -503,6 +503,25 @@ class MSPQN(_SPQN):
     SISC 2024): the subdomains are visited in sequence; ``coarse=True`` adds the coarse correction
     (two-level). Options as :class:`ASPQN`.
 
+    Parameters
+    ----------
+    subdomains : int, default 2
+        Number of parameter subdomains (layer-wise: 1 .. number of layers).
+    overlap : int, default 0
+        Layers (or neurons) shared by neighbouring subdomains.
+    decomposition : {"parameters", "layers", "neurons"}, default "parameters"
+        Layer-wise split balanced by parameters or by layers, or groups of neurons across all layers.
+    max_dense : int, optional
+        The fewest subdomains with at most ``max_dense`` parameters each; ``subdomains`` is then ignored.
+    local_iters, local_history, history_size, global_iters, coarse, coarse_iters, hessian
+        See :class:`SPQNOptimizer`; ``coarse=True`` is the two-level variant.
+    local_hessian, global_hessian : str, optional
+        Decomposed curvature, as for :class:`ASPQN`.
+    lr, c1, c2, max_ls, tolerance_grad, curvature_eps
+        As in :class:`~remodel_core.optim.RobustLBFGS`.
+    distributed : bool, default False
+        Must stay False: the sequential sweep does not run in parallel (use :class:`ASPQN`).
+
     Examples
     --------
     >>> MSPQN(subdomains=4, coarse=True).method

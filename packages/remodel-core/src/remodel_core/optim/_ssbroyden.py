@@ -41,7 +41,27 @@ def check_hessian(hessian: str, *, name: str = "hessian", block: bool = False) -
 
 def make_memory(hessian: str, history_size: int, curvature_eps: float = 1e-10) -> LBFGSMemory | DenseInverseHessian:
     """The inverse-Hessian approximation named ``hessian``: limited-memory (``"lbfgs"``, ``history_size``
-    pairs) or dense (``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"``)."""
+    pairs) or dense (``"bfgs"``, ``"ssbfgs"``, ``"ssbroyden"``).
+
+    Parameters
+    ----------
+    hessian : {"lbfgs", "bfgs", "ssbfgs", "ssbroyden"}
+        The kind of memory.
+    history_size : int
+        Pairs kept by ``"lbfgs"`` (unused by the dense ones).
+    curvature_eps : float, default 1e-10
+        Pairs with ``s'y <= curvature_eps ||s|| ||y||`` are skipped.
+
+    Returns
+    -------
+    LBFGSMemory or DenseInverseHessian
+        A new, empty memory.
+
+    Examples
+    --------
+    >>> type(make_memory("lbfgs", 5)).__name__, type(make_memory("ssbroyden", 5)).__name__
+    ('LBFGSMemory', 'DenseInverseHessian')
+    """
     check_hessian(hessian)
     if hessian == "lbfgs":
         return LBFGSMemory(history_size, curvature_eps=curvature_eps)
@@ -75,6 +95,13 @@ class DenseInverseHessian:
     (e.g. the secant pair of a whole Schwarz iteration) gets the plain BFGS update. Pairs with
     ``s'y <= curvature_eps ||s|| ||y||`` are skipped; an update that is not finite is skipped too. The
     update is one fused rank-2 correction on ``span{s, Hy}``: O(n^2) work and n^2 float64 numbers.
+
+    Parameters
+    ----------
+    update : {"ssbroyden", "ssbfgs", "bfgs"}, default "ssbroyden"
+        The update formula.
+    curvature_eps : float, default 1e-10
+        Pairs with ``s'y <= curvature_eps ||s|| ||y||`` are skipped (``>= 0``).
 
     Examples
     --------
@@ -217,6 +244,25 @@ class SSBroydenOptimizer(RobustLBFGSOptimizer):
     starts near 1e4, the self-scaling keeps enlarging ``H`` and the line search accepts steps of 1e-8 to 1e-3
     (no progress in 120 s); MG/OPT with ``hessian="ssbroyden"`` trains it to 4.5e-3 (docs/BENCHMARKS.md).
 
+    Parameters
+    ----------
+    params : iterable of tensors or of dicts
+        The parameters, or parameter groups with the same options.
+    lr : float, default 1.0
+        Step scale of the line search's first trial step (as :class:`~remodel_core.optim.RobustLBFGSOptimizer`).
+    update : {"ssbroyden", "ssbfgs", "bfgs"}, default "ssbroyden"
+        The update of the dense inverse Hessian (:class:`DenseInverseHessian`).
+    max_iter : int, default 1
+        Quasi-Newton iterations per :meth:`step`.
+    tolerance_grad : float, default 1e-9
+        ``converged`` when the largest gradient entry is at most this.
+    c1, c2 : float, default 1e-4, 0.9
+        Strong Wolfe constants.
+    max_ls : int, default 25
+        Most function evaluations per line search.
+    curvature_eps : float, default 1e-10
+        Pairs with ``s'y <= curvature_eps ||s|| ||y||`` are skipped.
+
     Examples
     --------
     >>> w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
@@ -245,6 +291,26 @@ class SSBroydenOptimizer(RobustLBFGSOptimizer):
 class SSBroyden(RobustLBFGS):
     """Self-scaled Broyden (or SSBFGS, or BFGS) quasi-Newton as an algorithm for :func:`remodel_core.solve`
     (see :class:`SSBroydenOptimizer` and :class:`DenseInverseHessian`). ``history_size`` is unused.
+
+    Parameters
+    ----------
+    update : {"ssbroyden", "ssbfgs", "bfgs"}, default "ssbroyden"
+        The update of the dense inverse Hessian.
+    lr : float, default 1.0
+        Step scale: the first trial step of a line search is ``lr * min(1, 1 / ||g||_1)`` while the memory is
+        empty (first step, restarts) and ``lr`` otherwise.
+    history_size : int, default 50
+        Curvature pairs kept.
+    max_iter : int, default 1
+        Quasi-Newton iterations per ``step`` (per iteration of ``solve``).
+    tolerance_grad : float, default 1e-9
+        The run succeeds when the largest gradient entry is at most this (``>= 0``).
+    c1, c2 : float, default 1e-4, 0.9
+        Strong Wolfe constants, ``0 < c1 < c2 < 1``.
+    max_ls : int, default 25
+        Most function evaluations per line search.
+    curvature_eps : float, default 1e-10
+        Pairs with ``s'y <= curvature_eps ||s|| ||y||`` are skipped (``>= 0``).
 
     Examples
     --------

@@ -15,6 +15,19 @@ from .._training import OptimizerAlgorithm
 class Adam(OptimizerAlgorithm):
     """Adam (Kingma & Ba, ICLR 2015), ``torch.optim.Adam``.
 
+    One iteration of ``solve`` is one Adam step on one minibatch (or the full data).
+
+    Parameters
+    ----------
+    lr : float, default 1e-3
+        Step size, ``> 0``.
+    betas : tuple of float, default (0.9, 0.999)
+        Decay rates of the first and second moment averages, each in ``[0, 1)``.
+    eps : float, default 1e-8
+        Added to the root of the second moment in the denominator, ``> 0``.
+    weight_decay : float, default 0.0
+        L2 penalty coefficient (added to the gradient), ``>= 0``.
+
     Examples
     --------
     >>> import torch
@@ -47,6 +60,17 @@ class Adam(OptimizerAlgorithm):
 class SGD(OptimizerAlgorithm):
     """Stochastic gradient descent with optional (Nesterov) momentum, ``torch.optim.SGD``.
 
+    Parameters
+    ----------
+    lr : float, default 1e-2
+        Step size, ``> 0``.
+    momentum : float, default 0.0
+        Heavy-ball momentum factor, ``>= 0``.
+    nesterov : bool, default False
+        Nesterov's momentum (Sutskever et al. 2013); needs ``momentum > 0``.
+    weight_decay : float, default 0.0
+        L2 penalty coefficient (added to the gradient), ``>= 0``.
+
     Examples
     --------
     >>> SGD(lr=0.1, momentum=0.9).momentum
@@ -78,6 +102,21 @@ class LBFGS(OptimizerAlgorithm):
 
     One iteration of ``solve`` is one ``step``, which runs up to ``max_iter`` L-BFGS iterations.
     For the hardened variant see :class:`remodel_core.optim.RobustLBFGS`.
+
+    Parameters
+    ----------
+    lr : float, default 1.0
+        Initial step length of each line search (or the fixed step without one), ``> 0``.
+    max_iter : int, default 20
+        L-BFGS iterations per ``step`` (per iteration of ``solve``), positive.
+    history_size : int, default 50
+        Number of curvature pairs kept, positive.
+    line_search_fn : {"strong_wolfe", None}, default "strong_wolfe"
+        torch's strong-Wolfe line search, or ``None`` for fixed steps of ``lr``.
+    tolerance_grad : float, default 1e-7
+        A ``step`` stops when the largest gradient entry is at most this, ``>= 0``.
+    tolerance_change : float, default 1e-9
+        A ``step`` stops when the change of the loss or of the parameters is at most this, ``>= 0``.
 
     Examples
     --------
