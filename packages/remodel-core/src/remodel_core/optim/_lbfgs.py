@@ -134,14 +134,47 @@ class LBFGSMemory:
 
 def flat_params(params: list[torch.Tensor]) -> torch.Tensor:
     """The parameters as one flat float64 vector (a copy; empty for no parameters). The one flat-vector
-    helper of the optimizers, with :func:`flat_grad` and :func:`set_flat_params`."""
+    helper of the optimizers, with :func:`flat_grad` and :func:`set_flat_params`.
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+        The parameters, in a fixed order (the order of the flat vector).
+
+    Returns
+    -------
+    torch.Tensor
+        float64 vector of ``sum(p.numel())`` entries.
+
+    Examples
+    --------
+    >>> flat_params([torch.ones(2, 2), torch.zeros(1)]).tolist()
+    [1.0, 1.0, 1.0, 1.0, 0.0]
+    """
     if not params:
         return torch.zeros(0, dtype=torch.float64)
     return torch.cat([p.detach().reshape(-1).to(torch.float64) for p in params])
 
 
 def flat_grad(params: list[torch.Tensor]) -> torch.Tensor:
-    """The gradients as one flat float64 vector (zeros where ``grad`` is None)."""
+    """The gradients as one flat float64 vector (zeros where ``grad`` is None).
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+        The parameters, in a fixed order (the order of the flat vector).
+
+    Returns
+    -------
+    torch.Tensor
+        float64 vector of ``sum(p.numel())`` entries.
+
+    Examples
+    --------
+    >>> w = torch.ones(2, requires_grad=True); (3 * w).sum().backward()
+    >>> flat_grad([w, torch.zeros(1, requires_grad=True)]).tolist()
+    [3.0, 3.0, 0.0]
+    """
     if not params:
         return torch.zeros(0, dtype=torch.float64)
     return torch.cat([
@@ -153,7 +186,21 @@ def flat_grad(params: list[torch.Tensor]) -> torch.Tensor:
 
 @torch.no_grad()
 def set_flat_params(params: list[torch.Tensor], x: torch.Tensor) -> None:
-    """Copy the flat vector ``x`` into ``params`` (cast to each parameter's dtype)."""
+    """Copy the flat vector ``x`` into ``params`` (cast to each parameter's dtype).
+
+    Parameters
+    ----------
+    params : list of torch.Tensor
+        The parameters, in a fixed order (the order of the flat vector).
+    x : torch.Tensor
+        Flat vector with exactly ``sum(p.numel())`` entries (e.g. from :func:`flat_params`).
+
+    Examples
+    --------
+    >>> w = torch.zeros(2, 2)
+    >>> set_flat_params([w], torch.arange(4.0)); w.tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+    """
     offset = 0
     for p in params:
         n = p.numel()
@@ -165,7 +212,31 @@ def set_flat_params(params: list[torch.Tensor], x: torch.Tensor) -> None:
 
 @dataclasses.dataclass
 class LBFGSStep:
-    """Outcome of :func:`lbfgs_iteration`: the new point, its value and gradient, and what happened."""
+    """Outcome of :func:`lbfgs_iteration`: the new point, its value and gradient, and what happened.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The new point (the start when no step was taken).
+    f : float
+        The value at ``x``.
+    g : torch.Tensor
+        The gradient at ``x``.
+    alpha : float
+        The accepted step length (0.0 when none).
+    evals : int
+        Evaluations of the line search.
+    line_search_ok : bool
+        Whether the strong Wolfe conditions held at the accepted step.
+    restarted : bool
+        Whether the memory was reset (no descent direction, or no decrease found).
+    stalled : bool
+        No decrease along steepest descent: no progress is possible from ``x``.
+    nonfinite : bool, default False
+        Every trial value of the line search was NaN/Inf.
+    aux : object, optional
+        The third item ``evaluate`` returned at ``x``, if any.
+    """
 
     x: torch.Tensor
     f: float
@@ -206,6 +277,34 @@ def lbfgs_iteration(
     ``evaluate`` may return a third item (``aux``, e.g. the full gradient when ``x`` is a subdomain's
     parameters); the accepted point's ``aux`` is returned (``aux`` of the start when no step is taken).
     With ``push=False`` the pair is not stored (the caller forms its own pairs).
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(x) -> (f, g)`` or ``(f, g, aux)`` on flat float64 vectors.
+    x : torch.Tensor
+        The current point (flat).
+    f : float
+        The value at ``x``.
+    g : torch.Tensor
+        The gradient at ``x``.
+    memory : LBFGSMemory
+        The curvature memory (or a :class:`DenseInverseHessian`), updated in place.
+    lr : float, default 1.0
+        Step scale of :func:`initial_step`.
+    c1, c2 : float, default 1e-4, 0.9
+        Strong Wolfe constants.
+    max_ls : int, default 25
+        Most evaluations of the line search.
+    push : bool, default True
+        Store the new pair ``(s, y)`` in ``memory``.
+    aux : object, optional
+        ``aux`` of the starting point, returned when no step is taken.
+
+    Returns
+    -------
+    LBFGSStep
+        The new point and what happened.
 
     Examples
     --------
