@@ -196,6 +196,37 @@ class MGOPT(MultilevelAlgorithm):
     (:class:`~remodel_core.optim.DenseInverseHessian`) instead of L-BFGS: on PINNs of a few thousand
     parameters this is the variant that reaches errors far below L-BFGS's (docs/BENCHMARKS.md).
 
+    Parameters
+    ----------
+    levels : int, default 3
+        Number of levels, ``>= 1`` (for layer coarsening the depth must be divisible by ``2 ** (levels - 1)``).
+    coarsen : {"auto", "layers", "width", "points"}, default "auto"
+        What is coarsened: the depth of a residual network, the hidden widths of an MLP, or the problem's
+        data points; ``"auto"`` picks ``"layers"`` for a model with residual ``blocks``, else ``"points"``.
+    restriction : {"average", "inject"}, default "average"
+        Restriction of the block parameters for layer coarsening (see :class:`LayerHierarchy`).
+    prolongation : {"constant", "linear"}, default "constant"
+        Prolongation of the block corrections for layer coarsening.
+    factor : int, default 2
+        For point coarsening: each level keeps ``1 / factor`` of the points of the level above (``>= 2``).
+    history_size : int, default 10
+        Curvature pairs kept per level by the L-BFGS memories.
+    gtol : float, default 1e-12
+        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``).
+    hessian : {"lbfgs", "bfgs", "ssbfgs", "ssbroyden"}, default "lbfgs"
+        The quasi-Newton memory of every level (dense ones: :class:`DenseInverseHessian`).
+    coarse_hessian : str, optional
+        The memory of the levels below the finest (default ``hessian``), e.g. ``"ssbroyden"`` with
+        ``hessian="lbfgs"``: dense curvature only where it is affordable.
+    pre_smooth, post_smooth : int, default 1
+        Smoothing iterations before and after the coarse correction (``>= 0``).
+    coarse_iters : int, default 3
+        Iterations on the coarsest level (``>= 1``).
+    max_ls_evals : int, default 20
+        Most evaluations per line search.
+    c1, c2 : float, default 1e-4, 0.9
+        Strong Wolfe constants, ``0 < c1 < c2 < 1``.
+
     Examples
     --------
     >>> import torch
