@@ -254,6 +254,24 @@ class RobustLBFGS(OptimizerAlgorithm):
     One iteration of ``solve`` is one ``step`` of ``max_iter`` L-BFGS iterations. Use float64
     (``solve(..., dtype=torch.float64)``) when accuracy matters.
 
+    Parameters
+    ----------
+    lr : float, default 1.0
+        Step scale: the first trial step of a line search is ``lr * min(1, 1 / ||g||_1)`` while the memory is
+        empty (first step, restarts) and ``lr`` otherwise.
+    history_size : int, default 50
+        Curvature pairs kept.
+    max_iter : int, default 1
+        Quasi-Newton iterations per ``step`` (per iteration of ``solve``).
+    tolerance_grad : float, default 1e-9
+        The run succeeds when the largest gradient entry is at most this (``>= 0``).
+    c1, c2 : float, default 1e-4, 0.9
+        Strong Wolfe constants, ``0 < c1 < c2 < 1``.
+    max_ls : int, default 25
+        Most function evaluations per line search.
+    curvature_eps : float, default 1e-10
+        Pairs with ``s'y <= curvature_eps ||s|| ||y||`` are skipped (``>= 0``).
+
     Examples
     --------
     >>> import torch
