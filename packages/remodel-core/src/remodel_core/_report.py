@@ -75,7 +75,28 @@ class ShowcaseSection:
 
 @dataclasses.dataclass
 class ShowcasePart:
-    """What one part of a showcase contributes to its section (text, tables, figures, metrics, time)."""
+    """What one part of a showcase contributes to its section (text, tables, figures, metrics, time).
+
+    Parameters
+    ----------
+    summary : str
+        A paragraph of markdown: what the part ran and what it found.
+    tables : list of Table, optional
+        The part's tables.
+    figures : list of (str, pathlib.Path), optional
+        ``(caption, path)`` of each PNG the part wrote.
+    metrics : dict, optional
+        Named figures for the machine-readable report (JSON).
+    seconds : float, default 0.0
+        Wall time of the part (filled in by the showcase runner).
+    headline : str, default ""
+        One line with the part's headline figure, joined into the section's headline.
+
+    Examples
+    --------
+    >>> ShowcasePart("A toy part.", metrics={"error": 1e-3}).metrics
+    {'error': 0.001}
+    """
 
     summary: str
     tables: list[Table] = dataclasses.field(default_factory=list)
