@@ -78,16 +78,37 @@ def setup(problem: str, width: int) -> tuple[Any, Any, int]:
     return prob, network, 0 if problem != "holes" else 400
 
 
-def run(args: argparse.Namespace, prob: Any, network: Any, n_boundary: int, name: str, seed: int) -> dict[str, Any]:
-    total_rounds = args.adam // args.every + args.lbfgs // args.every
-    m = args.m
-    strategy = {
+def make_strategy(args: argparse.Namespace, name: str) -> Any:
+    return {
         "uniform": Static(),
         "sobol": Static(),
-        "rad": RAD(k=1.0, c=1.0),
-        "rar_g": RARG(m=m),
-        "rar_d": RARD(k=2.0, c=0.0, m=m),
+        "rad": RAD(k=args.rad_k, c=args.rad_c),
+        "rar_g": RARG(m=args.m),
+        "rar_d": RARD(k=2.0, c=0.0, m=args.m),
     }[name]
+
+
+def run(
+    args: argparse.Namespace,
+    prob: Any,
+    network: Any,
+    n_boundary: int,
+    name: str,
+    seed: int,
+    cache: dict[Any, Any],
+) -> dict[str, Any]:
+    """One strategy, one seed: the Adam phase, then the L-BFGS phase, each one ``solve``.
+
+    ``--resample-in lbfgs`` (the default, Wu et al.'s procedure: pre-train, then resample between L-BFGS
+    rounds): the Adam phase trains on the initial points for every strategy, so its result depends only on
+    the initial point set and is computed once per (sampler, size, seed) and shared through ``cache``;
+    the L-BFGS phase moves the points every ``--every`` iterations. ``--resample-in both``: every phase
+    resamples (the previous session's schedule)."""
+    import dataclasses
+
+    rounds_adam = args.adam // args.every if args.resample_in == "both" else 0
+    total_rounds = rounds_adam + args.lbfgs // args.every
+    strategy = make_strategy(args, name)
     n0 = strategy.initial_points(args.points, total_rounds)
     sampler = Sobol() if name == "sobol" else UniformRandom()
     x0 = sampler.sample(n0, prob.domain, seed=seed)
@@ -95,21 +116,24 @@ def run(args: argparse.Namespace, prob: Any, network: Any, n_boundary: int, name
     if prob.conditions:  # soft Dirichlet data (holes): weight 100 on the boundary term, as is common for PINNs
         kwargs = {"boundary_points": n_boundary, "weights": {"boundary": 100.0}}
     train = prob.discretize(network(seed), points=x0, seed=seed, derivatives="autograd", **kwargs)
-    t0 = time.perf_counter()
     common = {"strategy": strategy, "every": args.every, "candidates": args.candidates}
     dtype = getattr(torch, args.dtype)
-    sol = solve(
-        train,
-        AdaptiveSampling(inner=Adam(lr=1e-3), **common),
-        maxiters=args.adam,
-        seed=seed,
-        dtype=dtype,
-        monitor_every=10**9,
-    )
-    rel_adam = prob.relative_l2(sol.u)
-    import dataclasses
-
-    train2 = dataclasses.replace(train, model=sol.u, data=sol.stats["data"])
+    key = (type(sampler).__name__, n0, seed)
+    shared = args.resample_in == "lbfgs" and key in cache
+    c0, t0 = time.process_time(), time.perf_counter()
+    if shared:
+        sol, rel_adam, adam_cpu = cache[key]
+    else:
+        adam = Adam(lr=1e-3)
+        algorithm = AdaptiveSampling(inner=adam, **common) if args.resample_in == "both" else adam
+        sol = solve(train, algorithm, maxiters=args.adam, seed=seed, dtype=dtype, monitor_every=10**9)
+        rel_adam = prob.relative_l2(sol.u)
+        adam_cpu = time.process_time() - c0
+        if args.resample_in == "lbfgs":
+            cache[key] = (sol, rel_adam, adam_cpu)
+    data = sol.stats.get("data", train.data)
+    train2 = dataclasses.replace(train, model=sol.u, data=data)
+    c1 = time.process_time()
     sol2 = solve(
         train2,
         AdaptiveSampling(inner=RobustLBFGS(max_iter=1, history_size=50), **common),
@@ -118,17 +142,22 @@ def run(args: argparse.Namespace, prob: Any, network: Any, n_boundary: int, name
         dtype=dtype,
         monitor_every=10**9,
     )
+    lbfgs_cpu = time.process_time() - c1
     rel = prob.relative_l2(sol2.u)
     evals = sol.stats["evals"] + sol2.stats["evals"]
-    cand = sol.stats["candidate_evaluations"] + sol2.stats["candidate_evaluations"]
+    cand = sol.stats.get("candidate_evaluations", 0) + sol2.stats["candidate_evaluations"]
     return {
         "rel_l2": rel,
         "rel_l2_after_adam": rel_adam,
         "evals": evals,
+        "lbfgs_iterations": int(sol2.stats["iterations"]),
         "candidate_points": cand,
         "final_points": int(sol2.stats["data"][0].shape[0]),
         "initial_points": n0,
-        "rounds": len(sol.stats["rounds"]) + len(sol2.stats["rounds"]),
+        "rounds": len(sol.stats.get("rounds", ())) + len(sol2.stats["rounds"]),
+        "adam_phase_shared": shared,
+        "cpu_s_adam": adam_cpu,
+        "cpu_s_lbfgs": lbfgs_cpu,
         "wall_s": time.perf_counter() - t0,
         "retcode": str(sol2.retcode),
     }
@@ -175,6 +204,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--width", type=int, default=None)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
+    ap.add_argument(
+        "--resample-in",
+        choices=("lbfgs", "both"),
+        default="lbfgs",
+        help="lbfgs: pre-train with Adam on the initial points, resample between L-BFGS rounds (Wu et al.); "
+        "both: resample in the Adam phase too",
+    )
+    ap.add_argument("--rad-k", type=float, default=1.0)
+    ap.add_argument("--rad-c", type=float, default=1.0)
     ap.add_argument("--draw", action="store_true", help="also time the candidate draw (numba vs numpy)")
     ap.add_argument(
         "--dtype",
@@ -189,7 +227,7 @@ def main() -> None:
         args.candidates = 5000
     if args.width is None:
         args.width = 32 if args.problem == "holes" else 64
-    rounds = args.adam // args.every + args.lbfgs // args.every
+    rounds = (args.adam // args.every if args.resample_in == "both" else 0) + args.lbfgs // args.every
     if args.m is None:
         args.m = max(1, args.points // (2 * rounds))  # RAR-G/RAR-D start with half the points
     prob, network, n_boundary = setup(args.problem, args.width)
@@ -203,6 +241,9 @@ def main() -> None:
             "lbfgs": args.lbfgs,
             "every": args.every,
             "rounds": rounds,
+            "resample_in": args.resample_in,
+            "rad_k": args.rad_k,
+            "rad_c": args.rad_c,
             "m": args.m,
             "candidates": args.candidates,
             "width": args.width,
@@ -222,21 +263,29 @@ def main() -> None:
         f"{args.problem}: {args.points} points, Adam {args.adam} + L-BFGS {args.lbfgs}, every {args.every}, "
         f"m={args.m}, candidates {args.candidates}, {args.seeds} seeds"
     )
-    t_all = time.perf_counter()
+    t_all, c_all = time.perf_counter(), time.process_time()
+    cache: dict[Any, Any] = {}
     if args.draw:
         out["draw"] = draw_timing()
-    for name in names:
-        runs = []
-        for seed in range(args.seeds):
-            r = run(args, prob, network, n_boundary, name, seed)
-            runs.append(r)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for seed in range(args.seeds):  # seeds outside: each seed's comparison is complete before the next starts
+        for name in names:
+            r = run(args, prob, network, n_boundary, name, seed, cache)
+            runs[name].append(r)
             print(
                 f"  {name:8s} seed {seed}: rel L2 {r['rel_l2']:.3e} (after Adam {r['rel_l2_after_adam']:.3e}), "
-                f"{r['evals']} evals, {r['wall_s']:.0f} s",
+                f"{r['evals']} evals, CPU {r['cpu_s_adam']:.0f} + {r['cpu_s_lbfgs']:.0f} s"
+                + (" (Adam phase shared)" if r["adam_phase_shared"] else ""),
                 flush=True,
             )
-        rel = np.array([r["rel_l2"] for r in runs])
-        out["strategies"][name] = {"rel_l2_mean": float(rel.mean()), "rel_l2_std": float(rel.std()), "runs": runs}
+        cache.clear()
+        for name in names:
+            rel = np.array([r["rel_l2"] for r in runs[name]])
+            out["strategies"][name] = {
+                "rel_l2_mean": float(rel.mean()),
+                "rel_l2_std": float(rel.std()),
+                "runs": runs[name],
+            }
         if args.json:  # partial results survive an interrupted run
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(out, indent=2))
@@ -245,10 +294,15 @@ def main() -> None:
     for name, s in out["strategies"].items():
         ratio = base / s["rel_l2_mean"] if base else float("nan")
         s["uniform_over_this"] = ratio
+        if base:  # the same ratio seed by seed (each seed's runs share the initialisation and first points)
+            s["uniform_over_this_per_seed"] = [
+                u["rel_l2"] / r["rel_l2"] for u, r in zip(out["strategies"]["uniform"]["runs"], s["runs"])
+            ]
         print(f"| {name} | {s['rel_l2_mean']:.3e} | {s['rel_l2_std']:.1e} | {ratio:.2f} |")
     out["wall_s"] = time.perf_counter() - t_all
+    out["cpu_s"] = time.process_time() - c_all
     out["machine"]["load_at_end"] = os.getloadavg()
-    print(f"total {out['wall_s']:.0f} s, load {out['machine']['load_at_end']}")
+    print(f"total {out['wall_s']:.0f} s wall, {out['cpu_s']:.0f} s CPU, load {out['machine']['load_at_end']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2))

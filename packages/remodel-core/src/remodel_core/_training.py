@@ -319,6 +319,9 @@ def train(
     stop the run; a tuple of tensors it returns replaces the data from the next iteration on (moved to the
     solve's device and dtype, minibatches restarted), while the model and the optimizer, with its state,
     go on. The hook adapts the optimizer to the new loss itself (see ``remodel_sampling.AdaptiveSampling``).
+    A hook with ``state_dict()`` and ``load_state_dict(state, model, optimizer) -> data or None`` has its state
+    in the checkpoints and restored on resume (after the model and optimizer), so the resumed run trains on
+    the points the interrupted one had reached.
 
     Checkpoints hold the class and options of ``algorithm`` (by default the algorithm whose bound
     ``make_optimizer`` was passed); resuming with another class or other options is refused, naming them.
@@ -367,6 +370,15 @@ def train(
     batches = _Batches(problem.n_samples, problem.batch_size, ctx.generator)
     iteration = 0
     finished: ReturnCode | None = None
+    data_changed = False
+    between_pending = False  # the run stopped before the hook's call of its last iteration (resume: call it)
+
+    def placed(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        return tuple(
+            t.to(device=opts.device, dtype=opts.dtype if opts.dtype and t.is_floating_point() else t.dtype)
+            for t in tensors
+        )
+
     if opts.resume and opts.checkpoint is not None and opts.checkpoint.exists():
         state = load_checkpoint(opts.checkpoint, map_location=opts.device)
         _check_same_algorithm(opts.checkpoint, state.get("algorithm", {}), signature)
@@ -378,6 +390,18 @@ def train(
                 f"checkpoint {str(opts.checkpoint)!r} does not match this problem/algorithm: {err}"
             ) from err
         batches.load(state["batches"])
+        if state.get("between") is not None and not hasattr(between, "load_state_dict"):
+            raise ValueError(
+                f"checkpoint {str(opts.checkpoint)!r} holds data that changed during training (adaptive "
+                "sampling): resume it with the algorithm that wrote it"
+            )
+        if hasattr(between, "load_state_dict"):  # the hook's own state: the current data, its counters
+            restored = between.load_state_dict(state.get("between"), model, optimizer)
+            if restored is not None:
+                data = placed(restored)
+                batches.n = int(data[0].shape[0])
+                data_changed = bool(state.get("data_changed", False))
+            between_pending = bool(state.get("between_pending", False))
         iteration = int(state["iteration"])
         ctx.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
         ctx.stats.update(state["stats"])
@@ -432,6 +456,9 @@ def train(
                     "stats": dict(ctx.stats),
                     "algorithm": signature,
                     "retcode": None if retcode is None else retcode.name,
+                    "between": between.state_dict() if hasattr(between, "state_dict") else None,
+                    "data_changed": data_changed,
+                    "between_pending": between is not None and retcode is not None,
                 },
                 durable=durable,
             )
@@ -451,9 +478,16 @@ def train(
                     row[name] = float(metric(model))
         ctx.log(**row)
 
+    def hook() -> None:
+        nonlocal data, data_changed
+        new = between(iteration, model, optimizer, data)
+        if new is not None:  # new data, same model and optimizer
+            data = placed(new)
+            batches.n, batches.perm, batches.pos = int(data[0].shape[0]), None, 0
+            data_changed = True
+
     good = [p.detach().clone() for p in params]
     reuse = hasattr(optimizer, "reuse_evaluation")
-    data_changed = False
     retcode: ReturnCode | None = None
     total = maxiters if maxiters is not None else None
     show = want_progress(opts.progress) and (dp is None or dp.rank == 0)
@@ -462,6 +496,8 @@ def train(
             retcode = finished
         elif iteration and maxiters is not None and iteration >= maxiters:
             retcode = ReturnCode.MaxIters
+        if retcode is None and between_pending:
+            hook()
         while retcode is None:
             idx = batches.next()
             batch = data if idx is None else tuple(t[idx] for t in data)
@@ -503,14 +539,7 @@ def train(
             if dp is not None:
                 retcode = dp.agree(retcode)
             if retcode is None and between is not None:
-                new = between(iteration, model, optimizer, data)
-                if new is not None:  # new data, same model and optimizer
-                    data = tuple(
-                        t.to(device=opts.device, dtype=opts.dtype if opts.dtype and t.is_floating_point() else t.dtype)
-                        for t in new
-                    )
-                    batches.n, batches.perm, batches.pos = int(data[0].shape[0]), None, 0
-                    data_changed = True
+                hook()
             if retcode is not None or iteration % opts.checkpoint_every == 0:
                 checkpoint(final=retcode is not None)
     ctx.stats["wall_s"] = ctx.elapsed()

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from remodel_core import Algorithm, Problem, Solution, SolveContext, TrainingProblem
-from remodel_core._training import OptimizerAlgorithm
+from remodel_core._training import TRAIN_OPTIONS, OptimizerAlgorithm, _algorithm_signature
 from remodel_core.pde import Geometry
 from torch import nn
 
@@ -136,6 +136,12 @@ class AdaptiveSampling(Algorithm):
     residual, memory kept/reset), ``history["round"]`` and ``history["points"]`` tag every iteration, and
     ``stats["data"]`` holds the final points (to continue with another schedule phase).
 
+    Checkpoints (``checkpoint=``, ``resume=True`` of ``solve``) hold, next to the model and the optimizer, the
+    current points (and condition points with ``boundary=True``), the rounds so far (the candidates and the draws
+    are seeded by the solve's seed and the round number, so the count is the generators' state) and the options
+    of this algorithm: a resumed run gives the iterates, points and rounds of an uninterrupted one; a resume
+    with other options, or of a checkpoint written without adaptive sampling, is refused.
+
     Parameters
     ----------
     inner : OptimizerAlgorithm
@@ -195,21 +201,7 @@ class AdaptiveSampling(Algorithm):
     on_round: Callable[..., Any] | None = None
 
     problem_types: ClassVar[tuple[type, ...]] = (TrainingProblem,)
-    supported_options: ClassVar[frozenset[str]] = frozenset(
-        {
-            "maxiters",
-            "maxtime",
-            "abstol",
-            "reltol",
-            "callback",
-            "progress",
-            "seed",
-            "device",
-            "dtype",
-            "monitor_every",
-            "verbose",
-        }
-    )
+    supported_options: ClassVar[frozenset[str]] = TRAIN_OPTIONS
 
     def validate(self) -> None:
         if not isinstance(self.inner, OptimizerAlgorithm):
@@ -286,6 +278,22 @@ class AdaptiveSampling(Algorithm):
         ctx.stats["candidate_evaluations"] = 0
         inner = self.inner
         latest = [problem.data]
+        rebuilt: list[int | None] = [None]  # the seed of the last hierarchy rebuild (for a resume)
+        signature = _algorithm_signature(self)
+
+        def rebuild(opt: Any, model: nn.Module, new_data: tuple[torch.Tensor, ...], seed: int) -> None:
+            from remodel_core.optim import CollocationHierarchy
+
+            if isinstance(opt.hierarchy, CollocationHierarchy):
+                fresh = CollocationHierarchy.from_data(
+                    model,
+                    problem.loss,
+                    new_data,
+                    opt.n_levels,
+                    factor=getattr(inner, "factor", 2),
+                    generator=torch.Generator().manual_seed(seed),
+                )
+                opt.hierarchy.losses, opt.hierarchy._costs = fresh.losses, fresh._costs
 
         def between(
             iteration: int, model: nn.Module, optimizer: torch.optim.Optimizer, data: tuple[torch.Tensor, ...]
@@ -332,21 +340,10 @@ class AdaptiveSampling(Algorithm):
             reset = self.memory == "reset" or (self.memory == "auto" and changed >= 0.5 * n_new)
             new_data = (new,)
 
-            def rebuild(opt: Any) -> None:
-                from remodel_core.optim import CollocationHierarchy
-
-                if isinstance(opt.hierarchy, CollocationHierarchy):
-                    fresh = CollocationHierarchy.from_data(
-                        model,
-                        problem.loss,
-                        new_data,
-                        opt.n_levels,
-                        factor=getattr(inner, "factor", 2),
-                        generator=torch.Generator().manual_seed(seed),
-                    )
-                    opt.hierarchy.losses, opt.hierarchy._costs = fresh.losses, fresh._costs
-
-            record["memory"] = adapt_optimizer(optimizer, reset_memory=reset, rebuild=rebuild)
+            record["memory"] = adapt_optimizer(
+                optimizer, reset_memory=reset, rebuild=lambda opt: rebuild(opt, model, new_data, seed)
+            )
+            rebuilt[0] = seed
             record["points"] = n_new
             records.append(record)
             if self.on_round is not None:
@@ -354,6 +351,50 @@ class AdaptiveSampling(Algorithm):
             latest[0] = new_data
             return new_data
 
+        def state_dict() -> dict[str, Any]:
+            """What a checkpoint needs to go on exactly: the rounds so far (the candidates' and the draw's
+            generators are seeded by the solve's seed and the round number, so the count is their state), the
+            current points and condition points, the seed of the last hierarchy rebuild, this algorithm's
+            options (a resume with others is refused)."""
+            return {
+                "algorithm": signature,
+                "records": [dict(r) for r in records],
+                "data": tuple(latest[0]),
+                "boundary": None if boundary_loss is None else tuple(boundary_loss.fixed),
+                "rebuild_seed": rebuilt[0],
+            }
+
+        def load_state_dict(
+            state: Any, model: nn.Module, optimizer: torch.optim.Optimizer
+        ) -> tuple[torch.Tensor, ...] | None:
+            path = repr(str(opts.checkpoint))
+            if not isinstance(state, dict) or "records" not in state:
+                raise ValueError(
+                    f"checkpoint {path} holds no adaptive sampling state (written without AdaptiveSampling): "
+                    "resume with the algorithm that wrote it, or start a new run"
+                )
+            if state["algorithm"] != signature:
+                differ = sorted(
+                    k for k in set(signature) | set(state["algorithm"]) if signature.get(k) != state["algorithm"].get(k)
+                )
+                raise ValueError(
+                    f"checkpoint {path} was written with other options of AdaptiveSampling ({', '.join(differ)}): "
+                    "resume with the same options, or start a new run"
+                )
+            records[:] = [dict(r) for r in state["records"]]
+            latest[0] = tuple(state["data"])
+            if boundary_loss is not None:
+                boundary_loss.fixed = tuple(state["boundary"])
+                boundary_loss._cache = {}
+            rebuilt[0] = state["rebuild_seed"]
+            if rebuilt[0] is not None and hasattr(optimizer, "hierarchy"):
+                x = latest[0][0]
+                dtype = opts.dtype if opts.dtype is not None and x.is_floating_point() else x.dtype
+                rebuild(optimizer, model, tuple(t.to(device=opts.device, dtype=dtype) for t in latest[0]), rebuilt[0])
+            return latest[0]
+
+        between.state_dict = state_dict  # type: ignore[attr-defined]
+        between.load_state_dict = load_state_dict  # type: ignore[attr-defined]
         ctx.between_iterations = between  # type: ignore[attr-defined]
         try:
             sol = inner._solve(problem, ctx)
