@@ -1,8 +1,10 @@
-"""Every public object of the packages done so far has a numpydoc Parameters section (tools/check_docstrings.py).
+"""Every public object of every package has a numpydoc Parameters section (tools/check_docstrings.py).
 
-``DONE`` lists the public modules whose objects all have one; a new public function or class there without the
-section fails this test.  The modules still being written (gen, imaging, equivariant, sampling, the optimizers,
-the PDE geometry) are listed by ``python tools/check_docstrings.py``.
+The check is strict: a new public function or class (named in a public module's ``__all__``) that takes an
+argument and has no ``Parameters`` section fails this test, and with it CI (``.ci/run`` runs ``uv run pytest``,
+which collects ``tests/``).  ``PENDING`` names the objects allowed to lack the section for now, each with the
+reason; an entry that has gained its section fails :func:`test_pending_entries_are_still_missing`, so the list
+only shrinks.
 """
 
 from __future__ import annotations
@@ -25,27 +27,34 @@ def _load():
 
 
 check = _load()
-DONE = [
-    "remodel_core.distributed",
-    "remodel_core.integrate",
-    "remodel_core.kernels",
-    "remodel_core.nn",
-    "remodel_core.testing",
-    "remodel_dynamics",
-    "remodel_dynamics.sindy",
-    "remodel_rom",
-    "remodel_sci",
-]
+MODULES = check.public_modules(ROOT)
+#: Objects allowed to lack the section for now, with the reason (remove an entry once its section exists).
+PENDING: dict[str, str] = {
+    "remodel_core.optim.matvec_rate": "optim/_auto.py is being rewritten (issue 10); its docstring comes with it",
+}
 
 
-def test_done_modules_are_public_modules():
-    assert set(DONE) <= set(check.public_modules(ROOT))
+def _missing(module: str) -> list[str]:
+    return [name for names in check.missing([module], methods=False).values() for name in names]
 
 
-@pytest.mark.parametrize("module", DONE)
+def test_every_package_has_public_modules():
+    packages = {m.split(".")[0] for m in MODULES}
+    src = {p.name for p in ROOT.glob("packages/*/src/*") if (p / "__init__.py").is_file()}
+    assert packages == src
+
+
+@pytest.mark.parametrize("module", MODULES)
 def test_public_objects_have_a_parameters_section(module):
-    missing = [name for names in check.missing([module], methods=False).values() for name in names]
+    missing = [name for name in _missing(module) if name not in PENDING]
     assert missing == [], f"without a numpydoc Parameters section: {missing}"
+
+
+def test_pending_entries_are_still_missing():
+    modules = sorted({name.rsplit(".", 1)[0] for name in PENDING})
+    still = {name for module in modules for name in _missing(module)}
+    fixed = sorted(set(PENDING) - still)
+    assert fixed == [], f"these now have a Parameters section: remove them from PENDING: {fixed}"
 
 
 def test_the_check_finds_a_missing_section(tmp_path, monkeypatch):
@@ -57,3 +66,14 @@ def test_the_check_finds_a_missing_section(tmp_path, monkeypatch):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert check.missing(["fake_docs_mod"]) == {"fake_docs_mod": ["fake_docs_mod.bad"]}
+
+
+def test_the_command_line_fails_on_a_missing_section(tmp_path, monkeypatch, capsys):
+    pkg = tmp_path / "packages" / "fake-dist" / "src" / "fake_pkg_docs"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text('__all__ = ["bad"]\ndef bad(x):\n    """No section."""\n')
+    monkeypatch.syspath_prepend(str(pkg.parent))
+    monkeypatch.setattr(check, "ROOT", tmp_path)
+    monkeypatch.setattr(check, "public_modules", lambda root=tmp_path: ["fake_pkg_docs"])
+    assert check.main([]) == 1
+    assert "fake_pkg_docs.bad" in capsys.readouterr().out
