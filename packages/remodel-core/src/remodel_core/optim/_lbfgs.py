@@ -13,7 +13,8 @@ import torch
 from .._algorithm import check_positive
 from ._linesearch import strong_wolfe
 
-__all__ = ["LBFGSMemory", "LBFGSStep", "flat_grad", "flat_params", "lbfgs_iteration", "set_flat_params"]
+__all__ = ["LBFGSMemory", "LBFGSStep", "flat_grad", "flat_params", "initial_step", "lbfgs_iteration",
+           "set_flat_params"]
 
 
 class LBFGSMemory:
@@ -210,6 +211,39 @@ def set_flat_params(params: list[torch.Tensor], x: torch.Tensor) -> None:
         raise ValueError(f"x has {x.numel()} entries, the parameters {offset}")
 
 
+def initial_step(g: torch.Tensor, lr: float = 1.0, *, empty: bool) -> float:
+    """The first trial step of a line search along an L-BFGS direction: the one rule of every driver.
+
+    With an empty memory (the very first iteration, and after every reset) the direction is ``-g`` and the
+    trial step is ``lr * min(1, 1 / ||g||_1)``, the first step of ``torch.optim.LBFGS`` (and of Nash's MG/OPT
+    smoother here); otherwise it is the unit step ``lr``, since the two-loop recursion's initial matrix
+    ``(s'y / y'y) I`` (Shanno & Phua; Nocedal & Wright, eq. 7.20) already gives the direction its scale.
+    A gradient whose norm is zero or not finite gets ``lr``.
+
+    Parameters
+    ----------
+    g : torch.Tensor
+        The gradient at the current point (flat).
+    lr : float
+        The step scale (the optimizer's ``lr``).
+    empty : bool
+        Whether the curvature memory is empty (the direction is steepest descent).
+
+    Examples
+    --------
+    >>> g = torch.tensor([3.0, -1.0], dtype=torch.float64)
+    >>> initial_step(g, empty=True), initial_step(g, 0.5, empty=True), initial_step(g, empty=False)
+    (0.25, 0.125, 1.0)
+    >>> initial_step(0.01 * g, empty=True)  # a small gradient: the unit step, never a longer one
+    1.0
+    """
+    if not empty:
+        return lr
+    g1 = float(g.abs().sum())
+    alpha = lr * min(1.0, 1.0 / g1) if g1 > 0 else lr
+    return alpha if math.isfinite(alpha) and alpha > 0 else lr
+
+
 @dataclasses.dataclass
 class LBFGSStep:
     """Outcome of :func:`lbfgs_iteration`: the new point, its value and gradient, and what happened.
@@ -267,8 +301,9 @@ def lbfgs_iteration(
     """One robust L-BFGS iteration from ``(x, f, g)`` on the flat function ``evaluate(x) -> (f, g)``.
 
     The direction is ``-H g`` from ``memory``; when it is not a descent direction (or not finite) the memory
-    is reset and steepest descent is used. The first step after a reset is ``lr / ||g||`` (a step of length
-    ``lr``), later ones ``lr``. The step is chosen by :func:`~remodel_core.optim.strong_wolfe` (cubic
+    is reset and steepest descent is used. The first trial step is :func:`initial_step`'s:
+    ``lr * min(1, 1 / ||g||_1)`` while the memory is empty (first step, after a reset), ``lr`` otherwise.
+    The step is chosen by :func:`~remodel_core.optim.strong_wolfe` (cubic
     interpolation, NaN-safe). A successful or merely decreasing step is accepted and its pair pushed
     (curvature-checked); when no decrease is found the memory is reset and ``x`` is kept, and when that
     happens on a steepest-descent step ``stalled`` is True (no progress possible); ``nonfinite`` is True
@@ -323,12 +358,10 @@ def lbfgs_iteration(
     if not math.isfinite(gtd) or gtd >= 0 or not bool(torch.isfinite(d).all()):
         memory.reset()
         d, gtd, restarted = -g, -float(g.dot(g)), True
-    gnorm = math.sqrt(-gtd) if not len(memory) else None
+    steepest = not len(memory)
     if gtd == 0.0:
         return LBFGSStep(x, f, g, 0.0, 0, True, restarted, False, aux=aux)
-    alpha0 = lr / gnorm if gnorm else lr
-    if not math.isfinite(alpha0) or alpha0 <= 0:
-        alpha0 = lr
+    alpha0 = initial_step(g, lr, empty=steepest)
 
     finite_seen = [False]
 
@@ -348,5 +381,5 @@ def lbfgs_iteration(
         return LBFGSStep(x_new, res.f, g_new, res.alpha, res.evals, res.success, restarted, False,
                          aux=res.extra[1])
     memory.reset()
-    return LBFGSStep(x, f, g, 0.0, res.evals, False, restarted, stalled=(gnorm is not None),
+    return LBFGSStep(x, f, g, 0.0, res.evals, False, restarted, stalled=steepest,
                      nonfinite=not finite_seen[0], aux=aux)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .._algorithm import check_positive
+from ._lbfgs import initial_step
 from ._levels import LevelHierarchy, coherent_model
 from ._linesearch import strong_wolfe
 from ._multilevel import Closure, Model, MultilevelAlgorithm, MultilevelOptimizer
@@ -160,8 +161,7 @@ class MGOPTOptimizer(MultilevelOptimizer):
             if not (float(pt.g.dot(d)) < 0):
                 mem.reset()
                 d = -pt.g
-            alpha0 = 1.0 if len(mem) else min(1.0, 1.0 / max(float(pt.g.abs().sum()), 1e-300))
-            if not self._search(level, pt, d, psi, alpha0):
+            if not self._search(level, pt, d, psi, initial_step(pt.g, empty=not len(mem))):
                 mem.reset()
                 return
 

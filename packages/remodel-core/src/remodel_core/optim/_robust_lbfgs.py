@@ -113,7 +113,7 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
 
     Each :meth:`step` runs ``max_iter`` iterations. Differences from ``torch.optim.LBFGS``: strong Wolfe
     line search with cubic interpolation that shrinks on NaN/Inf trial values; pairs with too little
-    curvature are skipped; the memory is reset (restart with steepest descent of length ``lr``) when the
+    curvature are skipped; the memory is reset (restart with steepest descent) when the
     direction is not a descent direction or the line search finds no decrease; no ``tolerance_change``
     test, so a first tiny step (typical after Adam) never ends the run; ``converged`` is set only when
     ``max|g| <= tolerance_grad``, and ``failed`` only when even steepest descent cannot decrease the loss.
@@ -127,7 +127,9 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
     params : iterable of tensors or of dicts
         The parameters, or parameter groups with the same options.
     lr : float
-        Length scale of the first step after a restart and the first trial step otherwise (1.0).
+        Step scale: the first trial step is ``lr * min(1, 1 / ||g||_1)`` while the memory is empty (first
+        step, restarts) and ``lr`` otherwise (``initial_step`` of ``optim/_lbfgs.py``, the first step of
+        torch's L-BFGS).
     history_size : int
         Curvature pairs kept.
     max_iter : int
