@@ -9,6 +9,7 @@ only shrinks.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -42,6 +43,12 @@ def test_every_package_has_public_modules():
     packages = {m.split(".")[0] for m in MODULES}
     src = {p.name for p in ROOT.glob("packages/*/src/*") if (p / "__init__.py").is_file()}
     assert packages == src
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_public_module_names_its_api(module):
+    """The check and the API reference both read ``__all__``: a module without it would pass unchecked."""
+    assert isinstance(getattr(importlib.import_module(module), "__all__", None), list | tuple), module
 
 
 @pytest.mark.parametrize("module", MODULES)

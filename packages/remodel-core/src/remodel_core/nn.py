@@ -9,6 +9,8 @@ from torch import nn
 
 from ._validation import check_positive
 
+__all__ = ["ACTIVATIONS", "MLP", "ResNetMLP", "ResidualBlock", "activation"]
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "softplus": nn.Softplus,
     "sin": lambda: _Sin(),
@@ -21,7 +23,23 @@ class _Sin(nn.Module):
 
 
 def activation(name: str) -> nn.Module:
-    """The activation module called ``name`` (tanh, relu, gelu, silu, softplus, sin)."""
+    """The activation module called ``name`` (tanh, relu, gelu, silu, softplus, sin).
+
+    Parameters
+    ----------
+    name : {"tanh", "relu", "gelu", "silu", "softplus", "sin"}
+        A key of ``ACTIVATIONS``.
+
+    Returns
+    -------
+    torch.nn.Module
+        A new activation module (parameter-free).
+
+    Examples
+    --------
+    >>> activation("sin")(torch.tensor([0.0])).tolist()
+    [0.0]
+    """
     if name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return ACTIVATIONS[name]()
@@ -34,6 +52,19 @@ def _check_sizes(**sizes: int) -> None:
 
 class MLP(nn.Sequential):
     """Fully connected network ``in -> width (x depth hidden layers) -> out``.
+
+    Parameters
+    ----------
+    in_features : int
+        Input size.
+    out_features : int
+        Output size.
+    width : int, default 20
+        Units of every hidden layer.
+    depth : int, default 4
+        Number of hidden layers (each ``Linear`` followed by the activation); the output layer is linear.
+    activation : str, default "tanh"
+        Name of the hidden activation (see :func:`activation`).
 
     Examples
     --------
@@ -55,7 +86,23 @@ class MLP(nn.Sequential):
 
 
 class ResidualBlock(nn.Module):
-    """One forward-Euler step ``x + h * act(W x + b)`` of the ODE ``x' = act(W(t) x + b(t))``."""
+    """One forward-Euler step ``x + h * act(W x + b)`` of the ODE ``x' = act(W(t) x + b(t))``.
+
+    Parameters
+    ----------
+    width : int
+        Size of ``x`` (the block maps ``[n, width]`` to ``[n, width]``).
+    h : float
+        The step.
+    activation : str, default "tanh"
+        Name of the activation (see :func:`activation`).
+
+    Examples
+    --------
+    >>> block = ResidualBlock(3, 0.5)
+    >>> torch.equal(block(torch.zeros(2, 3)), 0.5 * torch.tanh(block.linear.bias).expand(2, 3))
+    True
+    """
 
     def __init__(self, width: int, h: float, activation: str = "tanh") -> None:
         super().__init__()
@@ -72,6 +119,21 @@ class ResNetMLP(nn.Module):
 
     Read as the forward-Euler discretisation of an ODE on [0, T] (Haber & Ruthotto 2017), it coarsens
     by keeping every other block with a doubled step, which the multilevel optimizers use.
+
+    Parameters
+    ----------
+    in_features : int
+        Input size.
+    out_features : int
+        Output size.
+    width : int, default 20
+        Width of the residual blocks.
+    depth : int, default 8
+        Number of residual blocks.
+    activation : str, default "tanh"
+        Name of the activation (see :func:`activation`), also after the lifting layer.
+    horizon : float, default 1.0
+        The time ``T > 0`` of the ODE; each block's step is ``h = T / depth``.
 
     Examples
     --------

@@ -26,9 +26,22 @@ from ._retcode import ReturnCode
 from ._solution import Solution
 from ._solve import solve
 
+__all__ = ["check_algorithm", "check_problem"]
+
 
 def check_problem(problem: Problem) -> None:
-    """Assert that ``problem`` follows the interface: a frozen dataclass that validates and cannot be mutated."""
+    """Assert that ``problem`` follows the interface: a frozen dataclass that validates and cannot be mutated.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem instance to check; its ``summary()`` must return a dict.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first broken rule.
+    """
     assert isinstance(problem, Problem), f"{type(problem).__name__} is not a remodel_core.Problem"
     assert dataclasses.is_dataclass(problem), f"{type(problem).__name__} is not a dataclass"
     params = getattr(type(problem), "__dataclass_params__", None)
