@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from remodel_core.data import DataPipeline, as_array, gather_rows, row_view
+from remodel_core.data import DataPipeline, as_array, gather_rows, prefetch_plan, row_view, seeded_permutation
 
 X = np.zeros((10, 3), np.float32)
 
@@ -138,3 +138,33 @@ def test_row_view():
         row_view(np.zeros((4, 4))[:, ::2])
     with pytest.raises(ValueError, match="dimension"):
         row_view(np.zeros(()))
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((-1, 0, 0), "n"),
+        ((2.0, 0, 0), "n"),
+        ((True, 0, 0), "n"),
+        ((3, -1, 0), "seed"),
+        ((3, "0", 0), "seed"),
+        ((3, None, 0), "seed"),
+        ((3, 0, -2), "epoch"),
+        ((3, 0, 1.5), "epoch"),
+    ],
+)
+def test_seeded_permutation(args, match):
+    with pytest.raises(ValueError, match=match):
+        seeded_permutation(*args)
+
+
+@pytest.mark.parametrize("row_bytes", [0, -8, 1.5, True, "64", None])
+def test_prefetch_plan(row_bytes):
+    with pytest.raises(ValueError, match="row_bytes"):
+        prefetch_plan(row_bytes)
+
+
+@pytest.mark.parametrize("prefetch", [1, None, "yes"])
+def test_gather_rows_prefetch_flag(prefetch):
+    with pytest.raises(TypeError, match="prefetch"):
+        gather_rows(X, np.array([0]), np.empty((1, 3), np.float32), prefetch=prefetch)

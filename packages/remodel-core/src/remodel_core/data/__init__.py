@@ -12,7 +12,15 @@ Examples
 [(32, 3), (32, 3), (32, 3), (4, 3)]
 """
 
-from ._kernels import PARALLEL_BYTES, gather_reference, gather_rows, row_view
+from ._kernels import (
+    PARALLEL_BYTES,
+    gather_reference,
+    gather_rows,
+    permutation_reference,
+    prefetch_plan,
+    row_view,
+    seeded_permutation,
+)
 from ._pipeline import DataPipeline, as_array
 from ._solve import PipelineProblem, Streamed
 
@@ -24,5 +32,8 @@ __all__ = [
     "as_array",
     "gather_reference",
     "gather_rows",
+    "permutation_reference",
+    "prefetch_plan",
     "row_view",
+    "seeded_permutation",
 ]

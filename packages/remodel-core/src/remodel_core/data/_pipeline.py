@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._kernels import _gather, row_view
+from ._kernels import _fisher_yates, _gather, prefetch_plan, row_view, seeded_permutation, shuffle_state
 
 __all__ = ["DataPipeline", "as_array"]
 
@@ -63,8 +63,9 @@ class DataPipeline:
     """Minibatches of scientific data (tensors, numpy arrays, memory-mapped ``.npy`` files, collocation sets,
     trajectories, images): seeded shuffling, gathers into reusable buffers, prefetch to the device.
 
-    Each epoch visits the samples in the order ``numpy.random.default_rng([seed, epoch]).permutation(n)``
-    (the same samples in the same order for the same seed, whatever happened before). A batch is gathered by
+    Each epoch visits the samples in the order ``seeded_permutation(n, seed, epoch)`` (a Fisher-Yates
+    shuffle by SplitMix64 seeded through ``numpy.random.SeedSequence([seed, epoch])``: the same samples in
+    the same order for the same seed, whatever happened before). A batch is gathered by
     a numba kernel (:func:`~remodel_core.data.gather_rows`) into one of two preallocated host buffers; the
     CPU path yields tensors that share these buffers (no copy, no allocation per batch). With a CUDA
     ``device`` the host buffers are pinned, and batch ``k + 1`` is gathered and copied with
@@ -102,7 +103,7 @@ class DataPipeline:
     >>> y = np.arange(5)
     >>> pipe = DataPipeline(x, y, batch_size=2, seed=0)
     >>> [b[1].tolist() for b in pipe]
-    [[2, 4], [3, 0], [1]]
+    [[2, 3], [4, 1], [0]]
     >>> len(pipe), pipe.epoch
     (3, 1)
     >>> pipe.replace([0], np.array([[-1.0, -1.0]]), np.array([7]))   # applied when the next epoch starts
@@ -147,6 +148,7 @@ class DataPipeline:
         self._staged: list[Callable[[], None]] = []
         self._hooks: list[Callable[[DataPipeline], Any]] = []
         self._stream_iter: Iterator[Batch] | None = None
+        self._orders: list[np.ndarray | None] = [None, None]
         self._make_buffers()
 
     # set-up -------------------------------------------------------------------------------------------
@@ -187,7 +189,8 @@ class DataPipeline:
         # row views made once (not per batch): the kernel's 2-D unsigned views of the sources and buffers
         self._host_views = [[row_view(h) for h in hs] for hs in self._host]
         self._full = [tuple(ts) for ts in self._host_t]
-        self._src_views: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+        # per array: (source row view, prefetch distance, prefetched bytes per row), rebuilt when arrays change
+        self._src_views: tuple[list[np.ndarray], list[tuple[np.ndarray, int, int]]] | None = None
         if cuda:  # pragma: no cover - no CUDA device on the test machines
             self._dev = [[t.new_empty(t.shape, device=self.device) for t in ts] for ts in self._host_t]
             self._copy_stream = torch.cuda.Stream(device=self.device)
@@ -215,7 +218,19 @@ class DataPipeline:
         """
         if not self.shuffle:
             return np.arange(self.n_samples, dtype=np.int64)
-        return np.random.default_rng([self.seed, int(epoch)]).permutation(self.n_samples).astype(np.int64)
+        return seeded_permutation(self.n_samples, self.seed, int(epoch))
+
+    def _epoch_order(self, epoch: int) -> np.ndarray:
+        """:meth:`order` written into one of two reusable arrays (by the parity of the epoch; a fresh 8 MB
+        array per epoch cost a few ms of page faults at 1M samples)."""
+        if not self.shuffle:
+            return self.order(epoch)
+        slot = epoch % 2
+        buf = self._orders[slot]
+        if buf is None or buf.shape[0] != self.n_samples:
+            buf = self._orders[slot] = np.empty(self.n_samples, dtype=np.int64)
+        _fisher_yates(buf, np.uint64(shuffle_state(self.seed, epoch)))
+        return buf
 
     # adaptive sampling --------------------------------------------------------------------------------
     def replace(self, rows: Any, *values: Any) -> None:
@@ -290,16 +305,21 @@ class DataPipeline:
     def _bounds(self, k: int) -> tuple[int, int]:
         return k * self.batch_size, min((k + 1) * self.batch_size, self.n_samples)
 
-    def _gather_host(self, slot: int, idx: np.ndarray) -> None:
-        m = idx.shape[0]
+    def _gather_host(self, slot: int, order: np.ndarray, lo: int, hi: int) -> None:
+        """Host buffer ``slot`` gets the rows ``order[lo:hi]`` (the kernel also prefetches the first rows of
+        the next batch, ``order[hi:]``, so they are on their way when that batch is gathered)."""
         if self._src_views is None or self._src_views[0] is not self.arrays:
-            self._src_views = (self.arrays, [row_view(a) for a in self.arrays])
-        for src, buf in zip(self._src_views[1], self._host_views[slot]):
-            _gather(src, idx, buf[:m] if m < buf.shape[0] else buf, self.parallel)
+            views = []
+            for a in self.arrays:
+                v = row_view(a)
+                views.append((v, *prefetch_plan(max(1, v.shape[1] * v.itemsize))))
+            self._src_views = (self.arrays, views)
+        for (src, dist, pf_bytes), buf in zip(self._src_views[1], self._host_views[slot]):
+            _gather(src, order, lo, hi, buf, self.parallel, dist, pf_bytes)
 
     def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch (all of it when it has not started)."""
-        order = self.order(self.epoch)
+        order = self._epoch_order(self.epoch)
         nb = len(self)
         if self.device.type == "cuda":  # pragma: no cover - no CUDA device on the test machines
             yield from self._cuda_epoch(order, nb)
@@ -307,7 +327,7 @@ class DataPipeline:
             for k in range(self.position, nb):
                 lo, hi = self._bounds(k)
                 slot = k % 2
-                self._gather_host(slot, order[lo:hi])
+                self._gather_host(slot, order, lo, hi)
                 self.position = k + 1
                 yield (
                     self._full[slot] if hi - lo == self.batch_size else tuple(t[: hi - lo] for t in self._host_t[slot])
@@ -318,7 +338,7 @@ class DataPipeline:
         lo, hi = self._bounds(k)
         slot = k % 2
         self._host_free[slot].synchronize()  # the previous copy out of this pinned buffer has finished
-        self._gather_host(slot, order[lo:hi])
+        self._gather_host(slot, order, lo, hi)
         with torch.cuda.stream(self._copy_stream):
             self._copy_stream.wait_event(self._dev_free[slot])  # the consumer is done with this device buffer
             for h, d in zip(self._host_t[slot], self._dev[slot]):
