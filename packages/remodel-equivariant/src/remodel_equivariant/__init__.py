@@ -6,7 +6,8 @@ Native layers (plain torch, no escnn): :class:`LiftingConv2d`, :class:`GroupConv
 :class:`QuotientConv2d` between fields on quotient spaces :class:`QuotientSpace` ``G / H``; stable ODE blocks
 (:class:`GroupParabolicBlock`, :class:`GroupHamiltonianBlock`, :class:`ODEResNet`, :class:`NeuralODE`, and the
 non-group :class:`ParabolicBlock`, :class:`HamiltonianBlock`, :class:`AntisymmetricBlock`); PDE-based layers
-(:class:`DiffusionLayer`, :class:`MorphologicalLayer`, :class:`PDEBlock`, :class:`PDEGCNN`); and
+(:class:`ConvectionLayer`, :class:`DiffusionLayer`, :class:`MorphologicalLayer`, :class:`PDEBlock`,
+:class:`PDEGCNN`); and
 :func:`check_equivariance`. escnn (``pip install 'remodel-equivariant[escnn]'``) is imported lazily, on the first
 construction of a :class:`SteerableCNN`.
 
@@ -23,7 +24,7 @@ from ._equivariance import check_equivariance, equivariance_error, hflip, rot90
 from ._gconv import GCNN, EquivariantPool2d, GroupBatchNorm, GroupConv2d, GroupPool, InvariantHead, LiftingConv2d
 from ._groups import PlanarGroup
 from ._ode import GroupHamiltonianBlock, GroupParabolicBlock, NeuralODE, ODEResNet
-from ._pde import PDEGCNN, DiffusionLayer, MorphologicalLayer, PDEBlock
+from ._pde import PDEGCNN, ConvectionLayer, DiffusionLayer, MorphologicalLayer, PDEBlock
 from ._quotient import QuotientConv2d, QuotientSpace
 from ._stable import AntisymmetricBlock, HamiltonianBlock, ParabolicBlock, conv_norm
 from ._steerable import ExportedSteerableCNN, PlainCNN, SteerableCNN
@@ -34,6 +35,7 @@ __all__ = [
     "GCNN",
     "PDEGCNN",
     "AntisymmetricBlock",
+    "ConvectionLayer",
     "DiffusionLayer",
     "EquivariantPool2d",
     "ExportedSteerableCNN",

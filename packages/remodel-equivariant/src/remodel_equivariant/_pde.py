@@ -7,6 +7,11 @@ Fields ``f(x, θ)`` over positions and ``N`` orientations (``[B, C, N, H, W]``, 
 - **diffusion** ``∂_t f = D_∥ ∂_∥² f + D_⊥ ∂_⊥² f + D_θ ∂_θ² f`` for ``t = 1``: a convolution with an anisotropic
   Gaussian aligned with each orientation (``∂_∥`` along the orientation ``θ``), then a periodic Gaussian along
   ``θ``;
+- **convection** ``∂_t f + c · ∇_G f = 0`` with a left-invariant vector field ``c = c_1 A_1 + c_2 A_2 + c_3 A_3``
+  (``A_1 = cos θ ∂_x + sin θ ∂_y``, ``A_2 = -sin θ ∂_x + cos θ ∂_y``, ``A_3 = ∂_θ``): the solution is the
+  left-invariant shift ``f(g) <- f(g exp(-c))``, i.e. every orientation ``θ`` is moved in space by ``R_θ d``
+  (``d`` the translation part of ``exp(-c)``) and along the orientation axis by ``c_3``, resampled with
+  interpolation kernels;
 - **dilation / erosion** ``∂_t f = ± ||∇f||²_G`` (morphological, max-plus): the viscosity solution is a morphological
   convolution ``(f ⊕ k)(x) = max_y f(x - y) - k(y)`` with the quadratic kernel ``k(y) = ||y||²_G / 4`` of the same
   anisotropic metric (erosion is ``-((-f) ⊕ k)``).
@@ -138,9 +143,118 @@ class MorphologicalLayer(_Metric):
         return -self._dilate(-self._dilate(f))
 
 
+class ConvectionLayer(nn.Module):
+    """Left-invariant convection on ``C_N``-lifted fields, solved exactly for unit time: ``f(g) <- f(g exp(-c))``
+    with a learned left-invariant vector field ``c = (c_1, c_2, c_3)`` per channel (Smets et al. 2023, Sec. 5.1).
+
+    With ``exp(-c) = (d, -c_3)`` on SE(2), the field at orientation ``θ`` is resampled at ``x + R_θ d`` and at
+    angle ``θ - c_3``: linear interpolation between the two neighbouring orientations, then bilinear
+    interpolation in space (a depthwise correlation with the tent kernel centred at ``R_θ d``). ``R_θ`` is
+    applied as ``rot90^j ∘ R_φ`` (``φ < 90°``), the quarter turns as exact permutations of the vector's
+    components, so the layer is exactly equivariant to rotations by multiples of 90°; ``c = 0`` is the
+    identity and an integer ``R_θ d`` a pixel shift.
+
+    Parameters
+    ----------
+    channels : int
+        Fields (each with ``N`` orientations).
+    group : PlanarGroup or str
+        ``C_N``.
+    kernel_size : int
+        Odd size of the resampling kernels (at least 3); the spatial shift ``|d|`` is kept below
+        ``max_shift`` so that the tent stays inside the kernel.
+    max_shift : float, optional
+        Largest spatial shift in pixels (default ``(kernel_size - 1) / 2 - 1``, at least 0.5).
+
+    Examples
+    --------
+    >>> layer = ConvectionLayer(2, "C8", kernel_size=5)
+    >>> layer(torch.randn(1, 2, 8, 9, 9)).shape
+    torch.Size([1, 2, 8, 9, 9])
+    """
+
+    def __init__(
+        self, channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 5, max_shift: float | None = None
+    ) -> None:
+        super().__init__()
+        self.group = as_group(group)
+        if self.group.flips:
+            raise ValueError(f"group must be a rotation group C_N for the roto-translation PDEs, got {self.group.name}")
+        self.channels = _check_int("channels", channels)
+        if _check_int("kernel_size", kernel_size, low=3) % 2 == 0:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        self.kernel_size = kernel_size
+        if max_shift is None:
+            max_shift = max(0.5, (kernel_size - 1) / 2 - 1)
+        if isinstance(max_shift, bool) or not isinstance(max_shift, int | float) or not 0 < max_shift < kernel_size:
+            raise ValueError(f"max_shift must be a number in (0, kernel_size), got {max_shift!r}")
+        self.max_shift = float(max_shift)
+        self.velocity = nn.Parameter(torch.randn(channels, 3) * torch.tensor([0.5, 0.5, 0.3]))
+        dtype = torch.get_default_dtype()
+        self.register_buffer("rotations", _orientation_rotations(self.group).to(dtype))  # [N, 2, 2]: R_θ
+        self.register_buffer("coords", self.group.kernel_coordinates(kernel_size)[0].to(dtype))  # [2, k, k]
+
+    def shift(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``exp(-c) = (d, e_3)`` on SE(2): the spatial shift ``d`` (``[C, 2]``, pixels, in the frame of
+        orientation 0, softly limited to ``max_shift``) and the angular shift ``e_3 = -c_3`` (``[C]``, radians),
+        so that the layer reads ``f(x + R_θ d, θ + e_3)``."""
+        e1, e2, e3 = (-self.velocity).unbind(1)
+        small = e3.abs() < 1e-4
+        safe = torch.where(small, torch.ones_like(e3), e3)
+        s = torch.where(small, 1 - e3**2 / 6, torch.sin(safe) / safe)  # sin(e3) / e3
+        q = torch.where(small, e3 / 2, (1 - torch.cos(safe)) / safe)  # (1 - cos(e3)) / e3
+        d = torch.stack((s * e1 - q * e2, q * e1 + s * e2), 1)
+        norm = d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return d * (self.max_shift * torch.tanh(norm / self.max_shift) / norm), e3
+
+    def kernels(self) -> torch.Tensor:
+        """The resampling kernels ``[C, N, k, k]``: bilinear tents centred at ``R_θ d`` for every orientation
+        (normalised to unit sum, which they already have unless clipped by the window)."""
+        d, _ = self.shift()
+        s = torch.einsum("nij,cj->cni", self.rotations, d)  # [C, N, 2]
+        u = self.coords[None, None, 0] - s[..., 0, None, None]
+        v = self.coords[None, None, 1] - s[..., 1, None, None]
+        tent = torch.relu(1 - u.abs()) * torch.relu(1 - v.abs())
+        return tent / tent.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        _check_field(f, self.channels, self.group, "f")
+        b, c, n, h, w = f.shape
+        _, angle = self.shift()
+        # along the orientation axis: f(θ_k + e3) by linear interpolation between the neighbouring orientations
+        steps = angle * n / (2 * math.pi)  # output orientation k reads input orientation k + steps
+        whole = torch.floor(steps)
+        frac = (steps - whole).to(f.dtype)
+        idx = (torch.arange(n, device=f.device)[None, :] + whole.long()[:, None]) % n  # [C, n]
+        lower = torch.gather(f, 2, idx[None, :, :, None, None].expand(b, c, n, h, w))
+        upper = torch.gather(f, 2, ((idx + 1) % n)[None, :, :, None, None].expand(b, c, n, h, w))
+        y = (1 - frac)[None, :, None, None, None] * lower + frac[None, :, None, None, None] * upper
+        k = self.kernel_size
+        kern = self.kernels().to(f.dtype).reshape(c * n, 1, k, k)
+        y = F.conv2d(y.reshape(b, c * n, h, w), kern, padding=k // 2, groups=c * n)
+        return y.reshape(b, c, n, h, w)
+
+
+def _orientation_rotations(group: PlanarGroup) -> torch.Tensor:
+    """``[N, 2, 2]``: ``R_θ`` of every orientation in the (row, column) pixel frame of
+    :meth:`~remodel_equivariant.PlanarGroup.kernel_coordinates` (the rotation under which a kernel peaked at
+    ``d`` becomes the kernel of orientation ``θ`` peaked at ``R_θ d``), built as ``rot90^j ∘ R_φ`` with the
+    quarter turns exact."""
+    out = torch.empty(group.N, 2, 2, dtype=torch.float64)
+    for k in range(group.N):
+        quarter, rest = divmod(4 * k, group.N)
+        phi = math.pi / 2 * rest / group.N
+        m = torch.tensor([[math.cos(phi), -math.sin(phi)], [math.sin(phi), math.cos(phi)]], dtype=torch.float64)
+        for _ in range(quarter % 4):  # (u, v) -> (-v, u): the inverse of the pixel map of torch.rot90
+            m = torch.stack((-m[1], m[0]))
+        out[k] = m
+    return out
+
+
 class PDEBlock(nn.Module):
-    """One PDE-G-CNN layer: diffusion (optional), dilation and erosion, then a 1x1 linear mixing of the
-    fields (shared by all orientations and positions) and batch normalisation.
+    """One PDE-G-CNN layer: convection (optional), diffusion (optional), dilation and erosion (the CDE layer of
+    Smets et al. 2023 with diffusion), then a 1x1 linear mixing of the fields (shared by all orientations and
+    positions) and batch normalisation.
 
     Parameters
     ----------
@@ -152,6 +266,8 @@ class PDEBlock(nn.Module):
         Odd kernel size of the PDE solution operators.
     diffusion : bool
         Include the diffusion step.
+    convection : bool
+        Include the convection step (its resampling kernels are at least 5x5).
 
     Examples
     --------
@@ -159,21 +275,35 @@ class PDEBlock(nn.Module):
     torch.Size([1, 3, 4, 7, 7])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *,
-                 kernel_size: int = 5, diffusion: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        group: PlanarGroup | str = "C8",
+        *,
+        kernel_size: int = 5,
+        diffusion: bool = True,
+        convection: bool = True,
+    ) -> None:
         super().__init__()
+        self.convection = (
+            ConvectionLayer(in_channels, group, kernel_size=max(5, _check_int("kernel_size", kernel_size)))
+            if convection
+            else nn.Identity()
+        )
         self.diffusion = DiffusionLayer(in_channels, group, kernel_size=kernel_size) if diffusion else nn.Identity()
         self.morphology = MorphologicalLayer(in_channels, group, kernel_size=kernel_size)
         self.mix = nn.Conv3d(in_channels, _check_int("out_channels", out_channels), 1)
         self.norm = GroupBatchNorm(out_channels)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.mix(self.morphology(self.diffusion(f))))
+        return self.norm(self.mix(self.morphology(self.diffusion(self.convection(f)))))
 
 
 class PDEGCNN(nn.Module):
     """A PDE-based group CNN for ``C_N``: lifting convolution (kernel ``kernel_size + 2``) and equivariant
-    pooling, then :class:`PDEBlock` layers with equivariant pooling between them, and an invariant head
+    pooling, then :class:`PDEBlock` layers (convection, diffusion, dilation, erosion) with equivariant
+    pooling between them, and an invariant head
     (Smets et al. 2023).
 
     Parameters
@@ -188,6 +318,8 @@ class PDEGCNN(nn.Module):
         Outputs of the invariant head.
     kernel_size : int
         Odd kernel size of the PDE layers.
+    convection, diffusion : bool
+        Include these steps in every :class:`PDEBlock`.
 
     Examples
     --------
@@ -195,19 +327,35 @@ class PDEGCNN(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
-                 out_features: int = 10, kernel_size: int = 3) -> None:
+    def __init__(
+        self,
+        group: PlanarGroup | str = "C8",
+        *,
+        in_channels: int = 1,
+        hidden: Sequence[int] = (8, 16),
+        out_features: int = 10,
+        kernel_size: int = 3,
+        convection: bool = True,
+        diffusion: bool = True,
+    ) -> None:
         super().__init__()
-        if isinstance(hidden, int) or not hidden or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden
+        if (
+            isinstance(hidden, int)
+            or not hidden
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden)
         ):
             raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
         g = as_group(group)
-        layers: list[nn.Module] = [LiftingConv2d(in_channels, hidden[0], g, kernel_size=kernel_size + 2),
-                                   GroupBatchNorm(hidden[0]), EquivariantPool2d()]
+        layers: list[nn.Module] = [
+            LiftingConv2d(in_channels, hidden[0], g, kernel_size=kernel_size + 2),
+            GroupBatchNorm(hidden[0]),
+            EquivariantPool2d(),
+        ]
         chans = [*hidden, hidden[-1]]
         for i, c in enumerate(hidden):
-            layers.append(PDEBlock(c, chans[i + 1], g, kernel_size=kernel_size))
+            layers.append(
+                PDEBlock(c, chans[i + 1], g, kernel_size=kernel_size, convection=convection, diffusion=diffusion)
+            )
             if i + 1 < len(hidden):
                 layers.append(EquivariantPool2d())
         self.features = nn.Sequential(*layers)
