@@ -57,7 +57,7 @@ ROWS: dict[str, tuple[str, dict[str, Any], tuple[str, int, int], int, str]] = {
 }
 QUICK_ROWS = ("burgers_resnet8x20", "poisson2d_mlp4x50")
 METHODS = ("lbfgs", "adam", "auto")
-OPTIONAL = ("aspqn_block", "rlbfgs", "ssbroyden")
+OPTIONAL = ("aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi")
 
 
 def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
@@ -72,7 +72,7 @@ def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
 
 
 def algorithm(name: str) -> Any:
-    from remodel_core.optim import ASPQN, LBFGS, Adam, Auto, RobustLBFGS, SSBroyden
+    from remodel_core.optim import ASPQN, LBFGS, Adam, Auto, GaussNewton, RobustLBFGS, SSBroyden
 
     if name == "lbfgs":
         return LBFGS(history_size=50, line_search_fn="strong_wolfe")
@@ -86,6 +86,12 @@ def algorithm(name: str) -> Any:
         return RobustLBFGS(history_size=50)
     if name == "ssbroyden":
         return SSBroyden()
+    if name == "gn":  # Levenberg-Marquardt from the start, solver chosen by size
+        return GaussNewton()
+    if name == "gn_cg":  # Levenberg-Marquardt, CG preconditioned by per-subdomain Gauss-Newton blocks
+        return GaussNewton(solver="cg")
+    if name == "gn_cg_jacobi":  # the same CG without the subdomain blocks (diagonal blocks of one parameter)
+        return GaussNewton(solver="cg", max_dense=1)
     raise SystemExit(f"unknown method {name!r}")
 
 
@@ -122,19 +128,23 @@ def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
     metric = train.metrics["rel_l2"]
     count = [0]
 
-    def loss(model: torch.nn.Module, *data: torch.Tensor) -> torch.Tensor:
-        count[0] += 1
-        return train.loss(model, *data)
+    class Counted:  # the PINN loss, counting evaluations; its residual blocks pass through (Gauss-Newton)
+        def __call__(self, model: torch.nn.Module, *data: torch.Tensor) -> torch.Tensor:
+            count[0] += 1
+            return train.loss(model, *data)
 
-    problem = dataclasses.replace(train, loss=loss, metrics={})
+        def residual_blocks(self, *data: torch.Tensor) -> Any:
+            return train.loss.residual_blocks(*data)
+
+    problem = dataclasses.replace(train, loss=Counted(), metrics={})
     train.loss(network(kind, width, depth, seed), *train.data).backward()  # untimed warm-up of caches
     alg = algorithm(method)
     captured: dict[str, Any] = {}
     make = alg.make_optimizer
 
     class Captured(type(alg)):  # type: ignore[misc, valid-type]
-        def make_optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
-            captured["opt"] = opt = make(model)
+        def make_optimizer(self, model: torch.nn.Module, *args: Any) -> torch.optim.Optimizer:
+            captured["opt"] = opt = make(model, *args)
             return opt
 
     alg = Captured(**{f.name: getattr(alg, f.name) for f in dataclasses.fields(alg)})

@@ -1,9 +1,10 @@
 """Optimizers: algorithms for :func:`remodel_core.solve` that are also ``torch.optim.Optimizer`` subclasses
 (or wrap PyTorch's own)."""
 
-from ._auto import Auto, AutoOptimizer, dense_block_size, matvec_rate
+from ._auto import Auto, AutoOptimizer, dense_block_size, gemm_rate, matvec_rate
 from ._block import BlockInverseHessian, decompose, decompose_neurons
 from ._decomposition import ParameterDecomposition, decompose_layers, layers_of
+from ._gauss_newton import GaussNewton, GaussNewtonOptimizer, ResidualBlock, residual_jacobian
 from ._lbfgs import LBFGSMemory, LBFGSStep, flat_grad, flat_params, lbfgs_iteration, set_flat_params
 from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, coherent_model
 from ._linesearch import LineSearchResult, cubic_minimizer, strong_wolfe
@@ -23,7 +24,8 @@ __all__ = [
     "HESSIANS", "DenseInverseHessian", "SSBroyden", "SSBroydenOptimizer", "make_memory",
     "ASPQN", "MSPQN", "ParameterDecomposition", "SPQNOptimizer", "decompose_layers", "layers_of",
     "BlockInverseHessian", "decompose", "decompose_neurons",
-    "Auto", "AutoOptimizer", "dense_block_size", "matvec_rate", "WidthHierarchy",
+    "GaussNewton", "GaussNewtonOptimizer", "ResidualBlock", "residual_jacobian",
+    "Auto", "AutoOptimizer", "dense_block_size", "gemm_rate", "matvec_rate", "WidthHierarchy",
     "MGOPT", "RMTR", "CollocationHierarchy", "LayerHierarchy", "LevelHierarchy", "MGOPTOptimizer",
     "MultilevelAlgorithm", "MultilevelOptimizer", "RMTROptimizer", "coherent_model",
 ]

@@ -9,23 +9,29 @@ import dataclasses
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from .._algorithm import check_positive
-from .._training import OptimizerAlgorithm
+from .._context import SolveContext
+from .._problem import Problem
+from .._solution import Solution
+from .._training import OptimizerAlgorithm, TrainingProblem, train
 from ._block import decompose
+from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, problem_data, residuals_per_row
 from ._lbfgs import flat_grad, flat_params
 from ._schwarz import SPQNOptimizer
 
-__all__ = ["Auto", "AutoOptimizer", "dense_block_size", "matvec_rate"]
+__all__ = ["Auto", "AutoOptimizer", "dense_block_size", "gemm_rate", "matvec_rate"]
 
 #: floating-point operations of one dense quasi-Newton iteration per stored matrix entry: the rank-2 update
 #: (``addmm``, 4 flops per entry) and the direction ``H g`` (2 flops per entry)
 FLOPS_PER_ENTRY = 6.0
+#: Gauss–Newton trials (the first after the warm-up, the others each at twice the CPU time of the previous)
+MAX_GN_TRIALS = 3
 
 
 def matvec_rate(n: int = 2048, repeats: int = 5) -> float:
@@ -43,6 +49,22 @@ def matvec_rate(n: int = 2048, repeats: int = 5) -> float:
     for _ in range(repeats):
         A @ v
     return 2.0 * n * n * repeats / max(time.process_time() - t, 1e-6)
+
+
+def gemm_rate(n: int = 768, repeats: int = 3) -> float:
+    """Measured float64 ``matrix @ matrix`` rate of this process (flop per CPU second).
+
+    Examples
+    --------
+    >>> gemm_rate(128, 2) > 1e6
+    True
+    """
+    A = torch.rand(n, n, dtype=torch.float64)
+    A @ A  # warm-up
+    t = time.process_time()
+    for _ in range(repeats):
+        A @ A
+    return 2.0 * n**3 * repeats / max(time.process_time() - t, 1e-6)
 
 
 def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1024.0, dense_cost: float = 0.25) -> int:
@@ -89,9 +111,14 @@ class AutoOptimizer(torch.optim.Optimizer):
        matrices) or the loss has fallen ``1 / warmup_decrease``-fold (default 100-fold), and ``warmup_s``
        CPU seconds (default 0) have passed; or until ``warmup_max_s`` CPU seconds have passed. The first
        steps of a large-residual start, where a self-scaled or Gauss–Newton step fails, are left to L-BFGS.
-    2. *Choice* (:func:`dense_block_size`): from the parameter count ``n``, the median CPU time of one
-       evaluation measured during the warm-up, the measured matrix-vector rate and the memory budget, the
-       largest dense block ``m``. ``m = n``: one dense self-scaled Broyden matrix (``"dense"``);
+    2. *Choice*. **Gauss–Newton first**: when the loss is a sum of squares (``residual_blocks`` given, as
+       :class:`Auto` does for the loss of :meth:`~remodel_core.pde.PINNProblem.discretize`), its Jacobian
+       (``N`` residuals by ``n`` parameters) and the smaller Gram matrix fit ``memory_mb`` and one step's
+       Gram-and-Cholesky flops at the measured :func:`gemm_rate` take at most ``gauss_newton_max_s`` CPU
+       seconds, Levenberg–Marquardt steps (:class:`~remodel_core.optim.GaussNewtonOptimizer`,
+       ``"gauss-newton"``). Otherwise (:func:`dense_block_size`): from the parameter count ``n``, the median
+       CPU time of one evaluation measured during the warm-up, the measured matrix-vector rate and the memory
+       budget, the largest dense block ``m``. ``m = n``: one dense self-scaled Broyden matrix (``"dense"``);
        ``min_block <= m < n``: the additive Schwarz method with one dense SSBroyden matrix per subdomain,
        subdomains sized to ``max_dense = m`` (``"block"``, :class:`~remodel_core.optim.SPQNOptimizer` with
        ``local_hessian="ssbroyden", global_hessian="block"``, memory ``n m``); ``m < min_block``: L-BFGS to
@@ -100,7 +127,9 @@ class AutoOptimizer(torch.optim.Optimizer):
        ``trial_steps`` steps; it is kept only if it lowered ``log(loss)`` per CPU second at least as fast as
        L-BFGS did in that last quarter of its warm-up, otherwise
        L-BFGS resumes with its memory (``choice`` then ends in ``"->lbfgs"``). A structured step that fails
-       or diverges later also hands back to L-BFGS.
+       or diverges later also hands back to L-BFGS. A Gauss–Newton trial needs 3 steps (not ``trial_steps``);
+       one that loses is tried again, up to 3 trials, each when the CPU time has doubled since the previous
+       switch (L-BFGS slows down as the residual shrinks; a Gauss–Newton step from a large residual fails).
 
     Parameters
     ----------
@@ -110,6 +139,11 @@ class AutoOptimizer(torch.optim.Optimizer):
         The model (its layers define the subdomains).
     memory_mb, dense_cost, min_block, warmup_decrease, warmup_s, warmup_max_s, local_iters, trial_steps
         See :class:`Auto`.
+    gauss_newton_max_s : float
+        See :class:`Auto`.
+    residual_blocks : callable, optional
+        ``residual_blocks() -> [(fn, rows), ...]`` of a sum-of-squares loss
+        (:data:`~remodel_core.optim.ResidualBlock`); enables the Gauss–Newton choice.
 
     Examples
     --------
@@ -140,6 +174,8 @@ class AutoOptimizer(torch.optim.Optimizer):
         warmup_max_s: float = 30.0,
         local_iters: int = 0,
         trial_steps: int = 10,
+        gauss_newton_max_s: float = 10.0,
+        residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -153,7 +189,9 @@ class AutoOptimizer(torch.optim.Optimizer):
         check_positive("warmup_max_s", warmup_max_s, allow_zero=True)
         check_positive("local_iters", local_iters, integer=True, allow_zero=True)
         check_positive("trial_steps", trial_steps, integer=True)
+        check_positive("gauss_newton_max_s", gauss_newton_max_s, allow_zero=True)
         defaults = dict(
+            gauss_newton_max_s=gauss_newton_max_s,
             memory_mb=memory_mb,
             dense_cost=dense_cost,
             min_block=min_block,
@@ -168,8 +206,9 @@ class AutoOptimizer(torch.optim.Optimizer):
             raise ValueError("AutoOptimizer supports a single parameter group")
         self._params: list[torch.Tensor] = list(self.param_groups[0]["params"])
         self.model = model
+        self.residual_blocks = residual_blocks
         self.lbfgs = torch.optim.LBFGS(self._params, history_size=50, line_search_fn="strong_wolfe")
-        self.structured: SPQNOptimizer | None = None
+        self.structured: SPQNOptimizer | GaussNewtonOptimizer | None = None
         self.phase = "warmup"  # -> "trial" -> "structured" | "lbfgs"
         self.choice = "lbfgs"
         self.plan: dict[str, Any] = {"n": sum(p.numel() for p in self._params)}
@@ -202,6 +241,18 @@ class AutoOptimizer(torch.optim.Optimizer):
         m = dense_block_size(n, eval_s, rate, memory_mb=group["memory_mb"], dense_cost=group["dense_cost"])
         kind = "dense" if m >= n else "block" if m >= group["min_block"] else "lbfgs"
         self.plan.update(eval_s=eval_s, matvec_rate=rate, max_dense=m, kind=kind)
+        if self.residual_blocks is not None:
+            rows = sum(int(z.shape[0]) * residuals_per_row(fn, z, self.model) for fn, z in self.residual_blocks())
+            small, large = min(rows, n), max(rows, n)
+            gemm = gemm_rate()
+            step_s = (small * small * large * 9.0 / 16.0 + small**3 / 3.0) / gemm  # gram() and Cholesky flops
+            memory = 8.0 * (rows * n + small * small) / 1e6  # J and the Gram matrix
+            self.plan.update(residuals=rows, gauss_newton_mb=memory, gemm_rate=gemm, gauss_newton_step_s=step_s)
+            if memory <= group["memory_mb"] and step_s <= group["gauss_newton_max_s"]:
+                self.plan["kind"] = self.choice = "gauss-newton"
+                self.structured = GaussNewtonOptimizer(self._params, self.model, self.residual_blocks)
+                self.phase = "trial"
+                return
         self.choice = kind
         if kind == "lbfgs":
             self.phase = "lbfgs"
@@ -224,6 +275,13 @@ class AutoOptimizer(torch.optim.Optimizer):
             opt.memory.push(s, y)
         self.structured = opt
         self.phase = "trial"
+
+    def _trial_steps(self) -> int:
+        """Fewest structured steps of the trial: ``trial_steps``, or 3 Gauss–Newton steps (each costs many
+        evaluations)."""
+        if isinstance(self.structured, GaussNewtonOptimizer):
+            return min(3, self.param_groups[0]["trial_steps"])
+        return self.param_groups[0]["trial_steps"]
 
     def _lbfgs_rate(self) -> float:
         """log-decrease of the loss per CPU second over the last quarter of the warm-up (at least its last
@@ -263,6 +321,11 @@ class AutoOptimizer(torch.optim.Optimizer):
             out = out.detach() if isinstance(out, torch.Tensor) else torch.tensor(float(out))
             if self.f0 is None:
                 self.f0 = float(out)
+        elif isinstance(self.structured, GaussNewtonOptimizer):
+            if self._x_switch is None:
+                self._x_switch = flat_params(self._params)
+                self._g_switch = self.lbfgs.state[self._params[0]].get("prev_flat_grad")
+            out = self.structured.step(closure)
         else:
             if self._g_switch is None:
                 # first structured step: evaluate at the switch point (the step reuses it), keep its gradient
@@ -296,14 +359,24 @@ class AutoOptimizer(torch.optim.Optimizer):
             t1, f1, _ = self._switch
             if self.structured is not None and self.structured.failed:
                 self._back_to_lbfgs("the structured step failed")
-            elif self.cpu - t1 >= t1 / 4.0 and len(self.trace) - 1 - self._switch[2] >= group["trial_steps"]:
+            elif self.cpu - t1 >= t1 / 4.0 and len(self.trace) - 1 - self._switch[2] >= self._trial_steps():
                 r_structured = (math.log(f1) - math.log(max(f_start, 1e-300))) / (self.cpu - t1)
                 r_lbfgs = self._lbfgs_rate()
                 self.plan.update(rate_lbfgs=r_lbfgs, rate_structured=r_structured)
                 if r_structured >= r_lbfgs:
                     self.phase = "structured"
                 else:
+                    gauss_newton = isinstance(self.structured, GaussNewtonOptimizer)
                     self._back_to_lbfgs("slower than L-BFGS in the trial")
+                    tries = self.plan.get("gn_trials", 0) + 1 if gauss_newton else 0
+                    if gauss_newton and tries < MAX_GN_TRIALS:  # L-BFGS slows down as it goes: try again later
+                        self.plan.update(gn_trials=tries, retry_at=2.0 * t1)
+        elif self.phase == "lbfgs" and self.cpu >= self.plan.get("retry_at", math.inf):
+            del self.plan["retry_at"]
+            self._switch = (self.cpu, max(f_start, 1e-300), len(self.trace) - 1)
+            self._x_switch = self._g_switch = None
+            self.choice = "lbfgs"
+            self._decide()
         elif self.phase == "structured" and self.structured is not None and self.structured.failed:
             self._back_to_lbfgs("the structured step failed")
         if self.structured is not None:
@@ -339,7 +412,12 @@ class AutoOptimizer(torch.optim.Optimizer):
         self.eval_times = list(state_dict["eval_times"])
         self._switch = None if state_dict["switch"] is None else tuple(state_dict["switch"])  # type: ignore[assignment]
         self._x_switch, self._g_switch = state_dict["x_switch"], state_dict["g_switch"]
-        if state_dict["structured"] is not None:
+        if state_dict["structured"] is not None and self.choice.startswith("gauss-newton"):
+            if self.residual_blocks is None:
+                raise ValueError("this AutoOptimizer state uses Gauss-Newton steps: pass residual_blocks")
+            self.structured = GaussNewtonOptimizer(self._params, self.model, self.residual_blocks)
+            self.structured.load_state_dict(copy.deepcopy(state_dict["structured"]))
+        elif state_dict["structured"] is not None:
             dec = decompose(self.model, by="layers", max_dense=min(int(self.plan["max_dense"]), self.plan["n"]))
             self.structured = SPQNOptimizer(self._params, dec, local_hessian="ssbroyden", global_hessian="block")
             self.structured.load_state_dict(copy.deepcopy(state_dict["structured"]))
@@ -351,7 +429,8 @@ class AutoOptimizer(torch.optim.Optimizer):
 class Auto(OptimizerAlgorithm):
     """The recommended default: picks the quasi-Newton method by a documented rule (see
     :class:`AutoOptimizer`), never tuned on one benchmark, and falls back to torch's L-BFGS when the
-    structured method does not measurably help.
+    structured method does not measurably help. With a full-batch sum-of-squares loss (a PINN's,
+    ``loss.residual_blocks``) Levenberg–Marquardt steps are among the choices.
 
     Parameters
     ----------
@@ -370,6 +449,12 @@ class Auto(OptimizerAlgorithm):
         steps only, one evaluation per step plus the line search).
     trial_steps : int
         Fewest structured steps before the trial's verdict (default 10).
+    gauss_newton_max_s : float
+        Largest estimated CPU seconds of one Gauss–Newton step (Gram matrix and Cholesky factor, from the
+        measured matrix-product rate) for which a sum-of-squares loss gets Levenberg–Marquardt steps
+        (default 10; 0 disables them). Measured in ``tools/bench/pinn_suite.py``: on 2D PINNs with 4,000
+        collocation points and 3k–13k parameters (steps of 1–4 s) the steps pay after the L-BFGS warm-up; at
+        40k parameters (an estimated 11 s, measured 23 s per step) they lost to L-BFGS.
 
     Examples
     --------
@@ -393,6 +478,7 @@ class Auto(OptimizerAlgorithm):
     warmup_max_s: float = 30.0
     local_iters: int = 0
     trial_steps: int = 10
+    gauss_newton_max_s: float = 10.0
 
     def validate(self) -> None:
         check_positive("memory_mb", self.memory_mb)
@@ -405,8 +491,11 @@ class Auto(OptimizerAlgorithm):
         check_positive("warmup_max_s", self.warmup_max_s, allow_zero=True)
         check_positive("local_iters", self.local_iters, integer=True, allow_zero=True)
         check_positive("trial_steps", self.trial_steps, integer=True)
+        check_positive("gauss_newton_max_s", self.gauss_newton_max_s, allow_zero=True)
 
-    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+    def make_optimizer(
+        self, model: nn.Module, residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None
+    ) -> torch.optim.Optimizer:
         self.validate()
         return AutoOptimizer(
             [p for p in model.parameters() if p.requires_grad],
@@ -419,4 +508,15 @@ class Auto(OptimizerAlgorithm):
             warmup_max_s=self.warmup_max_s,
             local_iters=self.local_iters,
             trial_steps=self.trial_steps,
+            gauss_newton_max_s=self.gauss_newton_max_s,
+            residual_blocks=residual_blocks,
         )
+
+    def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
+        assert isinstance(problem, TrainingProblem)
+        full_batch = problem.batch_size is None or problem.batch_size >= (problem.n_samples or 0)
+        if not (full_batch and callable(getattr(problem.loss, "residual_blocks", None))):
+            return train(problem, self.make_optimizer, ctx, algorithm=self)
+        data = problem_data(problem, ctx)
+        blocks = lambda: problem.loss.residual_blocks(*data)  # noqa: E731
+        return train(problem, lambda model: self.make_optimizer(model, blocks), ctx, algorithm=self)

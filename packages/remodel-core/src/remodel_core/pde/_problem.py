@@ -333,6 +333,42 @@ class _PINNLoss:
             out[cond.group] = out[cond.group] + term if cond.group in out else term
         return out
 
+    def residual_blocks(self, x: torch.Tensor) -> list[tuple[Any, torch.Tensor]]:
+        """The loss as a sum of squares, block by block, for Gauss–Newton methods
+        (:class:`~remodel_core.optim.GaussNewton`): ``(fn, rows)`` pairs with ``loss(model, x)`` equal to the sum
+        over blocks of ``(fn(model, rows) ** 2).sum()``; each row's residuals depend on that row only, and the
+        derivatives take the ``"func"`` route so that :mod:`torch.func` can vectorise over rows.
+        """
+        problem, route = self.problem, "func"
+        scale = (self.weights["residual"] / len(x)) ** 0.5
+        blocks: list[tuple[Any, torch.Tensor]] = [
+            (lambda m, z: problem.residual(m, z, derivatives_route=route) * scale, x)
+        ]
+        for cond, pts in zip(self.conditions, self.points(x)):
+            c = (self.weights[cond.group] / len(pts)) ** 0.5
+            if isinstance(cond, Periodic):  # a row is a pair (lower face point, upper face point)
+                m = pts.shape[0] // 2
+                rows = pts.reshape(2, m, -1).transpose(0, 1).reshape(m, -1)
+
+                def fn(model: nn.Module, z: torch.Tensor, cond: Any = cond, c: float = c) -> torch.Tensor:
+                    b = z.shape[0]
+                    pairs = z.reshape(b, 2, -1).transpose(0, 1).reshape(2 * b, -1)
+                    return cond.residual(model, pairs, route).reshape(-1, b).T * c
+            elif isinstance(cond, Given):  # the row's value travels with it as a last column
+                rows = torch.cat([pts, cond.values.to(pts)[:, None]], 1)
+
+                def fn(model: nn.Module, z: torch.Tensor, cond: Any = cond, c: float = c) -> torch.Tensor:
+                    given = dataclasses.replace(cond.base, target=lambda _x, v=z[:, -1]: v)
+                    return given.residual(model, z[:, :-1], route) * c
+            else:
+                rows = pts
+
+                def fn(model: nn.Module, z: torch.Tensor, cond: Any = cond, c: float = c) -> torch.Tensor:
+                    return cond.residual(model, z, route) * c
+
+            blocks.append((fn, rows))
+        return blocks
+
     def __call__(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         terms = self.terms(model, x)
         total = terms["residual"] * self.weights["residual"]
