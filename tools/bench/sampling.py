@@ -202,6 +202,7 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=None, help="points added per round by RAR-G/RAR-D")
     ap.add_argument("--candidates", type=int, default=50_000)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, ..., first-seed + seeds - 1")
     ap.add_argument("--width", type=int, default=None)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument(
@@ -249,6 +250,7 @@ def main() -> None:
             "width": args.width,
             "depth": 3,
             "seeds": args.seeds,
+            "first_seed": args.first_seed,
             "boundary_points": n_boundary,
         },
         "strategies": {},
@@ -268,7 +270,8 @@ def main() -> None:
     if args.draw:
         out["draw"] = draw_timing()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for seed in range(args.seeds):  # seeds outside: each seed's comparison is complete before the next starts
+    # seeds outside: each seed's comparison is complete before the next starts
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in names:
             r = run(args, prob, network, n_boundary, name, seed, cache)
             runs[name].append(r)
