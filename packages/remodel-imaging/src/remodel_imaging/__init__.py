@@ -11,6 +11,8 @@ True
 
 from ._data import HELD_OUT, TRAINING_IMAGES, augment, camera, load_image, random_patches
 from ._denoisers import DnCNN, denoising_problem, train_denoiser
+from ._fista import FISTA, fgp_tv_prox
+from ._lambda import DiscrepancyPrinciple, discrepancy_target
 from ._lipschitz import (
     AveragedDenoiser,
     LipschitzDenoiser,
@@ -44,7 +46,9 @@ __all__ = [
     "ChambollePock",
     "Composition",
     "Convolution",
+    "DiscrepancyPrinciple",
     "DnCNN",
+    "FISTA",
     "GaussianBlur",
     "GaussianNoise",
     "Gradient",
@@ -71,7 +75,9 @@ __all__ = [
     "conv_operator_norm",
     "data_prox",
     "denoising_problem",
+    "discrepancy_target",
     "dot_test",
+    "fgp_tv_prox",
     "inner",
     "lipschitz_bound",
     "lipschitz_estimate",

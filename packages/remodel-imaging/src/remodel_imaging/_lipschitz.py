@@ -271,6 +271,12 @@ class SLLConv2d(nn.Module):
     triangle inequality covers: the bound holds for every image size). ``(I + h) / 2 = x - K^T T^{-1}
     relu(Kx + b)`` is a gradient step on a convex potential (firmly nonexpansive).
 
+    The activation is ``relu`` (the paper's) or ``"clip"``: ``σ(z) = clamp(z, -τ_i, τ_i)`` with a learnable
+    threshold ``τ_i > 0`` per hidden channel. Its slopes are 0 and 1, inside the theorem's ``[0, 1]``, so the
+    bound still holds, and ``x - K^T T^{-1} clamp(Kx + b)`` is soft thresholding of the coefficients ``Kx + b``
+    in the frame ``K`` (``z - clamp(z, -τ, τ)`` is the soft-thresholding of ``z``): the classic shrinkage
+    denoiser, which a one-sided ReLU cannot express with positive weights ``T^{-1}``.
+
     Parameters
     ----------
     channels : int
@@ -279,6 +285,13 @@ class SLLConv2d(nn.Module):
         Channels of ``K x``.
     kernel_size : int
         Odd kernel size.
+    activation : str
+        ``"relu"`` or ``"clip"``.
+    relaxed : bool
+        Learn the relaxation: ``(1 - α) x + α h(x) = x - 2α K^T T^{-1} σ(Kx + b)`` with ``α = sigmoid(s) ∈ (0, 1)``
+        (learnable, ``1/2`` at the start), a convex combination of two nonexpansive maps, so still 1-Lipschitz.
+        Without it the layer is ``x - 2 K^T T^{-1} σ(...)``: for a tight ``T`` a reflection in the active
+        directions (``x - 2 P x``), which cannot shrink a coefficient by a factor in ``(0, 1)``.
 
     Examples
     --------
@@ -288,17 +301,29 @@ class SLLConv2d(nn.Module):
     True
     """
 
-    def __init__(self, channels: int, hidden: int, kernel_size: int = 3) -> None:
+    def __init__(
+        self, channels: int, hidden: int, kernel_size: int = 3, *, activation: str = "relu", relaxed: bool = False
+    ) -> None:
         super().__init__()
         for name, v in (("channels", channels), ("hidden", hidden), ("kernel_size", kernel_size)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if activation not in ("relu", "clip"):
+            raise ValueError(f"activation must be 'relu' or 'clip', got {activation!r}")
+        self.activation = activation
         self.weight = nn.Parameter(torch.empty(hidden, channels, kernel_size, kernel_size))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.bias = nn.Parameter(torch.zeros(hidden))
         self.log_q = nn.Parameter(torch.zeros(hidden))
+        if activation == "clip":
+            self.log_tau = nn.Parameter(torch.full((hidden,), math.log(0.05)))
+        if not isinstance(relaxed, bool):
+            raise TypeError(f"relaxed must be a bool, got {relaxed!r}")
+        self.relaxed = relaxed
+        if relaxed:
+            self.alpha_logit = nn.Parameter(torch.zeros(()))
 
     def t_diagonal(self) -> torch.Tensor:
         """The diagonal ``T`` (one entry per hidden channel)."""
@@ -311,8 +336,15 @@ class SLLConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.t_diagonal()
-        z = F.relu(circular_conv2d(x, self.weight, self.bias)) / t.clamp_min(1e-12)[:, None, None]
-        return x - 2.0 * circular_conv2d_adjoint(z, self.weight)
+        z = circular_conv2d(x, self.weight, self.bias)
+        if self.activation == "clip":
+            tau = torch.exp(self.log_tau)[:, None, None]
+            z = torch.minimum(torch.maximum(z, -tau), tau)
+        else:
+            z = F.relu(z)
+        z = z / t.clamp_min(1e-12)[:, None, None]
+        factor = 2.0 * torch.sigmoid(self.alpha_logit) if self.relaxed else 2.0
+        return x - factor * circular_conv2d_adjoint(z, self.weight)
 
     def lipschitz_bound(self) -> float:
         """Certified bound: 1 (by Theorem 3 of Araujo et al. 2023)."""
@@ -454,6 +486,10 @@ class LipschitzDenoiser(nn.Module):
         Odd kernel size.
     clamp : bool
         Project the output onto ``[0, 1]``.
+    activation : str
+        Activation of the SLL layers, ``"relu"`` or ``"clip"`` (see :class:`SLLConv2d`).
+    relaxed : bool
+        SLL layers with a learned relaxation (see :class:`SLLConv2d`).
 
     Examples
     --------
@@ -463,14 +499,24 @@ class LipschitzDenoiser(nn.Module):
     """
 
     def __init__(
-        self, *, channels: int = 16, hidden: int = 32, depth: int = 8, kernel_size: int = 3, clamp: bool = False
+        self,
+        *,
+        channels: int = 16,
+        hidden: int = 32,
+        depth: int = 8,
+        kernel_size: int = 3,
+        clamp: bool = False,
+        activation: str = "relu",
+        relaxed: bool = False,
     ) -> None:
         super().__init__()
         for name, v in (("channels", channels), ("hidden", hidden), ("depth", depth)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         self.net = nn.Sequential(
-            _Embed(channels), *[SLLConv2d(channels, hidden, kernel_size) for _ in range(depth)], _Project(channels)
+            _Embed(channels),
+            *[SLLConv2d(channels, hidden, kernel_size, activation=activation, relaxed=relaxed) for _ in range(depth)],
+            _Project(channels),
         )
         self.clamp = clamp
 
