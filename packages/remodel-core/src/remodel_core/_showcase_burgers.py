@@ -131,7 +131,7 @@ def burgers_optimizers_part(
         ax.legend(fontsize=8)
     fig.tight_layout()
     conv_png = Path("burgers_convergence.png")
-    fig.savefig(out / conv_png, dpi=110)
+    fig.savefig(out / conv_png, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     xs = torch.linspace(-1, 1, 201, dtype=torch.float64)
@@ -142,7 +142,7 @@ def burgers_optimizers_part(
     assert best_model is not None
     with torch.no_grad():
         u = best_model(grid).reshape(T.shape)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout="constrained")  # room for the colour bars
     extent = (0.0, 1.0, -1.0, 1.0)
     for ax, field, title, cmap, lim in (
         (axes[0], ref, "reference (Cole-Hopf)", "RdBu_r", (-1.0, 1.0)),
@@ -154,9 +154,8 @@ def burgers_optimizers_part(
         )
         ax.set(xlabel="t", ylabel="x", title=title)
         fig.colorbar(im, ax=ax)
-    fig.tight_layout()
     sol_png = Path("burgers_solution.png")
-    fig.savefig(out / sol_png, dpi=110)
+    fig.savefig(out / sol_png, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     table = Table(

@@ -174,7 +174,7 @@ def poisson_pinn_part(
         ax.legend()
     fig.tight_layout()
     loss_png = Path("poisson_loss.png")
-    fig.savefig(out / loss_png, dpi=110)
+    fig.savefig(out / loss_png, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     x = torch.linspace(0, 1, 401, dtype=torch.float64).unsqueeze(1)
@@ -193,7 +193,7 @@ def poisson_pinn_part(
         ax.legend()
     fig.tight_layout()
     sol_png = Path("poisson_solution.png")
-    fig.savefig(out / sol_png, dpi=110)
+    fig.savefig(out / sol_png, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     table = Table(

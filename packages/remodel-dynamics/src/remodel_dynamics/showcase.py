@@ -94,7 +94,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         axes[0].set_ylabel("p")
         fig.suptitle(f"Pendulum phase portraits, t in [0, {float(t[-1]):.0f}] from held-out initial states")
         fig.tight_layout()
-        fig.savefig(out / "dynamics_phase.png", dpi=110)
+        fig.savefig(out / "dynamics_phase.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
 
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -107,7 +107,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         ax.set_title(f"True energy along {n_long} steps of dt = {data.dt}")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(out / "dynamics_energy.png", dpi=110)
+        fig.savefig(out / "dynamics_energy.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
 
         rows = []
@@ -135,7 +135,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         ax3.set_title("Lorenz: data and the identified model")
         ax3.legend()
         fig.tight_layout()
-        fig.savefig(out / "dynamics_lorenz.png", dpi=110)
+        fig.savefig(out / "dynamics_lorenz.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
         metrics.update(sindy_lorenz_max_coef_error=coef_err, sindy_lorenz_spurious_terms=spurious)
     finally:

@@ -139,7 +139,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     axes[3].set(xlabel="depth", ylabel="||F(x+δ) - F(x)|| / ||δ||", title="perturbation growth through blocks")
     axes[3].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "equivariant_errors.png", dpi=100)
+    fig.savefig(out / "equivariant_errors.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
     acc_rows = [[name, curve[0], curves[name][angles.index(90)], sum(curve) / len(curve)]

@@ -69,7 +69,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     for ax in axes:
         ax.set_xlim(-3.2, 3.2), ax.set_ylim(-3.2, 3.2), ax.set_aspect("equal")
     fig.tight_layout()
-    fig.savefig(out / "gen_flow_matching.png", dpi=100)
+    fig.savefig(out / "gen_flow_matching.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
     # class-conditional digits with classifier-free guidance
@@ -91,7 +91,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     ax.set_axis_off()
     ax.set_title("class-conditional CFM, guidance 2, 20 Euler steps (column = class)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "gen_digits.png", dpi=100)
+    fig.savefig(out / "gen_digits.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
     table = Table(

@@ -54,7 +54,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
             ax.set_title(f"{title}" + ("" if c == 0 else f"\n{psnr(img, x):.2f} dB"), fontsize=9)
         axes[r, 0].set_ylabel(name.split(" (")[0])
     fig.tight_layout()
-    fig.savefig(out / "imaging_reconstructions.png", dpi=100)
+    fig.savefig(out / "imaging_reconstructions.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
     # plug-and-play with a certified nonexpansive denoiser, trained here for a short while --------------------
@@ -71,7 +71,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     axes[-1].set_title("fixed-point residual / relative change", fontsize=9)
     axes[-1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "imaging_pnp.png", dpi=100)
+    fig.savefig(out / "imaging_pnp.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
     table = Table(

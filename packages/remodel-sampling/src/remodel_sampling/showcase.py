@@ -122,7 +122,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         ax.set_aspect("equal")
         ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(out / "sampling_points.png", dpi=110)
+    fig.savefig(out / "sampling_points.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     def peak(x: torch.Tensor) -> torch.Tensor:  # residual-like field with a sharp front
@@ -140,7 +140,7 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     axes[2].scatter(x_rad[:, 0], x_rad[:, 1], s=3)
     axes[2].set(title="RAD (k=1, c=0.5) on a sharp front", aspect="equal")
     fig.tight_layout()
-    fig.savefig(out / "sampling_convergence.png", dpi=110)
+    fig.savefig(out / "sampling_convergence.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     from ._problems import holes_domain
@@ -153,12 +153,13 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     ax.quiver(xb[:, 0], xb[:, 1], nb[:, 0], nb[:, 1], color="C3", scale=25, width=0.004)
     ax.set(aspect="equal", title="Sobol points inside a box minus three discs;\nboundary points, outward normals")
     fig.tight_layout()
-    fig.savefig(out / "sampling_geometry.png", dpi=110)
+    fig.savefig(out / "sampling_geometry.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     errors, frames, grid = _adaptive_burgers(quick)
     shown = frames[-3:]
-    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(4.2 * (len(shown) + 1), 3.6))
+    # constrained layout makes room for the colour bars and their labels (tight_layout lets them collide)
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(4.4 * (len(shown) + 1), 3.8), layout="constrained")
     g = grid.numpy()
     for ax, (it, res, pts) in zip(axes, shown):
         sc = ax.tricontourf(g[:, 1], g[:, 0], np.log10(res + 1e-12), levels=30, cmap="viridis")
@@ -167,8 +168,8 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         fig.colorbar(sc, ax=ax, label="log10 |residual|")
     axes[-1].bar(list(errors), list(errors.values()), color=["C0", "C3", "C1", "C2"][: len(errors)])
     axes[-1].set(yscale="log", title="relative L2 per strategy (same schedule)")
-    fig.tight_layout()
-    fig.savefig(out / "sampling_adaptive.png", dpi=110)
+    axes[-1].tick_params(axis="x", labelrotation=30)
+    fig.savefig(out / "sampling_adaptive.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
 
     rows = [[name, disc[name][-1], dslope[name], err[name][-1], slope[name]] for name in names]
