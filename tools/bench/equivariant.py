@@ -6,10 +6,14 @@ and tested on the other 597: upright, rotated by a random multiple of 90° per i
 per image (bilinear). Models: a plain CNN of the same layout (``cnn``), native group CNNs for C8 and D8 (``c8``,
 ``d8``), escnn's C8 steerable CNN with the same layout (``c8_escnn``), the C8-equivariant stable ODE-ResNet with
 parabolic blocks (``ode_resnet``) and the C8 PDE-based group CNN with diffusion and morphological layers
-(``pde_gcnn``). Also: parameters, training time, construction time (escnn: cold, with an empty basis cache, in a
-fresh process, and warm), and the equivariance error to the exact group elements (float32, ``check_equivariance``).
+(``pde_gcnn``, with convection). The ODE-ResNet and the PDE-G-CNN get twice the epochs (``--de-epochs``): at the
+common budget they are still far from converged. ``--matched``: parameter-matched C8 models (native wider or with
+the full group axis against escnn's 8,642 parameters) over ``--seeds``, mean and spread. Also: parameters,
+training time (wall and CPU), construction time (escnn: cold, with an empty basis cache, in a fresh process, and
+warm), and the equivariance error to the exact group elements (float32, ``check_equivariance``).
 
     uv run --frozen python tools/bench/equivariant.py --json docs/bench/equivariant.json
+    uv run --frozen python tools/bench/equivariant.py --models --matched --json docs/bench/equivariant.json --update
     uv run --frozen python tools/bench/equivariant.py --quick
 """
 
@@ -34,6 +38,26 @@ from remodel_equivariant._digits import digits_images, random_angles, rotate_ima
 from torch import nn
 
 N_TRAIN = 1200
+DE_MODELS = ("ode_resnet", "pde_gcnn")  # networks as differential equations: a longer training budget
+
+# Parameter-matched C8 models (escnn's C8 with (4, 8, 8) fields has 8,642 parameters): native with the default
+# group band-limit and wider fields, and native with the full (unconstrained) group axis and escnn's widths, which
+# spans the same kernel space as escnn's basis (Gaussian rings x harmonics m <= 2) and has exactly its count.
+MATCHED = {
+    "c8_escnn_m": lambda quick: SteerableCNN(
+        N=8,
+        hidden=(2, 4, 4) if quick else (4, 8, 8),
+        out_features=10,
+        kernel_size=5,
+        batch_norm=True,
+        downsample=True,
+        global_pool="max",
+    ),
+    "c8_wide": lambda quick: GCNN("C8", hidden=(3, 5, 5) if quick else (5, 10, 10), out_features=10, kernel_size=5),
+    "c8_full": lambda quick: GCNN(
+        "C8", hidden=(2, 4, 4) if quick else (4, 8, 8), out_features=10, kernel_size=5, group_bandwidth=None
+    ),
+}
 
 
 class PlainCNN(nn.Module):
@@ -60,6 +84,8 @@ class PlainCNN(nn.Module):
 def build(name: str, quick: bool) -> nn.Module:
     """The model ``name``: kernel size 5 in every group convolution (as escnn's), width ``f`` fields."""
     f = (2, 4, 4) if quick else (4, 8, 8)
+    if name in MATCHED:
+        return MATCHED[name](quick)
     if name == "cnn":
         return PlainCNN(tuple(8 * c for c in f))  # as many channels as C8's fields have maps
     if name == "c8":
@@ -67,8 +93,9 @@ def build(name: str, quick: bool) -> nn.Module:
     if name == "d8":
         return GCNN("D8", hidden=f, out_features=10, kernel_size=5)
     if name == "c8_escnn":
-        return SteerableCNN(N=8, hidden=f, out_features=10, kernel_size=5, batch_norm=True, downsample=True,
-                            global_pool="max")
+        return SteerableCNN(
+            N=8, hidden=f, out_features=10, kernel_size=5, batch_norm=True, downsample=True, global_pool="max"
+        )
     if name == "ode_resnet":
         return ODEResNet("C8", widths=f[:2], depth=2, out_features=10, kernel_size=3)
     if name == "pde_gcnn":
@@ -110,10 +137,14 @@ def build_times(quick: bool, repeats: int = 5) -> dict[str, float]:
         return min(times)
 
     cold, warm = escnn_build_times(quick)
-    out = {"c8_native_best": best(lambda: build("c8", quick)), "c8_escnn_best": best(lambda: build("c8_escnn", quick)),
-           "c8_escnn_fresh_cold": cold, "c8_escnn_fresh_warm": warm,
-           "wide_native_best": best(lambda: GCNN("C8", hidden=(16, 32, 64), kernel_size=5)),
-           "wide_escnn_best": best(lambda: SteerableCNN(N=8, hidden=(16, 32, 64), kernel_size=5))}
+    out = {
+        "c8_native_best": best(lambda: build("c8", quick)),
+        "c8_escnn_best": best(lambda: build("c8_escnn", quick)),
+        "c8_escnn_fresh_cold": cold,
+        "c8_escnn_fresh_warm": warm,
+        "wide_native_best": best(lambda: GCNN("C8", hidden=(16, 32, 64), kernel_size=5)),
+        "wide_escnn_best": best(lambda: SteerableCNN(N=8, hidden=(16, 32, 64), kernel_size=5)),
+    }
     out["speedup_best"] = out["c8_escnn_best"] / out["c8_native_best"]
     out["speedup_fresh_warm"] = out["c8_escnn_fresh_warm"] / out["c8_native_best"]
     out["speedup_wide"] = out["wide_escnn_best"] / out["wide_native_best"]
@@ -126,14 +157,90 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float((model(x).argmax(1) == y).double().mean())
 
 
+def _loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(model(xb), yb)
+
+
+def run_model(
+    name: str, quick: bool, seed: int, iters: int, batch: int, data: tuple, *, verbose: bool = True
+) -> dict[str, Any]:
+    """Build ``name`` with ``seed``, train it on the upright digits, evaluate it; ``train_cpu_s`` is the training's
+    CPU time (``time.process_time``, one thread), less sensitive than ``train_s`` to other jobs on the machine."""
+    x_train, y_train, x_test, y_test, x_rot90, x_rand = data
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    model = build(name, quick)
+    build_s = time.perf_counter() - t0
+    prob = TrainingProblem(model=model, loss=_loss, data=(x_train, y_train), batch_size=batch, name=name)
+    t0, c0 = time.perf_counter(), time.process_time()
+    sol = solve(prob, Adam(lr=3e-3), maxiters=iters, seed=seed, progress=False)
+    train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    trained = sol.u.eval()
+    group = "D8" if name == "d8" else "C8"
+    row = {
+        "acc_upright": evaluate(trained, x_test, y_test),
+        "acc_rot90": evaluate(trained, x_rot90, y_test),
+        "acc_rot_random": evaluate(trained, x_rand, y_test),
+        "params": sum(p.numel() for p in trained.parameters()),
+        "equiv_err": check_equivariance(trained, group, x_test[:8]),
+        "train_s": train_s,
+        "train_cpu_s": train_cpu_s,
+        "build_s": build_s,
+        "iterations": iters,
+    }
+    if verbose:
+        print(
+            f"{name:<11} {row['acc_upright']:8.3f} {row['acc_rot90']:8.3f} {row['acc_rot_random']:8.3f} "
+            f"{row['params']:8d} {row['equiv_err']:10.2e} {train_s:8.1f} {train_cpu_s:8.1f} {build_s:8.3f}",
+            flush=True,
+        )
+    return row
+
+
+def matched_study(quick: bool, seeds: list[int], iters: int, batch: int, data: tuple) -> dict[str, Any]:
+    """The parameter-matched C8 models of ``MATCHED``, each trained with every seed (initialisation and batch
+    order; the test rotations stay those of seed 0): per-seed figures, mean and sample standard deviation."""
+    print(f"parameter-matched C8, seeds {seeds}")
+    study: dict[str, Any] = {}
+    for name in MATCHED:
+        rows = [run_model(name, quick, s, iters, batch, data) for s in seeds]
+        entry: dict[str, Any] = {"params": rows[0]["params"], "seeds": seeds}
+        for key in ("acc_upright", "acc_rot90", "acc_rot_random", "train_cpu_s"):
+            vals = torch.tensor([r[key] for r in rows], dtype=torch.float64)
+            entry[key] = vals.tolist()
+            entry[key + "_mean"] = float(vals.mean())
+            entry[key + "_std"] = float(vals.std()) if len(vals) > 1 else 0.0
+        study[name] = entry
+        print(
+            f"{name:<11} upright {entry['acc_upright_mean']:.3f} ± {entry['acc_upright_std']:.3f}  "
+            f"random {entry['acc_rot_random_mean']:.3f} ± {entry['acc_rot_random_std']:.3f}  "
+            f"params {entry['params']}  cpu {entry['train_cpu_s_mean']:.0f} s",
+            flush=True,
+        )
+    return study
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small models, two epochs (about a minute)")
     ap.add_argument("--json", type=Path, help="write the figures to this JSON file")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument(
+        "--de-epochs",
+        type=int,
+        default=None,
+        help="epochs of the ODE-ResNet and the PDE-G-CNN (default: 2x --epochs; they train slower)",
+    )
     ap.add_argument("--models", nargs="*", default=["cnn", "c8", "d8", "c8_escnn", "ode_resnet", "pde_gcnn"])
     ap.add_argument("--build-only", action="store_true", help="only the construction times (best of 5)")
+    ap.add_argument("--matched", action="store_true", help="also the parameter-matched C8 study over --seeds")
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="merge into an existing --json file (rows of the models run here are replaced)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if args.build_only:
@@ -152,53 +259,60 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     k90 = torch.randint(0, 4, (len(x_test),), generator=gen)
     x_rot90 = torch.stack([torch.rot90(img, int(k), (-2, -1)) for img, k in zip(x_test, k90)])
     x_rand = rotate_images(x_test, random_angles(len(x_test), seed=args.seed + 2).float())
-    probe = x_test[:8]
+    data = (x_train, y_train, x_test, y_test, x_rot90, x_rand)
     iters = epochs * math.ceil(N_TRAIN / batch)
-    out: dict[str, Any] = {"task": "digits 29x29, trained upright, tested rotated", "epochs": epochs,
-                           "batch": batch, "iterations": iters, "n_train": N_TRAIN, "n_test": len(x_test),
-                           "machine": platform.platform(), "models": {}}
+    de_epochs = args.de_epochs or 2 * epochs
+    de_iters = de_epochs * math.ceil(N_TRAIN / batch)
+    out: dict[str, Any] = {
+        "task": "digits 29x29, trained upright, tested rotated",
+        "epochs": epochs,
+        "de_epochs": de_epochs,
+        "batch": batch,
+        "iterations": iters,
+        "n_train": N_TRAIN,
+        "n_test": len(x_test),
+        "machine": platform.platform(),
+        "models": {},
+    }
 
-    def loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(model(xb), yb)
-
-    print(f"{'model':<11} {'upright':>8} {'rot90':>8} {'random':>8} {'params':>8} {'equiv err':>10} "
-          f"{'train s':>8} {'build s':>8}")
+    print(
+        f"{'model':<11} {'upright':>8} {'rot90':>8} {'random':>8} {'params':>8} {'equiv err':>10} "
+        f"{'train s':>8} {'cpu s':>8} {'build s':>8}"
+    )
     for name in args.models:
-        torch.manual_seed(args.seed)
-        t0 = time.perf_counter()
-        model = build(name, args.quick)
-        build_s = time.perf_counter() - t0
-        prob = TrainingProblem(model=model, loss=loss, data=(x_train, y_train), batch_size=batch, name=name)
-        t0 = time.perf_counter()
-        sol = solve(prob, Adam(lr=3e-3), maxiters=iters, seed=args.seed, progress=False)
-        train_s = time.perf_counter() - t0
-        trained = sol.u.eval()
-        group = "D8" if name == "d8" else "C8"
-        row = {
-            "acc_upright": evaluate(trained, x_test, y_test),
-            "acc_rot90": evaluate(trained, x_rot90, y_test),
-            "acc_rot_random": evaluate(trained, x_rand, y_test),
-            "params": sum(p.numel() for p in trained.parameters()),
-            "equiv_err": check_equivariance(trained, group, probe),
-            "train_s": train_s,
-            "build_s": build_s,
-        }
+        row = run_model(name, args.quick, args.seed, de_iters if name in DE_MODELS else iters, batch, data)
         if name == "c8_escnn":
             row["build_s_cold"], row["build_s_warm"] = escnn_build_times(args.quick)
             row["build_s"] = row["build_s_warm"]
+        row["epochs"] = de_epochs if name in DE_MODELS else epochs
         out["models"][name] = row
-        print(f"{name:<11} {row['acc_upright']:8.3f} {row['acc_rot90']:8.3f} {row['acc_rot_random']:8.3f} "
-              f"{row['params']:8d} {row['equiv_err']:10.2e} {train_s:8.1f} {row['build_s']:8.3f}")
+        write(args, out)  # after every model, so that a run stopped early keeps what it measured
+    if args.matched:
+        out["matched"] = matched_study(args.quick, args.seeds, iters, batch, data)
     m = out["models"]
     if "c8" in m and "c8_escnn" in m:
         out["build_speedup_c8_vs_escnn_warm"] = m["c8_escnn"]["build_s_warm"] / m["c8"]["build_s"]
         out["build_speedup_c8_vs_escnn_cold"] = m["c8_escnn"]["build_s_cold"] / m["c8"]["build_s"]
-        print(f"C8 build: native {m['c8']['build_s']:.3f} s, escnn warm {m['c8_escnn']['build_s_warm']:.2f} s, "
-              f"cold {m['c8_escnn']['build_s_cold']:.2f} s")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
+        print(
+            f"C8 build: native {m['c8']['build_s']:.3f} s, escnn warm {m['c8_escnn']['build_s_warm']:.2f} s, "
+            f"cold {m['c8_escnn']['build_s_cold']:.2f} s"
+        )
+    write(args, out)
     return out
+
+
+def write(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    """Write ``out`` to ``--json`` (with ``--update``: merged into the file's rows as it was when the run began)."""
+    if not args.json:
+        return
+    if args.update:
+        if not hasattr(args, "_old"):
+            args._old = json.loads(args.json.read_text()) if args.json.exists() else {"models": {}}
+        merged = {**args._old, **{k: v for k, v in out.items() if k != "models"}}
+        merged["models"] = {**args._old.get("models", {}), **out["models"]}
+        out = merged
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
