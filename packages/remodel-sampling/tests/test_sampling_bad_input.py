@@ -230,5 +230,5 @@ def test_adaptive_sampling_needs_points_and_a_residual():
         solve(not_pinn, AdaptiveSampling(inner=Adam(), strategy=RAD()), maxiters=1)
     with pytest.raises(ValueError, match="geometry="):
         solve(not_pinn, AdaptiveSampling(inner=Adam(), strategy=RAD(), residual=lambda m, x: x[:, 0]), maxiters=1)
-    with pytest.raises(ValueError, match="checkpoint"):
-        solve(_train(), AdaptiveSampling(inner=Adam(), strategy=RAD()), maxiters=1, checkpoint="/tmp/never.pt")
+    with pytest.raises(ValueError, match="data_parallel"):  # checkpoints are supported, data parallelism is not
+        solve(_train(), AdaptiveSampling(inner=Adam(), strategy=RAD()), maxiters=1, data_parallel=True)
