@@ -25,6 +25,12 @@ The runs recorded in docs/BENCHMARKS.md (sized to the loaded shared machine; the
     uv run --frozen python tools/bench/sampling.py --problem holes --points 1000 --adam 200 --lbfgs 400 \
         --every 100 --candidates 10000 --draw --json docs/bench/sampling_holes.json
     uv run --frozen python tools/bench/sampling.py --quick
+
+Wu et al.'s procedure (the default ``--resample-in lbfgs``: Adam on the initial points, then resampling between
+L-BFGS rounds), the run started in this session (see docs/BENCHMARKS.md for how far the loaded machine let it go):
+
+    nice -n 19 uv run --frozen python tools/bench/sampling.py --adam 1000 --lbfgs 2000 --every 200 \
+        --candidates 100000 --seeds 3 --strategies uniform,rad --json docs/bench/sampling_burgers_lbfgs.json
 """
 
 from __future__ import annotations
@@ -281,17 +287,18 @@ def main() -> None:
                 + (" (Adam phase shared)" if r["adam_phase_shared"] else ""),
                 flush=True,
             )
+            for done in names:
+                if runs[done]:
+                    rel = np.array([r["rel_l2"] for r in runs[done]])
+                    out["strategies"][done] = {
+                        "rel_l2_mean": float(rel.mean()),
+                        "rel_l2_std": float(rel.std()),
+                        "runs": runs[done],
+                    }
+            if args.json:  # partial results (every finished run) survive an interrupted run
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(out, indent=2))
         cache.clear()
-        for name in names:
-            rel = np.array([r["rel_l2"] for r in runs[name]])
-            out["strategies"][name] = {
-                "rel_l2_mean": float(rel.mean()),
-                "rel_l2_std": float(rel.std()),
-                "runs": runs[name],
-            }
-        if args.json:  # partial results survive an interrupted run
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(out, indent=2))
     base = out["strategies"].get("uniform", {}).get("rel_l2_mean")
     print("\n| strategy | rel. L2 mean | std | uniform / strategy |\n|---|---|---|---|")
     for name, s in out["strategies"].items():
