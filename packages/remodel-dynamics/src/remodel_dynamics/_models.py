@@ -190,6 +190,10 @@ class HNN(DynamicsModel):
     symplectic for the non-separable learned ``H_theta``; the pairs loss takes one implicit-midpoint step
     inside the loss (discrete-time learning, cf. Zhu, Jin & Tang 2020; David & Mehats 2023).
 
+    ``torch.save`` of the whole module works; ``torch.export`` of it does not, since ``forward`` calls
+    ``torch.autograd.grad``, which export cannot trace: export the Hamiltonian network ``self.net`` and
+    differentiate the exported program instead (docs/export.rst, tests/test_model_export.py).
+
     Parameters
     ----------
     dim : int
@@ -272,6 +276,10 @@ class LNN(DynamicsModel):
     A scalar network ``L_theta(q, v)`` on states ``s = (q, v)``; accelerations follow from the Euler-Lagrange
     equations ``a = (d^2L/dv^2)^{-1} (dL/dq - d^2L/(dv dq) v)`` by automatic differentiation.
     Softplus activations as in the paper (the Hessian must not vanish).
+
+    ``torch.save`` of the whole module works; ``torch.export`` of it does not (``forward`` calls
+    ``torch.autograd.grad`` and a linear solve with a data-dependent check): export the Lagrangian network
+    ``self.net`` instead (docs/export.rst).
 
     Parameters
     ----------

@@ -233,6 +233,11 @@ class NeuralODE(nn.Module):
     integrated by :func:`remodel_core.integrate.odeint` (Euler, Heun, RK4 or adaptive Dormand–Prince);
     gradients by backpropagation through the steps.
 
+    ``torch.save`` of the whole layer works (with ``f`` an ``nn.Module`` or a module-level function);
+    ``torch.export`` does not: the integrator reads its time grid as Python numbers, a data-dependent guard
+    under export (docs/export.rst). The fixed-step blocks (:class:`ParabolicBlock`, :class:`HamiltonianBlock`)
+    export.
+
     Parameters
     ----------
     func : nn.Module or callable
