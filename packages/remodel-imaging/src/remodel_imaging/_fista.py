@@ -73,7 +73,7 @@ def fgp_tv_prox(
     Examples
     --------
     >>> b = torch.zeros(8, 8, dtype=torch.float64); b[:, 4:] = 1.0
-    >>> x, p, k = fgp_tv_prox(b, 0.5)
+    >>> x, p, k = fgp_tv_prox(b, 0.5, iters=1000, tol=1e-12)
     >>> round(float(x[0, 0]), 4), round(float(x[0, 7]), 4)      # the jump shrinks by 2 t / width = 0.25
     (0.125, 0.875)
     """
@@ -149,9 +149,10 @@ class FISTA(Algorithm):
     >>> from remodel_imaging import GaussianBlur, InverseProblem, camera, psnr
     >>> x = camera(32)
     >>> prob = InverseProblem.simulate(GaussianBlur((32, 32), sigma=1.0), x, noise_sigma=0.02, seed=0)
-    >>> sol = solve(prob, FISTA(lam=0.01), maxiters=300)
-    >>> sol.retcode.name, psnr(sol.u, x) > psnr(prob.y, x)
-    ('Success', True)
+    >>> sol = solve(prob, FISTA(lam=0.01), maxiters=100)
+    >>> obj = sol.history["objective"]
+    >>> obj[-1] < obj[0], psnr(sol.u, x) > psnr(prob.y, x)
+    (True, True)
     """
 
     lam: float = 0.01
