@@ -25,6 +25,9 @@ from typing import Any
 # lazy: ``remodel --help`` imports the ``train`` command from here without paying for torch
 _WHERE = {
     "DEFAULT_TIMEOUT_S": "._group",
+    "beat_interval": "._group",
+    "collective_timeout": "._group",
+    "set_collective_timeout": "._group",
     "default_backend": "._group",
     "init_distributed": "._group",
     "is_distributed": "._group",

@@ -8,10 +8,50 @@ import os
 
 import torch
 
-__all__ = ["DEFAULT_TIMEOUT_S", "check_timeout", "default_backend", "init_distributed", "is_distributed"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "beat_interval",
+    "check_timeout",
+    "collective_timeout",
+    "default_backend",
+    "init_distributed",
+    "is_distributed",
+    "set_collective_timeout",
+]
 
-#: Collective timeout (seconds) of the groups made here: a lost rank ends the run within it.
+#: Timeout (seconds) of the groups made here: a lost rank is named, and the others' run ends, within it.
 DEFAULT_TIMEOUT_S = 60.0
+
+
+def beat_interval(timeout: float) -> float:
+    """Seconds between two heartbeats of a rank for a run with ``timeout``: ``min(1, timeout / 10)``.
+
+    Examples
+    --------
+    >>> beat_interval(60), beat_interval(4)
+    (1.0, 0.4)
+    """
+    return min(1.0, check_timeout(timeout) / 10)
+
+
+def collective_timeout(timeout: float) -> float:
+    """The timeout given to the collectives of a run that must name a lost rank within ``timeout``.
+
+    When a collective times out, the heartbeat diagnosis reads the beats twice, 2.5 beat intervals apart
+    (:meth:`Heartbeat.diagnose`); half an interval more covers the store reads and the error. So the
+    collectives get ``timeout - 3 * beat_interval(timeout)``: 57 s of the default 60 s.
+
+    Parameters
+    ----------
+    timeout : float
+        The run's timeout in seconds (positive).
+
+    Examples
+    --------
+    >>> collective_timeout(60), round(collective_timeout(4), 6)
+    (57.0, 2.8)
+    """
+    return check_timeout(timeout) - 3.0 * beat_interval(timeout)
 
 
 def check_timeout(timeout: float) -> float:
@@ -57,8 +97,9 @@ def init_distributed(backend: str | None = None, *, timeout: float = DEFAULT_TIM
     """Initialise the default process group from torchrun's environment, with a bounded timeout.
 
     torch's own default is 30 minutes for gloo, so one stalled rank would hang the others that long;
-    here a collective that waits longer than ``timeout`` seconds raises. With nccl the rank's CUDA device
-    is ``LOCAL_RANK``. Does nothing but return ``(rank, world)`` when a group already exists.
+    here a collective raises after :func:`collective_timeout` seconds, so that the heartbeat diagnosis
+    names a lost rank within ``timeout``. With nccl the rank's CUDA device is ``LOCAL_RANK``. Does nothing
+    but return ``(rank, world)`` when a group already exists.
 
     Parameters
     ----------
@@ -95,5 +136,27 @@ def init_distributed(backend: str | None = None, *, timeout: float = DEFAULT_TIM
     backend = backend or default_backend()
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    # the connection of the ranks may take the whole timeout (ranks start seconds apart on a loaded machine);
+    # the collectives after it get collective_timeout(timeout)
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout))
+    set_collective_timeout(timeout)
     return dist.get_rank(), dist.get_world_size()
+
+
+def set_collective_timeout(timeout: float, group: object = None) -> bool:
+    """Give the collectives of ``group`` (default: the default group) :func:`collective_timeout` seconds,
+    where torch can change a group's timeout after its creation (``torch.distributed.set_timeout``, or its
+    older name ``distributed_c10d._set_pg_timeout``); returns whether it could. The group's creation keeps
+    the whole ``timeout`` for the ranks to connect.
+
+    Examples
+    --------
+    >>> set_collective_timeout(60) if is_distributed() else False
+    False
+    """
+    c10d = torch.distributed.distributed_c10d
+    setter = getattr(torch.distributed, "set_timeout", None) or getattr(c10d, "_set_pg_timeout", None)
+    if setter is None:  # pragma: no cover - older torch: the collectives keep the whole timeout
+        return False
+    setter(datetime.timedelta(seconds=collective_timeout(timeout)), group)
+    return True

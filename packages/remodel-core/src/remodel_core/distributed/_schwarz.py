@@ -38,7 +38,7 @@ from ..optim import (
     strong_wolfe,
 )
 from ..optim._decomposition import BALANCES, ParameterDecomposition
-from ._group import DEFAULT_TIMEOUT_S, check_timeout, is_distributed
+from ._group import DEFAULT_TIMEOUT_S, check_timeout, is_distributed, set_collective_timeout
 from ._health import Heartbeat
 
 __all__ = ["DistributedASPQN", "SchwarzRanks"]
@@ -373,9 +373,10 @@ class DistributedASPQN(Algorithm):
     process group it runs in one process. With ``shards=1`` (one process) the iterates are those of
     :class:`~remodel_core.optim.ASPQN` (one level, ``coarse=False``); other ``shards`` change only the
     rounding of the data-parallel sums. Loss values must be a mean over the data rows plus terms that do
-    not depend on them (as for ``data_parallel=True``). Collectives run on a group of their own whose
-    timeout is ``timeout`` seconds; a rank that dies or stalls makes the others raise
-    :class:`~remodel_core.distributed.RankLostError` naming it and its iteration. Checkpoints hold every
+    not depend on them (as for ``data_parallel=True``). Collectives run on a group of their own; a rank
+    that dies or stalls makes the others raise :class:`~remodel_core.distributed.RankLostError` naming it
+    and its iteration within ``timeout`` seconds (the collectives get
+    :func:`~remodel_core.distributed.collective_timeout`, the rest is the heartbeat diagnosis). Checkpoints hold every
     subdomain's memory and resume on any number of ranks.
 
     Parameters
@@ -395,7 +396,7 @@ class DistributedASPQN(Algorithm):
         depends on ``shards`` only: runs with the same ``shards`` on one process or on ``shards`` ranks
         give bitwise the same iterates (and a checkpoint resumes bitwise on another rank count).
     timeout : float
-        Collective timeout in seconds (default 60).
+        Seconds within which a lost rank is named (default 60).
 
     Examples
     --------
@@ -469,6 +470,7 @@ class DistributedASPQN(Algorithm):
                 import datetime
 
                 group = dist.new_group(timeout=datetime.timedelta(seconds=self.timeout))
+                set_collective_timeout(self.timeout, group)
         health = Heartbeat(rank, world, timeout=self.timeout)
         try:
             return self._run(problem, ctx, world, rank, group, health)
