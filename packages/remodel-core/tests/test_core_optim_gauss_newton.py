@@ -7,7 +7,6 @@ import dataclasses
 
 import pytest
 import torch
-
 from remodel_core import TrainingProblem, pde, solve
 from remodel_core.nn import MLP
 from remodel_core.optim import Auto, GaussNewton, GaussNewtonOptimizer, flat_params, residual_jacobian
@@ -223,3 +222,27 @@ def test_bad_problems():
         GaussNewtonOptimizer(net.parameters(), net, None)
     with pytest.raises(ValueError, match="params"):
         GaussNewtonOptimizer(list(net.parameters())[:1], net, lambda: [])
+
+
+def test_auto_falls_back_to_lbfgs_when_no_blocks_of_the_budget_can_be_cut():
+    """A budget that allows blocks smaller than the network's narrowest split: L-BFGS, not an error (the 7x128 row
+    of the PINN suite, 99,585 parameters and blocks of 513, failed before)."""
+    from remodel_core.optim import AutoOptimizer
+
+    torch.manual_seed(0)
+    net = MLP(2, 1, width=128, depth=7).double()
+    n = sum(p.numel() for p in net.parameters())
+    opt = AutoOptimizer(net.parameters(), net, warmup_s=0.0, warmup_max_s=0.0, memory_mb=8 * n * 513 / 1e6,
+                        dense_cost=1e6)
+    x = torch.rand(16, 2, dtype=torch.float64)
+
+    def closure():
+        opt.zero_grad()
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(2):
+        opt.step(closure)
+    assert opt.plan["max_dense"] == 513 and opt.plan["kind"] == "lbfgs" and "too small" in opt.plan["no_blocks"]
+    assert opt.structured is None and opt.phase == "lbfgs"

@@ -253,11 +253,17 @@ class AutoOptimizer(torch.optim.Optimizer):
                 self.structured = GaussNewtonOptimizer(self._params, self.model, self.residual_blocks)
                 self.phase = "trial"
                 return
+        dec = None
+        if kind != "lbfgs":
+            try:
+                dec = decompose(self.model, by="layers", max_dense=min(m, n))
+            except ValueError as err:  # blocks of m cannot be cut from this network (too narrow for m)
+                self.plan.update(kind="lbfgs", no_blocks=str(err))
+                kind = "lbfgs"
         self.choice = kind
-        if kind == "lbfgs":
+        if dec is None:
             self.phase = "lbfgs"
             return
-        dec = decompose(self.model, by="layers", max_dense=min(m, n))
         self.plan["subdomains"] = len(dec)
         self.plan["largest"] = max(int(i.numel()) for i in dec.indices)
         opt = SPQNOptimizer(
