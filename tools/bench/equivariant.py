@@ -57,6 +57,15 @@ MATCHED = {
     "c8_full": lambda quick: GCNN(
         "C8", hidden=(2, 4, 4) if quick else (4, 8, 8), out_features=10, kernel_size=5, group_bandwidth=None
     ),
+    # the same, with escnn's ring widths (a delta at r = 0, sigma 0.4 on the outer ring): escnn's exact kernel space
+    "c8_full_escnn_rings": lambda quick: GCNN(
+        "C8",
+        hidden=(2, 4, 4) if quick else (4, 8, 8),
+        out_features=10,
+        kernel_size=5,
+        group_bandwidth=None,
+        basis="escnn",
+    ),
 }
 
 
@@ -197,12 +206,14 @@ def run_model(
     return row
 
 
-def matched_study(quick: bool, seeds: list[int], iters: int, batch: int, data: tuple) -> dict[str, Any]:
+def matched_study(
+    quick: bool, seeds: list[int], iters: int, batch: int, data: tuple, names: list[str] | None = None
+) -> dict[str, Any]:
     """The parameter-matched C8 models of ``MATCHED``, each trained with every seed (initialisation and batch
     order; the test rotations stay those of seed 0): per-seed figures, mean and sample standard deviation."""
     print(f"parameter-matched C8, seeds {seeds}")
     study: dict[str, Any] = {}
-    for name in MATCHED:
+    for name in names or MATCHED:
         rows = [run_model(name, quick, s, iters, batch, data) for s in seeds]
         entry: dict[str, Any] = {"params": rows[0]["params"], "seeds": seeds}
         for key in ("acc_upright", "acc_rot90", "acc_rot_random", "train_cpu_s"):
@@ -236,6 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--build-only", action="store_true", help="only the construction times (best of 5)")
     ap.add_argument("--matched", action="store_true", help="also the parameter-matched C8 study over --seeds")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument("--matched-models", nargs="*", default=None, help="only these models of the matched study")
     ap.add_argument(
         "--update",
         action="store_true",
@@ -288,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["models"][name] = row
         write(args, out)  # after every model, so that a run stopped early keeps what it measured
     if args.matched:
-        out["matched"] = matched_study(args.quick, args.seeds, iters, batch, data)
+        out["matched"] = matched_study(args.quick, args.seeds, iters, batch, data, args.matched_models)
     m = out["models"]
     if "c8" in m and "c8_escnn" in m:
         out["build_speedup_c8_vs_escnn_warm"] = m["c8_escnn"]["build_s_warm"] / m["c8"]["build_s"]

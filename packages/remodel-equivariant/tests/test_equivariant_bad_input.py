@@ -105,6 +105,8 @@ CASES = [
     ),
     (lambda: check_equivariance(lambda x: 0 * x, "C4", torch.ones(1, 1, 5, 5)), ValueError, "model\\(x\\) is zero"),
     (lambda: check_equivariance(lambda x: x, "K4", torch.ones(1, 1, 5, 5)), ValueError, "group must"),
+    (lambda: PlanarGroup(8).smooth_kernel_basis(5, widths="wide"), ValueError, "widths"),
+    (lambda: GCNN("C8", basis="rings"), ValueError, "basis must be"),
     (lambda: QuotientSpace("C8", 3), ValueError, "rotations must divide"),
     (lambda: QuotientSpace("C8", 0), ValueError, "rotations"),
     (lambda: QuotientSpace("C8", flip=True), ValueError, "flip=True needs a dihedral"),

@@ -95,3 +95,29 @@ def test_missing_extra_gives_an_install_hint(monkeypatch):
     with pytest.raises(ImportError, match=r"remodel-equivariant\[escnn\]"):
         SteerableCNN(N=4, hidden=(1,))
     assert Path(_escnn.cache_dir()).name == "escnn"
+
+
+def test_escnn_ring_widths_span_exactly_escnns_kernel_space():
+    # every filter of escnn's C8 basis (lifting and regular -> regular, kernel 5) lies in the span of the native
+    # smooth basis with widths="escnn"; the default uniform rings leave part of it outside
+    from remodel_equivariant._escnn import escnn_modules
+
+    gspaces, enn = escnn_modules()
+    gs = gspaces.rot2dOnR2(N=8)
+    trivial, regular = enn.FieldType(gs, [gs.trivial_repr]), enn.FieldType(gs, [gs.regular_repr])
+    filters = []
+    for a, b in ((trivial, regular), (regular, regular)):
+        conv = enn.R2Conv(a, b, kernel_size=5)
+        for i in range(conv.weights.numel()):
+            with torch.no_grad():
+                conv.weights.zero_()
+                conv.weights[i] = 1.0
+            f = conv.expand_parameters()[0].detach().double().reshape(-1, 25)
+            filters += [v for v in f if v.norm() > 1e-6 * f.norm()]
+    F = torch.stack(filters).T  # [25, n]
+    for widths, low, high in (("escnn", 0.0, 1e-6), ("uniform", 0.1, 1.0)):
+        q, _ = torch.linalg.qr(PlanarGroup(8).smooth_kernel_basis(5, widths=widths)[0])
+        worst = float(((F - q @ (q.T @ F)).norm(dim=0) / F.norm(dim=0)).max())
+        assert low <= worst <= high, (widths, worst)
+    model = GCNN("C8", hidden=(4, 8, 8), kernel_size=5, basis="escnn", group_bandwidth=None)
+    assert sum(p.numel() for p in model.parameters()) == 8642  # escnn's C8 SteerableCNN of the bench

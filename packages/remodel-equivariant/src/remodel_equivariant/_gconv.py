@@ -56,6 +56,7 @@ class _GroupKernel(nn.Module):
     grid (:meth:`~remodel_equivariant.PlanarGroup.smooth_kernel_basis`), so rotations by angles that are not
     multiples of 90° are as accurate as the sampling allows. ``basis="pixel"``: every pixel of a disk-shaped kernel
     is a weight, rotated by bilinear interpolation (:meth:`~remodel_equivariant.PlanarGroup.kernel_transforms`).
+    ``basis="escnn"``: the smooth basis with escnn's ring widths (the same kernel space as escnn's ``R2Conv``).
     Both are exact for rotations by multiples of 90° and flips.
     """
 
@@ -64,12 +65,14 @@ class _GroupKernel(nn.Module):
         self.group = as_group(group)
         self.kernel_size = _check_kernel(kernel_size)
         dtype = torch.get_default_dtype()
-        if basis == "smooth":
-            kernels = self.group.smooth_kernel_basis(kernel_size, dtype)
+        if basis in ("smooth", "escnn"):
+            kernels = self.group.smooth_kernel_basis(
+                kernel_size, dtype, widths="uniform" if basis == "smooth" else "escnn"
+            )
         elif basis == "pixel":
             kernels = self.group.kernel_transforms(kernel_size, dtype) * _disk(kernel_size).to(dtype)
         else:
-            raise ValueError(f"basis must be 'smooth' or 'pixel', got {basis!r}")
+            raise ValueError(f"basis must be 'smooth', 'escnn' or 'pixel', got {basis!r}")
         self.basis_kind = basis
         self.register_buffer("transforms", kernels)
 
@@ -103,8 +106,16 @@ class LiftingConv2d(_GroupKernel):
     torch.Size([2, 3, 4, 9, 9])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 5,
-                 bias: bool = True, basis: str = "smooth") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        group: PlanarGroup | str = "C8",
+        *,
+        kernel_size: int = 5,
+        bias: bool = True,
+        basis: str = "smooth",
+    ) -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
@@ -158,8 +169,17 @@ class GroupConv2d(_GroupKernel):
     torch.Size([1, 3, 8, 7, 7])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, group: PlanarGroup | str = "C8", *, kernel_size: int = 3,
-                 bias: bool = True, basis: str = "smooth", group_bandwidth: int | str | None = "auto") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        group: PlanarGroup | str = "C8",
+        *,
+        kernel_size: int = 3,
+        bias: bool = True,
+        basis: str = "smooth",
+        group_bandwidth: int | str | None = "auto",
+    ) -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
@@ -190,16 +210,18 @@ class GroupConv2d(_GroupKernel):
         _check_field(f, self.in_channels, self.group, "f")
         b, n = f.shape[0], self.group.order
         bias = None if self.bias is None else self.bias.repeat_interleave(n)
-        y = F.conv2d(f.reshape(b, self.in_channels * n, *f.shape[-2:]), self.filter(), bias,
-                     padding=self.kernel_size // 2)
+        y = F.conv2d(
+            f.reshape(b, self.in_channels * n, *f.shape[-2:]), self.filter(), bias, padding=self.kernel_size // 2
+        )
         return y.reshape(b, self.out_channels, n, *y.shape[-2:])
 
     def adjoint(self, g: torch.Tensor) -> torch.Tensor:
         """The adjoint ``K^T`` (transposed convolution with the same weight), also equivariant."""
         _check_field(g, self.out_channels, self.group, "g")
         b, n = g.shape[0], self.group.order
-        y = F.conv_transpose2d(g.reshape(b, self.out_channels * n, *g.shape[-2:]), self.filter(),
-                               padding=self.kernel_size // 2)
+        y = F.conv_transpose2d(
+            g.reshape(b, self.out_channels * n, *g.shape[-2:]), self.filter(), padding=self.kernel_size // 2
+        )
         return y.reshape(b, self.in_channels, n, *y.shape[-2:])
 
 
@@ -363,24 +385,45 @@ class GCNN(nn.Module):
     True
     """
 
-    def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
-                 out_features: int = 10, kernel_size: int = 5, pool: bool = True, downsample: bool = True,
-                 basis: str = "smooth", group_bandwidth: int | str | None = "auto") -> None:
+    def __init__(
+        self,
+        group: PlanarGroup | str = "C8",
+        *,
+        in_channels: int = 1,
+        hidden: Sequence[int] = (8, 16),
+        out_features: int = 10,
+        kernel_size: int = 5,
+        pool: bool = True,
+        downsample: bool = True,
+        basis: str = "smooth",
+        group_bandwidth: int | str | None = "auto",
+    ) -> None:
         super().__init__()
-        if isinstance(hidden, int) or not hidden or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden
+        if (
+            isinstance(hidden, int)
+            or not hidden
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden)
         ):
             raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
         self.group = as_group(group)
-        layers: list[nn.Module] = [LiftingConv2d(in_channels, hidden[0], self.group, kernel_size=kernel_size,
-                                                 basis=basis)]
+        layers: list[nn.Module] = [
+            LiftingConv2d(in_channels, hidden[0], self.group, kernel_size=kernel_size, basis=basis)
+        ]
         for i, c in enumerate(hidden):
             layers += [GroupBatchNorm(c), nn.ReLU()]
             if i + 1 < len(hidden):
                 if downsample:
                     layers.append(EquivariantPool2d())
-                layers.append(GroupConv2d(c, hidden[i + 1], self.group, kernel_size=kernel_size, basis=basis,
-                                          group_bandwidth=group_bandwidth))
+                layers.append(
+                    GroupConv2d(
+                        c,
+                        hidden[i + 1],
+                        self.group,
+                        kernel_size=kernel_size,
+                        basis=basis,
+                        group_bandwidth=group_bandwidth,
+                    )
+                )
         self.features = nn.Sequential(*layers)
         self.head: nn.Module = InvariantHead(hidden[-1], out_features) if pool else GroupPool("max")
 
