@@ -109,3 +109,46 @@ def test_rmtr_shrinks_the_radius_after_a_non_finite_trial():
     assert opt.rejected[0] >= 1 and opt.accepted[0] >= 1
     assert opt.delta < 2.0  # shrunk from delta0
     assert float(closure()) < f0
+
+
+# strong Wolfe line search ------------------------------------------------------------------------------
+def test_cubic_minimizer_is_the_minimiser_of_the_hermite_cubic_not_the_midpoint():
+    """Moré & Thuente's cubic step: the minimiser of the cubic through two values and slopes, clipped to the
+    interval; the midpoint only when the cubic has no minimiser. Intervals chosen so that the midpoint is
+    never the right answer by chance."""
+    from remodel_core.optim import cubic_minimizer
+
+    f, df = (lambda x: x**3 - 3 * x), (lambda x: 3 * x**2 - 3)  # local minimum at 1
+    assert cubic_minimizer(0.0, f(0.0), df(0.0), 3.0, f(3.0), df(3.0), 0.0, 3.0) == pytest.approx(1.0, abs=1e-12)
+    assert cubic_minimizer(0.0, f(0.0), df(0.0), 3.0, f(3.0), df(3.0), 1.5, 3.0) == 1.5  # clipped
+    g, dg = (lambda x: x**3 + x), (lambda x: 3 * x**2 + 1)  # increasing: no minimiser -> midpoint
+    assert cubic_minimizer(2.0, g(2.0), dg(2.0), 5.0, g(5.0), dg(5.0), 2.0, 5.0) == 3.5
+
+
+def test_strong_wolfe_refuses_a_non_positive_c1():
+    """Sufficient decrease needs ``0 < c1 < c2 < 1`` (Nocedal & Wright, eq. 3.7)."""
+    from remodel_core.optim import strong_wolfe
+
+    for c1 in (0.0, -0.5):
+        with pytest.raises(ValueError, match="c1"):
+            strong_wolfe(lambda a: (a, 1.0), 0.0, -1.0, c1=c1)
+
+
+def test_strong_wolfe_retreats_geometrically_from_nan_trials():
+    """A NaN trial shrinks the step towards the last finite point by ``shrink`` (0.25): every later trial lies
+    strictly inside the bracket left of the last NaN, so the NaN points decrease geometrically."""
+    from remodel_core.optim import strong_wolfe
+
+    calls = []
+
+    def phi(a):
+        calls.append(a)
+        if a > 1e-3:
+            return math.nan, math.nan
+        return (a - 1e-4) ** 2, 2 * (a - 1e-4)
+
+    res = strong_wolfe(phi, 1e-8, -2e-4, 0.5)
+    assert res.alpha > 0 and math.isfinite(res.f) and res.f < 1e-8
+    nan_points = [a for a in calls if a > 1e-3]
+    assert all(b < a for a, b in zip(nan_points, nan_points[1:])), nan_points
+    assert all(b <= 0.25 * a * (1 + 1e-12) for a, b in zip(nan_points, nan_points[1:])), nan_points
