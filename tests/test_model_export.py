@@ -139,6 +139,7 @@ def _equivariant() -> dict[str, Callable[[], tuple[nn.Module, tuple]]]:
         AntisymmetricBlock,
         EquivariantPool2d,
         GroupBatchNorm,
+        GroupPool,
         HamiltonianBlock,
         LiftingConv2d,
         NeuralODE,
@@ -176,6 +177,7 @@ def _equivariant() -> dict[str, Callable[[], tuple[nn.Module, tuple]]]:
         "QuotientConv2d": lambda: (quotient(), (img,)),
         "ParabolicBlock": lambda: (ParabolicBlock(channels=2, h=0.1).double(), (_randn(1, 2, 6, 6),)),
         "HamiltonianBlock": lambda: (HamiltonianBlock(channels=2, h=0.2).double(), (_randn(1, 4, 6, 6),)),
+        "GroupPool": lambda: (GroupPool("max"), (_randn(2, 3, 4, 5, 5),)),
         "AntisymmetricBlock": lambda: (AntisymmetricBlock(width=4, h=0.1).double(), (_randn(3, 4),)),
         "NeuralODE": lambda: (NeuralODE(_Decay(), T=1.0, method="rk4", dt=0.25).double(), (_randn(3, 2),)),
     }
