@@ -59,7 +59,10 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
 
     # plug-and-play with a certified nonexpansive denoiser, trained here for a short while --------------------
     pnp_rows, curves = _pnp_section(x, quick=quick, progress=progress)
-    fig, axes = plt.subplots(1, len(curves) + 1, figsize=(4 * (len(curves) + 1), 3.4))
+    n_img = len(curves)  # square images in narrow panels, a wider one for the residual curves (no blank gaps)
+    fig, axes = plt.subplots(
+        1, n_img + 1, figsize=(2.9 * n_img + 4.6, 3.3), gridspec_kw={"width_ratios": [1] * n_img + [1.6]}
+    )
     for ax, (name, img) in zip(axes[:-1], curves.items()):
         ax.imshow(img[0].numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([]), ax.set_yticks([])
