@@ -26,6 +26,16 @@ DEFAULT_TIMEOUT_S = 60.0
 def beat_interval(timeout: float) -> float:
     """Seconds between two heartbeats of a rank for a run with ``timeout``: ``min(1, timeout / 10)``.
 
+    Parameters
+    ----------
+    timeout : float
+        The run's timeout in seconds (positive, finite).
+
+    Returns
+    -------
+    float
+        The heartbeat interval in seconds.
+
     Examples
     --------
     >>> beat_interval(60), beat_interval(4)
@@ -148,6 +158,18 @@ def set_collective_timeout(timeout: float, group: object = None) -> bool:
     where torch can change a group's timeout after its creation (``torch.distributed.set_timeout``, or its
     older name ``distributed_c10d._set_pg_timeout``); returns whether it could. The group's creation keeps
     the whole ``timeout`` for the ranks to connect.
+
+    Parameters
+    ----------
+    timeout : float
+        The run's timeout in seconds; the collectives get ``collective_timeout(timeout)``.
+    group : torch.distributed.ProcessGroup, optional
+        The process group (``None``: the default group).
+
+    Returns
+    -------
+    bool
+        Whether torch allowed the timeout to be changed.
 
     Examples
     --------
