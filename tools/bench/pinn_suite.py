@@ -344,6 +344,17 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(r, m) for r in rows for m in names]
     results: dict[str, dict[str, Any]] = {r: {} for r in rows}
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    failed: list[str] = []
+
+    def write(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        summary = summarize({r: ms for r, ms in results.items() if ms}, args.budget)
+        summary["command"] = " ".join(["tools/bench/pinn_suite.py", *(argv if argv is not None else sys.argv[1:])])
+        summary["failed_jobs"] = list(failed)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(summary, indent=1, default=lambda v: None))
+        return summary
+
     with tempfile.TemporaryDirectory() as tmp:
         running: list[tuple[subprocess.Popen[bytes], str, str, Path]] = []
         pending = list(jobs)
@@ -371,8 +382,10 @@ def main(argv: list[str] | None = None) -> int:
                 if proc.poll() is None:
                     continue
                 running.remove(item)
-                if proc.returncode != 0 or not out.exists():
-                    raise SystemExit(f"job {r}:{m} failed (exit {proc.returncode})")
+                if proc.returncode != 0 or not out.exists():  # recorded; the other jobs go on
+                    failed.append(f"{r}:{m} (exit {proc.returncode})")
+                    print(f"job {r}:{m} failed (exit {proc.returncode})", file=sys.stderr, flush=True)
+                    continue
                 results[r][m] = json.loads(out.read_text())
                 res = results[r][m]
                 print(
@@ -380,13 +393,12 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    summary = summarize(results, args.budget)
-    summary["command"] = " ".join(["tools/bench/pinn_suite.py", *(argv if argv is not None else sys.argv[1:])])
+                write(results)  # after every job: a long run keeps what it measured
+    summary = write(results)
     print(table(summary))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=1, default=lambda v: None))
-    return 0
+    if failed:
+        print("failed jobs: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
