@@ -30,10 +30,7 @@ def _load():
 check = _load()
 MODULES = check.public_modules(ROOT)
 #: Objects allowed to lack the section for now, with the reason (remove an entry once its section exists).
-PENDING: dict[str, str] = {
-    "remodel_core.optim.matvec_rate": "optim/_auto.py is being rewritten (issue 10); its docstring comes with it",
-    "remodel_core.optim.gemm_rate": "optim/_auto.py is being rewritten (issue 10); its docstring comes with it",
-}
+PENDING: dict[str, str] = {}
 
 
 def _missing(module: str) -> list[str]:

@@ -37,6 +37,18 @@ MAX_GN_TRIALS = 3
 def matvec_rate(n: int = 2048, repeats: int = 5) -> float:
     """Measured float64 ``matrix @ vector`` rate of this process (flop per CPU second).
 
+    Parameters
+    ----------
+    n : int
+        Size of the square matrix.
+    repeats : int
+        Products timed (after one untimed warm-up product).
+
+    Returns
+    -------
+    float
+        Flop per CPU second.
+
     Examples
     --------
     >>> matvec_rate(256, 2) > 1e6
@@ -53,6 +65,18 @@ def matvec_rate(n: int = 2048, repeats: int = 5) -> float:
 
 def gemm_rate(n: int = 768, repeats: int = 3) -> float:
     """Measured float64 ``matrix @ matrix`` rate of this process (flop per CPU second).
+
+    Parameters
+    ----------
+    n : int
+        Size of the square matrices.
+    repeats : int
+        Products timed (after one untimed warm-up product).
+
+    Returns
+    -------
+    float
+        Flop per CPU second.
 
     Examples
     --------
