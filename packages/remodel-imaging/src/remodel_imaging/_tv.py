@@ -1,4 +1,5 @@
-"""Total variation by the diagonally preconditioned primal–dual algorithm, FISTA, and the choice of ``lam``."""
+"""Total variation by the diagonally preconditioned primal–dual algorithm (FISTA is in ``_fista.py``, the choice of
+``lam`` in ``_lambda.py``)."""
 
 from __future__ import annotations
 
