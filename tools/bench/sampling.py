@@ -16,7 +16,8 @@ random, ``--candidates`` per round. Relative L2 on the reference grid (Burgers: 
 three circular holes (``remodel_sampling.poisson_holes``, soft Dirichlet data on 400 points of the CSG
 boundary with loss weight 100, 3 x 32 network).
 
-The runs recorded in docs/BENCHMARKS.md (sized to the loaded shared machine; the defaults are longer):
+The earlier runs recorded in docs/BENCHMARKS.md moved the points in the Adam phase too (add ``--resample-in both``
+to reproduce them; sized to the loaded shared machine, the defaults are longer):
 
     uv run --frozen python tools/bench/sampling.py --adam 300 --lbfgs 500 --every 100 --candidates 10000 \
         --json docs/bench/sampling_burgers.json
@@ -27,7 +28,7 @@ The runs recorded in docs/BENCHMARKS.md (sized to the loaded shared machine; the
     uv run --frozen python tools/bench/sampling.py --quick
 
 Wu et al.'s procedure (the default ``--resample-in lbfgs``: Adam on the initial points, then resampling between
-L-BFGS rounds), the run started in this session (see docs/BENCHMARKS.md for how far the loaded machine let it go):
+L-BFGS rounds), three seeds, RAD 11.4x below uniform (docs/BENCHMARKS.md):
 
     nice -n 19 uv run --frozen python tools/bench/sampling.py --adam 1000 --lbfgs 2000 --every 200 \
         --candidates 100000 --seeds 3 --strategies uniform,rad --json docs/bench/sampling_burgers_lbfgs.json
