@@ -119,7 +119,9 @@ def test_two_ranks_equal_single_process(tmp_path, one_thread):
     # the run moved the parameters (a comparison of initial states would prove nothing)
     assert not _close(single_lbfgs, [p.detach() for p in make().model.parameters()], 1e-3)
     for res in ranks:
-        assert _close(res["lbfgs"], single_lbfgs)
+        # the all-reduced gradient differs from the full-batch one in the last bits; six robust L-BFGS steps
+        # (line searches, first step lr * min(1, 1/|g|_1)) amplify that to 2.1e-10 (measured): compare at 1e-8
+        assert _close(res["lbfgs"], single_lbfgs, 1e-8)
         assert _close(res["ssbroyden"], ssb)  # the dense inverse Hessian stays identical on every rank
         assert _close(res["adam"], single_adam)
         assert _close(res["resumed"], single_adam)
