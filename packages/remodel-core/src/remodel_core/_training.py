@@ -155,6 +155,14 @@ def _finite(params: list[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in params)
 
 
+def placed(tensors: tuple[torch.Tensor, ...], opts: Any) -> tuple[torch.Tensor, ...]:
+    """``tensors`` on the solve's device, floating ones in its dtype (when the solve sets one)."""
+    return tuple(
+        t.to(device=opts.device, dtype=opts.dtype if opts.dtype and t.is_floating_point() else t.dtype)
+        for t in tensors
+    )
+
+
 def check_data_parallel(problem: Problem, algorithm: Algorithm) -> None:
     """Reject ``data_parallel=True`` where it cannot apply (called by ``solve``)."""
     if not isinstance(problem, TrainingProblem):
@@ -354,12 +362,7 @@ def train(
     model = copy.deepcopy(problem.model).to(device=opts.device)
     if opts.dtype is not None:
         model = model.to(dtype=opts.dtype)
-    data: tuple[torch.Tensor, ...] = ()
-    if problem.data is not None:
-        data = tuple(
-            t.to(device=opts.device, dtype=opts.dtype if (opts.dtype and t.is_floating_point()) else t.dtype)
-            for t in problem.data
-        )
+    data = placed(problem.data or (), opts)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(model)
     dp: _DataParallel | None = None
@@ -372,12 +375,6 @@ def train(
     finished: ReturnCode | None = None
     data_changed = False
     between_pending = False  # the run stopped before the hook's call of its last iteration (resume: call it)
-
-    def placed(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-        return tuple(
-            t.to(device=opts.device, dtype=opts.dtype if opts.dtype and t.is_floating_point() else t.dtype)
-            for t in tensors
-        )
 
     if opts.resume and opts.checkpoint is not None and opts.checkpoint.exists():
         state = load_checkpoint(opts.checkpoint, map_location=opts.device)
@@ -398,7 +395,7 @@ def train(
         if hasattr(between, "load_state_dict"):  # the hook's own state: the current data, its counters
             restored = between.load_state_dict(state.get("between"), model, optimizer)
             if restored is not None:
-                data = placed(restored)
+                data = placed(restored, opts)
                 batches.n = int(data[0].shape[0])
                 data_changed = bool(state.get("data_changed", False))
             between_pending = bool(state.get("between_pending", False))
@@ -482,7 +479,7 @@ def train(
         nonlocal data, data_changed
         new = between(iteration, model, optimizer, data)
         if new is not None:  # new data, same model and optimizer
-            data = placed(new)
+            data = placed(new, opts)
             batches.n, batches.perm, batches.pos = int(data[0].shape[0]), None, 0
             data_changed = True
 

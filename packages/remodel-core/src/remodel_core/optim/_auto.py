@@ -19,9 +19,9 @@ from .._algorithm import check_positive
 from .._context import SolveContext
 from .._problem import Problem
 from .._solution import Solution
-from .._training import OptimizerAlgorithm, TrainingProblem, train
+from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
 from ._block import decompose
-from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, problem_data, residuals_per_row
+from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, residuals_per_row
 from ._lbfgs import flat_grad, flat_params
 from ._schwarz import SPQNOptimizer
 
@@ -54,13 +54,8 @@ def matvec_rate(n: int = 2048, repeats: int = 5) -> float:
     >>> matvec_rate(256, 2) > 1e6
     True
     """
-    A = torch.rand(n, n, dtype=torch.float64)
     v = torch.rand(n, dtype=torch.float64)
-    A @ v  # warm-up
-    t = time.process_time()
-    for _ in range(repeats):
-        A @ v
-    return 2.0 * n * n * repeats / max(time.process_time() - t, 1e-6)
+    return _rate(lambda A: A @ v, 2.0 * n * n, n, repeats)
 
 
 def gemm_rate(n: int = 768, repeats: int = 3) -> float:
@@ -83,12 +78,17 @@ def gemm_rate(n: int = 768, repeats: int = 3) -> float:
     >>> gemm_rate(128, 2) > 1e6
     True
     """
+    return _rate(lambda A: A @ A, 2.0 * n**3, n, repeats)
+
+
+def _rate(product: Callable[[torch.Tensor], Any], flops: float, n: int, repeats: int) -> float:
+    """Flop per CPU second of ``product`` on a random ``n x n`` float64 matrix (after one untimed call)."""
     A = torch.rand(n, n, dtype=torch.float64)
-    A @ A  # warm-up
+    product(A)
     t = time.process_time()
     for _ in range(repeats):
-        A @ A
-    return 2.0 * n**3 * repeats / max(time.process_time() - t, 1e-6)
+        product(A)
+    return flops * repeats / max(time.process_time() - t, 1e-6)
 
 
 def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1024.0, dense_cost: float = 0.25) -> int:
@@ -547,6 +547,6 @@ class Auto(OptimizerAlgorithm):
         full_batch = problem.batch_size is None or problem.batch_size >= (problem.n_samples or 0)
         if not (full_batch and callable(getattr(problem.loss, "residual_blocks", None))):
             return train(problem, self.make_optimizer, ctx, algorithm=self)
-        data = problem_data(problem, ctx)
+        data = placed(problem.data or (), ctx.options)
         blocks = lambda: problem.loss.residual_blocks(*data)  # noqa: E731
         return train(problem, lambda model: self.make_optimizer(model, blocks), ctx, algorithm=self)

@@ -22,7 +22,7 @@ from .._algorithm import check_positive
 from .._context import SolveContext
 from .._problem import Problem
 from .._solution import Solution
-from .._training import OptimizerAlgorithm, TrainingProblem, train
+from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
 from ._block import decompose
 from ._lbfgs import flat_params, set_flat_params
 
@@ -404,15 +404,6 @@ def residual_blocks_of(
     return lambda: blocks(*data)
 
 
-def problem_data(problem: TrainingProblem, ctx: SolveContext) -> tuple[torch.Tensor, ...]:
-    """The problem's data on the solve's device and dtype (full batch)."""
-    opts = ctx.options
-    return tuple(
-        t.to(device=opts.device, dtype=opts.dtype if (opts.dtype and t.is_floating_point()) else t.dtype)
-        for t in (problem.data or ())
-    )
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GaussNewton(OptimizerAlgorithm):
     """Levenberg–Marquardt training of a least-squares loss (see :class:`GaussNewtonOptimizer`).
@@ -471,7 +462,7 @@ class GaussNewton(OptimizerAlgorithm):
         assert isinstance(problem, TrainingProblem)
         if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
             raise ValueError(f"GaussNewton trains full batch; got batch_size={problem.batch_size} (use None)")
-        data = problem_data(problem, ctx)
+        data = placed(problem.data or (), ctx.options)
         blocks = residual_blocks_of(problem, data)  # a loss without residuals is refused before training
         made: list[GaussNewtonOptimizer] = []
 

@@ -15,7 +15,7 @@ from .._algorithm import check_positive
 from .._context import SolveContext
 from .._problem import Problem
 from .._solution import Solution
-from .._training import OptimizerAlgorithm, TrainingProblem, train
+from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
 from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, _check_levels
 from ._ssbroyden import check_hessian, make_memory
 from ._width import WidthHierarchy
@@ -296,11 +296,7 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
                 opt = self._build(model.parameters(), WidthHierarchy(model, self.levels))
             else:
                 assert problem.data is not None
-                data = tuple(
-                    t.to(device=opts.device,
-                         dtype=opts.dtype if (opts.dtype and t.is_floating_point()) else t.dtype)
-                    for t in problem.data
-                )
+                data = placed(problem.data, opts)
                 gen = torch.Generator().manual_seed(opts.seed)
                 H = CollocationHierarchy.from_data(model, problem.loss, data, self.levels, factor=self.factor,
                                                    generator=gen)
