@@ -482,9 +482,10 @@ class Auto(OptimizerAlgorithm):
     gauss_newton_max_s : float
         Largest estimated CPU seconds of one Gauss–Newton step (Gram matrix and Cholesky factor, from the
         measured matrix-product rate) for which a sum-of-squares loss gets Levenberg–Marquardt steps
-        (default 10; 0 disables them). Measured in ``tools/bench/pinn_suite.py``: on 2D PINNs with 4,000
-        collocation points and 3k–13k parameters (steps of 1–4 s) the steps pay after the L-BFGS warm-up; at
-        40k parameters (an estimated 11 s, measured 23 s per step) they lost to L-BFGS.
+        (default 10; 0 disables them). Measured in ``tools/bench/pinn_suite.py`` (150 CPU s): kept on the
+        7.9k-parameter Poisson row (1.73x lower error than L-BFGS) and won there and on Klein-Gordon 4x64
+        (1.63x); its trials lost and cost time on the 3.4k Burgers ResNet and Allen-Cahn rows; at 40k parameters
+        a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
 
     Examples
     --------
