@@ -184,13 +184,18 @@ def test_auto_takes_gauss_newton_steps_for_a_least_squares_loss_that_fits():
             made["opt"] = opt = super().make_optimizer(model, residual_blocks)
             return opt
 
+    # one cheap dense matrix comes first (this network is tiny)
     solve(train, Spy(warmup_s=0.0, warmup_max_s=0.0), maxiters=6, dtype=torch.float64)
+    assert made["opt"].plan["kind"] == "dense" and "residuals" not in made["opt"].plan
+    # when a dense matrix costs too much per iteration: Gauss-Newton
+    auto = Spy(warmup_s=0.0, warmup_max_s=0.0, dense_cost=1e-12)
+    solve(train, auto, maxiters=6, dtype=torch.float64)
     assert made["opt"].plan["kind"] == "gauss-newton" and made["opt"].plan["residuals"] == 60 + 24
     # the same problem with the step estimate over the limit, or without residuals: not Gauss-Newton
-    solve(train, Spy(warmup_s=0.0, warmup_max_s=0.0, gauss_newton_max_s=0.0), maxiters=6, dtype=torch.float64)
+    solve(train, dataclasses.replace(auto, gauss_newton_max_s=0.0), maxiters=6, dtype=torch.float64)
     assert made["opt"].plan["kind"] != "gauss-newton"
     plain = dataclasses.replace(train, loss=lambda m, x: train.loss(m, x))
-    solve(plain, Spy(warmup_s=0.0, warmup_max_s=0.0), maxiters=6, dtype=torch.float64)
+    solve(plain, auto, maxiters=6, dtype=torch.float64)
     assert made["opt"].plan["kind"] != "gauss-newton" and "residuals" not in made["opt"].plan
 
 
@@ -233,7 +238,7 @@ def test_auto_falls_back_to_lbfgs_when_no_blocks_of_the_budget_can_be_cut():
     net = MLP(2, 1, width=128, depth=7).double()
     n = sum(p.numel() for p in net.parameters())
     opt = AutoOptimizer(net.parameters(), net, warmup_s=0.0, warmup_max_s=0.0, memory_mb=8 * n * 513 / 1e6,
-                        dense_cost=1e6)
+                        dense_cost=1e6, blocks=True)
     x = torch.rand(16, 2, dtype=torch.float64)
 
     def closure():

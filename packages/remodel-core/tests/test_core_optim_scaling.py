@@ -292,10 +292,12 @@ def test_auto_choice_depends_on_the_size():
     n = sum(p.numel() for p in big.parameters())
     budget = 8 * n * 900 / 1e6  # room for blocks of 900
     opt, _ = _auto_run(big, memory_mb=budget, dense_cost=1e6)
+    assert opt.plan["kind"] == "lbfgs" and opt.structured is None  # blocks are off by default (measured to lose)
+    opt, _ = _auto_run(big, memory_mb=budget, dense_cost=1e6, blocks=True)
     assert opt.plan["kind"] == "block"
     assert opt.plan["max_dense"] == 900 and opt.plan["largest"] <= 900 and opt.plan["subdomains"] >= 4
     assert opt.structured.memory.numel <= n * 900
-    opt, _ = _auto_run(big, memory_mb=8 * n * 100 / 1e6, dense_cost=1e6)
+    opt, _ = _auto_run(big, memory_mb=8 * n * 100 / 1e6, dense_cost=1e6, blocks=True)
     assert opt.plan["kind"] == "lbfgs" and opt.structured is None
 
 

@@ -135,6 +135,7 @@ def test_schwarz_algorithms_reject(cls, kwargs, err, match):
         ({"dense_cost": 0}, ValueError, "dense_cost"),
         ({"min_block": 0}, ValueError, "min_block"),
         ({"min_block": 2.5}, TypeError, "min_block"),
+        ({"blocks": 1}, TypeError, "blocks"),
         ({"warmup_decrease": 0}, ValueError, "warmup_decrease"),
         ({"warmup_decrease": 1.0}, ValueError, "warmup_decrease"),
         ({"warmup_s": -1}, ValueError, "warmup_s"),

@@ -135,18 +135,20 @@ class AutoOptimizer(torch.optim.Optimizer):
        matrices) or the loss has fallen ``1 / warmup_decrease``-fold (default 100-fold), and ``warmup_s``
        CPU seconds (default 0) have passed; or until ``warmup_max_s`` CPU seconds have passed. The first
        steps of a large-residual start, where a self-scaled or Gauss–Newton step fails, are left to L-BFGS.
-    2. *Choice*. **Gauss–Newton first**: when the loss is a sum of squares (``residual_blocks`` given, as
-       :class:`Auto` does for the loss of :meth:`~remodel_core.pde.PINNProblem.discretize`), its Jacobian
-       (``N`` residuals by ``n`` parameters) and the smaller Gram matrix fit ``memory_mb`` and one step's
-       Gram-and-Cholesky flops at the measured :func:`gemm_rate` take at most ``gauss_newton_max_s`` CPU
-       seconds, Levenberg–Marquardt steps (:class:`~remodel_core.optim.GaussNewtonOptimizer`,
-       ``"gauss-newton"``). Otherwise (:func:`dense_block_size`): from the parameter count ``n``, the median
-       CPU time of one evaluation measured during the warm-up, the measured matrix-vector rate and the memory
-       budget, the largest dense block ``m``. ``m = n``: one dense self-scaled Broyden matrix (``"dense"``);
-       ``min_block <= m < n``: the additive Schwarz method with one dense SSBroyden matrix per subdomain,
-       subdomains sized to ``max_dense = m`` (``"block"``, :class:`~remodel_core.optim.SPQNOptimizer` with
-       ``local_hessian="ssbroyden", global_hessian="block"``, memory ``n m``); ``m < min_block``: L-BFGS to
-       the end (``"lbfgs"``). The structured memory starts from the L-BFGS pairs of the warm-up.
+    2. *Choice* (:func:`dense_block_size`): from the parameter count ``n``, the median CPU time of one
+       evaluation measured during the warm-up, the measured matrix-vector rate and the memory budget, the
+       largest dense block ``m``. **One dense matrix first**: ``m = n`` gives one dense self-scaled Broyden
+       matrix (``"dense"``; SSBroyden, Urbán et al. 2025), which reached 76x below L-BFGS's error on the 3.4k
+       Burgers ResNet. Otherwise **Gauss–Newton**: when the loss is a sum of squares (``residual_blocks``
+       given, as :class:`Auto` does for the loss of :meth:`~remodel_core.pde.PINNProblem.discretize`), its
+       Jacobian (``N`` residuals by ``n`` parameters) and the smaller Gram matrix fit ``memory_mb`` and one
+       step's Gram-and-Cholesky flops at the measured :func:`gemm_rate` take at most ``gauss_newton_max_s``
+       CPU seconds, Levenberg–Marquardt steps (:class:`~remodel_core.optim.GaussNewtonOptimizer`,
+       ``"gauss-newton"``). Otherwise, with ``blocks=True`` and ``min_block <= m``, the additive Schwarz method
+       with one dense SSBroyden matrix per subdomain, subdomains sized to ``max_dense = m`` (``"block"``,
+       :class:`~remodel_core.optim.SPQNOptimizer` with ``local_hessian="ssbroyden", global_hessian="block"``,
+       memory ``n m``); else L-BFGS to the end (``"lbfgs"``). The dense memory starts from the L-BFGS pairs
+       of the warm-up.
     3. *Trial*: the structured method runs for as much CPU time as the last quarter of the warm-up and at least
        ``trial_steps`` steps; it is kept only if it lowered ``log(loss)`` per CPU second at least as fast as
        L-BFGS did in that last quarter of its warm-up, otherwise
@@ -163,7 +165,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         The model (its layers define the subdomains).
     memory_mb, dense_cost, min_block, warmup_decrease, warmup_s, warmup_max_s, local_iters, trial_steps
         See :class:`Auto`.
-    gauss_newton_max_s : float
+    gauss_newton_max_s, blocks
         See :class:`Auto`.
     residual_blocks : callable, optional
         ``residual_blocks() -> [(fn, rows), ...]`` of a sum-of-squares loss
@@ -199,6 +201,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         local_iters: int = 0,
         trial_steps: int = 10,
         gauss_newton_max_s: float = 10.0,
+        blocks: bool = False,
         residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
@@ -214,7 +217,10 @@ class AutoOptimizer(torch.optim.Optimizer):
         check_positive("local_iters", local_iters, integer=True, allow_zero=True)
         check_positive("trial_steps", trial_steps, integer=True)
         check_positive("gauss_newton_max_s", gauss_newton_max_s, allow_zero=True)
+        if not isinstance(blocks, bool):
+            raise TypeError(f"blocks must be a bool, got {blocks!r}")
         defaults = dict(
+            blocks=blocks,
             gauss_newton_max_s=gauss_newton_max_s,
             memory_mb=memory_mb,
             dense_cost=dense_cost,
@@ -263,9 +269,9 @@ class AutoOptimizer(torch.optim.Optimizer):
         eval_s = statistics.median(self.eval_times) if self.eval_times else 0.0
         rate = matvec_rate()
         m = dense_block_size(n, eval_s, rate, memory_mb=group["memory_mb"], dense_cost=group["dense_cost"])
-        kind = "dense" if m >= n else "block" if m >= group["min_block"] else "lbfgs"
+        kind = "dense" if m >= n else "block" if group["blocks"] and m >= group["min_block"] else "lbfgs"
         self.plan.update(eval_s=eval_s, matvec_rate=rate, max_dense=m, kind=kind)
-        if self.residual_blocks is not None:
+        if self.residual_blocks is not None and kind != "dense":  # one cheap dense matrix comes first
             rows = sum(int(z.shape[0]) * residuals_per_row(fn, z, self.model) for fn, z in self.residual_blocks())
             small, large = min(rows, n), max(rows, n)
             gemm = gemm_rate()
@@ -469,7 +475,7 @@ class Auto(OptimizerAlgorithm):
     dense_cost : float
         Largest dense-curvature work per iteration, in loss-and-gradient evaluations (default 0.25).
     min_block : int
-        Smallest dense block worth keeping; below it L-BFGS runs to the end (default 256).
+        Smallest dense block worth keeping (with ``blocks=True``; default 256).
     warmup_decrease, warmup_s, warmup_max_s : float
         L-BFGS warm-up: until L-BFGS holds 50 pairs or the loss fell by ``warmup_decrease``, and ``warmup_s``
         CPU seconds passed, or
@@ -486,6 +492,11 @@ class Auto(OptimizerAlgorithm):
         7.9k-parameter Poisson row (1.73x lower error than L-BFGS) and won there and on Klein-Gordon 4x64
         (1.63x); its trials lost and cost time on the 3.4k Burgers ResNet and Allen-Cahn rows; at 40k parameters
         a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
+    blocks : bool
+        Whether the additive Schwarz method with one dense SSBroyden matrix per subdomain is a choice when one
+        dense matrix does not fit (default False). Off by default because it lost every trial measured: on the
+        40.8k-parameter Burgers MLP its log-decrease per CPU second was 10x below L-BFGS's, and on the 7.9k
+        Poisson MLP it ended 1.5x above L-BFGS's error (``tools/bench/pinn_suite.py``, docs/BENCHMARKS.md).
 
     Examples
     --------
@@ -510,6 +521,7 @@ class Auto(OptimizerAlgorithm):
     local_iters: int = 0
     trial_steps: int = 10
     gauss_newton_max_s: float = 10.0
+    blocks: bool = False
 
     def validate(self) -> None:
         check_positive("memory_mb", self.memory_mb)
@@ -523,6 +535,8 @@ class Auto(OptimizerAlgorithm):
         check_positive("local_iters", self.local_iters, integer=True, allow_zero=True)
         check_positive("trial_steps", self.trial_steps, integer=True)
         check_positive("gauss_newton_max_s", self.gauss_newton_max_s, allow_zero=True)
+        if not isinstance(self.blocks, bool):
+            raise TypeError(f"blocks must be a bool, got {self.blocks!r}")
 
     def make_optimizer(
         self, model: nn.Module, residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None
@@ -540,6 +554,7 @@ class Auto(OptimizerAlgorithm):
             local_iters=self.local_iters,
             trial_steps=self.trial_steps,
             gauss_newton_max_s=self.gauss_newton_max_s,
+            blocks=self.blocks,
             residual_blocks=residual_blocks,
         )
 
