@@ -8,10 +8,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 
-from ._kernels import _fisher_yates, _gather, prefetch_plan, row_view, seeded_permutation, shuffle_state
+from ._kernels import (
+    PARALLEL_BYTES,
+    _fisher_yates,
+    _gather,
+    _gather_parallel,
+    _gather_serial,
+    prefetch_plan,
+    row_view,
+    seeded_permutation,
+    shuffle_state,
+)
 
 __all__ = ["DataPipeline", "as_array"]
 
@@ -189,8 +200,8 @@ class DataPipeline:
         # row views made once (not per batch): the kernel's 2-D unsigned views of the sources and buffers
         self._host_views = [[row_view(h) for h in hs] for hs in self._host]
         self._full = [tuple(ts) for ts in self._host_t]
-        # per array: (source row view, prefetch distance, prefetched bytes per row), rebuilt when arrays change
-        self._src_views: tuple[list[np.ndarray], list[tuple[np.ndarray, int, int]]] | None = None
+        # per slot, per array: (source row view, buffer row view, dist, pf_bytes), rebuilt when arrays change
+        self._src_views: tuple[list[np.ndarray], list[list[tuple[np.ndarray, np.ndarray, int, int]]]] | None = None
         if cuda:  # pragma: no cover - no CUDA device on the test machines
             self._dev = [[t.new_empty(t.shape, device=self.device) for t in ts] for ts in self._host_t]
             self._copy_stream = torch.cuda.Stream(device=self.device)
@@ -222,14 +233,18 @@ class DataPipeline:
 
     def _epoch_order(self, epoch: int) -> np.ndarray:
         """:meth:`order` written into one of two reusable arrays (by the parity of the epoch; a fresh 8 MB
-        array per epoch cost a few ms of page faults at 1M samples)."""
-        if not self.shuffle:
-            return self.order(epoch)
-        slot = epoch % 2
+        array per epoch cost a few ms of page faults at 1M samples), of int32 below 2**31 samples: the same
+        permutation (the shuffle's draws do not depend on the element type) in half the memory, which made
+        the shuffle 1.8x faster and the gather's reads of the order half as many bytes at 1M samples."""
+        n = self.n_samples
+        slot = epoch % 2 if self.shuffle else 0
         buf = self._orders[slot]
-        if buf is None or buf.shape[0] != self.n_samples:
-            buf = self._orders[slot] = np.empty(self.n_samples, dtype=np.int64)
-        _fisher_yates(buf, np.uint64(shuffle_state(self.seed, epoch)))
+        if buf is None or buf.shape[0] != n:
+            buf = self._orders[slot] = np.empty(n, dtype=np.int32 if n < 2**31 else np.int64)
+            if not self.shuffle:
+                buf[:] = np.arange(n)
+        if self.shuffle:
+            _fisher_yates(buf, np.uint64(shuffle_state(self.seed, epoch)))
         return buf
 
     # adaptive sampling --------------------------------------------------------------------------------
@@ -308,14 +323,20 @@ class DataPipeline:
     def _gather_host(self, slot: int, order: np.ndarray, lo: int, hi: int) -> None:
         """Host buffer ``slot`` gets the rows ``order[lo:hi]`` (the kernel also prefetches the first rows of
         the next batch, ``order[hi:]``, so they are on their way when that batch is gathered)."""
+        for src, buf, dist, pf_bytes in self._jobs()[slot]:
+            _gather(src, order, lo, hi, buf, self.parallel, dist, pf_bytes)
+
+    def _jobs(self) -> list[list[tuple[np.ndarray, np.ndarray, int, int]]]:
+        """Per host slot, per array: ``(source row view, buffer row view, dist, pf_bytes)`` (made once per
+        set of arrays, not per batch)."""
         if self._src_views is None or self._src_views[0] is not self.arrays:
             views = []
             for a in self.arrays:
                 v = row_view(a)
                 views.append((v, *prefetch_plan(max(1, v.shape[1] * v.itemsize))))
-            self._src_views = (self.arrays, views)
-        for (src, dist, pf_bytes), buf in zip(self._src_views[1], self._host_views[slot]):
-            _gather(src, order, lo, hi, buf, self.parallel, dist, pf_bytes)
+            jobs = [[(v, buf, dist, pf) for (v, dist, pf), buf in zip(views, hv)] for hv in self._host_views]
+            self._src_views = (self.arrays, jobs)
+        return self._src_views[1]
 
     def __iter__(self) -> Iterator[Batch]:
         """The rest of the current epoch (all of it when it has not started)."""
@@ -324,15 +345,56 @@ class DataPipeline:
         if self.device.type == "cuda":  # pragma: no cover - no CUDA device on the test machines
             yield from self._cuda_epoch(order, nb)
         else:
-            for k in range(self.position, nb):
-                lo, hi = self._bounds(k)
-                slot = k % 2
-                self._gather_host(slot, order, lo, hi)
-                self.position = k + 1
-                yield (
-                    self._full[slot] if hi - lo == self.batch_size else tuple(t[: hi - lo] for t in self._host_t[slot])
-                )
+            yield from self._cpu_epoch(order, nb)
         self._end_epoch()
+
+    def _cpu_epoch(self, order: np.ndarray, nb: int) -> Iterator[Batch]:
+        """The CPU path. The full batches go through a lean loop (about 1 us of Python per batch: the
+        kernel call of each array and the yield of a prebuilt tuple of tensors that share the buffers);
+        the last, partial one through :meth:`_gather_host`."""
+        b, n = self.batch_size, self.n_samples
+        full = min(nb, n // b)
+        start = self.position
+        if start < full:
+            jobs, out = self._jobs(), self._full
+            parallel = self.parallel
+            if parallel is None:
+                row_bytes = sum(v.shape[1] * v.itemsize for v, _, _, _ in jobs[0])
+                parallel = b * row_bytes >= PARALLEL_BYTES
+            if parallel:
+                chunks = max(1, min(4 * numba.get_num_threads(), b // 512))
+                for k in range(start, full):
+                    lo = k * b
+                    for src, buf, dist, pf in jobs[k & 1]:
+                        _gather_parallel(src, order, lo, lo + b, buf, dist, pf, chunks)
+                    self.position = k + 1
+                    yield out[k & 1]
+            elif len(jobs[0]) == 1:  # one array: the common case, one kernel call per batch
+                (s0, b0, d0, p0), (s1, b1, d1, p1) = jobs[0][0], jobs[1][0]
+                t0, t1 = out
+                for k in range(start, full):
+                    lo = k * b
+                    if k & 1:
+                        _gather_serial(s1, order, lo, lo + b, b1, d1, p1)
+                        self.position = k + 1
+                        yield t1
+                    else:
+                        _gather_serial(s0, order, lo, lo + b, b0, d0, p0)
+                        self.position = k + 1
+                        yield t0
+            else:
+                for k in range(start, full):
+                    lo = k * b
+                    for src, buf, dist, pf in jobs[k & 1]:
+                        _gather_serial(src, order, lo, lo + b, buf, dist, pf)
+                    self.position = k + 1
+                    yield out[k & 1]
+        for k in range(max(start, full), nb):  # the last, partial batch
+            lo, hi = self._bounds(k)
+            slot = k % 2
+            self._gather_host(slot, order, lo, hi)
+            self.position = k + 1
+            yield tuple(t[: hi - lo] for t in self._host_t[slot])
 
     def _cuda_schedule(self, k: int, order: np.ndarray) -> None:  # pragma: no cover - needs CUDA
         lo, hi = self._bounds(k)
