@@ -60,6 +60,8 @@ from remodel_gen import (
 )
 
 TOY = ("cfm", "ot_cfm", "rectified", "torchcfm_cfm", "torchcfm_ot")
+PAIRS = (("cfm", "torchcfm_cfm"), ("ot_cfm", "torchcfm_ot"))
+W2_KEYS = ("w2_1", "w2_2", "w2_10", "w2_adaptive")
 DIGITS = ("ddim", "cfm_cond")
 
 
@@ -101,13 +103,13 @@ def evaluate_toy(model: FlowModel, src: torch.Tensor, tgt: torch.Tensor) -> dict
     return out
 
 
-def run_toy(args: argparse.Namespace) -> tuple[dict[str, Any], float, dict[str, Any]]:
-    seed = args.seed
+def run_toy_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], float, dict[str, Any]]:
+    """Every toy method for one seed: its moons pool, source/target evaluation points, floor and init."""
     pool = two_moons(args.pool, torch.Generator().manual_seed(seed + 1000))
     src = eight_gaussians(args.eval, torch.Generator().manual_seed(seed + 2000))
     tgt = two_moons(args.eval, torch.Generator().manual_seed(seed + 3000))
     floor = wasserstein2(tgt, two_moons(args.eval, torch.Generator().manual_seed(seed + 4000)))
-    print(f"toy: floor W2 (two moons samples of {args.eval}) = {floor:.4f}", flush=True)
+    print(f"toy seed {seed}: floor W2 (two moons samples of {args.eval}) = {floor:.4f}", flush=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         field = MLPField(2, width=64, depth=3, activation="silu")
@@ -115,7 +117,7 @@ def run_toy(args: argparse.Namespace) -> tuple[dict[str, Any], float, dict[str, 
     results: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for name in args.toy_methods:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stages = 2 if name == "rectified" else 1
         opt = CosineAdam(lr=args.lr, decay_steps=args.iters // stages)
         if name.startswith("torchcfm"):
@@ -141,21 +143,70 @@ def run_toy(args: argparse.Namespace) -> tuple[dict[str, Any], float, dict[str, 
             sol = solve(prob, alg, maxiters=args.iters, seed=seed)
             model = sol.u
             extra = {"reflow_nfe": sol.stats.get("reflow_nfe", 0)}
-        train_s = time.perf_counter() - t0
+        train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
         results[name] = evaluate_toy(model, src, tgt)
         meta[name] = {
             "iterations": sol.stats["iterations"],
             "train_s": round(train_s, 1),
+            "train_cpu_s": round(train_cpu, 1),
             "final_loss": sol.history["loss"][-1],
             **extra,
         }
         r = results[name]
         print(
             f"  {name:13s} W2 1/2/10 Euler steps {r['w2_1']:.4f} {r['w2_2']:.4f} {r['w2_10']:.4f}  adaptive "
-            f"{r['w2_adaptive']:.4f} (NFE {r['nfe_adaptive']})  train {train_s:.0f} s",
+            f"{r['w2_adaptive']:.4f} (NFE {r['nfe_adaptive']})  train {train_s:.0f} s ({train_cpu:.0f} CPU s)",
             flush=True,
         )
     return results, floor, meta
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; 0 for a single value)."""
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+
+
+def aggregate(per_seed: list[dict[str, float]]) -> dict[str, Any]:
+    """Per metric over seeds: ``key`` = the seed mean, ``key_std`` = its sample std, ``key_seeds`` = the values."""
+    out: dict[str, Any] = {}
+    for key in per_seed[0]:
+        vals = [r[key] for r in per_seed]
+        out[key], out[f"{key}_std"] = mean_std(vals)
+        out[f"{key}_seeds"] = vals
+    return out
+
+
+def compare(toy: dict[str, Any], ours: str, theirs: str) -> dict[str, Any]:
+    """REMODEL against its torchcfm counterpart per W2 column, judged on the seed means: "holds" when the
+    mean W2 of ``ours`` is at most that of ``theirs``; also the ratio of means and the mean +- std of the
+    per-seed differences (paired: same seed, data, initialisation and draws)."""
+    out: dict[str, Any] = {}
+    for key in W2_KEYS:
+        a, b = toy[ours][f"{key}_seeds"], toy[theirs][f"{key}_seeds"]
+        d_mean, d_std = mean_std([x - y for x, y in zip(a, b, strict=True)])
+        out[key] = {
+            "ratio_of_means": toy[ours][key] / toy[theirs][key],
+            "diff_mean": d_mean,
+            "diff_std": d_std,
+            "holds": bool(toy[ours][key] <= toy[theirs][key]),
+        }
+    return out
+
+
+def run_toy(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in args.toy_methods}
+    floors: list[float] = []
+    meta: dict[str, Any] = {}
+    for seed in args.seeds:
+        res, floor, m = run_toy_seed(args, seed)
+        floors.append(floor)
+        meta[f"seed_{seed}"] = m
+        for name in args.toy_methods:
+            per_seed[name].append(res[name])
+    toy = {name: aggregate(rs) for name, rs in per_seed.items()}
+    floor_mean, floor_std = mean_std(floors)
+    return toy, {"w2_floor": floor_mean, "w2_floor_std": floor_std, "w2_floor_seeds": floors}, meta
 
 
 def run_digits(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -226,11 +277,47 @@ def run_digits(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     return results, meta
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]``; at least one seed, no repeats."""
+    try:
+        seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds must list distinct integers, got {text!r}")
+    return seeds
+
+
+def acceptance(toy: dict[str, Any], floor: float, digits_res: dict[str, Any]) -> dict[str, Any]:
+    """The issue's acceptance items on the seed means."""
+    out: dict[str, Any] = {}
+    one_step = {m: toy[m]["w2_1"] for m in ("ot_cfm", "rectified") if m in toy}
+    if one_step:
+        best = min(one_step, key=one_step.get)
+        out["best_one_step"] = {"method": best, "w2_1": one_step[best], "over_floor": one_step[best] / floor}
+        out["best_one_step"]["holds"] = bool(one_step[best] <= 2 * floor)
+    comps = {f"{o}_vs_{t}": compare(toy, o, t) for o, t in PAIRS if o in toy and t in toy}
+    out["vs_torchcfm"] = comps
+    if comps:
+        out["vs_torchcfm_holds"] = all(c[k]["holds"] for c in comps.values() for k in W2_KEYS)
+    if "cfm_cond" in digits_res or "ddim" in digits_res:
+        out["digits_acc_50"] = {m: r["acc_50"] for m, r in digits_res.items()}
+        out["digits_acc_50_holds"] = bool(all(r["acc_50"] >= 0.9 for r in digits_res.values()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="about a minute: small budgets")
     ap.add_argument("--json", type=Path, help="write the figures here")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=[0, 1, 2],
+        help="comma-separated seeds of the toy comparison (figures are seed means; default 0,1,2); the digits "
+        "run uses the first",
+    )
+    ap.add_argument("--seed", type=int, help="a single seed (same as --seeds SEED)")
     ap.add_argument("--iters", type=int, default=5000, help="gradient steps per toy method")
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--pool", type=int, default=20_000, help="training samples of the moons")
@@ -244,6 +331,9 @@ def main() -> None:
     ap.add_argument("--toy-methods", default=",".join(TOY))
     ap.add_argument("--digits-methods", default=",".join(DIGITS))
     args = ap.parse_args()
+    if args.seed is not None:
+        args.seeds = [args.seed]
+    args.seed = args.seeds[0]
     args.toy_methods = [m for m in args.toy_methods.split(",") if m]
     args.digits_methods = [m for m in args.digits_methods.split(",") if m]
     if args.quick:
@@ -251,29 +341,52 @@ def main() -> None:
         args.digits_iters, args.clf_iters, args.per_class = 150, 100, 10
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    t0 = time.perf_counter()
-    toy, floor, toy_meta = run_toy(args)
+    load_start = os.getloadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
+    toy, floor, toy_meta = run_toy(args) if args.toy_methods else ({}, {"w2_floor": float("nan")}, {})
     digits_res, digits_meta = run_digits(args) if args.digits_methods else ({}, {})
-    wall = time.perf_counter() - t0
-    best_one_step = min(toy[m]["w2_1"] for m in ("ot_cfm", "rectified") if m in toy) if toy else float("nan")
-    print(f"best one-step W2 / floor = {best_one_step / floor:.2f}")
-    for ours, theirs in (("cfm", "torchcfm_cfm"), ("ot_cfm", "torchcfm_ot")):
-        if ours in toy and theirs in toy:
-            ratios = {k: toy[ours][k] / toy[theirs][k] for k in ("w2_1", "w2_2", "w2_10", "w2_adaptive")}
-            print(f"{ours} / {theirs} W2 ratios: " + ", ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
-    print(f"wall {wall:.0f} s")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    acc = acceptance(toy, floor["w2_floor"], digits_res)
+    n = len(args.seeds)
+    print(
+        f"\nseed means +- std over {n} seed(s) {args.seeds}; "
+        f"floor {floor['w2_floor']:.4f} +- {floor['w2_floor_std']:.4f}"
+    )
+    print(f"{'method':13s} " + " ".join(f"{k:>17s}" for k in (*W2_KEYS, "nfe_adaptive")))
+    for name, r in toy.items():
+        cells = " ".join(f"{r[k]:8.4f} +- {r[k + '_std']:.4f}" for k in W2_KEYS)
+        print(f"{name:13s} {cells} {r['nfe_adaptive']:8.1f} +- {r['nfe_adaptive_std']:.1f}")
+    if "best_one_step" in acc:
+        b = acc["best_one_step"]
+        print(f"best one-step W2 ({b['method']}) / floor = {b['over_floor']:.2f} (holds: {b['holds']})")
+    for pair, c in acc["vs_torchcfm"].items():
+        print(
+            f"{pair}: "
+            + ", ".join(
+                f"{k} ratio {v['ratio_of_means']:.3f} diff {v['diff_mean']:+.4f} +- {v['diff_std']:.4f}"
+                f"{'' if v['holds'] else ' (behind)'}"
+                for k, v in c.items()
+            )
+        )
+    print(f"wall {wall:.0f} s, CPU {cpu:.0f} s, load {load_start} -> {os.getloadavg()}")
     out = {
         "toy": toy,
-        "w2_floor": floor,
+        **floor,
         "digits": digits_res,
+        "acceptance": acc,
+        "rule": "toy figures are means over the seeds (key_std: sample std, key_seeds: per seed); REMODEL is "
+        "'at least as good' as torchcfm when its seed-mean W2 is <= torchcfm's in every column; digits: one seed",
         "meta": {
             "toy": toy_meta,
             "digits": digits_meta,
-            "best_one_step_over_floor": best_one_step / floor,
+            "best_one_step_over_floor": acc.get("best_one_step", {}).get("over_floor", float("nan")),
             "args": {k: v for k, v in vars(args).items() if k != "json"},
             "wall_s": round(wall, 1),
-            "load_avg": os.getloadavg(),
+            "cpu_s": round(cpu, 1),
+            "load_avg_start": load_start,
+            "load_avg_end": os.getloadavg(),
             "machine": platform.platform(),
+            "cpus": os.cpu_count(),
             "torch": torch.__version__,
         },
     }
