@@ -1,0 +1,85 @@
+"""tools/bench/gen.py: seed aggregation, the acceptance rule on seed means, and the like-for-like torchcfm loss."""
+
+import argparse
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+
+_path = pathlib.Path(__file__).resolve().parents[3] / "tools" / "bench" / "gen.py"
+_spec = importlib.util.spec_from_file_location("_gen_bench", _path)
+G = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(G)
+
+
+def _toy(ours, theirs):
+    keys = ("w2_1", "w2_2", "w2_10", "w2_adaptive")
+    return {
+        "ot_cfm": G.aggregate([dict(zip(keys, row, strict=True)) for row in ours]),
+        "torchcfm_ot": G.aggregate([dict(zip(keys, row, strict=True)) for row in theirs]),
+    }
+
+
+def test_aggregate_is_mean_sample_std_and_per_seed_values():
+    rows = [{"w2_1": 1.0, "nfe": 50}, {"w2_1": 2.0, "nfe": 56}, {"w2_1": 4.0, "nfe": 62}]
+    agg = G.aggregate(rows)
+    assert agg["w2_1"] == pytest.approx(7 / 3)
+    assert agg["w2_1_std"] == pytest.approx(float(np.std([1.0, 2.0, 4.0], ddof=1)))
+    assert agg["w2_1_seeds"] == [1.0, 2.0, 4.0]
+    assert agg["nfe"] == pytest.approx(56) and agg["nfe_std"] == pytest.approx(6)
+    assert G.aggregate([{"w2_1": 0.5}])["w2_1_std"] == 0.0
+
+
+def test_compare_judges_on_seed_means_not_on_single_seeds():
+    # ours loses on seed 0 in every column but wins on the mean: holds; the paired differences are reported
+    ours = [(0.31, 0.26, 0.22, 0.21), (0.27, 0.23, 0.20, 0.19), (0.28, 0.24, 0.21, 0.20)]
+    theirs = [(0.30, 0.25, 0.21, 0.20), (0.30, 0.25, 0.22, 0.21), (0.30, 0.25, 0.22, 0.21)]
+    c = G.compare(_toy(ours, theirs), "ot_cfm", "torchcfm_ot")
+    assert all(c[k]["holds"] for k in G.W2_KEYS)
+    assert c["w2_1"]["diff_mean"] == pytest.approx(np.mean([0.01, -0.03, -0.02]))
+    assert c["w2_1"]["diff_std"] == pytest.approx(np.std([0.01, -0.03, -0.02], ddof=1))
+    assert c["w2_1"]["ratio_of_means"] == pytest.approx(0.86 / 0.90)
+    # behind on the mean of one column only: that column fails
+    theirs[0] = (0.30, 0.25, 0.21, 0.10)
+    c = G.compare(_toy(ours, theirs), "ot_cfm", "torchcfm_ot")
+    assert [c[k]["holds"] for k in G.W2_KEYS] == [True, True, True, False]
+
+
+def test_acceptance_items():
+    toy = _toy([(0.5, 0.4, 0.3, 0.3)], [(0.6, 0.4, 0.3, 0.3)])
+    toy["rectified"] = {"w2_1": 0.45}
+    acc = G.acceptance(toy, 0.25, {"cfm_cond": {"acc_50": 0.95}, "ddim": {"acc_50": 0.91}})
+    assert acc["best_one_step"]["method"] == "rectified"
+    assert acc["best_one_step"]["over_floor"] == pytest.approx(1.8) and acc["best_one_step"]["holds"]
+    assert acc["vs_torchcfm_holds"] and acc["digits_acc_50_holds"]
+    acc = G.acceptance(toy, 0.2, {"cfm_cond": {"acc_50": 0.89}})
+    assert not acc["best_one_step"]["holds"] and not acc["digits_acc_50_holds"]
+
+
+@pytest.mark.parametrize("text", ["", "a,b", "1,1", " , "])
+def test_parse_seeds_rejects_bad_lists(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="--seeds"):
+        G.parse_seeds(text)
+
+
+def test_parse_seeds():
+    assert G.parse_seeds("0, 1,2") == [0, 1, 2]
+
+
+def test_torchcfm_loss_is_remodel_cfm_loss_bit_for_bit():
+    """The like-for-like claim of the benchmark: torchcfm's ConditionalFlowMatcher inside the bench's loop
+    sees the same x0, t and x1 as REMODEL's I-CFM loss, so both losses (and gradients) are identical."""
+    pytest.importorskip("torchcfm")
+    from remodel_gen import FlowMatching, MLPField, eight_gaussians, two_moons
+
+    torch.manual_seed(0)
+    field = MLPField(2, width=16, depth=2)
+    x1 = two_moons(64, torch.Generator().manual_seed(1))
+    theirs = G.torchcfm_problem("cfm", field, x1, seed=3).loss
+    ours = FlowMatching(network=field).loss_fn((2,), lambda: G.noise_generator(3, 0), source=eight_gaussians)
+    a, b = theirs(field, x1), ours(field, x1)
+    assert torch.equal(a, b)
+    # the next evaluation draws new noise (the counter advances), so the losses then differ
+    assert not torch.equal(theirs(field, x1), b)
