@@ -488,15 +488,15 @@ class Auto(OptimizerAlgorithm):
     gauss_newton_max_s : float
         Largest estimated CPU seconds of one Gauss–Newton step (Gram matrix and Cholesky factor, from the
         measured matrix-product rate) for which a sum-of-squares loss gets Levenberg–Marquardt steps
-        (default 10; 0 disables them). Measured in ``tools/bench/pinn_suite.py`` (150 CPU s): kept on the
-        7.9k-parameter Poisson row (1.73x lower error than L-BFGS) and won there and on Klein-Gordon 4x64
-        (1.63x); its trials lost and cost time on the 3.4k Burgers ResNet and Allen-Cahn rows; at 40k parameters
-        a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
+        (default 10; 0 disables them). Measured in ``tools/bench/pinn_suite.py`` (150 CPU s, torch's L-BFGS side
+        by side): 1.55x lower error than L-BFGS on the 7.9k-parameter Poisson row (kept) and 1.93x on Klein-Gordon
+        4x64 (two lost trials, then L-BFGS from the better point); level on Allen-Cahn, where no method learns; at
+        40k parameters a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
     blocks : bool
         Whether the additive Schwarz method with one dense SSBroyden matrix per subdomain is a choice when one
-        dense matrix does not fit (default False). Off by default because it lost every trial measured: on the
-        40.8k-parameter Burgers MLP its log-decrease per CPU second was 10x below L-BFGS's, and on the 7.9k
-        Poisson MLP it ended 1.5x above L-BFGS's error (``tools/bench/pinn_suite.py``, docs/BENCHMARKS.md).
+        dense matrix does not fit (default False). Off by default because it lost where the suite tried it:
+        on the 40.8k-parameter Burgers MLP its log-decrease per CPU second was 10x below L-BFGS's, and the trial
+        left ``Auto`` 1.4x behind L-BFGS at the end (``tools/bench/pinn_suite.py``, docs/BENCHMARKS.md).
 
     Examples
     --------
