@@ -181,6 +181,8 @@ def compare(toy: dict[str, Any], ours: str, theirs: str) -> dict[str, Any]:
     """REMODEL against its torchcfm counterpart per W2 column, judged on the seed means: "holds" when the
     mean W2 of ``ours`` is at most that of ``theirs``; also the ratio of means and the mean +- std of the
     per-seed differences (paired: same seed, data, initialisation and draws)."""
+    if toy[ours].get("seeds") != toy[theirs].get("seeds"):
+        raise ValueError(f"{ours} and {theirs} were measured on different seeds")
     out: dict[str, Any] = {}
     for key in W2_KEYS:
         a, b = toy[ours][f"{key}_seeds"], toy[theirs][f"{key}_seeds"]
@@ -194,19 +196,71 @@ def compare(toy: dict[str, Any], ours: str, theirs: str) -> dict[str, Any]:
     return out
 
 
-def run_toy(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in args.toy_methods}
-    floors: list[float] = []
+def summarise(per_seed: dict[str, dict[int, dict[str, float]]], floors: dict[int, float]) -> tuple[dict, dict]:
+    """Seed means of every method (``per_seed[method][seed]`` = its figures) and of the floor."""
+    toy = {}
+    for name, rows in per_seed.items():
+        seeds = sorted(rows)
+        toy[name] = {**aggregate([rows[s] for s in seeds]), "seeds": seeds}
+    seeds = sorted(floors)
+    floor_mean, floor_std = mean_std([floors[s] for s in seeds])
+    return toy, {"w2_floor": floor_mean, "w2_floor_std": floor_std, "w2_floor_seeds": [floors[s] for s in seeds]}
+
+
+def run_toy(args: argparse.Namespace) -> tuple[dict[str, dict[int, dict[str, float]]], dict[int, float], dict]:
+    per_seed: dict[str, dict[int, dict[str, float]]] = {m: {} for m in args.toy_methods}
+    floors: dict[int, float] = {}
     meta: dict[str, Any] = {}
     for seed in args.seeds:
-        res, floor, m = run_toy_seed(args, seed)
-        floors.append(floor)
-        meta[f"seed_{seed}"] = m
+        res, floors[seed], meta[f"seed_{seed}"] = run_toy_seed(args, seed)
         for name in args.toy_methods:
-            per_seed[name].append(res[name])
-    toy = {name: aggregate(rs) for name, rs in per_seed.items()}
-    floor_mean, floor_std = mean_std(floors)
-    return toy, {"w2_floor": floor_mean, "w2_floor_std": floor_std, "w2_floor_seeds": floors}, meta
+            per_seed[name][seed] = res[name]
+    return per_seed, floors, meta
+
+
+SAME_CONFIG = ("iters", "lr", "pool", "eval", "quick")
+
+
+def merge_runs(docs: list[dict[str, Any]]) -> tuple[dict, dict[int, float], dict, dict, list[dict]]:
+    """Per-seed figures of several JSON outputs of this script (e.g. seed 0 from one run, seeds 1-2 from
+    another), for :func:`summarise`. Every seed of a method is measured within one run (the REMODEL/torchcfm
+    pairs of a seed share its data, initialisation and draws); the toy configuration must agree across runs,
+    and a (method, seed) may come from one run only. Reads both this format (``key_seeds`` lists) and the
+    single-seed format of earlier versions. The digits figures come from the last run that has them."""
+    per_seed: dict[str, dict[int, dict[str, float]]] = {}
+    floors: dict[int, float] = {}
+    digits_res: dict[str, Any] = {}
+    digits_meta: dict[str, Any] = {}
+    runs, config = [], None
+    for doc in docs:
+        a = doc["meta"]["args"]
+        cfg = {k: a.get(k) for k in SAME_CONFIG}
+        if config is not None and cfg != config:
+            raise ValueError(f"merge: toy configurations differ: {config} and {cfg}")
+        config = cfg
+        seeds = a.get("seeds") or [a["seed"]]
+        for name, r in doc["toy"].items():
+            vals = {k: r.get(f"{k}_seeds", [r[k]]) for k in (*W2_KEYS, "nfe_adaptive")}
+            for i, seed in enumerate(r.get("seeds", seeds)):
+                if seed in per_seed.setdefault(name, {}):
+                    raise ValueError(f"merge: method {name!r} seed {seed} appears in two runs")
+                per_seed[name][seed] = {k: v[i] for k, v in vals.items()}
+        for seed, f in zip(seeds, doc.get("w2_floor_seeds", [doc["w2_floor"]]), strict=True):
+            if seed in floors and abs(floors[seed] - f) > 1e-9:
+                raise ValueError(f"merge: seed {seed} has two different floors ({floors[seed]} and {f})")
+            floors[seed] = f
+        if doc.get("digits"):
+            digits_res, digits_meta = doc["digits"], doc["meta"].get("digits", {})
+        m = doc["meta"]
+        runs.append(
+            {
+                "seeds": seeds,
+                "toy_methods": list(doc["toy"]),
+                "digits_methods": list(doc.get("digits", {})),
+                **{k: m.get(k) for k in ("wall_s", "cpu_s", "load_avg", "load_avg_start", "load_avg_end")},
+            }
+        )
+    return per_seed, floors, digits_res, digits_meta, runs
 
 
 def run_digits(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -330,6 +384,12 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--toy-methods", default=",".join(TOY))
     ap.add_argument("--digits-methods", default=",".join(DIGITS))
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="no training: combine the per-seed figures of these JSON outputs (see merge_runs) into one summary",
+    )
     args = ap.parse_args()
     if args.seed is not None:
         args.seeds = [args.seed]
@@ -343,9 +403,23 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start = os.getloadavg()
     t0, c0 = time.perf_counter(), time.process_time()
-    toy, floor, toy_meta = run_toy(args) if args.toy_methods else ({}, {"w2_floor": float("nan")}, {})
-    digits_res, digits_meta = run_digits(args) if args.digits_methods else ({}, {})
+    merged: list[dict[str, Any]] = []
+    if args.merge:
+        docs = [json.loads(p.read_text()) for p in args.merge]
+        per_seed, floors, digits_res, digits_meta, merged = merge_runs(docs)
+        toy_meta: dict[str, Any] = {"merged_from": [str(p) for p in args.merge]}
+        args.seeds = sorted(floors)
+        args.toy_methods, args.digits_methods = list(per_seed), list(digits_res)
+        for k in SAME_CONFIG:
+            setattr(args, k, docs[0]["meta"]["args"].get(k))
+    else:
+        per_seed, floors, toy_meta = run_toy(args) if args.toy_methods else ({}, {}, {})
+        digits_res, digits_meta = run_digits(args) if args.digits_methods else ({}, {})
+    toy, floor = summarise(per_seed, floors) if floors else ({}, {"w2_floor": float("nan"), "w2_floor_std": 0.0})
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if merged:  # the time of the merged runs, not of this merge
+        wall = sum(r["wall_s"] or 0 for r in merged)
+        cpu = sum(r["cpu_s"] for r in merged) if all(r["cpu_s"] is not None for r in merged) else float("nan")
     acc = acceptance(toy, floor["w2_floor"], digits_res)
     n = len(args.seeds)
     print(
@@ -379,8 +453,9 @@ def main() -> None:
         "meta": {
             "toy": toy_meta,
             "digits": digits_meta,
+            "runs": merged,
             "best_one_step_over_floor": acc.get("best_one_step", {}).get("over_floor", float("nan")),
-            "args": {k: v for k, v in vars(args).items() if k != "json"},
+            "args": {k: v for k, v in vars(args).items() if k not in ("json", "merge")},
             "wall_s": round(wall, 1),
             "cpu_s": round(cpu, 1),
             "load_avg_start": load_start,

@@ -83,3 +83,42 @@ def test_torchcfm_loss_is_remodel_cfm_loss_bit_for_bit():
     assert torch.equal(a, b)
     # the next evaluation draws new noise (the counter advances), so the losses then differ
     assert not torch.equal(theirs(field, x1), b)
+
+
+def _doc(seeds, toy, floors, **args):
+    base = {"seeds": seeds, "iters": 5000, "lr": 5e-3, "pool": 20_000, "eval": 1000, "quick": False, **args}
+    return {"toy": toy, "w2_floor_seeds": floors, "w2_floor": float(np.mean(floors)), "meta": {"args": base}}
+
+
+def _row(v):
+    return {"w2_1": v, "w2_2": v / 2, "w2_10": v / 4, "w2_adaptive": v / 8, "nfe_adaptive": 50}
+
+
+def test_merge_runs_combines_old_single_seed_and_new_multi_seed_outputs():
+    old = {
+        "toy": {"ot_cfm": _row(0.3), "torchcfm_ot": _row(0.31)},
+        "w2_floor": 0.26,
+        "digits": {"cfm_cond": {"acc_50": 0.97}},
+        "meta": {"args": {"seed": 0, "iters": 5000, "lr": 5e-3, "pool": 20_000, "eval": 1000, "quick": False}},
+    }
+    new_toy = {m: G.aggregate([_row(v), _row(v + 0.1)]) for m, v in (("ot_cfm", 0.2), ("torchcfm_ot", 0.25))}
+    new = _doc([1, 2], new_toy, [0.14, 0.2])
+    per_seed, floors, digits_res, _, runs = G.merge_runs([old, new])
+    assert floors == {0: 0.26, 1: 0.14, 2: 0.2} and digits_res == old["digits"]
+    assert per_seed["ot_cfm"][0]["w2_1"] == 0.3 and per_seed["ot_cfm"][2]["w2_1"] == pytest.approx(0.3)
+    toy, floor = G.summarise(per_seed, floors)
+    assert toy["ot_cfm"]["seeds"] == [0, 1, 2] and toy["ot_cfm"]["w2_1"] == pytest.approx(0.8 / 3)
+    assert floor["w2_floor"] == pytest.approx(0.2)
+    c = G.compare(toy, "ot_cfm", "torchcfm_ot")
+    assert c["w2_1"]["ratio_of_means"] == pytest.approx(0.8 / 0.91)
+    assert [r["seeds"] for r in runs] == [[0], [1, 2]]
+
+
+def test_merge_runs_refuses_duplicates_and_other_configurations():
+    toy = {"ot_cfm": G.aggregate([_row(0.2)])}
+    with pytest.raises(ValueError, match="seed 1 appears in two runs"):
+        G.merge_runs([_doc([1], toy, [0.1]), _doc([1], toy, [0.1])])
+    with pytest.raises(ValueError, match="configurations differ"):
+        G.merge_runs([_doc([1], toy, [0.1]), _doc([2], toy, [0.1], iters=300)])
+    with pytest.raises(ValueError, match="different seeds"):
+        G.compare({"a": {**toy["ot_cfm"], "seeds": [0]}, "b": {**toy["ot_cfm"], "seeds": [1]}}, "a", "b")
