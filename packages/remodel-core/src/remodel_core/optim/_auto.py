@@ -95,7 +95,7 @@ def _rate(product: Callable[[torch.Tensor], Any], flops: float, n: int, repeats:
     return flops / max(best, 1e-9)
 
 
-def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1024.0, dense_cost: float = 0.5) -> int:
+def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1024.0, dense_cost: float = 0.25) -> int:
     """The largest block size ``m`` for dense curvature on ``n`` parameters (``n / m`` blocks of ``m``).
 
     Dense blocks of size ``m`` hold ``n m`` float64 numbers and cost about ``6 n m`` flops per iteration.
@@ -197,7 +197,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         model: nn.Module,
         *,
         memory_mb: float = 1024.0,
-        dense_cost: float = 0.5,
+        dense_cost: float = 0.25,
         min_block: int = 256,
         warmup_decrease: float = 1e-2,
         warmup_s: float = 0.0,
@@ -477,9 +477,10 @@ class Auto(OptimizerAlgorithm):
     memory_mb : float
         Memory budget of the dense curvature (MB, default 1024).
     dense_cost : float
-        Largest dense-curvature work per iteration, in loss-and-gradient evaluations (default 0.5: one dense
-        SSBroyden matrix won at about 0.26 of an evaluation, on the 3.4k-parameter Burgers ResNet, and lost at
-        about 1.0, on a 7.9k-parameter Poisson MLP; docs/BENCHMARKS.md).
+        Largest dense-curvature work per iteration, in loss-and-gradient evaluations (default 0.25, between
+        the two measured cases, with the fastest-call matrix-vector rate: one dense SSBroyden matrix at about
+        0.14 of an evaluation won, 56x below L-BFGS's error on the 3.4k-parameter Burgers ResNet; at about 0.5
+        it lost, 2.9x above, on the 7.9k-parameter Poisson MLP of issue 10; docs/BENCHMARKS.md).
     min_block : int
         Smallest dense block worth keeping (with ``blocks=True``; default 256).
     warmup_decrease, warmup_s, warmup_max_s : float
@@ -519,7 +520,7 @@ class Auto(OptimizerAlgorithm):
     """
 
     memory_mb: float = 1024.0
-    dense_cost: float = 0.5
+    dense_cost: float = 0.25
     min_block: int = 256
     warmup_decrease: float = 1e-2
     warmup_s: float = 0.0
