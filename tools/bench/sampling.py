@@ -64,6 +64,7 @@ from remodel_sampling import (
 )
 
 STRATEGIES = ("uniform", "sobol", "rar_g", "rad", "rar_d")
+EXTRA = ("rad_unbalanced",)  # RAD without AdaptiveSampling's balance of the loss terms (the earlier behaviour)
 
 
 def setup(problem: str, width: int) -> tuple[Any, Any, int]:
@@ -90,6 +91,7 @@ def make_strategy(args: argparse.Namespace, name: str) -> Any:
         "uniform": Static(),
         "sobol": Static(),
         "rad": RAD(k=args.rad_k, c=args.rad_c),
+        "rad_unbalanced": RAD(k=args.rad_k, c=args.rad_c),
         "rar_g": RARG(m=args.m),
         "rar_d": RARD(k=2.0, c=0.0, m=args.m),
     }[name]
@@ -123,7 +125,12 @@ def run(
     if prob.conditions:  # soft Dirichlet data (holes): weight 100 on the boundary term, as is common for PINNs
         kwargs = {"boundary_points": n_boundary, "weights": {"boundary": 100.0}}
     train = prob.discretize(network(seed), points=x0, seed=seed, derivatives="autograd", **kwargs)
-    common = {"strategy": strategy, "every": args.every, "candidates": args.candidates}
+    common = {
+        "strategy": strategy,
+        "every": args.every,
+        "candidates": args.candidates,
+        "balance": name != "rad_unbalanced",
+    }
     dtype = getattr(torch, args.dtype)
     key = (type(sampler).__name__, n0, seed)
     shared = args.resample_in == "lbfgs" and key in cache
@@ -162,6 +169,7 @@ def run(
         "final_points": int(sol2.stats["data"][0].shape[0]),
         "initial_points": n0,
         "rounds": len(sol.stats.get("rounds", ())) + len(sol2.stats["rounds"]),
+        "residual_weights": [r["residual_weight"] for r in sol2.stats["rounds"] if "residual_weight" in r],
         "adam_phase_shared": shared,
         "cpu_s_adam": adam_cpu,
         "cpu_s_lbfgs": lbfgs_cpu,
@@ -197,6 +205,47 @@ def draw_timing() -> dict[str, Any]:
     return out
 
 
+def summarise(out: dict[str, Any]) -> None:
+    """Mean, std and the ratios to uniform (of the means and seed by seed) from the runs of each strategy."""
+    for s in out["strategies"].values():
+        rel = np.array([r["rel_l2"] for r in s["runs"]])
+        s["rel_l2_mean"], s["rel_l2_std"] = float(rel.mean()), float(rel.std())
+    base = out["strategies"].get("uniform", {}).get("rel_l2_mean")
+    print("\n| strategy | rel. L2 mean | std | uniform / strategy |\n|---|---|---|---|")
+    for name, s in out["strategies"].items():
+        ratio = base / s["rel_l2_mean"] if base else float("nan")
+        s["uniform_over_this"] = ratio
+        if base:  # the same ratio seed by seed (each seed's runs share the initialisation and first points)
+            s["uniform_over_this_per_seed"] = [
+                u["rel_l2"] / r["rel_l2"] for u, r in zip(out["strategies"]["uniform"]["runs"], s["runs"])
+            ]
+        print(f"| {name} | {s['rel_l2_mean']:.3e} | {s['rel_l2_std']:.1e} | {ratio:.2f} |")
+
+
+def merge(paths: list[Path], target: Path | None) -> None:
+    """One JSON from runs of the same schedule on other seeds (``--first-seed``, run side by side)."""
+    parts = [json.loads(p.read_text()) for p in paths]
+    out = parts[0]
+    for part in parts[1:]:
+        a = {k: v for k, v in out["schedule"].items() if k not in ("seeds", "first_seed")}
+        b = {k: v for k, v in part["schedule"].items() if k not in ("seeds", "first_seed")}
+        if a != b or part["problem"] != out["problem"] or part["points"] != out["points"]:
+            raise ValueError(f"{part} was run with another schedule: cannot merge")
+        for name, s in part["strategies"].items():
+            out["strategies"].setdefault(name, {"runs": []})["runs"].extend(s["runs"])
+        out["cpu_s"] = out.get("cpu_s", 0.0) + part.get("cpu_s", 0.0)
+        out["wall_s"] = max(out.get("wall_s", 0.0), part.get("wall_s", 0.0))
+    for s in out["strategies"].values():
+        s["runs"].sort(key=lambda r: r["seed"])
+    seeds = sorted({r["seed"] for s in out["strategies"].values() for r in s["runs"]})
+    out["schedule"]["seeds"], out["schedule"]["first_seed"] = len(seeds), seeds[0]
+    out["merged_from"] = [str(p) for p in paths]
+    summarise(out)
+    if target:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(out, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--problem", choices=("burgers", "allen_cahn", "holes"), default="burgers")
@@ -228,7 +277,11 @@ def main() -> None:
         default="float32",
         help="float32 as DeepXDE and Wu et al. (the machine is shared: twice the steps of float64)",
     )
+    ap.add_argument("--merge", type=Path, nargs="+", help="merge these JSON files (one per seed range) into --json")
     args = ap.parse_args()
+    if args.merge:
+        merge(args.merge, args.json)
+        return
     torch.set_num_threads(1)
     if args.quick:
         args.points, args.adam, args.lbfgs, args.every, args.seeds = 500, 150, 150, 50, 1
@@ -240,6 +293,9 @@ def main() -> None:
         args.m = max(1, args.points // (2 * rounds))  # RAR-G/RAR-D start with half the points
     prob, network, n_boundary = setup(args.problem, args.width)
     names = [s for s in args.strategies.split(",") if s]
+    unknown = sorted(set(names) - set(STRATEGIES + EXTRA))
+    if unknown:
+        ap.error(f"--strategies: unknown {unknown}; choose among {list(STRATEGIES + EXTRA)}")
     out: dict[str, Any] = {
         "problem": args.problem,
         "points": args.points,
@@ -280,7 +336,7 @@ def main() -> None:
     # seeds outside: each seed's comparison is complete before the next starts
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in names:
-            r = run(args, prob, network, n_boundary, name, seed, cache)
+            r = {"seed": seed, **run(args, prob, network, n_boundary, name, seed, cache)}
             runs[name].append(r)
             print(
                 f"  {name:8s} seed {seed}: rel L2 {r['rel_l2']:.3e} (after Adam {r['rel_l2_after_adam']:.3e}), "
@@ -300,16 +356,7 @@ def main() -> None:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps(out, indent=2))
         cache.clear()
-    base = out["strategies"].get("uniform", {}).get("rel_l2_mean")
-    print("\n| strategy | rel. L2 mean | std | uniform / strategy |\n|---|---|---|---|")
-    for name, s in out["strategies"].items():
-        ratio = base / s["rel_l2_mean"] if base else float("nan")
-        s["uniform_over_this"] = ratio
-        if base:  # the same ratio seed by seed (each seed's runs share the initialisation and first points)
-            s["uniform_over_this_per_seed"] = [
-                u["rel_l2"] / r["rel_l2"] for u, r in zip(out["strategies"]["uniform"]["runs"], s["runs"])
-            ]
-        print(f"| {name} | {s['rel_l2_mean']:.3e} | {s['rel_l2_std']:.1e} | {ratio:.2f} |")
+    summarise(out)
     out["wall_s"] = time.perf_counter() - t_all
     out["cpu_s"] = time.process_time() - c_all
     out["machine"]["load_at_end"] = os.getloadavg()

@@ -1,3 +1,4 @@
+import copy
 import dataclasses
 import math
 
@@ -66,7 +67,7 @@ def test_rounds_do_not_restart_the_optimizer(inner):
     )
     same = solve(
         train,
-        AdaptiveSampling(inner=inner, strategy=SamePoints(), every=3, candidates=200, memory="keep"),
+        AdaptiveSampling(inner=inner, strategy=SamePoints(), every=3, candidates=200, memory="keep", balance=False),
         maxiters=9,
         seed=0,
         dtype=torch.float64,
@@ -84,7 +85,7 @@ def test_memory_rule_reset_changes_the_quasi_newton_path_and_is_recorded():
     plain = solve(train, inner, maxiters=9, seed=0, dtype=torch.float64)
     reset = solve(
         train,
-        AdaptiveSampling(inner=inner, strategy=SamePoints(), every=3, candidates=200),
+        AdaptiveSampling(inner=inner, strategy=SamePoints(), every=3, candidates=200, balance=False),
         maxiters=9,
         seed=0,
         dtype=torch.float64,
@@ -93,7 +94,7 @@ def test_memory_rule_reset_changes_the_quasi_newton_path_and_is_recorded():
     assert not torch.allclose(params(plain.u), params(reset.u), rtol=0, atol=1e-10)
     grow = solve(
         train,
-        AdaptiveSampling(inner=inner, strategy=RARG(m=2), every=3, candidates=200),
+        AdaptiveSampling(inner=inner, strategy=RARG(m=2), every=3, candidates=200, balance=False),
         maxiters=9,
         seed=0,
         dtype=torch.float64,
@@ -184,9 +185,12 @@ def test_multilevel_hierarchy_is_rebuilt_on_the_new_points():
         dtype=torch.float64,
     )
     opt = BUILT[-1]
-    # the coarse level after the round is the loss on a subset of the new points, drawn with the round's seed
+    # the coarse level after the round is the loss on a subset of the new points, drawn with the round's seed,
+    # with the PDE term at the round's balance weight (the loss the fine level minimises)
+    balanced = copy.copy(train.loss)
+    balanced.weights = {**train.loss.weights, "residual": sol.stats["rounds"][0]["residual_weight"]}
     ref = CollocationHierarchy.from_data(
-        sol.u, train.loss, sol.stats["data"], 2, generator=torch.Generator().manual_seed(1)
+        sol.u, balanced, sol.stats["data"], 2, generator=torch.Generator().manual_seed(1)
     )
     old = CollocationHierarchy.from_data(
         sol.u, train.loss, tuple(t.double() for t in train.data), 2, generator=torch.Generator().manual_seed(0)
@@ -232,6 +236,51 @@ def test_rad_inside_solve_follows_the_residual():
     assert hard.conditions == () and abs(float(wrap(MLP(2, 1, width=4, depth=1))(torch.tensor([[1.0, 0.3]])))) < 1e-6
 
 
+def test_balance_rescales_the_pde_term_to_its_uniform_mean_square():
+    # RAD's points sit where the residual is large, so mean(r^2) on them exceeds the domain's: balance=True
+    # multiplies the PDE term by mean(r^2 on the uniform candidates) / mean(r^2 on the new points), and the
+    # minimised loss is that weight times the PDE term plus the condition terms at their own weights
+    train = small_problem(n=40)
+    seen = []
+
+    def on_round(record, model, candidates, residual, points):
+        terms = train.loss.terms(model, points.to(torch.float64))
+        expected = float(residual.pow(2).mean()) / float(terms["residual"])
+        seen.append((record["residual_weight"], expected, float(sum(v for k, v in terms.items() if k != "residual"))))
+        seen.append(float(terms["residual"]))
+
+    common = dict(inner=Adam(lr=1e-2), strategy=RAD(), every=3, candidates=400, rounds=1)
+    sol = solve(train, AdaptiveSampling(on_round=on_round, **common), maxiters=5, seed=0, dtype=torch.float64)
+    off = solve(train, AdaptiveSampling(balance=False, **common), maxiters=5, seed=0, dtype=torch.float64)
+    (weight, expected, conditions), pde = seen
+    assert weight == pytest.approx(expected, rel=1e-10) and weight < 0.9  # RAD's points: a larger mean square
+    assert sol.history["loss"][3] == pytest.approx(weight * pde + conditions, rel=1e-10)  # the loss minimised
+    assert sol.stats["rounds"][0]["residual_weight"] == weight
+    assert train.loss.weights["residual"] == 1.0  # the user's problem keeps its weights
+    assert "residual_weight" not in off.stats["rounds"][0]
+    assert sol.history["loss"][:3] == off.history["loss"][:3]
+    assert off.history["loss"][3] == pytest.approx(pde + conditions, rel=1e-10)
+    # conditions built into the network: one term, nothing to balance
+    hard, wrap = hard_burgers()
+    torch.manual_seed(0)
+    hard_train = hard.discretize(wrap(MLP(2, 1, width=6, depth=2)), points=40, boundary_points=1, seed=0)
+    one = solve(hard_train, AdaptiveSampling(**common), maxiters=4, seed=0, dtype=torch.float64)
+    assert "residual_weight" not in one.stats["rounds"][0]
+    # "auto" memory rule: a few points added (kept) unless the scale moved by more than a factor 2 (reset)
+    grow = solve(
+        train,
+        AdaptiveSampling(inner=RobustLBFGS(max_iter=1), strategy=RARG(m=2), every=2, candidates=300, rounds=3),
+        maxiters=7,
+        seed=0,
+        dtype=torch.float64,
+    )
+    previous = 1.0
+    for r in grow.stats["rounds"]:
+        jump = not 0.5 <= r["residual_weight"] / previous <= 2.0
+        assert r["memory"] == ("reset" if jump else "kept")
+        previous = r["residual_weight"]
+
+
 def test_importance_sampling_carries_weights_and_keeps_the_loss_unbiased():
     train = small_problem(n=64)
     sol = solve(
@@ -264,7 +313,9 @@ def test_first_step_after_a_round_evaluates_the_new_points(inner):
 
     sol = solve(
         train,
-        AdaptiveSampling(inner=inner, strategy=RAD(), every=3, candidates=300, rounds=1, on_round=on_round),
+        AdaptiveSampling(
+            inner=inner, strategy=RAD(), every=3, candidates=300, rounds=1, on_round=on_round, balance=False
+        ),
         maxiters=5,
         seed=0,
         dtype=torch.float64,

@@ -208,6 +208,7 @@ ALGORITHM = [
     ({"geometry": [(0, 1)]}, TypeError, "geometry must"),
     ({"residual": 3.0}, TypeError, "residual must"),
     ({"boundary": "yes"}, TypeError, "boundary must"),
+    ({"balance": 1}, TypeError, "balance must"),
     ({"on_round": 1}, TypeError, "on_round must"),
 ]
 

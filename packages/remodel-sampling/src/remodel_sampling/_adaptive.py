@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -132,6 +133,20 @@ class AdaptiveSampling(Algorithm):
     curvature barely move); ``"keep"`` and ``"reset"`` force one or the other. A multilevel optimizer on
     collocation levels gets its hierarchy rebuilt on the new points.
 
+    Balance of the loss terms (``balance=True``, the default): a residual-weighted point set (RAD, RAR-G,
+    RAR-D) raises the mean squared PDE residual on the points above its mean over the domain, by the factor
+    ``E_p[r^2] / E[r^2]`` (large where the residual is concentrated), and so lowers the weight of the boundary
+    and initial condition terms relative to the PDE term: the soft conditions then fit worse than with the
+    uniform points the weights were chosen for. Each round therefore rescales the PDE term of a discretised
+    PINN loss by ``mean(r^2 on the candidates) / mean(r^2 on the new points)`` (the candidates are uniform:
+    their mean estimates the domain's), so at the round the term equals its value on uniform points and the
+    condition weights keep their meaning; the points stay where the strategy put them, and their relative
+    weights are untouched (unlike :class:`ImportanceSampling`, which reweights point by point). A loss with no
+    condition terms (conditions built into the network, as in Wu et al.) is left unscaled: with one term there
+    is no balance to keep. The ``"auto"`` memory rule also resets the quasi-Newton memory when the scale
+    changes by more than a factor 2 (the pairs describe a loss of another scale). Each round's scale is in
+    ``stats["rounds"][i]["residual_weight"]``.
+
     ``Solution.stats["rounds"]`` lists one record per resampling (iteration, points, mean and max candidate
     residual, memory kept/reset), ``history["round"]`` and ``history["points"]`` tag every iteration, and
     ``stats["data"]`` holds the final points (to continue with another schedule phase).
@@ -164,6 +179,8 @@ class AdaptiveSampling(Algorithm):
         ``residual(model, x) -> [n]`` for a training problem that is not a discretised PINN.
     chunk : int
         Candidates per residual evaluation (memory bound).
+    balance : bool
+        Rescale the PDE term each round so that the condition terms keep their weight (see above).
     boundary : bool
         Also redraw the fixed points of the problem's boundary and initial conditions every round (fresh
         uniform points on the same pieces, same counts; DeepXDE issue #2073); conditions given as explicit
@@ -197,6 +214,7 @@ class AdaptiveSampling(Algorithm):
     geometry: Geometry | None = None
     residual: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None
     chunk: int = 20_000
+    balance: bool = True
     boundary: bool = False
     on_round: Callable[..., Any] | None = None
 
@@ -230,8 +248,9 @@ class AdaptiveSampling(Algorithm):
             raise TypeError(f"geometry must be a Geometry, got {type(self.geometry).__name__}")
         if self.residual is not None and not callable(self.residual):
             raise TypeError(f"residual must be callable, got {type(self.residual).__name__}")
-        if not isinstance(self.boundary, bool):
-            raise TypeError(f"boundary must be a bool, got {self.boundary!r}")
+        for name in ("balance", "boundary"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.on_round is not None and not callable(self.on_round):
             raise TypeError(f"on_round must be callable, got {type(self.on_round).__name__}")
 
@@ -253,17 +272,29 @@ class AdaptiveSampling(Algorithm):
             ones = torch.ones(x0.shape[0], 1, dtype=x0.dtype, device=x0.device)
             problem = dataclasses.replace(problem, loss=_WeightedLoss(problem.loss), data=(torch.cat([x0, ones], 1),))
         boundary_loss = None
-        if self.boundary:
-            if pinn is None:
-                raise ValueError("boundary=True redraws the condition points of a discretised PINN problem")
+        if self.boundary and pinn is None:
+            raise ValueError("boundary=True redraws the condition points of a discretised PINN problem")
+        base_loss = problem.loss if not weighted else problem.loss.base
+        # balance: a PINN loss with condition terms of positive weight, points placed by the residual
+        balanced = bool(
+            self.balance
+            and self.strategy.adaptive
+            and not weighted
+            and pinn is not None
+            and isinstance(getattr(base_loss, "weights", None), dict)
+            and any(base_loss.weights.get(cond.group, 0.0) > 0 for cond in getattr(base_loss, "conditions", ()))
+        )
+        if self.boundary or balanced:
             import copy
 
-            boundary_loss = copy.copy(problem.loss if not weighted else problem.loss.base)
-            boundary_loss._cache = {}  # a private copy: the user's problem keeps its points
+            boundary_loss = copy.copy(base_loss)
+            boundary_loss._cache = {}  # a private copy: the user's problem keeps its points and weights
+            boundary_loss.weights = dict(base_loss.weights)
             if weighted:
                 problem = dataclasses.replace(problem, loss=_WeightedLoss(boundary_loss))
             else:
                 problem = dataclasses.replace(problem, loss=boundary_loss)
+        weight0 = float(base_loss.weights["residual"]) if balanced else 1.0
         if self.residual is not None:
             residual_fn = self.residual
         else:
@@ -303,7 +334,7 @@ class AdaptiveSampling(Algorithm):
             k = len(records) + 1
             seed = (opts.seed * 1_000_003 + k) % 2**32
             x = data[0]
-            if boundary_loss is not None:
+            if self.boundary and boundary_loss is not None:
                 from remodel_core.pde import Given
 
                 boundary_loss.fixed = tuple(
@@ -337,7 +368,18 @@ class AdaptiveSampling(Algorithm):
                 return None
             n_new = int(new.shape[0])
             changed = n_new if self.strategy.replaces else n_new - int(points.shape[0])
-            reset = self.memory == "reset" or (self.memory == "auto" and changed >= 0.5 * n_new)
+            rescaled = False
+            if balanced and boundary_loss is not None:
+                on_new = torch.cat([residual_fn(model, c).detach().reshape(-1) for c in new.split(self.chunk)])
+                mean_new = float(on_new.double().pow(2).mean())
+                scale = float(values.double().pow(2).mean()) / mean_new if mean_new > 0 else 1.0
+                if math.isfinite(scale) and scale > 0:
+                    old_weight = boundary_loss.weights["residual"]
+                    boundary_loss.weights["residual"] = weight0 * scale
+                    ratio = boundary_loss.weights["residual"] / old_weight if old_weight > 0 else math.inf
+                    rescaled = not 0.5 <= ratio <= 2.0
+                record["residual_weight"] = boundary_loss.weights["residual"]
+            reset = self.memory == "reset" or (self.memory == "auto" and (changed >= 0.5 * n_new or rescaled))
             new_data = (new,)
 
             record["memory"] = adapt_optimizer(
@@ -360,7 +402,8 @@ class AdaptiveSampling(Algorithm):
                 "algorithm": signature,
                 "records": [dict(r) for r in records],
                 "data": tuple(latest[0]),
-                "boundary": None if boundary_loss is None else tuple(boundary_loss.fixed),
+                "boundary": tuple(boundary_loss.fixed) if self.boundary and boundary_loss is not None else None,
+                "residual_weight": boundary_loss.weights["residual"] if balanced and boundary_loss else None,
                 "rebuild_seed": rebuilt[0],
             }
 
@@ -383,9 +426,11 @@ class AdaptiveSampling(Algorithm):
                 )
             records[:] = [dict(r) for r in state["records"]]
             latest[0] = tuple(state["data"])
-            if boundary_loss is not None:
+            if self.boundary and boundary_loss is not None:
                 boundary_loss.fixed = tuple(state["boundary"])
                 boundary_loss._cache = {}
+            if balanced and boundary_loss is not None and state.get("residual_weight") is not None:
+                boundary_loss.weights["residual"] = float(state["residual_weight"])
             rebuilt[0] = state["rebuild_seed"]
             if rebuilt[0] is not None and hasattr(optimizer, "hierarchy"):
                 x = latest[0][0]
@@ -413,6 +458,6 @@ class AdaptiveSampling(Algorithm):
             sol.history["round"], sol.history["points"] = rnd, pts
         sol.stats["rounds"] = records
         sol.stats["data"] = latest[0]
-        if boundary_loss is not None:
+        if self.boundary and boundary_loss is not None:
             sol.stats["boundary_data"] = boundary_loss.fixed
         return sol
