@@ -16,8 +16,12 @@ Methods:
   at convergence.
 * ``deepinv_tv``: ``deepinv.optim.PGD`` with ``TVPrior`` (its inner TV denoiser at its defaults) and ``L2``,
   stepsize 1/||A||^2, the same lambda, residual early stop 1e-5.
-* ``pnp_lipschitz``: ``PnPPGD`` (Krasnoselskii-Mann relaxation) with ``LipschitzDenoiser`` (SLL layers, certified
-  Lipschitz bound 1); its power-iteration estimate at the solution is recorded next to the bound.
+* ``pnp_lipschitz``: ``PnPPGD`` with ``ConvexRidgeDenoiser`` (``t`` gradient steps on ``||x - y||^2 / 2 + mu R(x)``
+  with a learned convex ridge regulariser ``R``, CRR-NN of Goujon et al. 2023; certified Lipschitz bound 1 for
+  every strength ``mu``); ``mu`` is chosen on the validation image (step 1.9, no relaxation). Its power-iteration
+  estimate at the solution is recorded next to the bound.
+* ``pnp_sll``: ``PnPPGD`` (Krasnoselskii-Mann relaxation) with ``LipschitzDenoiser`` (relaxed clip SLL layers,
+  certified Lipschitz bound 1), the previous 1-Lipschitz denoiser.
 * ``pnp_dncnn``: ``PnPPGD`` with the unconstrained ``DnCNN`` (no Lipschitz control).
 * ``deepinv_pnp``: ``deepinv.optim.PGD`` with ``PnP`` prior and ``deepinv.models.DnCNN`` of the same depth and
   width, trained here the same way.
@@ -45,6 +49,7 @@ from remodel_core import solve
 from remodel_imaging import (
     FISTA,
     ChambollePock,
+    ConvexRidgeDenoiser,
     DiscrepancyPrinciple,
     DnCNN,
     GaussianBlur,
@@ -71,6 +76,10 @@ FULL = dict(
     den_iters=500,
     lip=dict(channels=8, hidden=16, depth=6, activation="clip", relaxed=True),
     lip_sigmas=(0.03,),
+    crr=dict(channels=32, kernel_size=7, steps=10),
+    crr_iters=500,
+    crr_lr=5e-3,
+    crr_strengths=(0.25, 0.5, 1.0),
     dncnn=dict(depth=6, features=16),
     unrolled=dict(iters=5, features=16, depth=3),
     unrolled_iters=300,
@@ -87,6 +96,10 @@ QUICK = dict(
     den_iters=40,
     lip=dict(channels=4, hidden=8, depth=3, activation="clip", relaxed=True),
     lip_sigmas=(0.03,),
+    crr=dict(channels=8, kernel_size=5, steps=4),
+    crr_iters=40,
+    crr_lr=5e-3,
+    crr_strengths=(0.5, 1.0),
     dncnn=dict(depth=4, features=8),
     unrolled=dict(iters=2, features=8, depth=2),
     unrolled_iters=20,
@@ -104,6 +117,7 @@ METHODS = (
     "tv_today",
     "deepinv_tv",
     "pnp_lipschitz",
+    "pnp_sll",
     "pnp_dncnn",
     "deepinv_pnp",
     "unrolled",
@@ -182,19 +196,22 @@ def train(
     sigma: float = NOISE,
     cache: str | None = None,
     key: str = "",
+    iters: int | None = None,
+    lr: float = LR,
 ) -> tuple[torch.nn.Module, float]:
     """Train a denoiser; with ``cache`` a directory, reuse the weights of an identical earlier training (same
     class, configuration, noise level, steps, patches and seed: ``key`` names them)."""
     path = None
+    iters = cfg["den_iters"] if iters is None else iters
     if cache is not None:
         os.makedirs(cache, exist_ok=True)
-        path = os.path.join(cache, f"{name.replace(' ', '_')}_{key}_s{sigma}_it{cfg['den_iters']}_p{cfg['patches']}.pt")
+        path = os.path.join(cache, f"{name.replace(' ', '_')}_{key}_s{sigma}_it{iters}_lr{lr}_p{cfg['patches']}.pt")
         if os.path.exists(path):
             net.load_state_dict(torch.load(path, weights_only=True))
             print(f"  loaded {name} from {path}", flush=True)
             return net.eval(), math.nan
     t = time.process_time()
-    sol = train_denoiser(net, patches, noise_sigma=sigma, iters=cfg["den_iters"], lr=LR, batch_size=BATCH, seed=0)
+    sol = train_denoiser(net, patches, noise_sigma=sigma, iters=iters, lr=lr, batch_size=BATCH, seed=0)
     wall = time.process_time() - t
     if path is not None:
         torch.save(sol.u.state_dict(), path)
@@ -299,26 +316,48 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
     def pnp(prob: InverseProblem, net: torch.nn.Module, step: float, relax: float):
         return solve(prob, PnPPGD(denoiser=net, step=step, relaxation=relax, tol=1e-5), maxiters=cfg["pnp_iters"])
 
-    candidates: dict[str, list[tuple[float, torch.nn.Module]]] = {}
+    # grids of (training noise, network, denoiser strength mu or None, step, relaxation), scored on validation
+    candidates: dict[str, list[tuple[float, torch.nn.Module, float | None, float, float]]] = {}
     if "pnp_lipschitz" in methods:
+        key = "_".join(f"{k}{v}" for k, v in cfg["crr"].items())
+        torch.manual_seed(0)
+        crr, timing["train_convex_ridge"] = train(
+            ConvexRidgeDenoiser(**cfg["crr"]),
+            patches,
+            cfg,
+            "ConvexRidgeDenoiser",
+            cache=cache,
+            key=key,
+            iters=cfg["crr_iters"],
+            lr=cfg["crr_lr"],
+        )
+        # mu / gamma is the regularisation weight at the fixed point: one step (the largest), a grid of mu
+        candidates["pnp_lipschitz"] = [(NOISE, crr, mu, max(STEPS), 1.0) for mu in cfg["crr_strengths"]]
+    if "pnp_sll" in methods:
         key = "_".join(f"{k}{v}" for k, v in cfg["lip"].items())
-        candidates["pnp_lipschitz"] = []
+        candidates["pnp_sll"] = []
         for sig in cfg["lip_sigmas"]:
             torch.manual_seed(0)
-            net, timing[f"train_lipschitz_{sig}"] = train(
+            net, timing[f"train_sll_{sig}"] = train(
                 LipschitzDenoiser(**cfg["lip"]), patches, cfg, "LipschitzDenoiser", sigma=sig, cache=cache, key=key
             )
-            candidates["pnp_lipschitz"].append((sig, net))
+            candidates["pnp_sll"] += [(sig, net, None, st, rl) for st in STEPS for rl in RELAX]
     if "pnp_dncnn" in methods:
         torch.manual_seed(0)
         key = "_".join(f"{k}{v}" for k, v in cfg["dncnn"].items())
         dncnn, timing["train_dncnn"] = train(DnCNN(**cfg["dncnn"]), patches, cfg, "DnCNN", cache=cache, key=key)
-        candidates["pnp_dncnn"] = [(NOISE, dncnn)]
-    for name, cands in candidates.items():
-        grid = [(sig, net, st, rl) for sig, net in cands for st in STEPS for rl in RELAX]
-        scores = [(psnr(pnp(val, net, st, rl).u, val_img), i) for i, (_, net, st, rl) in enumerate(grid)]
-        sig, net, st, rl = grid[max(scores)[1]]
-        bound = lipschitz_bound(net.net) if name == "pnp_lipschitz" else None
+        candidates["pnp_dncnn"] = [(NOISE, dncnn, None, st, rl) for st in STEPS for rl in RELAX]
+    for name, grid in candidates.items():
+        scores = []
+        for i, (_, net, mu, st, rl) in enumerate(grid):
+            if mu is not None:
+                net.strength = mu
+            scores.append((psnr(pnp(val, net, st, rl).u, val_img), i))
+            print(f"  {name} validation: mu {mu}, step {st}, relaxation {rl}: {scores[-1][0]:.2f} dB", flush=True)
+        sig, net, mu, st, rl = grid[max(scores)[1]]
+        if mu is not None:
+            net.strength = mu
+        bound = lipschitz_bound(net) if name in ("pnp_lipschitz", "pnp_sll") else None
         t = time.process_time()
         s = pnp(test, net, st, rl)
         timing[name] = time.process_time() - t
@@ -337,6 +376,7 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
             lipschitz=bound,
             lipschitz_estimate=est,
             denoiser_sigma=sig,
+            denoiser_strength=mu,
             denoiser_psnr_on_test=den_psnr,
             step=st,
             relaxation=rl,
@@ -345,8 +385,8 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
             cpu_s=timing[name],
         )
         print(
-            f"{name}: sigma {sig}, step {st}, relaxation {rl} chosen on validation; {out[name]['psnr']:.2f} dB "
-            f"(denoiser alone on the test image {den_psnr:.2f} dB)",
+            f"{name}: sigma {sig}, mu {mu}, step {st}, relaxation {rl} chosen on validation; "
+            f"{out[name]['psnr']:.2f} dB (denoiser alone on the test image {den_psnr:.2f} dB)",
             flush=True,
         )
 

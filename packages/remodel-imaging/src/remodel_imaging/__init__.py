@@ -9,6 +9,7 @@ Examples
 True
 """
 
+from ._convex_ridge import ConvexRidgeDenoiser
 from ._data import HELD_OUT, TRAINING_IMAGES, augment, camera, load_image, random_patches
 from ._denoisers import DnCNN, denoising_problem, train_denoiser
 from ._fista import FISTA, fgp_tv_prox
@@ -44,6 +45,7 @@ __all__ = [
     "Adjoint",
     "AveragedDenoiser",
     "ChambollePock",
+    "ConvexRidgeDenoiser",
     "Composition",
     "Convolution",
     "DiscrepancyPrinciple",
