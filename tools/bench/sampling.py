@@ -14,7 +14,9 @@ random, ``--candidates`` per round. Relative L2 on the reference grid (Burgers: 
 256 x 100 grid; Allen–Cahn: ETDRK4 on 512 x 201), mean and standard deviation over ``--seeds`` seeds
 (seed s: network initialisation, points and candidates). ``--problem holes``: Poisson on a square with
 three circular holes (``remodel_sampling.poisson_holes``, soft Dirichlet data on 400 points of the CSG
-boundary with loss weight 100, 3 x 32 network).
+boundary with loss weight 100, 3 x 32 network). ``rad_unbalanced`` (not in the default list): RAD with
+``AdaptiveSampling(balance=False)``, the behaviour before the balance of the loss terms (the PDE term is no
+longer rescaled to its uniform mean square each round, so soft condition terms lose weight under RAD).
 
 The earlier runs recorded in docs/BENCHMARKS.md moved the points in the Adam phase too (add ``--resample-in both``
 to reproduce them; sized to the loaded shared machine, the defaults are longer):
@@ -32,6 +34,15 @@ L-BFGS rounds), three seeds, RAD 11.4x below uniform (docs/BENCHMARKS.md):
 
     nice -n 19 uv run --frozen python tools/bench/sampling.py --adam 1000 --lbfgs 2000 --every 200 \
         --candidates 100000 --seeds 3 --strategies uniform,rad --json docs/bench/sampling_burgers_lbfgs.json
+
+The domain with holes with the same procedure, one process per seed side by side, then merged
+(docs/bench/sampling_holes_lbfgs.json):
+
+    for s in 0 1 2; do nice -n 19 uv run --frozen python tools/bench/sampling.py --problem holes --points 1000 \
+        --adam 500 --lbfgs 600 --every 200 --candidates 20000 --seeds 1 --first-seed $s \
+        --strategies uniform,rad,rad_unbalanced,sobol,rar_g,rar_d --json holes_seed$s.json & done; wait
+    uv run --frozen python tools/bench/sampling.py --merge holes_seed0.json holes_seed1.json holes_seed2.json \
+        --json docs/bench/sampling_holes_lbfgs.json
 """
 
 from __future__ import annotations
@@ -216,8 +227,9 @@ def summarise(out: dict[str, Any]) -> None:
         ratio = base / s["rel_l2_mean"] if base else float("nan")
         s["uniform_over_this"] = ratio
         if base:  # the same ratio seed by seed (each seed's runs share the initialisation and first points)
+            uniform = {u.get("seed", i): u["rel_l2"] for i, u in enumerate(out["strategies"]["uniform"]["runs"])}
             s["uniform_over_this_per_seed"] = [
-                u["rel_l2"] / r["rel_l2"] for u, r in zip(out["strategies"]["uniform"]["runs"], s["runs"])
+                uniform[r.get("seed", i)] / r["rel_l2"] for i, r in enumerate(s["runs"]) if r.get("seed", i) in uniform
             ]
         print(f"| {name} | {s['rel_l2_mean']:.3e} | {s['rel_l2_std']:.1e} | {ratio:.2f} |")
 
