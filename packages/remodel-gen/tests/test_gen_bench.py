@@ -41,10 +41,16 @@ def test_compare_judges_on_seed_means_not_on_single_seeds():
     assert c["w2_1"]["diff_mean"] == pytest.approx(np.mean([0.01, -0.03, -0.02]))
     assert c["w2_1"]["diff_std"] == pytest.approx(np.std([0.01, -0.03, -0.02], ddof=1))
     assert c["w2_1"]["ratio_of_means"] == pytest.approx(0.86 / 0.90)
+    assert c["w2_1"]["diff_se"] == pytest.approx(c["w2_1"]["diff_std"] / np.sqrt(3))
     # behind on the mean of one column only: that column fails
     theirs[0] = (0.30, 0.25, 0.21, 0.10)
     c = G.compare(_toy(ours, theirs), "ot_cfm", "torchcfm_ot")
     assert [c[k]["holds"] for k in G.W2_KEYS] == [True, True, True, False]
+    # behind by +0.027 +- 0.072 (se 0.042): within noise; behind on every seed by the same 0.01: not
+    assert c["w2_adaptive"]["diff_mean"] == pytest.approx(0.08 / 3) and c["w2_adaptive"]["within_noise"]
+    theirs = [(r[0], r[1], r[2], r[3] - 0.01) for r in ours]
+    c = G.compare(_toy(ours, theirs), "ot_cfm", "torchcfm_ot")
+    assert not c["w2_adaptive"]["holds"] and not c["w2_adaptive"]["within_noise"]
 
 
 def test_acceptance_items():
