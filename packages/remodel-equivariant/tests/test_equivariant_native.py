@@ -226,3 +226,37 @@ def test_dilation_is_the_max_plus_convolution_with_the_quadratic_structuring_fun
         for dv in (-1, 0, 1):
             expected = max(1.0 - float(k[1 + du, 1 + dv]), 0.0)
             assert float(y[0, 0, 0, 2 + du, 2 + dv]) == pytest.approx(expected, abs=1e-12)
+
+
+def _column_norms(layer):
+    """Norm of the expanded filter of every single weight (the columns of d filter / d weight)."""
+    param = layer.weight if isinstance(layer, LiftingConv2d) else layer.coef
+    norms = []
+    with torch.no_grad():
+        saved = param.detach().clone()
+        for index in range(param.numel()):
+            param.zero_()
+            param.view(-1)[index] = 1.0
+            norms.append(float(layer.filter().norm()))
+        param.copy_(saved)
+    return torch.tensor(norms)
+
+
+@pytest.mark.parametrize("bandwidth", ["auto", None])
+def test_unit_columns_gives_every_weight_a_unit_norm_filter_and_keeps_the_initial_filters(bandwidth):
+    # escnn's basis normalisation: each weight moves a unit-norm piece of the expanded filter (the |G| shared
+    # copies of a kernel otherwise make it sqrt(|G|) long, and longer still for the group-axis modes)
+    layers = {}
+    for unit in (False, True):
+        torch.manual_seed(3)
+        lift = LiftingConv2d(1, 2, "C8", kernel_size=5, unit_columns=unit)
+        conv = GroupConv2d(1, 1, "C8", kernel_size=5, group_bandwidth=bandwidth, unit_columns=unit)
+        conv.coef = torch.nn.Parameter(conv.coef.detach().contiguous())
+        layers[unit] = (lift, conv)
+    for new, old in zip(layers[True], layers[False]):
+        assert torch.allclose(new.filter(), old.filter(), atol=1e-6)  # same initial filters
+        norms = _column_norms(new)  # 1 up to the resampling of the basis at 45 degrees (within 0.2)
+        assert float((norms - 1).abs().max()) < 0.2 and abs(float(norms.median()) - 1) < 1e-5, norms
+        assert float(_column_norms(old).min()) > 2.0  # sqrt(8) or more without it
+    model = GCNN("C8", hidden=(2, 2), kernel_size=5, unit_columns=True).eval()
+    assert check_equivariance(model, "C8", torch.randn(2, 1, 15, 15)) < 1e-5

@@ -98,6 +98,9 @@ class LiftingConv2d(_GroupKernel):
     basis : {"smooth", "pixel"}
         Kernel parametrisation (see the module notes): band-limited and analytically rotated, or pixels rotated
         by bilinear interpolation.
+    unit_columns : bool
+        Scale the basis so that every weight's expanded filter (its ``|G|`` rotated copies) has unit norm, as
+        escnn normalises its basis; the initial filters are the same either way.
 
     Examples
     --------
@@ -115,12 +118,16 @@ class LiftingConv2d(_GroupKernel):
         kernel_size: int = 5,
         bias: bool = True,
         basis: str = "smooth",
+        unit_columns: bool = False,
     ) -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
+        gain = _unit_columns(self, unit_columns)
         nb = self.basis_size
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, nb) * math.sqrt(2.0 / (in_channels * nb)))
+        self.weight = nn.Parameter(
+            torch.randn(out_channels, in_channels, nb) * (gain * math.sqrt(2.0 / (in_channels * nb)))
+        )
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def filter(self) -> torch.Tensor:
@@ -161,6 +168,9 @@ class GroupConv2d(_GroupKernel):
         group's orientations, as in the steerable bases of Weiler & Cesa (2019).
         Default ``"auto"``: ``max(1, N // 4)`` (2 for C8); ``None`` leaves the group axis unconstrained.
         Exact equivariance is unaffected.
+    unit_columns : bool
+        Scale the basis (group modes normalised, spatial basis divided by ``sqrt(|G|)``) so that every weight's
+        expanded filter has unit norm, as in escnn; the initial filters are the same either way.
 
     Examples
     --------
@@ -179,18 +189,23 @@ class GroupConv2d(_GroupKernel):
         bias: bool = True,
         basis: str = "smooth",
         group_bandwidth: int | str | None = "auto",
+        unit_columns: bool = False,
     ) -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
+        gain = _unit_columns(self, unit_columns)
         n, nb = self.group.order, self.basis_size
         if group_bandwidth == "auto":
             group_bandwidth = max(1, self.group.N // 4)
         if group_bandwidth is not None:
             _check_int("group_bandwidth", group_bandwidth, low=0)
-        modes = _group_modes(self.group, group_bandwidth).to(torch.get_default_dtype())  # [n, nf]
+        modes = _group_modes(self.group, group_bandwidth)  # [n, nf]
+        if unit_columns:
+            modes = modes / modes.norm(dim=0, keepdim=True)
+        modes = modes.to(torch.get_default_dtype())
         self.register_buffer("modes", modes)
-        scale = math.sqrt(2.0 / (in_channels * n * nb))
+        scale = gain * math.sqrt(2.0 / (in_channels * n * nb))
         coef = torch.randn(out_channels, in_channels, n, nb) * scale
         # the least-squares coefficients of a random full kernel: the same initial scale for every bandwidth
         coef = torch.einsum("fg,ocgq->ocfq", torch.linalg.pinv(modes), coef)
@@ -223,6 +238,21 @@ class GroupConv2d(_GroupKernel):
             g.reshape(b, self.out_channels * n, *g.shape[-2:]), self.filter(), padding=self.kernel_size // 2
         )
         return y.reshape(b, self.in_channels, n, *y.shape[-2:])
+
+
+def _unit_columns(layer: _GroupKernel, unit_columns: object) -> float:
+    """With ``unit_columns``, divide the layer's transformed basis by ``sqrt(|G|)`` (each weight is shared by the
+    ``|G|`` transformed copies of its kernel, so its expanded filter column has norm ``sqrt(|G|)`` otherwise) and
+    return the gain ``sqrt(|G|)`` by which the initial weights are multiplied, so that the initial filters are
+    unchanged; else return 1."""
+    if not isinstance(unit_columns, bool):
+        raise TypeError(f"unit_columns must be a bool, got {unit_columns!r}")
+    layer.unit_columns = unit_columns
+    if not unit_columns:
+        return 1.0
+    root = math.sqrt(layer.group.order)
+    layer.transforms.div_(root)
+    return root
 
 
 def _group_modes(group: PlanarGroup, bandwidth: int | None) -> torch.Tensor:
@@ -376,6 +406,9 @@ class GCNN(nn.Module):
         Kernel parametrisation of every convolution.
     group_bandwidth : int or None
         Band-limit along the group axis of the group convolutions (see :class:`GroupConv2d`).
+    unit_columns : bool
+        Normalise every convolution's basis so that each weight's expanded filter has unit norm (see
+        :class:`GroupConv2d`).
 
     Examples
     --------
@@ -397,6 +430,7 @@ class GCNN(nn.Module):
         downsample: bool = True,
         basis: str = "smooth",
         group_bandwidth: int | str | None = "auto",
+        unit_columns: bool = False,
     ) -> None:
         super().__init__()
         if (
@@ -407,7 +441,9 @@ class GCNN(nn.Module):
             raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
         self.group = as_group(group)
         layers: list[nn.Module] = [
-            LiftingConv2d(in_channels, hidden[0], self.group, kernel_size=kernel_size, basis=basis)
+            LiftingConv2d(
+                in_channels, hidden[0], self.group, kernel_size=kernel_size, basis=basis, unit_columns=unit_columns
+            )
         ]
         for i, c in enumerate(hidden):
             layers += [GroupBatchNorm(c), nn.ReLU()]
@@ -422,6 +458,7 @@ class GCNN(nn.Module):
                         kernel_size=kernel_size,
                         basis=basis,
                         group_bandwidth=group_bandwidth,
+                        unit_columns=unit_columns,
                     )
                 )
         self.features = nn.Sequential(*layers)
