@@ -418,7 +418,10 @@ def main() -> None:
     if args.merge:
         docs = [json.loads(p.read_text()) for p in args.merge]
         per_seed, floors, digits_res, digits_meta, merged = merge_runs(docs)
-        toy_meta: dict[str, Any] = {"merged_from": [str(p) for p in args.merge]}
+        toy_meta: dict[str, Any] = {
+            "merged_from": [str(p) for p in args.merge],
+            "per_run": [d["meta"].get("toy", {}) for d in docs],
+        }
         args.seeds = sorted(floors)
         args.toy_methods, args.digits_methods = list(per_seed), list(digits_res)
         for k in SAME_CONFIG:
