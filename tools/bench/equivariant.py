@@ -33,7 +33,15 @@ from typing import Any
 import torch
 from remodel_core import TrainingProblem, solve
 from remodel_core.optim import Adam
-from remodel_equivariant import GCNN, PDEGCNN, ODEResNet, SteerableCNN, check_equivariance
+from remodel_equivariant import (
+    GCNN,
+    PDEGCNN,
+    GroupConv2d,
+    LiftingConv2d,
+    ODEResNet,
+    SteerableCNN,
+    check_equivariance,
+)
 from remodel_equivariant._digits import digits_images, random_angles, rotate_images
 from torch import nn
 
@@ -69,6 +77,100 @@ MATCHED = {
 }
 
 
+def _scaled(model: nn.Module, gain: float) -> nn.Module:
+    """``model`` with the weights of its lifting and group convolutions multiplied by ``gain`` (the batch norm
+    after every convolution makes the function unchanged; Adam's steps relative to the filters scale by
+    ``1 / gain``)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, LiftingConv2d):
+                m.weight.mul_(gain)
+            if isinstance(m, GroupConv2d):
+                m.coef.mul_(gain)
+    return model
+
+
+def _basis_matrix(layer: nn.Module) -> torch.Tensor:
+    """``d filter / d weight`` of a one-field layer (the filter is linear in the weights), float64."""
+    param = layer.weight if isinstance(layer, LiftingConv2d) else layer.coef
+    cols = []
+    with torch.no_grad():
+        for i in range(param.numel()):
+            param.zero_()
+            param.view(-1)[i] = 1.0
+            cols.append(layer.filter().reshape(-1).double().clone())
+    return torch.stack(cols, 1)
+
+
+def escnn_initialised_native(coordinates: str = "group") -> nn.Module:
+    """Native C8 (4, 8, 8) with escnn's kernel space (escnn ring widths, full group axis) whose initial function
+    is exactly escnn's C8 drawn from the same random state: escnn's initial filters are projected on the native
+    basis (residual ~1e-7, they lie in its span), its head copied. Training then differs only by the coordinates
+    Adam works in: ``"group"`` (native: one kernel per relative group element), ``"unit"`` (the same, every
+    weight's expanded filter of unit norm, escnn's basis normalisation) or ``"fourier"`` (orthonormal real
+    Fourier modes along the group axis, the coordinates of escnn's irrep blocks)."""
+    esc = build("c8_escnn", False)  # draws escnn's initialisation from the current random state
+    nat = GCNN(
+        "C8",
+        hidden=(4, 8, 8),
+        out_features=10,
+        kernel_size=5,
+        basis="escnn",
+        group_bandwidth=None,
+        unit_columns=coordinates == "unit",
+    )
+    convs = [m for m in nat.modules() if isinstance(m, LiftingConv2d | GroupConv2d)]
+    with torch.no_grad():
+        for block, conv in zip(esc.blocks, convs):
+            target = block[0].expand_parameters()[0].detach().double()  # [out * 8, in * 8, 5, 5]
+            o, c = conv.out_channels, conv.in_channels
+            lift = isinstance(conv, LiftingConv2d)
+            unit = (LiftingConv2d if lift else GroupConv2d)(
+                1,
+                1,
+                "C8",
+                kernel_size=5,
+                basis="escnn",
+                bias=False,
+                unit_columns=coordinates == "unit",
+                **({} if lift else {"group_bandwidth": None}),
+            )
+            if not lift:
+                unit.coef = nn.Parameter(unit.coef.detach().contiguous())
+            a = _basis_matrix(unit)
+            shape = (o, 8, c, 25) if lift else (o, 8, c, 8, 25)
+            perm = (0, 2, 1, 3) if lift else (0, 2, 1, 3, 4)
+            blocks = target.reshape(shape).permute(perm).reshape(o * c, -1)
+            sol = torch.linalg.lstsq(a, blocks.T).solution.T.float()
+            param = conv.weight if lift else conv.coef
+            param.copy_(sol.reshape(param.shape))
+        nat.head.linear.weight.copy_(esc.head.weight)
+        nat.head.linear.bias.copy_(esc.head.bias)
+        if coordinates == "fourier":
+            k = torch.arange(8, dtype=torch.float64)
+            cols = [torch.ones(8, dtype=torch.float64)]
+            for f in range(1, 4):
+                cols += [torch.cos(2 * math.pi * f * k / 8), torch.sin(2 * math.pi * f * k / 8)]
+            cols.append(torch.cos(math.pi * k))
+            modes = torch.stack(cols, 1)
+            modes = (modes / modes.norm(dim=0, keepdim=True)).float()  # orthonormal: the same function
+            for m in convs:
+                if isinstance(m, GroupConv2d):
+                    m.modes.copy_(modes)
+                    m.coef.copy_(torch.einsum("gf,ocgq->ocfq", modes, m.coef))
+    return nat
+
+
+# Controlled study of the native-vs-escnn gap (``--gap-study``): one ingredient changed at a time.
+GAP_STUDY = {
+    "c8_init3": lambda quick: _scaled(build("c8", quick), 3.0),
+    "c8_init0.33": lambda quick: _scaled(build("c8", quick), 1 / 3),
+    "c8_escnn_init": lambda quick: escnn_initialised_native("group"),
+    "c8_escnn_init_unit": lambda quick: escnn_initialised_native("unit"),
+    "c8_escnn_init_fourier": lambda quick: escnn_initialised_native("fourier"),
+}
+
+
 class PlainCNN(nn.Module):
     """The same layout as GCNN without symmetry: conv-BN-ReLU blocks with stride-2 average pooling between them,
     then global max pooling and a linear layer."""
@@ -95,6 +197,8 @@ def build(name: str, quick: bool) -> nn.Module:
     f = (2, 4, 4) if quick else (4, 8, 8)
     if name in MATCHED:
         return MATCHED[name](quick)
+    if name in GAP_STUDY:
+        return GAP_STUDY[name](quick)
     if name == "cnn":
         return PlainCNN(tuple(8 * c for c in f))  # as many channels as C8's fields have maps
     if name == "c8":
@@ -249,6 +353,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--matched-models", nargs="*", default=None, help="only these models of the matched study")
     ap.add_argument(
+        "--gap-study",
+        nargs="*",
+        default=None,
+        help="the controlled native-vs-escnn study over --seeds (models of GAP_STUDY; none named: all)",
+    )
+    ap.add_argument(
         "--update",
         action="store_true",
         help="merge into an existing --json file (rows of the models run here are replaced)",
@@ -301,6 +411,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write(args, out)  # after every model, so that a run stopped early keeps what it measured
     if args.matched:
         out["matched"] = matched_study(args.quick, args.seeds, iters, batch, data, args.matched_models)
+    if args.gap_study is not None:
+        out["gap_study"] = matched_study(args.quick, args.seeds, iters, batch, data, args.gap_study or list(GAP_STUDY))
     m = out["models"]
     if "c8" in m and "c8_escnn" in m:
         out["build_speedup_c8_vs_escnn_warm"] = m["c8_escnn"]["build_s_warm"] / m["c8"]["build_s"]
