@@ -237,6 +237,10 @@ def summarise(out: dict[str, Any]) -> None:
 def merge(paths: list[Path], target: Path | None) -> None:
     """One JSON from runs of the same schedule on other seeds (``--first-seed``, run side by side)."""
     parts = [json.loads(p.read_text()) for p in paths]
+    for part in parts:  # runs written before the seed was recorded in each run: seeds first_seed, first_seed + 1...
+        for s in part["strategies"].values():
+            for i, r in enumerate(s["runs"]):
+                r.setdefault("seed", part["schedule"].get("first_seed", 0) + i)
     out = parts[0]
     for part in parts[1:]:
         a = {k: v for k, v in out["schedule"].items() if k not in ("seeds", "first_seed")}
