@@ -168,3 +168,17 @@ def test_prefetch_plan(row_bytes):
 def test_gather_rows_prefetch_flag(prefetch):
     with pytest.raises(TypeError, match="prefetch"):
         gather_rows(X, np.array([0]), np.empty((1, 3), np.float32), prefetch=prefetch)
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None])
+def test_huge_pages_flag(flag):
+    with pytest.raises(TypeError, match="huge_pages"):
+        DataPipeline(X, batch_size=2, huge_pages=flag)
+
+
+@pytest.mark.parametrize("a", [[1.0, 2.0], torch.zeros(3), None])
+def test_collapse_huge_pages(a):
+    from remodel_core.data import collapse_huge_pages
+
+    with pytest.raises(TypeError, match="a must"):
+        collapse_huge_pages(a)

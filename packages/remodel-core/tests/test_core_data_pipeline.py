@@ -282,3 +282,29 @@ def test_solve_trains_on_the_pipeline_batches_in_order():
         solve(PipelineProblem(model=net, loss=loss), Streamed(inner=Adam()), maxiters=1)
     with pytest.raises(TypeError, match="inner"):
         solve(PipelineProblem(model=net, loss=loss, pipeline=pipe), Streamed(inner=3), maxiters=1)
+
+
+def test_huge_pages_keep_the_contents_and_the_batches():
+    import re
+    import sys
+
+    from remodel_core.data import collapse_huge_pages
+
+    def anon_huge_kib() -> int:
+        return int(re.search(r"AnonHugePages:\s+(\d+)", open("/proc/self/smaps_rollup").read()).group(1))
+
+    t = torch.randn(1 << 20, 3, generator=torch.Generator().manual_seed(0))  # 12 MiB, torch's 4 KiB pages
+    want = t.clone()
+    linux = sys.platform.startswith("linux")
+    before = anon_huge_kib() if linux else 0
+    done = collapse_huge_pages(t.numpy())
+    assert torch.equal(t, want)
+    if done:  # Linux >= 6.1 with transparent huge pages: at least the 2 MiB pages inside the 12 MiB
+        assert anon_huge_kib() - before >= 4 * 2048
+    assert not collapse_huge_pages(np.zeros(100))  # under 2 MiB: nothing to do
+    small = np.random.default_rng(0).standard_normal((300, 3)).astype(np.float32)
+    a = DataPipeline(small, batch_size=64, seed=1, huge_pages=True)
+    b = DataPipeline(small, batch_size=64, seed=1)
+    assert all(torch.equal(x[0], y[0]) for x, y in zip(a, b))
+    a.set_arrays(t)  # applied to swapped-in arrays too
+    assert a.n_samples == 1 << 20 and torch.equal(t, want)

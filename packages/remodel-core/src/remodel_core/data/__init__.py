@@ -21,7 +21,7 @@ from ._kernels import (
     row_view,
     seeded_permutation,
 )
-from ._pipeline import DataPipeline, as_array
+from ._pipeline import DataPipeline, as_array, collapse_huge_pages
 from ._solve import PipelineProblem, Streamed
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "PipelineProblem",
     "Streamed",
     "as_array",
+    "collapse_huge_pages",
     "gather_reference",
     "gather_rows",
     "permutation_reference",
