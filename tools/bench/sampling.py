@@ -97,6 +97,16 @@ def setup(problem: str, width: int) -> tuple[Any, Any, int]:
     return prob, network, 0 if problem != "holes" else 400
 
 
+def rounds_of(args: argparse.Namespace) -> int:
+    """Rounds that happen: after iterations every, 2 every, ... strictly before the end of each phase (none after
+    the last iteration), so that RAR-G/RAR-D end with ``--points``."""
+
+    def phase(n: int) -> int:
+        return max(n - 1, 0) // args.every
+
+    return (phase(args.adam) if args.resample_in == "both" else 0) + phase(args.lbfgs)
+
+
 def make_strategy(args: argparse.Namespace, name: str) -> Any:
     return {
         "uniform": Static(),
@@ -126,8 +136,7 @@ def run(
     resamples (the previous session's schedule)."""
     import dataclasses
 
-    rounds_adam = args.adam // args.every if args.resample_in == "both" else 0
-    total_rounds = rounds_adam + args.lbfgs // args.every
+    total_rounds = rounds_of(args)
     strategy = make_strategy(args, name)
     n0 = strategy.initial_points(args.points, total_rounds)
     sampler = Sobol() if name == "sobol" else UniformRandom()
@@ -304,7 +313,7 @@ def main() -> None:
         args.candidates = 5000
     if args.width is None:
         args.width = 32 if args.problem == "holes" else 64
-    rounds = (args.adam // args.every if args.resample_in == "both" else 0) + args.lbfgs // args.every
+    rounds = rounds_of(args)
     if args.m is None:
         args.m = max(1, args.points // (2 * rounds))  # RAR-G/RAR-D start with half the points
     prob, network, n_boundary = setup(args.problem, args.width)
