@@ -118,8 +118,10 @@ def escnn_initialised_native(coordinates: str = "group") -> nn.Module:
         basis="escnn",
         group_bandwidth=None,
         unit_columns=coordinates == "unit",
+        group_coordinates="fourier" if coordinates == "fourier" else "group",
     )
     convs = [m for m in nat.modules() if isinstance(m, LiftingConv2d | GroupConv2d)]
+    nat_coords = "fourier" if coordinates == "fourier" else "group"
     with torch.no_grad():
         for block, conv in zip(esc.blocks, convs):
             target = block[0].expand_parameters()[0].detach().double()  # [out * 8, in * 8, 5, 5]
@@ -133,7 +135,7 @@ def escnn_initialised_native(coordinates: str = "group") -> nn.Module:
                 basis="escnn",
                 bias=False,
                 unit_columns=coordinates == "unit",
-                **({} if lift else {"group_bandwidth": None}),
+                **({} if lift else {"group_bandwidth": None, "group_coordinates": nat_coords}),
             )
             if not lift:
                 unit.coef = nn.Parameter(unit.coef.detach().contiguous())
@@ -146,18 +148,6 @@ def escnn_initialised_native(coordinates: str = "group") -> nn.Module:
             param.copy_(sol.reshape(param.shape))
         nat.head.linear.weight.copy_(esc.head.weight)
         nat.head.linear.bias.copy_(esc.head.bias)
-        if coordinates == "fourier":
-            k = torch.arange(8, dtype=torch.float64)
-            cols = [torch.ones(8, dtype=torch.float64)]
-            for f in range(1, 4):
-                cols += [torch.cos(2 * math.pi * f * k / 8), torch.sin(2 * math.pi * f * k / 8)]
-            cols.append(torch.cos(math.pi * k))
-            modes = torch.stack(cols, 1)
-            modes = (modes / modes.norm(dim=0, keepdim=True)).float()  # orthonormal: the same function
-            for m in convs:
-                if isinstance(m, GroupConv2d):
-                    m.modes.copy_(modes)
-                    m.coef.copy_(torch.einsum("gf,ocgq->ocfq", modes, m.coef))
     return nat
 
 

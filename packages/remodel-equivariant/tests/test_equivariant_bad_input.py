@@ -129,6 +129,7 @@ CASES = [
     ),
     (lambda: LiftingConv2d(1, 1, "C4", kernel_size=3, unit_columns="yes"), TypeError, "unit_columns must be a bool"),
     (lambda: GroupConv2d(1, 1, "C4", kernel_size=3, unit_columns=1), TypeError, "unit_columns must be a bool"),
+    (lambda: GroupConv2d(1, 1, "C4", kernel_size=3, group_coordinates="irreps"), ValueError, "group_coordinates"),
     (lambda: digits_images(28), ValueError, "size must be an odd"),
     (lambda: digits_images(9), ValueError, "size must be an odd"),
     (lambda: rotate_images(torch.zeros(3, 5, 5), 0.1), ValueError, "x must be images"),

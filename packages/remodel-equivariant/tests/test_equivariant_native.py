@@ -260,3 +260,32 @@ def test_unit_columns_gives_every_weight_a_unit_norm_filter_and_keeps_the_initia
         assert float(_column_norms(old).min()) > 2.0  # sqrt(8) or more without it
     model = GCNN("C8", hidden=(2, 2), kernel_size=5, unit_columns=True).eval()
     assert check_equivariance(model, "C8", torch.randn(2, 1, 15, 15)) < 1e-5
+
+
+@pytest.mark.parametrize("group, bandwidth", [("C8", None), ("C8", "auto"), ("D4", None)])
+def test_group_axis_weights_are_orthonormal_fourier_coordinates(group, bandwidth):
+    # the default coordinates along the group axis are orthonormal real Fourier modes (escnn's irrep blocks);
+    # with the full group axis they are a rotation of the per-element coordinates: the same initial filters,
+    # but a different Adam step
+    layers = {}
+    for coords in ("fourier", "group"):
+        torch.manual_seed(5)
+        layers[coords] = GroupConv2d(2, 2, group, kernel_size=3, group_bandwidth=bandwidth, group_coordinates=coords)
+    modes = layers["fourier"].modes.double()
+    assert torch.allclose(modes.T @ modes, torch.eye(modes.shape[1], dtype=torch.float64), atol=1e-6)
+    n = layers["fourier"].group.N
+    for column in modes.T.reshape(modes.shape[1], -1, n):  # one coset at a time
+        for part in column:
+            if part.abs().max() > 0:
+                spectrum = torch.fft.rfft(part).abs()
+                assert int((spectrum > 1e-6 * spectrum.max()).sum()) == 1  # a single frequency
+    if bandwidth is None:
+        assert torch.allclose(layers["fourier"].filter(), layers["group"].filter(), atol=1e-6)
+        x = torch.randn(2, 2, layers["fourier"].group.order, 7, 7)
+        stepped = []
+        for layer in layers.values():
+            opt = torch.optim.Adam(layer.parameters(), lr=1e-2)
+            (layer(x) ** 3).sum().backward()
+            opt.step()
+            stepped.append(layer.filter().detach())
+        assert float((stepped[0] - stepped[1]).abs().max()) > 1e-3

@@ -73,11 +73,12 @@ def test_quotient_convolution_is_equivariant_to_every_exact_element(group, src, 
     "group, src, dst", PAIRS[:3] + PAIRS[5:8], ids=[f"{g}:{s}->{d}" for g, s, d in PAIRS[:3] + PAIRS[5:8]]
 )
 def test_quotient_convolution_is_the_regular_one_restricted_to_coset_constant_fields(group, src, dst):
+    # (per-element coordinates: coef[:, :, d] is ψ_reg(d))
     # regular conv with kernel ψ_reg on the lifted field F(g) = f(gH1), averaged over the output cosets, equals the
     # quotient conv whose kernel is ψ_reg summed over each input coset
     torch.manual_seed(1)
     X, Y = QuotientSpace(group, src[0], flip=src[1]), QuotientSpace(group, dst[0], flip=dst[1])
-    reg = GroupConv2d(2, 3, group, kernel_size=3, group_bandwidth=None).double()
+    reg = GroupConv2d(2, 3, group, kernel_size=3, group_bandwidth=None, group_coordinates="group").double()
     quo = QuotientConv2d(2, 3, X, Y, kernel_size=3).double()
     with torch.no_grad():
         reg.bias.normal_()
@@ -101,7 +102,7 @@ def test_regular_and_lifting_convolutions_are_the_special_cases():
     for group in ("C8", "D4"):
         g = PlanarGroup(int(group[1:]), flips=group[0] == "D")
         regular, scalar = QuotientSpace(g), QuotientSpace(g, g.N, flip=g.flips)
-        reg = GroupConv2d(2, 3, g, kernel_size=5, group_bandwidth=None).double()
+        reg = GroupConv2d(2, 3, g, kernel_size=5, group_bandwidth=None, group_coordinates="group").double()
         quo = QuotientConv2d(2, 3, regular, regular, kernel_size=5).double()
         quo.load_state_dict(reg.state_dict(), strict=False)
         with torch.no_grad():

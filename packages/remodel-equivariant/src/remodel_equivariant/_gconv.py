@@ -171,6 +171,14 @@ class GroupConv2d(_GroupKernel):
     unit_columns : bool
         Scale the basis (group modes normalised, spatial basis divided by ``sqrt(|G|)``) so that every weight's
         expanded filter has unit norm, as in escnn; the initial filters are the same either way.
+    group_coordinates : {"fourier", "group"}
+        The coordinates (weights) of the kernel along the group axis: orthonormal real Fourier modes of the
+        relative rotation (default; the coordinates of escnn's irrep blocks, Weiler & Cesa 2019), also when the
+        group axis is unconstrained, or ``"group"``: one kernel per relative group element. The kernel space is
+        the same; what changes is the training, since Adam (diagonal preconditioning) is not invariant to a
+        rotation of coordinates. tools/bench/equivariant.py ``--gap-study``: native C8 with escnn's kernel space
+        and escnn's exact initial function reaches upright accuracy 0.954 over 3 seeds in Fourier coordinates
+        against 0.926 in group coordinates (escnn 0.959).
 
     Examples
     --------
@@ -190,6 +198,7 @@ class GroupConv2d(_GroupKernel):
         basis: str = "smooth",
         group_bandwidth: int | str | None = "auto",
         unit_columns: bool = False,
+        group_coordinates: str = "fourier",
     ) -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
@@ -200,7 +209,10 @@ class GroupConv2d(_GroupKernel):
             group_bandwidth = max(1, self.group.N // 4)
         if group_bandwidth is not None:
             _check_int("group_bandwidth", group_bandwidth, low=0)
-        modes = _group_modes(self.group, group_bandwidth)  # [n, nf]
+        if group_coordinates not in ("fourier", "group"):
+            raise ValueError(f"group_coordinates must be 'fourier' or 'group', got {group_coordinates!r}")
+        self.group_coordinates = group_coordinates
+        modes = _group_modes(self.group, group_bandwidth, group_coordinates)  # [n, nf]
         if unit_columns:
             modes = modes / modes.norm(dim=0, keepdim=True)
         modes = modes.to(torch.get_default_dtype())
@@ -255,17 +267,28 @@ def _unit_columns(layer: _GroupKernel, unit_columns: object) -> float:
     return root
 
 
-def _group_modes(group: PlanarGroup, bandwidth: int | None) -> torch.Tensor:
-    """``[|G|, nf]``: Fourier modes of the rotation index up to ``bandwidth`` on each reflection coset
-    (the identity when ``bandwidth`` is ``None`` or reaches ``N // 2``)."""
+def _group_modes(group: PlanarGroup, bandwidth: int | None, coordinates: str = "fourier") -> torch.Tensor:
+    """``[|G|, nf]``: the coordinates of the kernel along the group axis.
+
+    ``coordinates="fourier"``: orthonormal real Fourier modes ``1, cos(2π f k / N), sin(2π f k / N)`` of the
+    rotation index ``k`` up to ``bandwidth`` (all ``f <= N // 2``, without the vanishing Nyquist sine, when
+    ``bandwidth`` is ``None`` or reaches ``N // 2``), on each reflection coset. ``coordinates="group"``: one
+    coordinate per relative group element (the identity) when unconstrained, and the unnormalised modes when
+    band-limited (the parametrisation before the Fourier one was made the default)."""
     n = group.order
-    if bandwidth is None or 2 * bandwidth + 1 >= group.N:
+    full = bandwidth is None or 2 * bandwidth + 1 >= group.N
+    if coordinates == "group" and full:
         return torch.eye(n, dtype=torch.float64)
+    top = group.N // 2 if full else bandwidth
     k = torch.arange(group.N, dtype=torch.float64)
     cols = [torch.ones(group.N, dtype=torch.float64)]
-    for f in range(1, bandwidth + 1):
-        cols += [torch.cos(2 * math.pi * f * k / group.N), torch.sin(2 * math.pi * f * k / group.N)]
+    for f in range(1, top + 1):
+        cols.append(torch.cos(2 * math.pi * f * k / group.N))
+        if 2 * f != group.N:
+            cols.append(torch.sin(2 * math.pi * f * k / group.N))
     block = torch.stack(cols, 1)
+    if coordinates == "fourier":
+        block = block / block.norm(dim=0, keepdim=True)
     return torch.block_diag(block, block) if group.flips else block
 
 
@@ -409,6 +432,8 @@ class GCNN(nn.Module):
     unit_columns : bool
         Normalise every convolution's basis so that each weight's expanded filter has unit norm (see
         :class:`GroupConv2d`).
+    group_coordinates : {"fourier", "group"}
+        Coordinates of the group convolutions' kernels along the group axis (see :class:`GroupConv2d`).
 
     Examples
     --------
@@ -431,6 +456,7 @@ class GCNN(nn.Module):
         basis: str = "smooth",
         group_bandwidth: int | str | None = "auto",
         unit_columns: bool = False,
+        group_coordinates: str = "fourier",
     ) -> None:
         super().__init__()
         if (
@@ -459,6 +485,7 @@ class GCNN(nn.Module):
                         basis=basis,
                         group_bandwidth=group_bandwidth,
                         unit_columns=unit_columns,
+                        group_coordinates=group_coordinates,
                     )
                 )
         self.features = nn.Sequential(*layers)
