@@ -15,6 +15,11 @@ warm), and the equivariance error to the exact group elements (float32, ``check_
     uv run --frozen python tools/bench/equivariant.py --json docs/bench/equivariant.json
     uv run --frozen python tools/bench/equivariant.py --models --matched --json docs/bench/equivariant.json --update
     uv run --frozen python tools/bench/equivariant.py --quick
+    uv run --frozen python tools/bench/equivariant.py --models --gap-study --json docs/bench/equivariant.json --update
+
+``--gap-study``: the controlled native-vs-escnn study (``GAP_STUDY``, over ``--seeds``): the initial scale of the
+native default, and native C8 with escnn's kernel space started from escnn's exact initial network in three
+coordinate systems along the group axis (per element, unit-norm, orthonormal Fourier).
 """
 
 from __future__ import annotations
