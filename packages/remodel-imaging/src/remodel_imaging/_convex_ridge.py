@@ -110,7 +110,15 @@ class ConvexRidgeDenoiser(nn.Module):
         return 1.0 / (1.0 + self.smoothness())
 
     def grad_regulariser(self, x: torch.Tensor, W: torch.Tensor | None = None) -> torch.Tensor:
-        """``μ ∇R(x) = W^T ψ'(W x)`` for images ``(batch, 1, H, W)``."""
+        """``μ ∇R(x) = W^T ψ'(W x)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Images ``(batch, 1, H, W)``.
+        W : torch.Tensor, optional
+            The filters (default :meth:`filters`; pass them to reuse one normalisation over several steps).
+        """
         W = self.filters() if W is None else W
         w, theta = self._profile()
         z = circular_conv2d(x, W)
