@@ -112,7 +112,15 @@ class FixedOperator(nn.Module):
 
 
 def _imaging() -> dict[str, Callable[[], tuple[nn.Module, tuple]]]:
-    from remodel_imaging import AveragedDenoiser, DnCNN, GaussianBlur, LipschitzDenoiser, SLLConv2d, SpectralConv2d
+    from remodel_imaging import (
+        AveragedDenoiser,
+        ConvexRidgeDenoiser,
+        DnCNN,
+        GaussianBlur,
+        LipschitzDenoiser,
+        SLLConv2d,
+        SpectralConv2d,
+    )
     from remodel_imaging._unrolled import LearnedPrimalDual, UnrolledPGD  # the networks of the Unrolled algorithm
 
     img = _randn(2, 1, 8, 8)
@@ -123,6 +131,7 @@ def _imaging() -> dict[str, Callable[[], tuple[nn.Module, tuple]]]:
         "SLLConv2d": lambda: (SLLConv2d(1, 4).double(), (img,)),
         "LipschitzDenoiser": lambda: (LipschitzDenoiser(channels=2, hidden=4, depth=2).double(), (img,)),
         "AveragedDenoiser": lambda: (AveragedDenoiser(DnCNN(depth=2, features=4)).double(), (img,)),
+        "ConvexRidgeDenoiser": lambda: (ConvexRidgeDenoiser(channels=2, kernel_size=3, steps=2).double(), (img,)),
         "UnrolledPGD": lambda: (FixedOperator(UnrolledPGD(iters=2, features=4, depth=2).double(), blur), (img,)),
         "LearnedPrimalDual": lambda: (
             FixedOperator(LearnedPrimalDual(iters=2, features=4).double(), blur),
@@ -219,6 +228,8 @@ NO_EXPORT = {
     # remodel_core.integrate validates the time grid as Python floats (``float(t_i)``): under export the grid is a
     # traced tensor, and a Python float of it is a data-dependent guard that export refuses
     "equivariant.NeuralODE": "the integrator reads the time grid as Python numbers",
+    # the step 1 / (1 + L) is a certified bound computed from the learned filters as a Python number
+    "imaging.ConvexRidgeDenoiser": "the step size is read from the filters as a Python number",
 }
 
 
