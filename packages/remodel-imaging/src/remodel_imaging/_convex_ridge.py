@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from ._checks import as_image_batch, check_positive_ints
 from ._lipschitz import _symbol, circular_conv2d, circular_conv2d_adjoint, conv_norm_bound
 
 __all__ = ["ConvexRidgeDenoiser"]
@@ -64,9 +65,7 @@ class ConvexRidgeDenoiser(nn.Module):
         strength: float = 1.0,
     ) -> None:
         super().__init__()
-        for name, v in (("channels", channels), ("kernel_size", kernel_size), ("steps", steps)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(channels=channels, kernel_size=kernel_size, steps=steps)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         thresholds = tuple(thresholds)
@@ -129,11 +128,7 @@ class ConvexRidgeDenoiser(nn.Module):
         return circular_conv2d_adjoint(g, W)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        squeeze = y.dim() == 2
-        if squeeze:
-            y = y[None, None]
-        if y.dim() != 4 or y.shape[1] != 1:
-            raise ValueError(f"y must have shape (H, W) or (batch, 1, H, W), got {list(y.shape)}")
+        y, squeeze = as_image_batch(y, "y")
         W = self.filters()
         tau = self.step_size()
         x = y

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ._checks import check_positive_ints
+
 #: Images of ``skimage.data`` that ship inside the wheel (no download), usable for training.
 TRAINING_IMAGES: tuple[str, ...] = (
     "brick",
@@ -157,9 +159,7 @@ def random_patches(
     >>> random_patches(4, 8, images=("coins",), scale=32).shape
     torch.Size([4, 1, 8, 8])
     """
-    for name, v in (("n", n), ("size", size), ("scale", scale)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    check_positive_ints(n=n, size=size, scale=scale)
     if size > scale:
         raise ValueError(f"size must be <= scale, got size={size}, scale={scale}")
     images = tuple(images)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ._checks import as_image_batch
+
 if TYPE_CHECKING:
     from remodel_core import Solution, TrainingProblem
 
@@ -48,11 +50,7 @@ class DnCNN(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        squeeze = x.dim() == 2
-        if squeeze:
-            x = x[None, None]
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(f"x must have shape (H, W) or (batch, 1, H, W), got {list(x.shape)}")
+        x, squeeze = as_image_batch(x, "x")
         out = x - self.body(x)
         return out[0, 0] if squeeze else out
 

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._checks import as_image_batch, check_positive_ints
+
 __all__ = [
     "AveragedDenoiser",
     "LipschitzDenoiser",
@@ -212,14 +214,9 @@ class SpectralConv2d(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        for name, v in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("kernel_size", kernel_size),
-            ("power_iters", power_iters),
-        ):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(
+            in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size, power_iters=power_iters
+        )
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
@@ -305,9 +302,7 @@ class SLLConv2d(nn.Module):
         self, channels: int, hidden: int, kernel_size: int = 3, *, activation: str = "relu", relaxed: bool = False
     ) -> None:
         super().__init__()
-        for name, v in (("channels", channels), ("hidden", hidden), ("kernel_size", kernel_size)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(channels=channels, hidden=hidden, kernel_size=kernel_size)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         if activation not in ("relu", "clip"):
@@ -510,9 +505,7 @@ class LipschitzDenoiser(nn.Module):
         relaxed: bool = False,
     ) -> None:
         super().__init__()
-        for name, v in (("channels", channels), ("hidden", hidden), ("depth", depth)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(channels=channels, hidden=hidden, depth=depth)
         self.net = nn.Sequential(
             _Embed(channels),
             *[SLLConv2d(channels, hidden, kernel_size, activation=activation, relaxed=relaxed) for _ in range(depth)],
@@ -521,11 +514,7 @@ class LipschitzDenoiser(nn.Module):
         self.clamp = clamp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        squeeze = x.dim() == 2
-        if squeeze:
-            x = x[None, None]
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError(f"x must have shape (H, W) or (batch, 1, H, W), got {list(x.shape)}")
+        x, squeeze = as_image_batch(x, "x")
         out = self.net(x)
         if self.clamp:
             out = out.clamp(0.0, 1.0)

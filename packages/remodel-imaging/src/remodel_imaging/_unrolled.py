@@ -11,6 +11,7 @@ import torch
 from remodel_core import Algorithm, ReturnCode, Solution, SolveContext, TrainingProblem, solve
 from torch import nn
 
+from ._checks import check_positive_ints
 from ._metrics import psnr
 from ._operator import LinearOperator
 from ._problem import InverseProblem
@@ -41,9 +42,7 @@ class UnrolledPGD(nn.Module):
 
     def __init__(self, *, iters: int = 5, features: int = 16, depth: int = 3) -> None:
         super().__init__()
-        for name, v in (("iters", iters), ("features", features), ("depth", depth)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(iters=iters, features=features, depth=depth)
         if depth < 2:
             raise ValueError(f"depth must be >= 2, got {depth}")
 
@@ -92,9 +91,7 @@ class LearnedPrimalDual(nn.Module):
 
     def __init__(self, *, iters: int = 5, features: int = 16, n_memory: int = 2) -> None:
         super().__init__()
-        for name, v in (("iters", iters), ("features", features), ("n_memory", n_memory)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(iters=iters, features=features, n_memory=n_memory)
 
         def block(cin: int, cout: int) -> nn.Sequential:
             return nn.Sequential(

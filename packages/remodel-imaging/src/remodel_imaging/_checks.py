@@ -1,0 +1,50 @@
+"""Argument and image-shape checks shared by the denoisers, layers and unrolled networks of this package."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_positive_ints(**values: int) -> None:
+    """Raise ``ValueError`` naming the first argument that is not a positive ``int`` (``bool`` refused).
+
+    Parameters
+    ----------
+    **values : int
+        The arguments to check, by name.
+
+    Examples
+    --------
+    >>> check_positive_ints(channels=4, depth=2)
+    >>> check_positive_ints(channels=4, depth=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: depth must be a positive integer, got 0
+    """
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
+def as_image_batch(x: torch.Tensor, name: str) -> tuple[torch.Tensor, bool]:
+    """``x`` of shape ``(H, W)`` or ``(batch, 1, H, W)`` as a 4-D batch, and whether it was a single image.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        One grey image or a batch of them.
+    name : str
+        The argument's name, used in the error message.
+
+    Examples
+    --------
+    >>> batch, single = as_image_batch(torch.zeros(5, 6), "x")
+    >>> tuple(batch.shape), single
+    ((1, 1, 5, 6), True)
+    """
+    single = x.dim() == 2
+    if single:
+        x = x[None, None]
+    if x.dim() != 4 or x.shape[1] != 1:
+        raise ValueError(f"{name} must have shape (H, W) or (batch, 1, H, W), got {list(x.shape)}")
+    return x, single
