@@ -27,9 +27,15 @@ from ._schwarz import SPQNOptimizer
 
 __all__ = ["Auto", "AutoOptimizer", "dense_block_size", "gemm_rate", "matvec_rate"]
 
-#: floating-point operations of one dense quasi-Newton iteration per stored matrix entry: the rank-2 update
-#: (``addmm``, 4 flops per entry) and the direction ``H g`` (2 flops per entry)
-FLOPS_PER_ENTRY = 6.0
+#: floating-point operations of one dense quasi-Newton iteration per stored matrix entry, counted at the
+#: matrix-vector rate: one product ``H g`` (2 flops per entry; :class:`~remodel_core.optim.DenseInverseHessian`
+#: forms ``Hy`` from
+#: it) and the flush of 8 pending rank-2 corrections every 8 iterations (measured 2.3 products at 7.9k, 0.3 per
+#: iteration)
+FLOPS_PER_ENTRY = 2.6
+#: size of the matrix whose matrix-vector rate is measured: larger than the caches of a CPU core, as the
+#: dense inverse Hessians Auto weighs are (the rate of a 2,048 matrix was 1.8x that of a 6,000 one here)
+RATE_SIZE = 4096
 #: Gauss–Newton trials (the first after the warm-up, the others each at twice the CPU time of the previous)
 MAX_GN_TRIALS = 3
 
@@ -95,11 +101,12 @@ def _rate(product: Callable[[torch.Tensor], Any], flops: float, n: int, repeats:
     return flops / max(best, 1e-9)
 
 
-def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1024.0, dense_cost: float = 0.25) -> int:
+def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1024.0, dense_cost: float = 1.0) -> int:
     """The largest block size ``m`` for dense curvature on ``n`` parameters (``n / m`` blocks of ``m``).
 
-    Dense blocks of size ``m`` hold ``n m`` float64 numbers and cost about ``6 n m`` flops per iteration.
-    ``m`` is the largest size with ``8 n m`` bytes within ``memory_mb`` and ``6 n m / rate`` seconds within
+    Dense blocks of size ``m`` hold ``n m`` float64 numbers and cost about ``2.6 n m`` flops per iteration
+    (:data:`FLOPS_PER_ENTRY`). ``m`` is the largest size with ``8 n m`` bytes within ``memory_mb`` and
+    ``2.6 n m / rate`` seconds within
     ``dense_cost`` evaluations (``eval_s`` seconds each), at most ``n`` (one dense matrix).
 
     Parameters
@@ -121,7 +128,7 @@ def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1
 
     >>> dense_block_size(3441, eval_s=0.1, rate=8e9)
     3441
-    >>> dense_block_size(40_000, eval_s=0.5, rate=8e9)
+    >>> dense_block_size(40_000, eval_s=0.5, rate=3e9)
     3200
     """
     by_memory = memory_mb * 1e6 / (8.0 * n)
@@ -197,7 +204,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         model: nn.Module,
         *,
         memory_mb: float = 1024.0,
-        dense_cost: float = 0.25,
+        dense_cost: float = 1.0,
         min_block: int = 256,
         warmup_decrease: float = 1e-2,
         warmup_s: float = 0.0,
@@ -271,7 +278,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         group = self.param_groups[0]
         n = self.plan["n"]
         eval_s = statistics.median(self.eval_times) if self.eval_times else 0.0
-        rate = matvec_rate()
+        rate = matvec_rate(RATE_SIZE)
         m = dense_block_size(n, eval_s, rate, memory_mb=group["memory_mb"], dense_cost=group["dense_cost"])
         kind = "dense" if m >= n else "block" if group["blocks"] and m >= group["min_block"] else "lbfgs"
         self.plan.update(eval_s=eval_s, matvec_rate=rate, max_dense=m, kind=kind)
@@ -477,10 +484,13 @@ class Auto(OptimizerAlgorithm):
     memory_mb : float
         Memory budget of the dense curvature (MB, default 1024).
     dense_cost : float
-        Largest dense-curvature work per iteration, in loss-and-gradient evaluations (default 0.25, between
-        the two measured cases, with the fastest-call matrix-vector rate: one dense SSBroyden matrix at about
-        0.14 of an evaluation won, 56x below L-BFGS's error on the 3.4k-parameter Burgers ResNet; at about 0.5
-        it lost, 2.9x above, on the 7.9k-parameter Poisson MLP of issue 10; docs/BENCHMARKS.md).
+        Largest dense-curvature work per iteration, in loss-and-gradient evaluations (default 1: the dense
+        matrix may at most double the cost of an iteration; its trial against L-BFGS decides whether it stays).
+        Measured in ``tools/bench/pinn_suite.py`` with the one-product update of
+        :class:`~remodel_core.optim.DenseInverseHessian`: on the 3.4k Burgers ResNet (about 0.1 of an
+        evaluation) and on the 7.9k Poisson MLP (about 0.5) one dense SSBroyden matrix ends far below L-BFGS
+        (docs/BENCHMARKS.md). Earlier, with an update that read the matrix four times per iteration (about 2
+        evaluations at 7.9k), it lost there.
     min_block : int
         Smallest dense block worth keeping (with ``blocks=True``; default 256).
     warmup_decrease, warmup_s, warmup_max_s : float
@@ -520,7 +530,7 @@ class Auto(OptimizerAlgorithm):
     """
 
     memory_mb: float = 1024.0
-    dense_cost: float = 0.25
+    dense_cost: float = 1.0
     min_block: int = 256
     warmup_decrease: float = 1e-2
     warmup_s: float = 0.0

@@ -94,7 +94,17 @@ class DenseInverseHessian:
     ``d = -H g`` (``s'Bs = -alpha s'g``) or when no update has been made (``B = I``); a pair that is neither
     (e.g. the secant pair of a whole Schwarz iteration) gets the plain BFGS update. Pairs with
     ``s'y <= curvature_eps ||s|| ||y||`` are skipped; an update that is not finite is skipped too. The
-    update is one fused rank-2 correction on ``span{s, Hy}``: O(n^2) work and n^2 float64 numbers.
+    update is one rank-2 correction on ``span{s, Hy}``; n^2 float64 numbers.
+
+    **One pass over the matrix per iteration.** ``H`` is held as ``a B + V N V'``: the stored matrix ``B``, a
+    scale ``a`` and the pending rank-2 corrections ``V N V'`` (at most ``flush_every`` pairs), added into ``B``
+    by one rank-``2 flush_every`` product (:meth:`flush`). When the pair continues the last direction
+    (``s = alpha d``, ``d = -H g``) the product ``H g+`` of the new gradient ``g+ = g + y`` is formed once and
+    gives both ``Hy = H g+ - H g`` (``H g = -d`` is known) and, after the update, the next direction
+    ``H+ g+ = H g+ / tau + V N V' g+`` without another product: one read of the ``n x n`` matrix per
+    quasi-Newton iteration instead of four (two products, the read and the write of the update). When
+    ``y`` is small against ``g`` (cancellation in ``H g+ - H g``), or the pair does not continue the last
+    direction, ``Hy`` is a product of its own.
 
     Parameters
     ----------
@@ -102,6 +112,8 @@ class DenseInverseHessian:
         The update formula.
     curvature_eps : float, default 1e-10
         Pairs with ``s'y <= curvature_eps ||s|| ||y||`` are skipped (``>= 0``).
+    flush_every : int, default 8
+        Pending pairs before they are added into the stored matrix (1: every update at once).
 
     Examples
     --------
@@ -114,36 +126,85 @@ class DenseInverseHessian:
     True
     """
 
-    def __init__(self, update: str = "ssbroyden", *, curvature_eps: float = 1e-10) -> None:
+    def __init__(self, update: str = "ssbroyden", *, curvature_eps: float = 1e-10, flush_every: int = 8) -> None:
         if update not in UPDATES:
             raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
         check_positive("curvature_eps", curvature_eps, allow_zero=True)
-        self.update, self.curvature_eps = update, float(curvature_eps)
-        self.H: torch.Tensor | None = None
+        check_positive("flush_every", flush_every, integer=True)
+        self.update, self.curvature_eps, self.flush_every = update, float(curvature_eps), int(flush_every)
         self.updates = 0
         self.skipped = 0
-        self._last: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.reset()
 
     def __len__(self) -> int:
         return self.updates
 
     def reset(self) -> None:
         """Back to the identity (a restart)."""
-        self.H, self.updates, self._last = None, 0, None
+        self._B: torch.Tensor | None = None  # None: the identity
+        self._a = 1.0
+        self._V: torch.Tensor | None = None
+        self._N: torch.Tensor | None = None
+        self._n: int | None = None
+        self.updates, self._last = 0, None
+        self._next: tuple[torch.Tensor, torch.Tensor] | None = None  # (g+, H g+) after the last update
+
+    @property
+    def H(self) -> torch.Tensor | None:
+        """The matrix itself (pending corrections added in first); None before the first update."""
+        if self._n is None:
+            return None
+        self.flush()
+        return self._B
+
+    @H.setter
+    def H(self, value: torch.Tensor | None) -> None:
+        updates = self.updates
+        self.reset()
+        if value is not None:
+            self._B, self._n, self.updates = value, int(value.shape[0]), updates
+
+    def flush(self) -> None:
+        """Add the pending corrections into the stored matrix: ``B = a B + V N V'``, one pass over it."""
+        if self._n is None or (self._V is None and self._B is not None and self._a == 1.0):
+            return
+        if self._B is None:
+            self._B = torch.eye(self._n, dtype=torch.float64)
+        if self._V is None:
+            self._B.mul_(self._a)
+        else:
+            assert self._N is not None
+            self._B.addmm_(self._V, self._N @ self._V.T, beta=self._a)
+        self._a, self._V, self._N = 1.0, None, None
+
+    def _product(self, v: torch.Tensor) -> torch.Tensor:
+        """``H v`` from the stored matrix and the pending corrections."""
+        out = v * self._a if self._B is None else torch.mv(self._B, v).mul_(self._a)
+        if self._V is not None:
+            assert self._N is not None
+            out += self._V @ (self._N @ (self._V.T @ v))
+        return out
 
     def apply(self, g: torch.Tensor) -> torch.Tensor:
         """``H g`` (``g`` itself before the first update)."""
         g = g.detach().reshape(-1).to(torch.float64)
-        return g.clone() if self.H is None else self.H @ g
+        if self._n is None:
+            return g.clone()
+        if self._next is not None:
+            g_next, Hg = self._next
+            if g_next.shape == g.shape and float((g - g_next).norm()) <= 1e-12 * float(g.norm()):
+                return Hg.clone()  # formed with the last update (g differs from g+ by rounding only)
+        return self._product(g)
 
     def direction(self, g: torch.Tensor) -> torch.Tensor:
         """The quasi-Newton direction ``-H g``; remembered so that the next pair's ``s'Bs`` is exact."""
         d = self.apply(g).neg_()
+        self._next = None
         self._last = (g.detach().reshape(-1).to(torch.float64).clone(), d.clone())
         return d
 
     def _sBs(self, s: torch.Tensor) -> float | None:
-        if self.H is None:
+        if self._n is None:
             return float(s.dot(s))
         if self._last is None:
             return None
@@ -176,18 +237,25 @@ class DenseInverseHessian:
         y = y.detach().reshape(-1).to(torch.float64)
         if s.shape != y.shape:
             raise ValueError(f"s and y must have the same size, got {s.numel()} and {y.numel()}")
-        if self.H is not None and self.H.shape[0] != s.numel():
-            raise ValueError(f"s has {s.numel()} entries, the inverse Hessian is {self.H.shape[0]}x{self.H.shape[0]}")
+        if self._n is not None and self._n != s.numel():
+            raise ValueError(f"s has {s.numel()} entries, the inverse Hessian is {self._n}x{self._n}")
         sy, ns, ny = float(s.dot(y)), float(s.norm()), float(y.norm())
         sBs = self._sBs(s)
-        self._last = None
+        last, self._last, self._next = self._last, None, None
         if not all(map(math.isfinite, (sy, ns, ny))) or ny == 0.0 or sy <= self.curvature_eps * ns * ny:
             self.skipped += 1
             return False
-        first = self.H is None
+        first = self._n is None
         n, rho = s.numel(), 1.0 / sy
-        H = torch.eye(n, dtype=torch.float64) * (sy / ny**2 if self.update == "bfgs" else 1.0) if first else self.H
-        Hy = H @ y
+        if first:
+            self._n, self._a = n, (sy / ny**2 if self.update == "bfgs" else 1.0)
+        g_next = Hg_next = None
+        if not first and last is not None and sBs is not None and ny >= 1e-2 * float(last[0].norm()):
+            g_next = last[0] + y  # the new gradient: one product gives H g+ and Hy = H g+ - H g = H g+ + d
+            Hg_next = self._product(g_next)
+            Hy = Hg_next + last[1]
+        else:
+            Hy = self._product(y)
         yHy = float(y.dot(Hy))
         if not (math.isfinite(yHy) and yHy > 0):  # H has lost positive definiteness in rounding
             self.skipped += 1
@@ -209,29 +277,66 @@ class DenseInverseHessian:
             self.skipped += 1
             return False
         U = torch.stack([s, Hy], dim=1)
-        W = torch.stack([m_ss * s + m_sh * Hy, m_sh * s + m_hh * Hy], dim=0)
-        if not bool(torch.isfinite(W).all()):
+        M = torch.tensor([[m_ss, m_sh], [m_sh, m_hh]], dtype=torch.float64)
+        if not bool(torch.isfinite(U).all()):
             self.skipped += 1
             return False
-        self.H = H.addmm_(U, W, beta=1.0 / tau)  # in place: one pass over the n x n matrix
+        # H+ = H / tau + U M U': scale the stored part and the pending corrections, append the new one
+        self._a /= tau
+        if self._V is None:
+            self._V, self._N = U, M
+        else:
+            assert self._N is not None
+            self._V = torch.cat([self._V, U], 1)
+            self._N = torch.block_diag(self._N / tau, M)
+        if g_next is not None and Hg_next is not None:
+            self._next = (g_next, Hg_next / tau + U @ (M @ (U.T @ g_next)))
+        if self._V.shape[1] >= 2 * self.flush_every:
+            self.flush()
         self.updates += 1
         return True
 
     # persistence -------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Tensors and plain Python values only (loadable with ``weights_only=True``)."""
-        H = self.H if self.H is not None else torch.zeros(0, 0, dtype=torch.float64)
-        return {"H": H, "update": self.update, "updates": self.updates, "skipped": self.skipped,
-                "curvature_eps": self.curvature_eps}
+        """Tensors and plain Python values only (loadable with ``weights_only=True``); the pending corrections
+        and the remembered products are kept as they are, so that a resumed run repeats the same arithmetic."""
+        empty = torch.zeros(0, 0, dtype=torch.float64)
+        last = self._last or (empty, empty)
+        nxt = self._next or (empty, empty)
+        return {
+            "H": empty if self._B is None else self._B,
+            "n": self._n,
+            "a": self._a,
+            "V": empty if self._V is None else self._V,
+            "N": empty if self._N is None else self._N,
+            "last": list(last),
+            "next": list(nxt),
+            "update": self.update,
+            "updates": self.updates,
+            "skipped": self.skipped,
+            "curvature_eps": self.curvature_eps,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("update") != self.update:
             raise ValueError(f"state holds a {state.get('update')!r} inverse Hessian, this is {self.update!r}")
-        H = state["H"]
-        self.H = None if H.numel() == 0 else H.to(torch.float64).clone()
+        self.reset()
+
+        def tensor(v: torch.Tensor) -> torch.Tensor | None:
+            return None if v.numel() == 0 else v.to(torch.float64).clone()
+
+        self._B = tensor(state["H"])
+        self._n = state.get("n", None if self._B is None else int(self._B.shape[0]))
+        self._a = float(state.get("a", 1.0))
+        empty = torch.zeros(0, 0, dtype=torch.float64)
+        self._V, self._N = tensor(state.get("V", empty)), tensor(state.get("N", empty))
+        last, nxt = state.get("last", [empty, empty]), state.get("next", [empty, empty])
+        if last[0].numel():
+            self._last = (last[0].clone(), last[1].clone())
+        if nxt[0].numel():
+            self._next = (nxt[0].clone(), nxt[1].clone())
         self.updates, self.skipped = int(state["updates"]), int(state.get("skipped", 0))
         self.curvature_eps = float(state["curvature_eps"])
-        self._last = None
 
 
 class SSBroydenOptimizer(RobustLBFGSOptimizer):
