@@ -57,7 +57,7 @@ ROWS: dict[str, tuple[str, dict[str, Any], tuple[str, int, int], int, str]] = {
 }
 QUICK_ROWS = ("burgers_resnet8x20", "poisson2d_mlp4x50")
 METHODS = ("lbfgs", "adam", "auto")
-OPTIONAL = ("aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi")
+OPTIONAL = ("aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi", "mgopt_width", "mgopt_width_lbfgs")
 
 
 def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
@@ -72,7 +72,7 @@ def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
 
 
 def algorithm(name: str) -> Any:
-    from remodel_core.optim import ASPQN, LBFGS, Adam, Auto, GaussNewton, RobustLBFGS, SSBroyden
+    from remodel_core.optim import ASPQN, LBFGS, MGOPT, Adam, Auto, GaussNewton, RobustLBFGS, SSBroyden
 
     if name == "lbfgs":
         return LBFGS(history_size=50, line_search_fn="strong_wolfe")
@@ -92,6 +92,10 @@ def algorithm(name: str) -> Any:
         return GaussNewton(solver="cg")
     if name == "gn_cg_jacobi":  # the same CG without the subdomain blocks (diagonal blocks of one parameter)
         return GaussNewton(solver="cg", max_dense=1)
+    if name == "mgopt_width":  # MG/OPT on hidden widths /1, /2, /4: L-BFGS fine level, dense SSBroyden coarse levels
+        return MGOPT(levels=3, coarsen="width", history_size=50, coarse_hessian="ssbroyden")
+    if name == "mgopt_width_lbfgs":  # the same hierarchy, L-BFGS on every level (no dense coarse curvature)
+        return MGOPT(levels=3, coarsen="width", history_size=50)
     raise SystemExit(f"unknown method {name!r}")
 
 

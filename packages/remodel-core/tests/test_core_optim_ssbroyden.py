@@ -200,3 +200,55 @@ def test_rejects_bad_configuration():
         H.push(torch.ones(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64))
     with pytest.raises(ValueError, match="same size"):
         H.push(torch.ones(2, dtype=torch.float64), torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_one_product_per_iteration_and_the_same_matrix(update, monkeypatch):
+    """The lazily held ``a B + V N V'`` with the fused ``Hy = H g+ - H g`` gives the directions and, after its
+    flushes, the matrix of the paper's update formula, with one matrix product per quasi-Newton iteration."""
+    n, iters = 12, 20
+    A = _spd(n, 5)
+    H = DenseInverseHessian(update, flush_every=8)
+    products = []
+    plain = DenseInverseHessian._product
+    # products with an approximation that exists (the first pair's product with the identity is free)
+    monkeypatch.setattr(H, "_product", lambda v: products.append(H._V is not None or H._B is not None) or plain(H, v))
+    R = None  # the explicit reference matrix
+    x = torch.linspace(-1, 1, n, dtype=torch.float64)
+    g = A @ x
+    for _k in range(iters):
+        d = H.direction(g)
+        assert torch.allclose(d, -(g if R is None else R @ g), rtol=1e-9, atol=1e-12)
+        s = 0.5 * d
+        y = A @ s
+        first = R is None
+        H0 = torch.eye(n, dtype=torch.float64) * (float(s @ y) / float(y @ y) if update == "bfgs" else 1.0) \
+            if first else R
+        assert H.push(s, y)
+        rho = 1 / float(s @ y)
+        Hy = H0 @ y
+        yHy = float(y @ Hy)
+        b = rho * (float(s @ s) if first else float(s @ torch.linalg.solve(H0, s)))
+        theta, tau = (0.0, 1.0) if update == "bfgs" else _paper_theta_tau(update, n, rho * yHy, b, first)
+        phi = (1 - theta) / (1 + (b * rho * yHy - 1) * theta)
+        v = rho * s - Hy / yHy
+        R = (H0 - torch.outer(Hy, Hy) / yHy + phi * yHy * torch.outer(v, v)) / tau + rho * torch.outer(s, s)
+        x, g = x + s, g + y
+    assert sum(products) <= iters  # one product per iteration
+    assert H._V is not None  # corrections still pending at the end
+    assert torch.allclose(H.H, R, rtol=1e-8, atol=1e-11)
+
+
+def test_lazy_state_resumes_bit_for_bit():
+    A = _spd(6, 7)
+    a, b = DenseInverseHessian("ssbroyden", flush_every=3), None
+    g = A @ torch.ones(6, dtype=torch.float64)
+    for k in range(8):
+        if k == 4:
+            b = DenseInverseHessian("ssbroyden", flush_every=3)
+            b.load_state_dict(a.state_dict())
+        for m in (a, b) if b is not None else (a,):
+            d = m.direction(g)
+            m.push(0.5 * d, A @ (0.5 * d))
+        g = g + A @ (0.5 * d)
+    assert b is not None and torch.equal(a.direction(g), b.direction(g))
