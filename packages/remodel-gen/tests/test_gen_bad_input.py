@@ -65,6 +65,11 @@ def run(alg, prob=PROB, **kw):
         ({"reflow": -1}, "reflow"),
         ({"reflow_pairs": 0}, "reflow_pairs"),
         ({"reflow_steps": 0}, "reflow_steps"),
+        ({"reflow_iters": 0}, "reflow_iters"),
+        ({"reflow_method": "rk45"}, "reflow_method"),
+        ({"reflow_tol": 0.0}, "reflow_tol"),
+        ({"reflow_tol": -1e-5}, "reflow_tol"),
+        ({"reflow_optimizer": Adam(lr=-1.0)}, "lr"),
         ({"p_uncond": 1.0}, "p_uncond"),
         ({"p_uncond": -0.1}, "p_uncond"),
         ({"eval_samples": 1}, "eval_samples"),
@@ -88,12 +93,19 @@ def test_flow_matching_rejects_bad_options(kw, match):
         ({"network": "mlp"}, "network"),
         ({"network": lambda t, x: x}, "network"),
         ({"optimizer": torch.optim.Adam}, "optimizer"),
+        ({"reflow_optimizer": torch.optim.Adam}, "reflow_optimizer"),
+        ({"reflow_iters": 2.0}, "reflow_iters"),
         ({"sigma": "0.1"}, "sigma"),
     ],
 )
 def test_flow_matching_rejects_bad_option_types(kw, match):
     with pytest.raises(TypeError, match=match):
         run(FlowMatching(**kw))
+
+
+def test_flow_matching_refuses_reflow_iters_beyond_maxiters():
+    with pytest.raises(ValueError, match="reflow_iters"):
+        solve(PROB, FlowMatching(reflow=1, reflow_iters=50, n_train=100, eval_samples=0), maxiters=40)
 
 
 def test_flow_matching_with_reflow_refuses_a_checkpoint(tmp_path):

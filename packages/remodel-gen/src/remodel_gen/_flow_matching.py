@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ from ._paths import Path, make_path
 from ._problem import GenerativeProblem
 
 COUPLINGS = ("independent", "ot", "sinkhorn")
+REFLOW_METHODS = ("dopri5", "rk4", "heun", "euler")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -48,9 +50,15 @@ class FlowMatching(Algorithm):
     - Schrödinger-bridge CFM: ``path="brownian_bridge", sigma=s, coupling="sinkhorn"`` (entropic OT of
       regularisation ``2 s^2``, :func:`sinkhorn_plan`, with the Brownian-bridge path noise);
     - rectified flow (Liu, Gong & Liu, "Flow straight and fast", ICLR 2023): ``reflow=k`` retrains ``k``
-      times on the pairs ``(x0, ODE(x0))`` of the previous model (initialised from it), which straightens the
-      paths so that few Euler steps suffice. The iteration budget ``maxiters`` (and ``maxtime``) is split
-      equally between the ``k + 1`` stages, so every method gets the same number of gradient steps.
+      times on the pairs ``(x0, ODE(x0))`` of the previous model (the "k-rectified flow", initialised from
+      it), which straightens the paths so that few Euler steps suffice. The pairs come from an accurate ODE
+      solve of the previous flow (adaptive Dormand–Prince by default, ``reflow_method``) started at fresh
+      source draws: by default one new pair for every sample the stage trains on (``reflow_pairs``), so
+      the reflow regresses the previous flow's map, not a small fixed set of its samples. Any ``coupling``
+      may be the first stage (reflow on top of OT-CFM is rectified flow with the OT coupling as its
+      initial one). The iteration budget ``maxiters`` (and ``maxtime``) is the total over the ``k + 1``
+      stages: split equally by default, or ``reflow_iters`` per reflow stage and the rest to the first,
+      so a rectified flow gets the same number of gradient steps as any other method.
     - class-conditional generation with classifier-free guidance (Ho & Salimans 2021): labelled data; the
       label is replaced by "no class" with probability ``p_uncond`` during training.
 
@@ -78,9 +86,22 @@ class FlowMatching(Algorithm):
     reflow : int
         Number of reflow stages (rectified flow); 0 for plain flow matching.
     reflow_pairs : int, optional
-        Number of ``(x0, ODE(x0))`` pairs per reflow (default ``n_train``).
+        Number of ``(x0, ODE(x0))`` pairs per reflow. Default: ``batch_size`` times the stage's iterations
+        (a fresh pair for every training sample), at least the pool size ``n_train`` and at most
+        ``2**22 / prod(shape)`` (memory).
+    reflow_method : str
+        Integrator of the ODE solves that generate the pairs: ``"dopri5"`` (adaptive, tolerance
+        ``reflow_tol``), ``"rk4"``, ``"heun"`` or ``"euler"`` (``reflow_steps`` fixed steps).
     reflow_steps : int
-        RK4 steps of the ODE solves that generate the pairs.
+        Steps of a fixed-step ``reflow_method``.
+    reflow_tol : float
+        ``rtol = atol`` of ``reflow_method="dopri5"``.
+    reflow_iters : int, optional
+        Iterations of each reflow stage (the first stage gets ``maxiters - reflow * reflow_iters``; when
+        that is 0 the first stage is skipped and ``network`` itself is the flow to rectify);
+        default: ``maxiters`` split equally between the ``reflow + 1`` stages.
+    reflow_optimizer : OptimizerAlgorithm, optional
+        Optimizer of the reflow stages (default ``optimizer``); each stage starts a fresh optimizer state.
     p_uncond : float
         Probability of dropping the label during training (classifier-free guidance).
     eval_samples : int
@@ -114,7 +135,11 @@ class FlowMatching(Algorithm):
     optimizer: OptimizerAlgorithm = dataclasses.field(default_factory=lambda: Adam(lr=2e-3))
     reflow: int = 0
     reflow_pairs: int | None = None
+    reflow_method: str = "dopri5"
     reflow_steps: int = 100
+    reflow_tol: float = 1e-5
+    reflow_iters: int | None = None
+    reflow_optimizer: OptimizerAlgorithm | None = None
     p_uncond: float = 0.1
     eval_samples: int = 1000
     eval_steps: int = 50
@@ -138,6 +163,18 @@ class FlowMatching(Algorithm):
             check_positive(name, getattr(self, name), integer=True, allow_zero=True)
         if self.reflow_pairs is not None:
             check_positive("reflow_pairs", self.reflow_pairs, integer=True)
+        if self.reflow_iters is not None:
+            check_positive("reflow_iters", self.reflow_iters, integer=True)
+        if self.reflow_method not in REFLOW_METHODS:
+            raise ValueError(f"reflow_method must be one of {list(REFLOW_METHODS)}, got {self.reflow_method!r}")
+        check_positive("reflow_tol", self.reflow_tol)
+        if self.reflow_optimizer is not None:
+            if not isinstance(self.reflow_optimizer, OptimizerAlgorithm):
+                raise TypeError(
+                    "reflow_optimizer must be a remodel_core OptimizerAlgorithm, got "
+                    f"{type(self.reflow_optimizer).__name__}"
+                )
+            self.reflow_optimizer.validate()
         check_positive("p_uncond", self.p_uncond, allow_zero=True)
         if not self.p_uncond < 1:
             raise ValueError(f"p_uncond must be < 1, got {self.p_uncond!r}")
@@ -233,16 +270,17 @@ class FlowMatching(Algorithm):
             if opts.maxiters is not None
             else (None if opts.maxtime is not None or opts.abstol is not None else 1000)
         )
-        stats_extra: dict[str, Any] = {"reflow_nfe": 0}
+        stage_iters = self._stage_iters(total_iters)
+        stats_extra: dict[str, Any] = {"reflow_nfe": 0, "reflow_pairs": 0, "stage_iters": stage_iters}
         sol: Solution | None = None
         history: dict[str, list[float]] = {}
         iterations = 0
         for stage in range(stages):
+            if stage == 0 and stage_iters is not None and stage_iters[0] == 0:
+                continue  # no first stage: ``network`` is the flow to rectify
             stage_opts: dict[str, Any] = {}
-            if total_iters is not None:
-                stage_opts["maxiters"] = max(
-                    1, total_iters // stages + (total_iters % stages if stage == stages - 1 else 0)
-                )
+            if stage_iters is not None:
+                stage_opts["maxiters"] = stage_iters[stage]
             if opts.maxtime is not None:
                 left = opts.maxtime - ctx.elapsed()
                 stage_opts["maxtime"] = ctx.elapsed() + max(left, 0.0) / (stages - stage)
@@ -251,9 +289,11 @@ class FlowMatching(Algorithm):
                 data, paired = pool, False
             else:
                 model = FlowModel(field, shape, source=source, num_classes=classes)
+                n_pairs = self._n_pairs(n_pool, shape, None if stage_iters is None else stage_iters[stage])
                 with ctx.excluded_time():
-                    data, nfe = self._reflow_pairs(model, pool, ctx, opts.seed + 100 * stage)
+                    data, nfe = self._reflow_pairs(model, pool, n_pairs, opts.seed + 100 * stage)
                 stats_extra["reflow_nfe"] += nfe
+                stats_extra["reflow_pairs"] += n_pairs
                 paired = True
             training = TrainingProblem(
                 model=field,
@@ -263,7 +303,8 @@ class FlowMatching(Algorithm):
                 name=f"flow matching {problem.name}" + (f" (reflow {stage})" if stage else ""),
             )
             training.validate()
-            sol = train(training, self.optimizer.make_optimizer, ctx)
+            optimizer = self.optimizer if stage == 0 or self.reflow_optimizer is None else self.reflow_optimizer
+            sol = train(training, optimizer.make_optimizer, ctx)
             field = sol.u
             iterations += sol.stats["iterations"]
             for k, v in sol.history.items():
@@ -285,22 +326,51 @@ class FlowMatching(Algorithm):
                 sol.stats.update(self._evaluate(problem, model, field, opts.seed, dtype, opts.device))
         return sol
 
+    def _stage_iters(self, total: int | None) -> list[int] | None:
+        """Iterations of each stage (first, then each reflow) for a total budget ``total``."""
+        if total is None:
+            return None
+        stages = self.reflow + 1
+        if self.reflow_iters is None or not self.reflow:
+            return [max(1, total // stages + (total % stages if s == stages - 1 else 0)) for s in range(stages)]
+        first = total - self.reflow * self.reflow_iters
+        if first < 0:
+            raise ValueError(f"reflow_iters={self.reflow_iters} times reflow={self.reflow} exceeds maxiters={total}")
+        return [first] + [self.reflow_iters] * self.reflow
+
+    def _n_pairs(self, n_pool: int, shape: tuple[int, ...], iters: int | None) -> int:
+        """Reflow pairs of a stage: ``reflow_pairs``, or one per training sample within the memory cap."""
+        if self.reflow_pairs is not None:
+            return self.reflow_pairs
+        if iters is None:
+            return n_pool
+        cap = max(n_pool, 2**22 // math.prod(shape))
+        return min(max(n_pool, self.batch_size * iters), cap)
+
     @torch.no_grad()
     def _reflow_pairs(
-        self, model: FlowModel, pool: tuple[torch.Tensor, ...], ctx: SolveContext, seed: int
+        self, model: FlowModel, pool: tuple[torch.Tensor, ...], n: int, seed: int
     ) -> tuple[tuple[torch.Tensor, ...], int]:
-        """Pairs ``(ODE(x0), x0[, y])`` of the current model: the coupling of the next rectified flow."""
-        n = self.reflow_pairs or pool[0].shape[0]
+        """``n`` pairs ``(ODE(x0), x0[, y])`` of the current model from fresh source draws ``x0``, solved by
+        ``reflow_method``: the coupling of the next rectified flow."""
         gen = torch.Generator().manual_seed(seed)
         x0 = draw_source(model.source, n, model.shape, gen, pool[0].dtype)
         y = None
         if len(pool) > 1:  # labels: draw them with the data's class frequencies
             y = pool[1][torch.randint(0, pool[1].shape[0], (n,), generator=gen)]
         chunks, nfe = [], 0
-        for start in range(0, n, 4096):
-            sl = slice(start, start + 4096)
+        fixed = self.reflow_method != "dopri5"
+        chunk = 8192
+        for start in range(0, n, chunk):
+            sl = slice(start, start + chunk)
             x1, stats = model.sample(
-                x0=x0[sl], y=None if y is None else y[sl], steps=self.reflow_steps, method="rk4", return_stats=True
+                x0=x0[sl],
+                y=None if y is None else y[sl],
+                steps=self.reflow_steps if fixed else 1,
+                method=self.reflow_method,
+                rtol=self.reflow_tol,
+                atol=self.reflow_tol,
+                return_stats=True,
             )
             chunks.append(x1)
             nfe += stats["nfe"]
