@@ -158,6 +158,14 @@ def escnn_initialised_native(coordinates: str = "group") -> nn.Module:
 
 # Controlled study of the native-vs-escnn gap (``--gap-study``): one ingredient changed at a time.
 GAP_STUDY = {
+    # the initial filter energy per output map (``init_gain``): He's 2, escnn's generalised He (1 per output
+    # map of its group convolutions), torch's nn.Conv2d default 1/3 (the default since the gain study)
+    "c8_gain2": lambda quick: GCNN("C8", hidden=_widths(quick), out_features=10, kernel_size=5, init_gain=2.0),
+    "c8_gain1": lambda quick: GCNN("C8", hidden=_widths(quick), out_features=10, kernel_size=5, init_gain=1.0),
+    # the full group axis (escnn's kernel space and parameter count) with the default initialisation
+    "c8_full_default": lambda quick: GCNN(
+        "C8", hidden=_widths(quick), out_features=10, kernel_size=5, group_bandwidth=None
+    ),
     "c8_init3": lambda quick: _scaled(build("c8", quick), 3.0),
     "c8_init0.33": lambda quick: _scaled(build("c8", quick), 1 / 3),
     "c8_escnn_init": lambda quick: escnn_initialised_native("group"),
@@ -187,9 +195,13 @@ class PlainCNN(nn.Module):
         return self.head(self.features(x).amax(dim=(-2, -1)))
 
 
+def _widths(quick: bool) -> tuple[int, ...]:
+    return (2, 4, 4) if quick else (4, 8, 8)
+
+
 def build(name: str, quick: bool) -> nn.Module:
     """The model ``name``: kernel size 5 in every group convolution (as escnn's), width ``f`` fields."""
-    f = (2, 4, 4) if quick else (4, 8, 8)
+    f = _widths(quick)
     if name in MATCHED:
         return MATCHED[name](quick)
     if name in GAP_STUDY:
@@ -305,6 +317,25 @@ def run_model(
     return row
 
 
+def _summary(rows: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """Per-seed figures of one model, their mean and sample standard deviation."""
+    entry: dict[str, Any] = {"params": rows[0]["params"], "seeds": seeds}
+    for key in ("acc_upright", "acc_rot90", "acc_rot_random", "equiv_err", "train_cpu_s"):
+        vals = torch.tensor([r[key] for r in rows], dtype=torch.float64)
+        entry[key] = vals.tolist()
+        entry[key + "_mean"] = float(vals.mean())
+        entry[key + "_std"] = float(vals.std()) if len(vals) > 1 else 0.0
+    return entry
+
+
+def _summary_line(name: str, entry: dict[str, Any]) -> str:
+    return (
+        f"{name:<11} upright {entry['acc_upright_mean']:.3f} ± {entry['acc_upright_std']:.3f}  "
+        f"random {entry['acc_rot_random_mean']:.3f} ± {entry['acc_rot_random_std']:.3f}  "
+        f"params {entry['params']}  cpu {entry['train_cpu_s_mean']:.0f} s  (seeds {entry['seeds']})"
+    )
+
+
 def matched_study(
     quick: bool, seeds: list[int], iters: int, batch: int, data: tuple, names: list[str] | None = None
 ) -> dict[str, Any]:
@@ -314,19 +345,8 @@ def matched_study(
     study: dict[str, Any] = {}
     for name in names or MATCHED:
         rows = [run_model(name, quick, s, iters, batch, data) for s in seeds]
-        entry: dict[str, Any] = {"params": rows[0]["params"], "seeds": seeds}
-        for key in ("acc_upright", "acc_rot90", "acc_rot_random", "train_cpu_s"):
-            vals = torch.tensor([r[key] for r in rows], dtype=torch.float64)
-            entry[key] = vals.tolist()
-            entry[key + "_mean"] = float(vals.mean())
-            entry[key + "_std"] = float(vals.std()) if len(vals) > 1 else 0.0
-        study[name] = entry
-        print(
-            f"{name:<11} upright {entry['acc_upright_mean']:.3f} ± {entry['acc_upright_std']:.3f}  "
-            f"random {entry['acc_rot_random_mean']:.3f} ± {entry['acc_rot_random_std']:.3f}  "
-            f"params {entry['params']}  cpu {entry['train_cpu_s_mean']:.0f} s",
-            flush=True,
-        )
+        study[name] = _summary(rows, seeds)
+        print(_summary_line(name, study[name]), flush=True)
     return study
 
 
@@ -352,6 +372,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         nargs="*",
         default=None,
         help="the controlled native-vs-escnn study over --seeds (models of GAP_STUDY; none named: all)",
+    )
+    ap.add_argument(
+        "--seed-study",
+        action="store_true",
+        help="train every model of --models with each of --seeds (the row is the first seed's; mean and spread "
+        "in seed_study)",
     )
     ap.add_argument(
         "--update",
@@ -396,8 +422,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{'model':<11} {'upright':>8} {'rot90':>8} {'random':>8} {'params':>8} {'equiv err':>10} "
         f"{'train s':>8} {'cpu s':>8} {'build s':>8}"
     )
+    seed_study: dict[str, Any] = {}
     for name in args.models:
-        row = run_model(name, args.quick, args.seed, de_iters if name in DE_MODELS else iters, batch, data)
+        seeds = args.seeds if args.seed_study else [args.seed]
+        n_iters = de_iters if name in DE_MODELS else iters
+        rows = [run_model(name, args.quick, s, n_iters, batch, data) for s in seeds]
+        row = rows[0]
+        if args.seed_study:
+            seed_study[name] = _summary(rows, seeds)
+            out["seed_study"] = seed_study
+            print(_summary_line(name, seed_study[name]), flush=True)
         if name == "c8_escnn":
             row["build_s_cold"], row["build_s_warm"] = escnn_build_times(args.quick)
             row["build_s"] = row["build_s_warm"]
@@ -429,6 +463,9 @@ def write(args: argparse.Namespace, out: dict[str, Any]) -> None:
             args._old = json.loads(args.json.read_text()) if args.json.exists() else {"models": {}}
         merged = {**args._old, **{k: v for k, v in out.items() if k != "models"}}
         merged["models"] = {**args._old.get("models", {}), **out["models"]}
+        for key in ("seed_study", "gap_study", "matched"):  # studies: merged model by model
+            if key in out and key in args._old:
+                merged[key] = {**args._old[key], **out[key]}
         out = merged
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2))

@@ -22,6 +22,8 @@ from remodel_equivariant import (
     ODEResNet,
     PDEBlock,
     PlanarGroup,
+    QuotientConv2d,
+    QuotientSpace,
     check_equivariance,
 )
 from remodel_equivariant._digits import rotate_images
@@ -289,3 +291,47 @@ def test_group_axis_weights_are_orthonormal_fourier_coordinates(group, bandwidth
             opt.step()
             stepped.append(layer.filter().detach())
         assert float((stepped[0] - stepped[1]).abs().max()) > 1e-3
+
+
+def _row_energy(filt: torch.Tensor) -> float:
+    """Mean squared norm of the expanded filter of one output map."""
+    f = filt.detach().double()
+    return float((f.reshape(f.shape[0], -1) ** 2).sum(1).mean())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda g: LiftingConv2d(2, 48, "C8", kernel_size=5, init_gain=g),
+        lambda g: LiftingConv2d(1, 48, "D4", kernel_size=3, basis="pixel", init_gain=g),
+        lambda g: GroupConv2d(3, 48, "C8", kernel_size=5, init_gain=g),  # band-limited group axis: 5 of 8 modes
+        lambda g: GroupConv2d(3, 48, "C8", kernel_size=5, group_bandwidth=None, init_gain=g),
+        lambda g: GroupConv2d(3, 48, "C8", kernel_size=5, group_coordinates="group", unit_columns=True, init_gain=g),
+        lambda g: GroupConv2d(2, 48, "D4", kernel_size=3, basis="pixel", group_bandwidth=1, init_gain=g),
+        lambda g: QuotientConv2d(3, 48, QuotientSpace("C8", 4), QuotientSpace("C8"), kernel_size=5, init_gain=g),
+        lambda g: QuotientConv2d(3, 48, QuotientSpace("C8"), QuotientSpace("C8", 2), kernel_size=5, init_gain=g),
+    ],
+    ids=["lift", "lift_pixel_d4", "gconv_band", "gconv_full", "gconv_unit_group", "gconv_d4", "quot_in", "quot_out"],
+)
+def test_initial_filter_energy_per_output_map_is_init_gain(make):
+    # generalised He/LeCun initialisation: whatever the basis, band-limit, coordinates or normalisation, the
+    # expanded filter of each output map has expected squared norm init_gain (default 1/3, torch's nn.Conv2d)
+    torch.manual_seed(0)
+    assert abs(_row_energy(make(1.0 / 3.0).filter()) - 1.0 / 3.0) < 0.04
+    assert abs(_row_energy(make(2.0).filter()) - 2.0) < 0.24
+
+
+def test_default_init_gain_is_torch_conv2d_and_gcnn_passes_it_on():
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(24, 48, 5)  # torch's default: variance 1 / (3 fan_in) per entry
+    torch.manual_seed(1)
+    model = GCNN("C8", hidden=(64, 24), kernel_size=5)
+    energies = [_row_energy(m.filter()) for m in model.modules() if isinstance(m, LiftingConv2d | GroupConv2d)]
+    assert abs(_row_energy(conv.weight) - 1 / 3) < 0.03
+    for e in energies:  # 15 %: the lifting's 64 fields have 11 weights each
+        assert abs(e - 1 / 3) < 0.05, energies
+    torch.manual_seed(1)
+    big = GCNN("C8", hidden=(64, 24), kernel_size=5, init_gain=3.0)
+    energies = [_row_energy(m.filter()) for m in big.modules() if isinstance(m, LiftingConv2d | GroupConv2d)]
+    for e in energies:
+        assert abs(e - 3.0) < 0.45, energies

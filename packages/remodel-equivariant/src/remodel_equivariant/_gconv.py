@@ -39,6 +39,26 @@ def _disk(kernel_size: int) -> torch.Tensor:
     return ((i[:, None] ** 2 + i[None, :] ** 2) <= (c + 0.5) ** 2).to(torch.float64).flatten()
 
 
+# Expected squared norm of each output map's expanded filter at initialisation: 1/3, that of torch's own
+# ``nn.Conv2d`` default (``kaiming_uniform_(a=sqrt(5))``: variance ``1 / (3 fan_in)`` per entry, ``fan_in`` entries).
+INIT_GAIN = 1.0 / 3.0
+
+
+def _check_gain(init_gain: object) -> float:
+    if isinstance(init_gain, bool) or not isinstance(init_gain, int | float) or not init_gain > 0:
+        raise ValueError(f"init_gain must be a positive number, got {init_gain!r}")
+    if not math.isfinite(init_gain):
+        raise ValueError(f"init_gain must be a positive number, got {init_gain!r}")
+    return float(init_gain)
+
+
+def _kernel_energy(transforms: torch.Tensor) -> float:
+    """``mean_g sum_q ||T_g[:, q]||^2``: the squared norm one output map's expanded kernel gains from unit, iid
+    coefficients of one input map (the mean over the group's transformed copies, which differ slightly for
+    interpolated rotations)."""
+    return float((transforms.double() ** 2).sum(dim=(1, 2)).mean())
+
+
 def _check_field(x: torch.Tensor, channels: int, group: PlanarGroup, what: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
@@ -101,6 +121,12 @@ class LiftingConv2d(_GroupKernel):
     unit_columns : bool
         Scale the basis so that every weight's expanded filter (its ``|G|`` rotated copies) has unit norm, as
         escnn normalises its basis; the initial filters are the same either way.
+    init_gain : float
+        Expected squared norm of each output map's expanded filter at initialisation (a generalised He/LeCun
+        initialisation: the weights are iid normal with the variance that gives exactly this, whatever the basis,
+        its normalisation or band-limit). Default 1/3, that of torch's ``nn.Conv2d`` default initialisation, so
+        the native layers start like the torch convolutions they replace. With batch norm after the convolution
+        the scale leaves the function unchanged and sets Adam's step relative to the filter (about ``lr / std``).
 
     Examples
     --------
@@ -119,15 +145,17 @@ class LiftingConv2d(_GroupKernel):
         bias: bool = True,
         basis: str = "smooth",
         unit_columns: bool = False,
+        init_gain: float = INIT_GAIN,
     ) -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
-        gain = _unit_columns(self, unit_columns)
+        init_gain = _check_gain(init_gain)
+        _unit_columns(self, unit_columns)
         nb = self.basis_size
-        self.weight = nn.Parameter(
-            torch.randn(out_channels, in_channels, nb) * (gain * math.sqrt(2.0 / (in_channels * nb)))
-        )
+        # E||filter of one output map||^2 = std^2 * in * mean_g sum_q ||T_g q||^2 = init_gain
+        std = math.sqrt(init_gain / (in_channels * _kernel_energy(self.transforms)))
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, nb) * std)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def filter(self) -> torch.Tensor:
@@ -179,6 +207,11 @@ class GroupConv2d(_GroupKernel):
         rotation of coordinates. tools/bench/equivariant.py ``--gap-study``: native C8 with escnn's kernel space
         and escnn's exact initial function reaches upright accuracy 0.954 over 3 seeds in Fourier coordinates
         against 0.926 in group coordinates (escnn 0.959).
+    init_gain : float
+        Expected squared norm of each output map's expanded filter at initialisation, as in
+        :class:`LiftingConv2d` (default 1/3, torch's ``nn.Conv2d`` default): the initial kernel is the projection
+        of an iid normal full kernel on the layer's kernel space, with the variance that gives exactly this for
+        any band-limit, coordinates or normalisation.
 
     Examples
     --------
@@ -199,11 +232,13 @@ class GroupConv2d(_GroupKernel):
         group_bandwidth: int | str | None = "auto",
         unit_columns: bool = False,
         group_coordinates: str = "fourier",
+        init_gain: float = INIT_GAIN,
     ) -> None:
         super().__init__(group, kernel_size, basis)
         self.in_channels = _check_int("in_channels", in_channels)
         self.out_channels = _check_int("out_channels", out_channels)
-        gain = _unit_columns(self, unit_columns)
+        init_gain = _check_gain(init_gain)
+        _unit_columns(self, unit_columns)
         n, nb = self.group.order, self.basis_size
         if group_bandwidth == "auto":
             group_bandwidth = max(1, self.group.N // 4)
@@ -217,9 +252,12 @@ class GroupConv2d(_GroupKernel):
             modes = modes / modes.norm(dim=0, keepdim=True)
         modes = modes.to(torch.get_default_dtype())
         self.register_buffer("modes", modes)
-        scale = gain * math.sqrt(2.0 / (in_channels * n * nb))
-        coef = torch.randn(out_channels, in_channels, n, nb) * scale
-        # the least-squares coefficients of a random full kernel: the same initial scale for every bandwidth
+        # the least-squares coefficients of an iid normal full kernel (the same initial filters in any coordinates
+        # of the same space); the projection keeps rank(modes) of the |G| group-axis dimensions, so
+        # E||filter of one output map||^2 = std^2 * in * rank * mean_g sum_q ||T_g q||^2 = init_gain
+        rank = int(torch.linalg.matrix_rank(modes.double()))
+        std = math.sqrt(init_gain / (in_channels * rank * _kernel_energy(self.transforms)))
+        coef = torch.randn(out_channels, in_channels, n, nb) * std
         coef = torch.einsum("fg,ocgq->ocfq", torch.linalg.pinv(modes), coef)
         self.coef = nn.Parameter(coef)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -255,8 +293,8 @@ class GroupConv2d(_GroupKernel):
 def _unit_columns(layer: _GroupKernel, unit_columns: object) -> float:
     """With ``unit_columns``, divide the layer's transformed basis by ``sqrt(|G|)`` (each weight is shared by the
     ``|G|`` transformed copies of its kernel, so its expanded filter column has norm ``sqrt(|G|)`` otherwise) and
-    return the gain ``sqrt(|G|)`` by which the initial weights are multiplied, so that the initial filters are
-    unchanged; else return 1."""
+    return ``sqrt(|G|)``, else 1. The initial weights are scaled from the basis itself (``init_gain``), so the
+    initial filters are unchanged either way."""
     if not isinstance(unit_columns, bool):
         raise TypeError(f"unit_columns must be a bool, got {unit_columns!r}")
     layer.unit_columns = unit_columns
@@ -434,6 +472,9 @@ class GCNN(nn.Module):
         :class:`GroupConv2d`).
     group_coordinates : {"fourier", "group"}
         Coordinates of the group convolutions' kernels along the group axis (see :class:`GroupConv2d`).
+    init_gain : float
+        Expected squared norm of each output map's expanded filter at initialisation in every convolution
+        (default 1/3, torch's ``nn.Conv2d`` default; see :class:`LiftingConv2d`).
 
     Examples
     --------
@@ -457,6 +498,7 @@ class GCNN(nn.Module):
         group_bandwidth: int | str | None = "auto",
         unit_columns: bool = False,
         group_coordinates: str = "fourier",
+        init_gain: float = INIT_GAIN,
     ) -> None:
         super().__init__()
         if (
@@ -468,7 +510,13 @@ class GCNN(nn.Module):
         self.group = as_group(group)
         layers: list[nn.Module] = [
             LiftingConv2d(
-                in_channels, hidden[0], self.group, kernel_size=kernel_size, basis=basis, unit_columns=unit_columns
+                in_channels,
+                hidden[0],
+                self.group,
+                kernel_size=kernel_size,
+                basis=basis,
+                unit_columns=unit_columns,
+                init_gain=init_gain,
             )
         ]
         for i, c in enumerate(hidden):
@@ -486,6 +534,7 @@ class GCNN(nn.Module):
                         group_bandwidth=group_bandwidth,
                         unit_columns=unit_columns,
                         group_coordinates=group_coordinates,
+                        init_gain=init_gain,
                     )
                 )
         self.features = nn.Sequential(*layers)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from ._gconv import _check_int, _GroupKernel
+from ._gconv import INIT_GAIN, _check_gain, _check_int, _GroupKernel
 from ._groups import PlanarGroup, as_group
 
 
@@ -145,6 +145,9 @@ class QuotientConv2d(_GroupKernel):
         One bias per output field (shared by its maps).
     basis : {"smooth", "pixel"}
         Kernel parametrisation, as in :class:`~remodel_equivariant.LiftingConv2d`.
+    init_gain : float
+        Expected squared norm of each output map's expanded filter at initialisation (default 1/3, torch's
+        ``nn.Conv2d`` default), as in :class:`~remodel_equivariant.LiftingConv2d`.
 
     Examples
     --------
@@ -163,6 +166,7 @@ class QuotientConv2d(_GroupKernel):
         kernel_size: int = 3,
         bias: bool = True,
         basis: str = "smooth",
+        init_gain: float = INIT_GAIN,
     ) -> None:
         in_space, out_space = _as_space(in_space, "in_space"), _as_space(out_space, "out_space")
         if in_space.group != out_space.group:
@@ -175,15 +179,21 @@ class QuotientConv2d(_GroupKernel):
         self.out_channels = _check_int("out_channels", out_channels)
         self.in_space, self.out_space = in_space, out_space
         nx, nb = in_space.size, self.basis_size
-        self.coef = nn.Parameter(
-            torch.randn(out_channels, in_channels, nx, nb) * math.sqrt(2.0 / (in_channels * nx * nb))
-        )
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        init_gain = _check_gain(init_gain)
         self.register_buffer("table", in_space.action_table(), persistent=False)  # [|G|, nx]: g^{-1} x
         avg = torch.zeros(out_space.size, self.group.order, dtype=torch.get_default_dtype())
         for a in range(self.group.order):
             avg[out_space.coset_of[a], a] = 1.0 / len(out_space.subgroup)
         self.register_buffer("average", avg, persistent=False)  # [ny, |G|]: mean over each output coset
+        # E||filter of one output map||^2 = std^2 * in * (sum over unit coefficients (x, q) of the squared norm of
+        # their expanded filter, per output map) = init_gain
+        onehot = (self.table[:, :, None] == torch.arange(nx)).double()  # [g, x', x]: psi(g^{-1} x') is coef x
+        unit = torch.einsum("yg,gpq,gax->xqyap", avg.double(), self.transforms.double(), onehot)
+        energy = float((unit**2).sum()) / out_space.size
+        self.coef = nn.Parameter(
+            torch.randn(out_channels, in_channels, nx, nb) * math.sqrt(init_gain / (in_channels * energy))
+        )
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def filter(self) -> torch.Tensor:
         """The expanded ``[out * |G/H_2|, in * |G/H_1|, k, k]`` convolution weight."""
