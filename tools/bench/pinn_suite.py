@@ -57,7 +57,7 @@ ROWS: dict[str, tuple[str, dict[str, Any], tuple[str, int, int], int, str]] = {
 }
 QUICK_ROWS = ("burgers_resnet8x20", "poisson2d_mlp4x50")
 METHODS = ("lbfgs", "adam", "auto")
-OPTIONAL = ("aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi", "mgopt_width", "mgopt_width_lbfgs")
+OPTIONAL = ("aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi", "mgopt_width", "mgopt_width_lbfgs", "auto_2g")
 
 
 def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
@@ -80,6 +80,8 @@ def algorithm(name: str) -> Any:
         return Adam(lr=float(name[len("adam_lr") :]))
     if name == "auto":
         return Auto()
+    if name == "auto_2g":  # Auto with a 2 GB curvature budget (one dense matrix up to about 16k parameters)
+        return Auto(memory_mb=2048.0)
     if name == "aspqn_block":  # the decomposed curvature alone (no warm-up, no fallback), blocks of <= 2000
         return ASPQN(local_iters=0, local_hessian="ssbroyden", global_hessian="block", max_dense=2000)
     if name == "rlbfgs":  # the same global loop without the decomposed curvature
