@@ -123,7 +123,12 @@ def test_ot_coupling_straightens_paths_and_reflow_straightens_further():
         return float((model.sample(x0=x0, steps=1, method="euler") - model.sample(x0=x0, steps=20)).norm(dim=1).mean())
 
     icfm = solve(prob, FlowMatching(**kw), maxiters=200, seed=0)
-    rect = solve(prob, FlowMatching(reflow=1, reflow_steps=20, **kw), maxiters=400, seed=0)
+    rect = solve(
+        prob,
+        FlowMatching(reflow=1, reflow_method="rk4", reflow_steps=20, reflow_pairs=4000, **kw),
+        maxiters=400,
+        seed=0,
+    )
     otcfm = solve(prob, FlowMatching(coupling="ot", **kw), maxiters=200, seed=0)
     c_i, c_r, c_o = curvature(icfm.u), curvature(rect.u), curvature(otcfm.u)
     assert rect.stats["stages"] == 2 and rect.stats["iterations"] == 400 and rect.stats["reflow_nfe"] == 80
