@@ -511,7 +511,9 @@ def main() -> None:
         "rule": "toy figures are means over the seeds (key_std: sample std, key_seeds: per seed); REMODEL is "
         "'at least as good' as torchcfm when its seed-mean W2 is <= torchcfm's in every column (acceptance "
         "vs_torchcfm[..][col].holds); within_noise: the mean paired difference is <= 2 standard errors; digits: "
-        "one seed",
+        "one seed; budget: every toy row gets --iters gradient steps (rectified: iters - reflow_iters of OT-CFM "
+        "+ reflow_iters of reflow; its pair generation's ODE NFE in meta reflow_nfe) except ot_cfm_reflow, which "
+        "is iters + reflow_iters (reported apart in acceptance.ot_cfm_reflow_one_step)",
         "meta": {
             "toy": toy_meta,
             "digits": digits_meta,
