@@ -20,6 +20,12 @@ from ._gconv import EquivariantPool2d, GroupBatchNorm, GroupConv2d, InvariantHea
 from ._groups import PlanarGroup, as_group
 from ._stable import _activation, conv_norm
 
+# The ODE blocks are not followed by batch norm: the scale of K sets their dynamics (the parabolic step cap
+# 1.8 / ||K||^2, the Hamiltonian coupling), so they start with He's variance-preserving gain 2 (each output map's
+# expanded filter of expected squared norm 2), not the layers' default 1/3. Measured (digits bench, seed 0,
+# 12 epochs): ODE-ResNet 0.593 upright / 0.437 random angles with 1/3, 0.647 / 0.466 with 2 (one seed each).
+ODE_INIT_GAIN = 2.0
+
 
 def _check_h(h: object) -> float:
     if isinstance(h, bool) or not isinstance(h, int | float) or not h > 0 or math.isinf(h):
@@ -61,7 +67,7 @@ class GroupParabolicBlock(nn.Module):
                  activation: str = "relu", stabilise: bool = True) -> None:
         super().__init__()
         self.h, self.act, self.stabilise = _check_h(h), _activation(activation), bool(stabilise)
-        self.conv = GroupConv2d(channels, channels, group, kernel_size=kernel_size)
+        self.conv = GroupConv2d(channels, channels, group, kernel_size=kernel_size, init_gain=ODE_INIT_GAIN)
         self.register_buffer("norm_sq", torch.tensor(1.0))
         self.register_buffer("power_vector", torch.empty(0))
         if self.stabilise:
@@ -140,8 +146,8 @@ class GroupHamiltonianBlock(nn.Module):
                  activation: str = "tanh") -> None:
         super().__init__()
         self.h, self.act, self.channels = _check_h(h), _activation(activation), channels
-        self.k_y = GroupConv2d(channels, channels, group, kernel_size=kernel_size)
-        self.k_z = GroupConv2d(channels, channels, group, kernel_size=kernel_size)
+        self.k_y = GroupConv2d(channels, channels, group, kernel_size=kernel_size, init_gain=ODE_INIT_GAIN)
+        self.k_z = GroupConv2d(channels, channels, group, kernel_size=kernel_size, init_gain=ODE_INIT_GAIN)
 
     def _flow(self, conv: GroupConv2d, u: torch.Tensor) -> torch.Tensor:
         return conv.adjoint(self.act(conv(u)))
@@ -212,14 +218,16 @@ class ODEResNet(nn.Module):
         if block == "hamiltonian" and any(c % 2 for c in widths):
             raise ValueError(f"widths must be even for Hamiltonian blocks (state [Y, Z]), got {widths!r}")
         g = as_group(group)
-        layers: list[nn.Module] = [LiftingConv2d(in_channels, widths[0], g, kernel_size=kernel_size + 2),
+        layers: list[nn.Module] = [LiftingConv2d(in_channels, widths[0], g, kernel_size=kernel_size + 2,
+                                                 init_gain=ODE_INIT_GAIN),
                                    GroupBatchNorm(widths[0]), nn.ReLU()]
         for i, c in enumerate(widths):
             for _ in range(depth):
                 layers.append(GroupParabolicBlock(c, g, h=h, kernel_size=kernel_size) if block == "parabolic"
                               else GroupHamiltonianBlock(c // 2, g, h=h, kernel_size=kernel_size))
             if i + 1 < len(widths):
-                layers += [EquivariantPool2d(), GroupConv2d(c, widths[i + 1], g, kernel_size=1),
+                layers += [EquivariantPool2d(),
+                           GroupConv2d(c, widths[i + 1], g, kernel_size=1, init_gain=ODE_INIT_GAIN),
                            GroupBatchNorm(widths[i + 1]), nn.ReLU()]
         self.features = nn.Sequential(*layers)
         self.head = InvariantHead(widths[-1], out_features)
