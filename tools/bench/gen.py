@@ -448,13 +448,13 @@ def main() -> None:
     args.digits_methods = [m for m in args.digits_methods.split(",") if m]
     if args.quick:
         args.iters, args.pool, args.eval = 300, 4000, 400
+        args.digits_iters, args.clf_iters, args.per_class = 150, 100, 10
     if args.reflow_iters is None:
         args.reflow_iters = args.iters // 2
     if not 0 < args.reflow_iters < args.iters:
         ap.error(f"--reflow-iters must be in (0, --iters), got {args.reflow_iters}")
     if args.reflow_lr is None:
         args.reflow_lr = args.lr
-        args.digits_iters, args.clf_iters, args.per_class = 150, 100, 10
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load_start = os.getloadavg()
