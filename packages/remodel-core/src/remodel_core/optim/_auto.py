@@ -505,9 +505,10 @@ class Auto(OptimizerAlgorithm):
     gauss_newton_max_s : float
         Largest estimated CPU seconds of one Gauss–Newton step (Gram matrix and Cholesky factor, from the
         measured matrix-product rate) for which a sum-of-squares loss gets Levenberg–Marquardt steps
-        (default 10; 0 disables them). Measured in ``tools/bench/pinn_suite.py`` (150 CPU s, torch's L-BFGS side
-        by side): 1.55x lower error than L-BFGS on the 7.9k-parameter Poisson row (kept) and 1.93x on Klein-Gordon
-        4x64 (two lost trials, then L-BFGS from the better point); level on Allen-Cahn, where no method learns; at
+        (default 10; 0 disables them). Measured in ``tools/bench/pinn_suite.py`` (300 CPU s, torch's L-BFGS side
+        by side): 2.04x lower error than L-BFGS on Klein-Gordon 4x64 (two lost trials, then L-BFGS from the better
+        point); level on Allen-Cahn, where no method learns (the 7.9k Poisson row, 1.55x with Gauss-Newton at
+        150 s, now takes one dense matrix first: 141x); at
         40k parameters a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
     blocks : bool
         Whether the additive Schwarz method with one dense SSBroyden matrix per subdomain is a choice when one
