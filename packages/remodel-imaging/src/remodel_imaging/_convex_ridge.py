@@ -13,6 +13,38 @@ from ._lipschitz import _symbol, circular_conv2d, circular_conv2d_adjoint, conv_
 __all__ = ["ConvexRidgeDenoiser"]
 
 
+class _ClipSum(torch.autograd.Function):
+    """``ψ'(z) = sum_m w[:, m] clamp(z, -θ[:, m], θ[:, m])`` per channel of ``z`` ``(B, C, H, W)``, ``w``, ``θ``
+    ``(C, M)``, with a hand-written backward (one pass per clip; autograd's min/max backward costs about 3x)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, w: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(z, w, theta)
+        g = torch.zeros_like(z)
+        for m in range(w.shape[1]):
+            t = theta[:, m, None, None]
+            g.add_(torch.minimum(torch.maximum(z, -t), t) * w[:, m, None, None])
+        return g
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        z, w, theta = ctx.saved_tensors
+        a, sign = z.abs(), torch.sign(z)
+        dz = torch.zeros_like(z) if ctx.needs_input_grad[0] else None
+        dw, dtheta = torch.zeros_like(w), torch.zeros_like(theta)
+        signed = grad_out * sign
+        for m in range(w.shape[1]):
+            t = theta[:, m, None, None]
+            inside = a < t  # clamp(z) = z inside, sign(z) θ outside
+            if dz is not None:
+                dz.add_(inside * w[:, m, None, None])
+            dw[:, m] = (grad_out * torch.where(inside, z, sign * t)).sum((0, 2, 3))
+            dtheta[:, m] = w[:, m] * (signed * ~inside).sum((0, 2, 3))
+        if dz is not None:
+            dz.mul_(grad_out)
+        return dz, dw, dtheta
+
+
 class ConvexRidgeDenoiser(nn.Module):
     """``D(y)``: ``steps`` gradient steps on ``x -> ||x - y||^2 / 2 + μ R(x)`` from ``x_0 = y``, with a learned
     convex ridge regulariser ``R(x) = sum_i sum_pixels ψ_i((W x)_i)`` (certified 1-Lipschitz).
@@ -34,6 +66,10 @@ class ConvexRidgeDenoiser(nn.Module):
     :meth:`lipschitz_bound` evaluates the formula above with it (so a wrong step size shows as a bound above 1).
     As ``steps -> ∞``, ``D`` tends to ``prox_{μR}``, firmly nonexpansive. ``μ`` (``strength``) sets the denoising
     strength after training without losing the certificate.
+
+    The steps are evaluated by FFT (``W`` is periodic, so ``W x`` is a product with the multipliers of
+    :meth:`transfer`) and ``ψ'`` has a hand-written backward: the same map as stepping with
+    :meth:`grad_regulariser`, about 3x faster to train on a CPU.
 
     Parameters
     ----------
@@ -127,13 +163,38 @@ class ConvexRidgeDenoiser(nn.Module):
             g = g + w[:, m, None, None] * torch.minimum(torch.maximum(z, -th), th)
         return circular_conv2d_adjoint(g, W)
 
+    def transfer(self, shape: tuple[int, int], W: torch.Tensor | None = None) -> torch.Tensor:
+        """``rfft2`` multipliers ``(channels, H, W // 2 + 1)`` of ``x -> circular_conv2d(x, W)`` on ``shape``
+        images: the transform of its impulse response (a periodic shift-invariant map is the circular
+        convolution with it).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Image size ``(H, W)``.
+        W : torch.Tensor, optional
+            The filters (default :meth:`filters`).
+        """
+        W = self.filters() if W is None else W
+        delta = torch.zeros(1, 1, *shape, dtype=W.dtype, device=W.device)
+        delta[0, 0, 0, 0] = 1.0
+        return torch.fft.rfft2(circular_conv2d(delta, W))[0]
+
+    def _grad_fft(self, x: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+        """:meth:`grad_regulariser` through the multipliers ``T`` of :meth:`transfer` (same map, by FFT)."""
+        w, theta = self._profile()
+        shape = tuple(x.shape[-2:])
+        z = torch.fft.irfft2(torch.fft.rfft2(x) * T, s=shape)
+        g = _ClipSum.apply(z, w.to(z.dtype), theta.to(z.dtype))
+        return torch.fft.irfft2((torch.fft.rfft2(g) * T.conj()).sum(1, keepdim=True), s=shape)
+
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         y, squeeze = as_image_batch(y, "y")
-        W = self.filters()
+        T = self.transfer(tuple(y.shape[-2:]))
         tau = self.step_size()
         x = y
         for _ in range(self.steps):
-            x = x - tau * (x - y + self.grad_regulariser(x, W))
+            x = x - tau * (x - y + self._grad_fft(x, T))
         return x[0, 0] if squeeze else x
 
     def lipschitz_bound(self) -> float:
