@@ -6,6 +6,7 @@ import torch
 from remodel_core import solve
 from remodel_core.optim import Adam
 from remodel_gen import (
+    EMA,
     BrownianBridgePath,
     CosineAdam,
     Diffusion,
@@ -28,6 +29,7 @@ from remodel_gen import (
     mmd,
     ot_pairing,
     sample_plan,
+    sample_times,
     sinkhorn_plan,
     sliced_wasserstein,
     spirals,
@@ -77,6 +79,13 @@ def run(alg, prob=PROB, **kw):
         ({"eval_steps": 0}, "eval_steps"),
         ({"time_features": -2}, "time_features"),
         ({"optimizer": Adam(lr=-1.0)}, "lr"),
+        ({"time_sampling": "logit_normal"}, "time_sampling"),
+        ({"time_sampling": None}, "time_sampling"),
+        ({"reflow_time_sampling": "u"}, "reflow_time_sampling"),
+        ({"time_scale": 0.0}, "time_scale"),
+        ({"time_scale": -4.0}, "time_scale"),
+        ({"optimizer": EMA(optimizer=Adam(), decay=1.0)}, "decay"),
+        ({"reflow_optimizer": EMA(optimizer=Adam(), decay=-0.5)}, "decay"),
     ],
 )
 def test_flow_matching_rejects_bad_options(kw, match):
@@ -343,3 +352,39 @@ def test_cosine_adam_bad_arguments():
     ]:
         with pytest.raises(ValueError, match=match):
             run(FlowMatching(optimizer=CosineAdam(**kw)))
+
+
+# ---------------------------------------------------------------- EMA and training times
+@pytest.mark.parametrize(
+    "kw,err,match",
+    [
+        ({"optimizer": Adam(), "decay": 1.0}, ValueError, "decay"),
+        ({"optimizer": Adam(), "decay": -0.1}, ValueError, "decay"),
+        ({"optimizer": Adam(), "decay": float("nan")}, ValueError, "decay"),
+        ({"optimizer": Adam(), "decay": "0.9"}, ValueError, "decay"),
+        ({"optimizer": Adam(), "decay": True}, ValueError, "decay"),
+        ({"optimizer": Adam(lr=-1.0)}, ValueError, "lr"),
+        ({"optimizer": torch.optim.Adam}, TypeError, "optimizer"),
+        ({"optimizer": EMA(optimizer=Adam())}, TypeError, "optimizer"),
+        ({"optimizer": Adam(), "warmup": 1}, TypeError, "warmup"),
+    ],
+)
+def test_ema_rejects_bad_arguments(kw, err, match):
+    from remodel_core import TrainingProblem
+
+    prob = TrainingProblem(model=torch.nn.Linear(1, 1), loss=lambda m: m.weight.sum())
+    with pytest.raises(err, match=match):
+        solve(prob, EMA(**kw), maxiters=1)
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"kind": "beta"}, "kind"),
+        ({"kind": "u_shaped", "scale": 0.0}, "scale"),
+        ({"kind": "u_shaped", "scale": -1}, "scale"),
+    ],
+)
+def test_sample_times_rejects_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        sample_times(4, torch.Generator().manual_seed(0), **kw)

@@ -16,8 +16,17 @@ from ._digits import DigitClassifier, classifier_accuracy, digit_scores, frechet
 from ._flow_matching import FlowMatching
 from ._metrics import energy_distance, mmd, sliced_wasserstein, wasserstein2
 from ._model import FlowModel, MLPField, UNetField
-from ._optim import CosineAdam
-from ._paths import BrownianBridgePath, LinearPath, LipmanOTPath, Path, VariancePreservingPath, cfm_target, make_path
+from ._optim import EMA, CosineAdam
+from ._paths import (
+    BrownianBridgePath,
+    LinearPath,
+    LipmanOTPath,
+    Path,
+    VariancePreservingPath,
+    cfm_target,
+    make_path,
+    sample_times,
+)
 from ._problem import GenerativeProblem, array_sampler
 
 __version__ = "0.1.0"
@@ -26,6 +35,7 @@ __all__ = [
     "DENSITIES",
     "DigitClassifier",
     "Diffusion",
+    "EMA",
     "DiffusionModel",
     "BrownianBridgePath",
     "CosineAdam",
@@ -53,6 +63,7 @@ __all__ = [
     "mmd",
     "ot_pairing",
     "sample_plan",
+    "sample_times",
     "sinkhorn_plan",
     "sliced_wasserstein",
     "spirals",

@@ -19,7 +19,6 @@ from remodel_core import (
     SolveContext,
     TrainingProblem,
     check_positive,
-    train,
 )
 from remodel_core.optim import Adam
 from torch import nn
@@ -27,7 +26,8 @@ from torch import nn
 from ._coupling import ot_pairing, sample_plan, sinkhorn_plan
 from ._metrics import energy_distance
 from ._model import FlowModel, MLPField, call_field, draw_source
-from ._paths import Path, make_path
+from ._optim import train_averaged
+from ._paths import TIME_SAMPLINGS, Path, make_path, sample_times
 from ._problem import GenerativeProblem
 
 COUPLINGS = ("independent", "ot", "sinkhorn")
@@ -102,6 +102,14 @@ class FlowMatching(Algorithm):
         default: ``maxiters`` split equally between the ``reflow + 1`` stages.
     reflow_optimizer : OptimizerAlgorithm, optional
         Optimizer of the reflow stages (default ``optimizer``); each stage starts a fresh optimizer state.
+    time_sampling : str
+        Distribution of the training times ``t``: ``"uniform"`` or ``"u_shaped"`` (density
+        ``∝ cosh(time_scale (2 t - 1))``, Lee, Lin & Fanti 2024; see :func:`sample_times`).
+    time_scale : float
+        Steepness of ``"u_shaped"``.
+    reflow_time_sampling : str, optional
+        ``time_sampling`` of the reflow stages (default: ``time_sampling``); Lee et al. train the reflow with
+        the U-shaped distribution, whose weight near ``t = 0`` is where a one-step sampler reads the field.
     p_uncond : float
         Probability of dropping the label during training (classifier-free guidance).
     eval_samples : int
@@ -140,6 +148,9 @@ class FlowMatching(Algorithm):
     reflow_tol: float = 1e-5
     reflow_iters: int | None = None
     reflow_optimizer: OptimizerAlgorithm | None = None
+    time_sampling: str = "uniform"
+    time_scale: float = 4.0
+    reflow_time_sampling: str | None = None
     p_uncond: float = 0.1
     eval_samples: int = 1000
     eval_steps: int = 50
@@ -175,6 +186,11 @@ class FlowMatching(Algorithm):
                     f"{type(self.reflow_optimizer).__name__}"
                 )
             self.reflow_optimizer.validate()
+        for name in ("time_sampling", "reflow_time_sampling"):
+            kind = getattr(self, name)
+            if (kind is not None or name == "time_sampling") and kind not in TIME_SAMPLINGS:
+                raise ValueError(f"{name} must be one of {list(TIME_SAMPLINGS)}, got {kind!r}")
+        check_positive("time_scale", self.time_scale)
         check_positive("p_uncond", self.p_uncond, allow_zero=True)
         if not self.p_uncond < 1:
             raise ValueError(f"p_uncond must be < 1, got {self.p_uncond!r}")
@@ -203,6 +219,7 @@ class FlowMatching(Algorithm):
         fixed pairs when ``paired``), drawing ``x0``, ``t``, the path noise and the label drop from
         ``generator()``, which is called once per evaluation."""
         path = self.make_path()
+        times = self.time_sampling if not paired or self.reflow_time_sampling is None else self.reflow_time_sampling
         reg = self.reg if self.reg is not None else (2 * self.sigma**2 if self.sigma > 0 else 0.1)
 
         def loss(model: nn.Module, x1: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
@@ -213,7 +230,7 @@ class FlowMatching(Algorithm):
             else:
                 x0 = draw_source(source, n, shape, gen, x1.dtype, x1.device)
             y = rest[0] if rest else None
-            t = torch.rand(n, generator=gen, dtype=x1.dtype).to(x1.device)
+            t = sample_times(n, gen, kind=times, scale=self.time_scale, dtype=x1.dtype).to(x1.device)
             eps = torch.randn(x1.shape, generator=gen, dtype=x1.dtype).to(x1.device) if path.stochastic else None
             if not paired and self.coupling == "ot":
                 x0 = x0[ot_pairing(x0, x1)]
@@ -304,7 +321,7 @@ class FlowMatching(Algorithm):
             )
             training.validate()
             optimizer = self.optimizer if stage == 0 or self.reflow_optimizer is None else self.reflow_optimizer
-            sol = train(training, optimizer.make_optimizer, ctx)
+            sol = train_averaged(training, optimizer, ctx)
             field = sol.u
             iterations += sol.stats["iterations"]
             for k, v in sol.history.items():

@@ -1,4 +1,5 @@
-"""Adam with a cosine learning-rate decay, the usual schedule of flow-matching and diffusion training."""
+"""Adam with a cosine learning-rate decay and an exponential moving average of the weights: the usual
+schedule and sampling weights of flow-matching and diffusion training."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import dataclasses
 import math
 
 import torch
-from remodel_core import OptimizerAlgorithm, check_positive
+from remodel_core import OptimizerAlgorithm, ReturnCode, Solution, SolveContext, TrainingProblem, check_positive, train
 from torch import nn
 
 
@@ -84,3 +85,132 @@ class CosineAdam(OptimizerAlgorithm):
             eps=self.eps,
             weight_decay=self.weight_decay,
         )
+
+
+class _EMAOptimizer(torch.optim.Optimizer):
+    """An optimizer that steps ``inner`` and then updates an exponential moving average of the parameters:
+    ``a <- d_k a + (1 - d_k) p`` with ``d_k = decay`` (or ``min(decay, (1 + k) / (10 + k))`` with warm-up,
+    ``k`` the number of updates so far). The averages and ``k`` are part of ``state_dict`` (bit-exact resume)."""
+
+    def __init__(self, params: list[torch.Tensor], inner: torch.optim.Optimizer, *, decay: float, warmup: bool):
+        super().__init__(params, {})
+        self.param_groups = inner.param_groups  # the inner optimizer's groups: its lr and options, one view
+        self.inner, self.decay, self.warmup = inner, decay, warmup
+        self.params = params
+        self.averages = [p.detach().clone() for p in params]
+        self.updates = 0
+
+    @property
+    def converged(self) -> bool:
+        return bool(getattr(self.inner, "converged", False))
+
+    @property
+    def failed(self) -> bool:
+        return bool(getattr(self.inner, "failed", False))
+
+    def decay_at(self, k: int) -> float:
+        """The decay ``d_k`` of update ``k`` (0-based)."""
+        return min(self.decay, (1.0 + k) / (10.0 + k)) if self.warmup else self.decay
+
+    def step(self, closure=None):  # type: ignore[override]
+        out = self.inner.step(closure)
+        d = self.decay_at(self.updates)
+        with torch.no_grad():
+            if all(bool(torch.isfinite(p).all()) for p in self.params):  # a diverged step does not enter the mean
+                for a, p in zip(self.averages, self.params, strict=True):
+                    a.mul_(d).add_(p.detach(), alpha=1.0 - d)
+                self.updates += 1
+        return out
+
+    def state_dict(self) -> dict:  # type: ignore[override]
+        averages = [a.clone() for a in self.averages]
+        return {"inner": self.inner.state_dict(), "averages": averages, "updates": self.updates}
+
+    def load_state_dict(self, state_dict: dict) -> None:  # type: ignore[override]
+        if set(state_dict) != {"inner", "averages", "updates"} or len(state_dict["averages"]) != len(self.averages):
+            raise ValueError("state_dict is not the state of an EMA optimizer over these parameters")
+        self.inner.load_state_dict(state_dict["inner"])
+        with torch.no_grad():
+            for a, s in zip(self.averages, state_dict["averages"], strict=True):
+                a.copy_(s)
+        self.updates = int(state_dict["updates"])
+
+    @torch.no_grad()
+    def copy_averages_to(self, model: nn.Module) -> None:
+        """Write the averaged weights into ``model`` (the model this optimizer trains, or a copy of it)."""
+        params = [p for p in model.parameters() if p.requires_grad]
+        if len(params) != len(self.averages):
+            raise ValueError("model does not have the parameters this optimizer averages")
+        for p, a in zip(params, self.averages, strict=True):
+            p.copy_(a)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EMA(OptimizerAlgorithm):
+    """Any optimizer plus an exponential moving average (EMA) of the weights, which the trained model gets.
+
+    After every step of ``optimizer`` the average is updated, ``a <- d a + (1 - d) θ``; when training ends
+    the model returned by ``solve`` (and by :class:`FlowMatching` / :class:`Diffusion`, whose ``optimizer``
+    may be an ``EMA``) carries the averaged weights ``a``. Averaging the iterates removes the minibatch
+    noise of the last steps (Polyak & Juditsky 1992); the EMA of the weights is the standard way to
+    sample from diffusion and flow-matching models (Ho, Jain & Abbeel 2020; Song et al. 2021; Tong et al.
+    2024, whose torchcfm examples sample from an EMA). With ``warmup`` the decay of update ``k`` is
+    ``min(decay, (1 + k) / (10 + k))``, so the first iterates (the initialisation) are forgotten quickly.
+
+    Parameters
+    ----------
+    optimizer : OptimizerAlgorithm
+        The optimizer that takes the steps (e.g. :class:`CosineAdam`).
+    decay : float
+        In ``[0, 1)``: the weight of the old average (``1 / (1 - decay)`` steps is its time scale).
+    warmup : bool
+        Use ``min(decay, (1 + k) / (10 + k))`` as the decay of update ``k``.
+
+    Examples
+    --------
+    >>> from remodel_core import TrainingProblem, solve
+    >>> from remodel_core.optim import Adam
+    >>> x = torch.linspace(-1, 1, 32)[:, None]
+    >>> prob = TrainingProblem(model=torch.nn.Linear(1, 1), loss=lambda m, x: (m(x) - 2 * x).pow(2).mean(), data=(x,))
+    >>> sol = solve(prob, EMA(optimizer=Adam(lr=0.1), decay=0.9), maxiters=300, seed=0)
+    >>> round(sol.u.weight.item(), 2)
+    2.0
+    """
+
+    optimizer: OptimizerAlgorithm
+    decay: float = 0.999
+    warmup: bool = True
+
+    def validate(self) -> None:
+        if not isinstance(self.optimizer, OptimizerAlgorithm):
+            raise TypeError(f"optimizer must be a remodel_core OptimizerAlgorithm, got {type(self.optimizer).__name__}")
+        if isinstance(self.optimizer, EMA):
+            raise TypeError("optimizer must not itself be an EMA (one average of the weights)")
+        self.optimizer.validate()
+        if isinstance(self.decay, bool) or not isinstance(self.decay, (int, float)) or not 0.0 <= self.decay < 1.0:
+            raise ValueError(f"decay must be a number in [0, 1), got {self.decay!r}")
+        if not isinstance(self.warmup, bool):
+            raise TypeError(f"warmup must be a bool, got {type(self.warmup).__name__}")
+
+    def make_optimizer(self, model: nn.Module) -> _EMAOptimizer:
+        params = [p for p in model.parameters() if p.requires_grad]
+        return _EMAOptimizer(params, self.optimizer.make_optimizer(model), decay=self.decay, warmup=self.warmup)
+
+    def _solve(self, problem, ctx):  # type: ignore[no-untyped-def]
+        return train_averaged(problem, self, ctx)
+
+
+def train_averaged(problem: TrainingProblem, optimizer: OptimizerAlgorithm, ctx: SolveContext) -> Solution:
+    """``remodel_core.train`` with ``optimizer``; when it is an :class:`EMA`, the returned model carries the
+    averaged weights (unless the run diverged: then the last good iterate is kept, as ``train`` returns it)."""
+    made: list[torch.optim.Optimizer] = []
+
+    def make(model: nn.Module) -> torch.optim.Optimizer:
+        made.append(optimizer.make_optimizer(model))
+        return made[-1]
+
+    sol = train(problem, make, ctx, algorithm=optimizer)
+    opt = made[-1] if made else None
+    if isinstance(opt, _EMAOptimizer) and sol.retcode is not ReturnCode.Diverged and opt.updates:
+        opt.copy_averages_to(sol.u)
+    return sol
