@@ -58,7 +58,8 @@ ROWS: dict[str, tuple[str, dict[str, Any], tuple[str, int, int], int, str]] = {
 QUICK_ROWS = ("burgers_resnet8x20", "poisson2d_mlp4x50")
 METHODS = ("lbfgs", "adam", "auto")
 OPTIONAL = (
-    "aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi", "mgopt_width", "mgopt_width_lbfgs", "auto_2g"
+    "aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi", "mgopt_width", "mgopt_width_lbfgs", "auto_2g",
+    "kfac", "kfac_cg",
 )
 
 
@@ -74,7 +75,7 @@ def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
 
 
 def algorithm(name: str) -> Any:
-    from remodel_core.optim import ASPQN, LBFGS, MGOPT, Adam, Auto, GaussNewton, RobustLBFGS, SSBroyden
+    from remodel_core.optim import ASPQN, KFAC, LBFGS, MGOPT, Adam, Auto, GaussNewton, RobustLBFGS, SSBroyden
 
     if name == "lbfgs":
         return LBFGS(history_size=50, line_search_fn="strong_wolfe")
@@ -90,6 +91,10 @@ def algorithm(name: str) -> Any:
         return RobustLBFGS(history_size=50)
     if name == "ssbroyden":
         return SSBroyden()
+    if name == "kfac":  # Kronecker-factored Gauss-Newton (Dangel, Mueller & Zeinhofer 2024) from the start
+        return KFAC()
+    if name == "kfac_cg":  # truncated Gauss-Newton: 10 conjugate-gradient iterations preconditioned by KFAC
+        return KFAC(cg_iters=10)
     if name == "gn":  # Levenberg-Marquardt from the start, solver chosen by size
         return GaussNewton()
     if name == "gn_cg":  # Levenberg-Marquardt, CG preconditioned by per-subdomain Gauss-Newton blocks
@@ -141,8 +146,8 @@ def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
             count[0] += 1
             return train.loss(model, *data)
 
-        def residual_blocks(self, *data: torch.Tensor) -> Any:
-            return train.loss.residual_blocks(*data)
+        def residual_blocks(self, *data: torch.Tensor, **kwargs: Any) -> Any:
+            return train.loss.residual_blocks(*data, **kwargs)
 
     problem = dataclasses.replace(train, loss=Counted(), metrics={})
     train.loss(network(kind, width, depth, seed), *train.data).backward()  # untimed warm-up of caches

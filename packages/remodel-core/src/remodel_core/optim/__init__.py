@@ -5,6 +5,7 @@ from ._auto import Auto, AutoOptimizer, dense_block_size, gemm_rate, matvec_rate
 from ._block import BlockInverseHessian, decompose, decompose_neurons
 from ._decomposition import ParameterDecomposition, decompose_layers, layers_of
 from ._gauss_newton import GaussNewton, GaussNewtonOptimizer, ResidualBlock, residual_jacobian
+from ._kfac import KFAC, KFACOptimizer
 from ._lbfgs import LBFGSMemory, LBFGSStep, flat_grad, flat_params, lbfgs_iteration, set_flat_params
 from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, coherent_model
 from ._linesearch import LineSearchResult, cubic_minimizer, strong_wolfe
@@ -24,7 +25,7 @@ __all__ = [
     "HESSIANS", "DenseInverseHessian", "SSBroyden", "SSBroydenOptimizer", "make_memory",
     "ASPQN", "MSPQN", "ParameterDecomposition", "SPQNOptimizer", "decompose_layers", "layers_of",
     "BlockInverseHessian", "decompose", "decompose_neurons",
-    "GaussNewton", "GaussNewtonOptimizer", "ResidualBlock", "residual_jacobian",
+    "GaussNewton", "GaussNewtonOptimizer", "ResidualBlock", "residual_jacobian", "KFAC", "KFACOptimizer",
     "Auto", "AutoOptimizer", "dense_block_size", "gemm_rate", "matvec_rate", "WidthHierarchy",
     "MGOPT", "RMTR", "CollocationHierarchy", "LayerHierarchy", "LevelHierarchy", "MGOPTOptimizer",
     "MultilevelAlgorithm", "MultilevelOptimizer", "RMTROptimizer", "coherent_model",

@@ -333,13 +333,15 @@ class _PINNLoss:
             out[cond.group] = out[cond.group] + term if cond.group in out else term
         return out
 
-    def residual_blocks(self, x: torch.Tensor) -> list[tuple[Any, torch.Tensor]]:
+    def residual_blocks(self, x: torch.Tensor, route: str = "func") -> list[tuple[Any, torch.Tensor]]:
         """The loss as a sum of squares, block by block, for Gauss–Newton methods
-        (:class:`~remodel_core.optim.GaussNewton`): ``(fn, rows)`` pairs with ``loss(model, x)`` equal to the sum
-        over blocks of ``(fn(model, rows) ** 2).sum()``; each row's residuals depend on that row only, and the
-        derivatives take the ``"func"`` route so that :mod:`torch.func` can vectorise over rows.
+        (:class:`~remodel_core.optim.GaussNewton`, :class:`~remodel_core.optim.KFAC`): ``(fn, rows)`` pairs with
+        ``loss(model, x)`` equal to the sum over blocks of ``(fn(model, rows) ** 2).sum()``; each row's residuals
+        depend on that row only. The derivatives take ``route``: ``"func"`` (default) so that :mod:`torch.func`
+        can vectorise over rows, ``"taylor"`` for KFAC, which reads its factors from the Taylor propagation.
         """
-        problem, route = self.problem, "func"
+        problem = self.problem
+        check_route(route)
         scale = (self.weights["residual"] / len(x)) ** 0.5
         blocks: list[tuple[Any, torch.Tensor]] = [
             (lambda m, z: problem.residual(m, z, derivatives_route=route) * scale, x)

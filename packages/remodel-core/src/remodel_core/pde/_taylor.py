@@ -22,6 +22,11 @@ from ..nn import MLP, ResidualBlock, ResNetMLP, _Sin
 
 _ACTS = (nn.Tanh, _Sin)
 
+#: when a list, every linear map of the propagation appends ``(layer, input stack, output stack)`` to it; the
+#: Kronecker-factored curvature of :class:`remodel_core.optim.KFAC` reads its factors from these (the output is
+#: taken before the bias, which enters channel 0 only)
+RECORD: list | None = None
+
 
 def _ops(model: nn.Module) -> list[tuple] | None:
     """The layers of ``model`` as ``("linear", module) | ("act", kind) | ("res", linear, kind, h)``, or None."""
@@ -160,6 +165,8 @@ def _backward_graph(grad: torch.Tensor, s: torch.Tensor, a1: torch.Tensor, a2: t
 
 def _linear(s: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     y = torch.matmul(s, layer.weight.t())
+    if RECORD is not None:
+        RECORD.append((layer, s, y))
     if layer.bias is None:
         return y
     return torch.cat([(y[0] + layer.bias).unsqueeze(0), y[1:]])
@@ -168,6 +175,8 @@ def _linear(s: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
 def _act_linear(s: torch.Tensor, layer: nn.Linear, kind: str, d: int, sel: tuple[int, ...]) -> torch.Tensor:
     """``act(W s + b)`` on stacked channels: one matrix product, one fused activation."""
     y = torch.matmul(s, layer.weight.t())
+    if RECORD is not None:
+        RECORD.append((layer, s, y))
     bias = layer.bias if layer.bias is not None else torch.zeros(y.shape[-1], dtype=y.dtype, device=y.device)
     return _TaylorAct.apply(y, bias, kind, d, sel)
 

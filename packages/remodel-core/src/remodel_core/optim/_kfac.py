@@ -1,0 +1,570 @@
+"""Kronecker-factored Gauss–Newton (KFAC) training of least-squares losses, PINN losses included: the curvature
+of each linear layer is one Kronecker product of two small matrices, so memory and cost grow with the squares of
+the layer widths, not with the square of the parameter count, and no Jacobian is formed.
+
+For a layer ``y = W z + b`` used on rows ``z`` (inputs) with output sensitivities ``g = dr/dy`` of the residuals
+``r``, the Gauss–Newton matrix of ``f = sum(r^2)`` restricted to ``[W, b]`` is approximated by ``2 A (x) B`` with
+``A`` the mean of ``[z; 1] [z; 1]^T`` over the rows and ``B`` the sum of ``g g^T`` (Martens & Grosse 2015). A PINN
+residual applies each weight to several rows per point (the value, gradient and second-derivative channels of the
+Taylor-mode forward pass, :mod:`remodel_core.pde`; the bias enters the value channel only); all channels are
+treated as rows ("KFAC-expand", Eschenhagen et al. 2023), which is the KFAC of PINN losses of Dangel, Müller &
+Zeinhofer (NeurIPS 2024). ``B`` is formed exactly from one backward pass with random signs ``xi`` on the residuals
+(``xi^2 = 1``: exact for one residual per row).
+
+A step (Martens & Grosse 2015, sections 6–7): the factors are averaged exponentially (``ema``); the direction is
+``-(B + gamma/pi I)^{-1} grad (2A + pi gamma I)^{-1}`` per layer with ``gamma = sqrt(lambda)`` and ``pi`` the
+factored-Tikhonov balance of the two traces; the step ``alpha d + mu p`` along it and the previous step ``p`` minimises
+the damped quadratic model ``grad^T s + s^T (J^T J + lambda/2 I) s`` built with the exact Gauss–Newton products
+``J d``, ``J p`` (forward differences of the residuals, no Jacobian); ``lambda`` follows the Levenberg–Marquardt
+rule on the ratio of actual to predicted decrease, and a step that does not lower the loss is refused and retried
+with more damping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._algorithm import check_positive
+from .._context import SolveContext
+from .._problem import Problem
+from .._solution import Solution
+from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
+from ._gauss_newton import ResidualBlock, residual_blocks_of
+from ._lbfgs import flat_params, set_flat_params
+
+__all__ = ["KFAC", "KFACOptimizer"]
+
+OMEGA = 0.5  # factor of the factor-damping candidates tried every ``adapt_every`` steps
+
+
+@contextlib.contextmanager
+def _capture(linears: Sequence[nn.Linear], taylor: list, plain: list) -> Iterator[None]:
+    """Record every use of the layers: the Taylor-mode propagation's linear maps into ``taylor`` (``(layer,
+    input stack [C, n, in], output [C, n, out])``) and ordinary module calls into ``plain``."""
+    from ..pde import _taylor
+
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        plain.append((module, inputs[0], output))
+
+    handles = [m.register_forward_hook(hook) for m in linears]
+    previous, _taylor.RECORD = _taylor.RECORD, taylor
+    try:
+        yield
+    finally:
+        _taylor.RECORD = previous
+        for h in handles:
+            h.remove()
+
+
+class KFACOptimizer(torch.optim.Optimizer):
+    """KFAC steps on ``loss = sum(r^2)`` for networks whose trainable parameters are ``nn.Linear`` layers.
+
+    One ``step`` evaluates the residual blocks once with their graph (recording each layer's inputs), takes two
+    backward passes (the loss gradient; the output sensitivities against random signs), updates the factors and
+    tries the step chosen by the quadratic model (see the module docstring). Two forward evaluations without a
+    graph give ``J d`` and ``J p``, one more the trial loss.
+
+    Parameters
+    ----------
+    params : iterable of tensors
+        The model's trainable parameters, in ``model.parameters()`` order (one group).
+    model : torch.nn.Module
+        The network; every trainable parameter is the weight or bias of an ``nn.Linear`` (an MLP or ResNetMLP).
+    residual_blocks : callable
+        ``residual_blocks() -> sequence of (fn, rows)`` (:data:`~remodel_core.optim.ResidualBlock`) of the current
+        loss; PINN residuals must take the ``"taylor"`` derivative route so that the layers' channels are seen.
+    damping : float
+        Initial ``lambda`` relative to the mean diagonal of the Kronecker factors' product (default 1e-3).
+    factor_damping : float
+        Initial ``gamma^2`` (the factors' Tikhonov damping) relative to the same scale.
+    adapt_every : int
+        Every this many steps ``gamma`` is chosen greedily among ``gamma/2, gamma, 2 gamma`` by the quadratic
+        model's decrease (0: never).
+    ema : float
+        Weight of the previous factors in their exponential average, in ``[0, 1)`` (0: this step's only).
+    momentum : bool
+        Include the previous step in the quadratic model (``alpha d + mu p``); else ``alpha d`` alone.
+    cg_iters : int
+        0: the direction is the KFAC step. Otherwise at most this many preconditioned conjugate-gradient
+        iterations on the damped Gauss–Newton system (one forward pass and one backward pass each), the KFAC
+        inverse as the preconditioner (the factor damping is then not adapted).
+    cg_tol : float
+        Relative residual at which conjugate gradients stop.
+    max_tries : int
+        Damping increases per step before the step is declared failed.
+    seed : int
+        Seed of the random signs.
+
+    Examples
+    --------
+    A linear least-squares fit: the factors are exact, one step lands on the minimiser.
+
+    >>> net = torch.nn.Linear(3, 1).double()
+    >>> x = torch.randn(40, 3, dtype=torch.float64)
+    >>> y = x @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64) + 0.3
+    >>> blocks = lambda: [(lambda m, z: m(z[:, :3])[:, 0] - z[:, 3], torch.cat([x, y[:, None]], 1))]
+    >>> opt = KFACOptimizer(net.parameters(), net, blocks, damping=1e-12, factor_damping=1e-12, ema=0.0)
+    >>> closure = lambda: ((net(x)[:, 0] - y) ** 2).sum()
+    >>> _ = opt.step(closure); float(closure().detach()) < 1e-8
+    True
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        model: nn.Module,
+        residual_blocks: Callable[[], Sequence[ResidualBlock]],
+        *,
+        damping: float = 1e-3,
+        factor_damping: float = 1e-3,
+        adapt_every: int = 5,
+        ema: float = 0.95,
+        momentum: bool = True,
+        cg_iters: int = 0,
+        cg_tol: float = 1e-2,
+        max_tries: int = 8,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not callable(residual_blocks):
+            raise TypeError(f"residual_blocks must be callable, got {type(residual_blocks).__name__}")
+        check_positive("damping", damping)
+        check_positive("factor_damping", factor_damping)
+        if isinstance(adapt_every, bool) or not isinstance(adapt_every, int) or adapt_every < 0:
+            raise ValueError(f"adapt_every must be an int >= 0, got {adapt_every!r}")
+        _check_ema(ema)
+        if not isinstance(momentum, bool):
+            raise TypeError(f"momentum must be a bool, got {type(momentum).__name__}")
+        if isinstance(cg_iters, bool) or not isinstance(cg_iters, int) or cg_iters < 0:
+            raise ValueError(f"cg_iters must be an int >= 0, got {cg_iters!r}")
+        check_positive("cg_tol", cg_tol)
+        check_positive("max_tries", max_tries, integer=True)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        defaults = dict(
+            damping=damping,
+            factor_damping=factor_damping,
+            adapt_every=adapt_every,
+            ema=ema,
+            momentum=momentum,
+            cg_iters=cg_iters,
+            cg_tol=cg_tol,
+            max_tries=max_tries,
+            seed=seed,
+        )
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("KFACOptimizer supports a single parameter group")
+        self._params: list[torch.Tensor] = list(self.param_groups[0]["params"])
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        if len(trainable) != len(self._params) or any(a is not b for a, b in zip(trainable, self._params)):
+            raise ValueError("params must be the model's trainable parameters, in model.parameters() order")
+        self._linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m.weight.requires_grad]
+        owned = {id(m.weight) for m in self._linears} | {id(m.bias) for m in self._linears if m.bias is not None}
+        for name, p in model.named_parameters():
+            if p.requires_grad and id(p) not in owned:
+                raise ValueError(
+                    f"KFAC needs every trainable parameter to be the weight or bias of an nn.Linear; {name!r} is not"
+                )
+        for m in self._linears:
+            if m.bias is not None and not m.bias.requires_grad:
+                raise ValueError("KFAC needs the biases of trainable nn.Linear layers to be trainable too")
+        self.model, self.residual_blocks = model, residual_blocks
+        self.lam: float | None = None
+        self.gamma = 0.0
+        self.converged = False
+        self.failed = False
+        self.stats: dict[str, Any] = {"steps": 0, "rejected": 0, "cg_iters": 0}
+        self._A: list[torch.Tensor] = []
+        self._B: list[torch.Tensor] = []
+        self._prev: torch.Tensor | None = None
+        self._gen = torch.Generator().manual_seed(seed)
+
+    # evaluations ---------------------------------------------------------------------------------------
+    def _residuals(self) -> torch.Tensor:
+        return torch.cat([fn(self.model, rows).reshape(-1) for fn, rows in self.residual_blocks()])
+
+    def _factors(self, r: torch.Tensor, taylor: list, plain: list) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """This step's ``A`` (mean of augmented inputs' outer products) and ``B`` (sum of sensitivities' outer
+        products) per layer, from one backward pass with random signs on the residuals."""
+        records = [(layer, s, y, False) for layer, s, y in taylor] + [(layer, s, y, True) for layer, s, y in plain]
+        if not records:
+            raise ValueError(
+                "KFAC saw no nn.Linear layer in the residuals: PINN residual blocks must use the 'taylor' route"
+            )
+        xi = torch.randint(0, 2, r.shape, generator=self._gen).to(r).mul_(2.0).sub_(1.0)
+        sens = torch.autograd.grad(
+            r, [y for _, _, y, _ in records], grad_outputs=xi, allow_unused=True, retain_graph=True
+        )
+        index = {id(m): i for i, m in enumerate(self._linears)}
+        A: list[Any] = [None] * len(self._linears)
+        B: list[Any] = [None] * len(self._linears)
+        rows = [0] * len(self._linears)
+        for (layer, s, _, all_rows), g in zip(records, sens):
+            i = index[id(layer)]
+            z = s.detach().reshape(-1, layer.in_features)
+            if layer.bias is not None:
+                one = torch.ones(z.shape[0], 1, dtype=z.dtype, device=z.device)
+                if not all_rows:  # the Taylor stack: the bias enters the value channel (the first) only
+                    one.view(s.shape[0], -1)[1:] = 0.0
+                z = torch.cat([z, one], 1)
+            a = z.T @ z
+            A[i] = a if A[i] is None else A[i] + a
+            rows[i] += z.shape[0]
+            if g is not None:
+                g = g.reshape(-1, layer.out_features)
+                b = g.T @ g
+                B[i] = b if B[i] is None else B[i] + b
+        for i, m in enumerate(self._linears):
+            if A[i] is None:
+                raise ValueError(f"KFAC: layer {i} ({m}) is not used by the residuals")
+            A[i] = A[i] / rows[i]
+            if B[i] is None:
+                B[i] = torch.zeros(m.out_features, m.out_features, dtype=A[i].dtype, device=A[i].device)
+        return A, B
+
+    def _layer_grads(self, grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        by_id = {id(p): g for p, g in zip(self._params, grads)}
+        out = []
+        for m in self._linears:
+            g = by_id[id(m.weight)]
+            if m.bias is not None:
+                g = torch.cat([g, by_id[id(m.bias)][:, None]], 1)
+            out.append(g)
+        return out
+
+    def _flatten(self, per_layer: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Per-layer ``[W, b]`` matrices as one vector in ``self._params`` order."""
+        by_id: dict[int, torch.Tensor] = {}
+        for m, d in zip(self._linears, per_layer):
+            by_id[id(m.weight)] = d[:, : m.in_features]
+            if m.bias is not None:
+                by_id[id(m.bias)] = d[:, m.in_features]
+        return torch.cat([by_id[id(p)].reshape(-1) for p in self._params])
+
+    @contextlib.contextmanager
+    def _at(self, x: torch.Tensor) -> Iterator[None]:
+        """Evaluate the model at the flat parameters ``x`` without touching its parameters in place: the layers'
+        parameter slots hold views of ``x`` meanwhile, so the step's retained graph stays valid."""
+        saved = [(m, dict(m._parameters)) for m in self._linears]
+        by_id, k = {}, 0
+        for p in self._params:
+            by_id[id(p)] = x[k : k + p.numel()].view_as(p)
+            k += p.numel()
+        try:
+            for m, params in saved:
+                for name, p in params.items():
+                    if p is not None:
+                        m._parameters[name] = by_id[id(p)]
+            yield
+        finally:
+            for m, params in saved:
+                m._parameters.update(params)
+
+    def _jvp(self, x0: torch.Tensor, v: torch.Tensor, r0: torch.Tensor) -> torch.Tensor:
+        """``J v`` by a forward difference of the residuals (step of relative size ``sqrt(eps)``)."""
+        eps = math.sqrt(torch.finfo(x0.dtype).eps) * (1.0 + float(x0.norm())) / max(float(v.norm()), 1e-300)
+        with self._at(x0 + eps * v):
+            r = self._residuals()
+        return (r - r0) / eps
+
+    def _unflatten(self, v: torch.Tensor) -> list[torch.Tensor]:
+        """A vector in ``self._params`` order as per-layer ``[W, b]`` matrices."""
+        by_id, k = {}, 0
+        for p in self._params:
+            by_id[id(p)] = v[k : k + p.numel()].view_as(p)
+            k += p.numel()
+        out = []
+        for m in self._linears:
+            w = by_id[id(m.weight)]
+            out.append(w if m.bias is None else torch.cat([w, by_id[id(m.bias)][:, None]], 1))
+        return out
+
+    def _precondition(self, G: list, eig: list, gamma: float) -> torch.Tensor:
+        """``-(A (x) B + damping)^{-1} G`` per layer (factored Tikhonov damping ``gamma``), flattened."""
+        dirs = []
+        for Gl, ((da, qa), (db, qb)) in zip(G, eig):
+            mean_a, mean_b = float(da.mean()), float(db.mean())
+            pi = math.sqrt(mean_a / mean_b) if mean_a > 0 and mean_b > 0 else 1.0
+            t = qb.T @ Gl @ qa
+            t = t / ((db[:, None] + gamma / pi) * (da[None, :] + gamma * pi))
+            dirs.append(-(qb @ t @ qa.T))
+        return self._flatten(dirs)
+
+    def _cg(
+        self, g: torch.Tensor, eig: list, gamma: float, x0: torch.Tensor, r0: torch.Tensor, r: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Conjugate gradients on ``(2 J^T J + lambda I) d = -g`` preconditioned by the KFAC inverse (truncated
+        Gauss–Newton, Martens 2010, with the preconditioner of Martens & Grosse 2015): ``J v`` by a forward
+        difference, ``J^T u`` by a backward pass through the step's retained graph ``r``. Returns ``d`` and
+        ``J d``."""
+        group = self.param_groups[0]
+        d, Jd = torch.zeros_like(g), torch.zeros_like(r0)
+        res = -g
+        z = -self._precondition(self._unflatten(res), eig, gamma)
+        p, rz = z, float(res @ z)
+        g_norm = float(g.norm())
+        for _ in range(group["cg_iters"]):
+            Jp = self._jvp(x0, p, r0)
+            JtJp = torch.cat(
+                [
+                    t.reshape(-1)
+                    for t in torch.autograd.grad(r, self._params, Jp, retain_graph=True, materialize_grads=True)
+                ]
+            )
+            Ap = 2.0 * JtJp + self.lam * p
+            pAp = float(p @ Ap)
+            self.stats["cg_iters"] += 1
+            if not pAp > 0:
+                break
+            a = rz / pAp
+            d, Jd, res = d + a * p, Jd + a * Jp, res - a * Ap
+            if float(res.norm()) <= group["cg_tol"] * g_norm:
+                break
+            z = -self._precondition(self._unflatten(res), eig, gamma)
+            rz_new = float(res @ z)
+            p, rz = z + (rz_new / rz) * p, rz_new
+        return d, Jd
+
+    def _model_step(
+        self,
+        G: list,
+        eig: list,
+        gamma: float,
+        g: torch.Tensor,
+        x0: torch.Tensor,
+        r0: torch.Tensor,
+        prev: torch.Tensor | None,
+        Jp: torch.Tensor | None,
+        r: torch.Tensor,
+    ) -> tuple[torch.Tensor, float]:
+        """The step ``alpha d + mu p`` that minimises the damped quadratic model, with ``d`` the KFAC direction
+        for the factor damping ``gamma`` (or the preconditioned CG solution), and the model's change of the loss
+        (negative for a descent step)."""
+        if self.param_groups[0]["cg_iters"]:
+            d, Jd = self._cg(g, eig, gamma, x0, r0, r)
+        else:
+            d = self._precondition(G, eig, gamma)
+            Jd = self._jvp(x0, d, r0)
+        vs = [d] if prev is None else [d, prev]
+        Jv = [Jd] if prev is None else [Jd, Jp]
+        M = torch.tensor(
+            [
+                [2.0 * float(Jv[i] @ Jv[j]) + self.lam * float(vs[i] @ vs[j]) for j in range(len(vs))]
+                for i in range(len(vs))
+            ],
+            dtype=torch.float64,
+        )
+        b = torch.tensor([float(g @ v) for v in vs], dtype=torch.float64)
+        coef = _solve_small(M, b)
+        if coef is None:  # the previous step is parallel to d (or the model is degenerate): d alone
+            vs, M, b = vs[:1], M[:1, :1], b[:1]
+            coef = _solve_small(M, b)
+            if coef is None:
+                return torch.zeros_like(d), 0.0
+        s = sum(float(c) * v for c, v in zip(coef, vs))
+        return s, 0.5 * float(b @ coef)
+
+    def _trial(self, x: torch.Tensor) -> float:
+        """The loss ``sum(r^2)`` at the flat parameters ``x``."""
+        with self._at(x):
+            r = self._residuals()
+        return float(r @ r)
+
+    # the step ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:  # type: ignore[override]
+        """One KFAC step; returns the loss ``sum(r^2)`` at its start (the closure is not needed)."""
+        group = self.param_groups[0]
+        taylor: list = []
+        plain: list = []
+        with torch.enable_grad():
+            with _capture(self._linears, taylor, plain):
+                r = self._residuals()
+            f = r @ r
+            f0 = float(f.detach())
+            if not math.isfinite(f0):
+                self.failed = True
+                return f.detach()
+            if not taylor and not plain:
+                raise ValueError(
+                    "KFAC saw no nn.Linear layer in the residuals: PINN residual blocks must use the 'taylor' route"
+                )
+            grads = torch.autograd.grad(f, self._params, retain_graph=True, materialize_grads=True)
+            A_new, B_new = self._factors(r, taylor, plain)
+        r0 = r.detach()
+        del taylor, plain, f  # r keeps its graph for the J^T u products of conjugate gradients
+        beta = group["ema"] if self._A else 0.0
+        self._A = [beta * a + (1.0 - beta) * n for a, n in zip(self._A, A_new)] if self._A else A_new
+        self._B = [beta * b + (1.0 - beta) * n for b, n in zip(self._B, B_new)] if self._B else B_new
+        G = self._layer_grads(grads)
+        g = torch.cat([x.reshape(-1) for x in grads])
+        if float(g.norm()) == 0.0:
+            self.converged = True
+            return torch.tensor(f0, dtype=r0.dtype)
+        eig = [(torch.linalg.eigh(2.0 * a), torch.linalg.eigh(b)) for a, b in zip(self._A, self._B)]
+        eig = [((da.clamp_min(0.0), qa), (db.clamp_min(0.0), qb)) for (da, qa), (db, qb) in eig]
+        if self.lam is None:
+            scale = max(float(da.mean()) * float(db.mean()) for (da, _), (db, _) in eig)
+            self.lam = group["damping"] * (scale if scale > 0 else 1.0)
+            self.gamma = math.sqrt(group["factor_damping"] * (scale if scale > 0 else 1.0))
+        x0 = flat_params(self._params)
+        prev = self._prev if group["momentum"] else None
+        Jp = None if prev is None else self._jvp(x0, prev, r0)
+        every, first = group["adapt_every"], None
+        # greedy choice of the factor damping (Martens & Grosse 2015, section 6.6)
+        if every and not group["cg_iters"] and self.stats["steps"] % every == 0:
+            best = None
+            for gamma in (self.gamma * OMEGA, self.gamma, self.gamma / OMEGA):
+                s, predicted = self._model_step(G, eig, gamma, g, x0, r0, prev, Jp, r)
+                if best is None or predicted < best[1]:
+                    best = (s, predicted, gamma)
+            self.gamma, first = best[2], best[:2]
+        for _ in range(group["max_tries"]):
+            s, predicted = first if first is not None else self._model_step(G, eig, self.gamma, g, x0, r0, prev, Jp, r)
+            first = None
+            f1 = self._trial(x0 + s)
+            if math.isfinite(f1) and f1 < f0 and predicted < 0:
+                rho = (f1 - f0) / predicted
+                if rho > 0.75:
+                    self.lam *= 2.0 / 3.0
+                elif rho < 0.25:
+                    self.lam *= 1.5
+                set_flat_params(self._params, x0 + s)
+                self._prev = s
+                self.stats["steps"] += 1
+                return torch.tensor(f0, dtype=r0.dtype)
+            self.stats["rejected"] += 1
+            self.lam *= 4.0
+            self.gamma *= 2.0
+            prev = Jp = None  # retry without the previous step's direction
+        self.failed = True
+        return torch.tensor(f0, dtype=r0.dtype)
+
+    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "lam": self.lam,
+            "gamma": self.gamma,
+            "A": [a.clone() for a in self._A],
+            "B": [b.clone() for b in self._B],
+            "prev": None if self._prev is None else self._prev.clone(),
+            "generator": self._gen.get_state(),
+            "stats": dict(self.stats),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
+        try:
+            self.lam, self.gamma = state_dict["lam"], float(state_dict["gamma"])
+            self._A = [a.clone() for a in state_dict["A"]]
+            self._B = [b.clone() for b in state_dict["B"]]
+            self._prev = None if state_dict["prev"] is None else state_dict["prev"].clone()
+            self._gen.set_state(state_dict["generator"])
+            self.stats = dict(state_dict["stats"])
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"not a KFACOptimizer state: {err}") from err
+
+
+def _solve_small(M: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
+    """``-M^{-1} b`` for the small symmetric model matrix, or None when it is not positive definite."""
+    L, info = torch.linalg.cholesky_ex(M)
+    if int(info) != 0:
+        return None
+    return -torch.cholesky_solve(b[:, None], L)[:, 0]
+
+
+def _check_ema(ema: Any) -> None:
+    if isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0.0 <= float(ema) < 1.0:
+        raise ValueError(f"ema must be a number in [0, 1), got {ema!r}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KFAC(OptimizerAlgorithm):
+    """Kronecker-factored Gauss–Newton training of a least-squares loss (see :class:`KFACOptimizer`).
+
+    The problem's loss must expose ``residual_blocks(*data, route=...)`` (the loss of
+    :meth:`remodel_core.pde.PINNProblem.discretize` does) and the network must be built of ``nn.Linear`` layers
+    (for a PINN: a tanh/sin MLP or ResNetMLP, which the Taylor-mode route differentiates); training is full batch.
+    The curvature takes ``sum (in_l + 1)^2 + out_l^2`` numbers, so it scales to networks where a dense or
+    sample-space Gauss–Newton matrix does not fit.
+
+    Parameters
+    ----------
+    damping, factor_damping, adapt_every, ema, momentum, cg_iters, cg_tol, max_tries, seed
+        See :class:`KFACOptimizer`.
+
+    Examples
+    --------
+    >>> from remodel_core import solve, pde
+    >>> from remodel_core.nn import MLP
+    >>> torch.manual_seed(0) and None
+    >>> prob = pde.poisson2d().discretize(MLP(2, 1, width=8, depth=2), points=64, boundary_points=32)
+    >>> sol = solve(prob, KFAC(), maxiters=30, dtype=torch.float64)
+    >>> sol.history["loss"][-1] < 1e-2 * sol.history["loss"][0]
+    True
+    """
+
+    damping: float = 1e-3
+    factor_damping: float = 1e-3
+    adapt_every: int = 5
+    ema: float = 0.95
+    momentum: bool = True
+    cg_iters: int = 0
+    cg_tol: float = 1e-2
+    max_tries: int = 8
+    seed: int = 0
+
+    def validate(self) -> None:
+        check_positive("damping", self.damping)
+        check_positive("factor_damping", self.factor_damping)
+        if isinstance(self.adapt_every, bool) or not isinstance(self.adapt_every, int) or self.adapt_every < 0:
+            raise ValueError(f"adapt_every must be an int >= 0, got {self.adapt_every!r}")
+        _check_ema(self.ema)
+        if not isinstance(self.momentum, bool):
+            raise TypeError(f"momentum must be a bool, got {type(self.momentum).__name__}")
+        if isinstance(self.cg_iters, bool) or not isinstance(self.cg_iters, int) or self.cg_iters < 0:
+            raise ValueError(f"cg_iters must be an int >= 0, got {self.cg_iters!r}")
+        check_positive("cg_tol", self.cg_tol)
+        check_positive("max_tries", self.max_tries, integer=True)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed must be an int, got {type(self.seed).__name__}")
+
+    def _options(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        raise ValueError("KFAC needs the problem's residuals: use solve(problem, KFAC())")
+
+    def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
+        assert isinstance(problem, TrainingProblem)
+        if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
+            raise ValueError(f"KFAC trains full batch; got batch_size={problem.batch_size} (use None)")
+        data = placed(problem.data or (), ctx.options)
+        residual_blocks_of(problem, data)  # a loss without residuals is refused before training
+        blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
+        made: list[KFACOptimizer] = []
+
+        def make(model: nn.Module) -> torch.optim.Optimizer:
+            params = [p for p in model.parameters() if p.requires_grad]
+            made.append(KFACOptimizer(params, model, lambda: _taylor_blocks(blocks, data), **self._options()))
+            return made[-1]
+
+        sol = train(problem, make, ctx, algorithm=self)
+        if made:
+            sol.stats.update({f"kfac_{k}": v for k, v in made[-1].stats.items()})
+        return sol
+
+
+def _taylor_blocks(blocks: Callable[..., Sequence[ResidualBlock]], data: tuple) -> Sequence[ResidualBlock]:
+    """The residual blocks on the Taylor-mode route where the loss offers routes (PINN losses), else as given."""
+    if "route" in inspect.signature(blocks).parameters:
+        return blocks(*data, route="taylor")
+    return blocks(*data)

@@ -1,0 +1,252 @@
+"""Kronecker-factored Gauss–Newton (KFAC) training: the factors read from the Taylor-mode channels of a PINN
+residual, the exact Gauss–Newton products of the quadratic model, the step control, training, resume and bad
+input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from remodel_core import pde, solve
+from remodel_core.nn import MLP, ResNetMLP
+from remodel_core.optim import KFAC, KFACOptimizer, flat_params, residual_jacobian
+from remodel_core.testing import check_algorithm
+
+PROBLEMS = ["poisson2d", "burgers", "klein_gordon", "allen_cahn"]  # Dirichlet, initial velocity, periodic
+
+
+def _pinn(name: str = "poisson2d", width: int = 8, points: int = 40, boundary: object = 16, seed: int = 0, net=None):
+    torch.manual_seed(seed)
+    net = MLP(2, 1, width=width, depth=2).double() if net is None else net
+    return net, getattr(pde, name)().discretize(net, points=points, boundary_points=boundary, seed=seed)
+
+
+def _optimizer(net, train, **kw):
+    x = train.data[0]
+    return KFACOptimizer(net.parameters(), net, lambda: train.loss.residual_blocks(x, route="taylor"), **kw)
+
+
+@pytest.mark.parametrize("name", PROBLEMS)
+def test_taylor_route_blocks_are_the_loss(name):
+    """The Taylor-mode residual blocks KFAC reads are the same sum of squares as the loss, for every condition."""
+    net, train = _pinn(name)
+    x = train.data[0]
+    r = torch.cat([fn(net, rows).reshape(-1) for fn, rows in train.loss.residual_blocks(x, route="taylor")])
+    assert float(r @ r) == pytest.approx(float(train.loss(net, x)), rel=1e-12)
+
+
+def test_first_layer_factor_sees_every_taylor_channel_and_the_bias_in_the_value_channel_only():
+    """The first layer of a PINN receives the point (value channel), the unit vectors (gradient channels) and
+    zeros (second-derivative channels); boundary rows enter through the ordinary forward pass. ``A`` is the mean
+    of the augmented inputs' outer products over all of these rows: known in closed form."""
+    net, train = _pinn("poisson2d", points=30, boundary=12)  # Poisson: u_xx + u_yy, so 1 + 2 + 2 channels
+    opt = _optimizer(net, train, ema=0.0)
+    opt.step()
+    x = train.data[0]
+    (pts,) = train.loss.points(x)
+    aug = lambda z: torch.cat([z, torch.ones(len(z), 1, dtype=z.dtype)], 1)  # noqa: E731
+    n = len(x)
+    expected = aug(x).T @ aug(x) + aug(pts).T @ aug(pts)
+    expected[:2, :2] += n * torch.eye(2, dtype=x.dtype)  # the gradient channels: e_k, no bias
+    rows = 5 * n + len(pts)
+    assert torch.allclose(opt._A[0], expected / rows, atol=1e-13)
+
+
+def test_sensitivity_factor_is_the_sum_of_exact_output_sensitivities():
+    """``B`` of the last layer (one output) is the sum over rows and channels of ``(dr/dy)^2``: for the Dirichlet
+    rows ``dr/du = c``, for the PDE rows of Poisson ``dr/d(u_xx) = dr/d(u_yy) = c``, the other channels 0."""
+    net, train = _pinn("poisson2d", points=30, boundary=12)
+    opt = _optimizer(net, train, ema=0.0)
+    opt.step()
+    blocks = train.loss.residual_blocks(train.data[0], route="taylor")
+    c_pde, c_bc = (1.0 / len(blocks[0][1])) ** 0.5, (1.0 / len(blocks[1][1])) ** 0.5
+    expected = len(blocks[0][1]) * 2 * c_pde**2 + len(blocks[1][1]) * c_bc**2
+    assert float(opt._B[-1][0, 0]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_gauss_newton_products_by_forward_differences_match_the_jacobian():
+    net, train = _pinn("burgers")
+    opt = _optimizer(net, train)
+    _, J = residual_jacobian(net, train.loss.residual_blocks(train.data[0]))
+    r0 = opt._residuals().detach()
+    v = torch.randn(J.shape[1], dtype=torch.float64)
+    with torch.no_grad():
+        Jv = opt._jvp(flat_params(opt._params), v, r0)
+    assert float((Jv - J @ v).norm()) < 1e-6 * float((J @ v).norm())
+
+
+def test_one_step_solves_linear_least_squares_with_several_outputs():
+    """A single linear layer with uncorrelated output residuals: ``A (x) B`` is its Gauss–Newton matrix."""
+    torch.manual_seed(1)
+    net = torch.nn.Linear(4, 3).double()
+    x = torch.randn(200, 4, dtype=torch.float64)
+    t = x @ torch.randn(4, 3, dtype=torch.float64) + 0.5
+    # one residual per (row, output): each residual its own row, the output picked by a one-hot column
+    rows = torch.cat([x.repeat_interleave(3, 0), torch.eye(3, dtype=x.dtype).repeat(200, 1), t.reshape(-1, 1)], 1)
+
+    def fn(m, z):
+        return (m(z[:, :4]) * z[:, 4:7]).sum(1) - z[:, 7]
+
+    opt = KFACOptimizer(net.parameters(), net, lambda: [(fn, rows)], damping=1e-12, factor_damping=1e-12, ema=0.0)
+    f0 = float(opt.step())
+    f1 = float(((net(x) - t) ** 2).sum().detach())
+    assert f1 < 1e-8 * f0  # one residual per row: B = sum of one-hot outer products exactly, 2 A (x) B = J^T J
+
+
+def test_kfac_trains_a_pinn_faster_than_lbfgs_per_iteration():
+    from remodel_core.optim import LBFGS
+
+    net, train = _pinn(width=10, points=60, boundary=24)
+    kf = solve(train, KFAC(), maxiters=25, dtype=torch.float64)
+    lb = solve(train, LBFGS(history_size=50, max_iter=1), maxiters=25, dtype=torch.float64)
+    assert kf.history["loss"][-1] < 1e-2 * kf.history["loss"][0]
+    assert kf.history["loss"][-1] < 0.1 * lb.history["loss"][-1]
+    assert kf.stats["kfac_steps"] == 25
+
+
+def test_kfac_trains_a_resnet_pinn():
+    net = ResNetMLP(2, 1, width=8, depth=3, activation="tanh").double()
+    net, train = _pinn("burgers", net=net, points=60, boundary=24)
+    from remodel_core.optim import LBFGS
+
+    sol = solve(train, KFAC(), maxiters=20, dtype=torch.float64)
+    lb = solve(train, LBFGS(history_size=50, max_iter=1), maxiters=20, dtype=torch.float64)
+    assert sol.history["loss"][-1] < 0.25 * sol.history["loss"][0]
+    assert sol.history["loss"][-1] < 0.5 * lb.history["loss"][-1]
+
+
+def test_the_curvature_matters():
+    """With the Kronecker factors replaced by identities the same step control is a damped gradient method with
+    momentum: far slower. A test of the factors themselves (break them and this fails)."""
+    net, train = _pinn(width=10, points=60, boundary=24)
+    kf = solve(train, KFAC(), maxiters=20, dtype=torch.float64)
+
+    class Flat(KFACOptimizer):
+        def _factors(self, r, taylor, plain):
+            A, B = super()._factors(r, taylor, plain)
+            return [torch.eye(len(a), dtype=a.dtype) for a in A], [torch.eye(len(b), dtype=b.dtype) for b in B]
+
+    net, train = _pinn(width=10, points=60, boundary=24)
+    opt = Flat(net.parameters(), net, lambda: train.loss.residual_blocks(train.data[0], route="taylor"))
+    for _ in range(20):
+        opt.step()
+    assert kf.history["loss"][-1] < 0.25 * float(train.loss(net, train.data[0]))
+
+
+def test_rejected_step_raises_damping_and_keeps_the_point():
+    net, train = _pinn()
+    opt = _optimizer(net, train, max_tries=3)
+    opt.step()
+    x0 = flat_params(opt._params).clone()
+    lam = opt.lam
+    opt._trial = lambda x: float("inf")  # every trial point is refused
+    opt.step()
+    assert opt.failed and opt.lam == pytest.approx(lam * 4.0**3)
+    assert torch.equal(flat_params(opt._params), x0)
+
+
+def test_non_finite_residuals_fail_the_step():
+    net, train = _pinn()
+    opt = _optimizer(net, train)
+    with torch.no_grad():
+        net[0].weight.fill_(float("nan"))
+    opt.step()
+    assert opt.failed
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    net, train = _pinn()
+    full = solve(train, KFAC(), maxiters=6, dtype=torch.float64)
+    path = tmp_path / "kfac.pt"
+    solve(train, KFAC(), maxiters=3, dtype=torch.float64, checkpoint=path)
+    resumed = solve(train, KFAC(), maxiters=6, dtype=torch.float64, checkpoint=path, resume=True)
+    assert resumed.history["loss"] == full.history["loss"]
+
+
+def test_interface():
+    net, train = _pinn()
+    check_algorithm(KFAC(), train, maxiters=2, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"damping": 0.0}, "damping"),
+        ({"damping": -1.0}, "damping"),
+        ({"ema": 1.0}, "ema"),
+        ({"ema": -0.1}, "ema"),
+        ({"ema": True}, "ema"),
+        ({"momentum": 1}, "momentum"),
+        ({"max_tries": 0}, "max_tries"),
+        ({"max_tries": 2.5}, "max_tries"),
+        ({"seed": 1.0}, "seed"),
+    ],
+)
+def test_bad_options(kwargs, match):
+    net, train = _pinn()
+    with pytest.raises((ValueError, TypeError), match=match):
+        solve(train, KFAC(**kwargs), maxiters=1)
+    with pytest.raises((ValueError, TypeError), match=match):
+        _optimizer(net, train, **kwargs)
+
+
+def test_bad_problems_and_models():
+    net, train = _pinn()
+    plain = dataclasses.replace(train, loss=lambda m, x: train.loss(m, x))
+    with pytest.raises(ValueError, match="residual_blocks"):
+        solve(plain, KFAC(), maxiters=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        solve(dataclasses.replace(train, batch_size=5), KFAC(), maxiters=1)
+    with pytest.raises(TypeError, match="residual_blocks"):
+        KFACOptimizer(net.parameters(), net, None)
+    with pytest.raises(TypeError, match="model"):
+        KFACOptimizer(net.parameters(), "net", lambda: [])
+    with pytest.raises(ValueError, match="params"):
+        KFACOptimizer(list(net.parameters())[:1], net, lambda: [])
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.scale = MLP(2, 1, width=4, depth=1).double(), torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return self.net(x) * self.scale
+
+    m = Scaled()
+    with pytest.raises(ValueError, match="'scale'"):
+        KFACOptimizer(m.parameters(), m, lambda: [])
+    # a network the Taylor-mode route cannot differentiate is refused with the route's error
+    relu = MLP(2, 1, width=4, depth=1, activation="relu").double()
+    _, relu_train = _pinn(net=relu)
+    with pytest.raises(ValueError, match="taylor"):
+        solve(relu_train, KFAC(), maxiters=1, dtype=torch.float64)
+    # residuals that use no nn.Linear layer
+    opt = KFACOptimizer(net.parameters(), net, lambda: [(lambda m, z: z[:, 0] * 1.0, train.data[0])])
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        opt.step()
+    with pytest.raises(ValueError, match="derivatives"):
+        train.loss.residual_blocks(train.data[0], route="symbolic")
+
+
+def test_conjugate_gradients_solve_the_damped_gauss_newton_system():
+    """With enough iterations the KFAC-preconditioned CG lands on ``(2 J^T J + lambda I)^{-1} (-g)``, and the
+    ``J d`` it carries along is the Jacobian's product (no extra evaluation)."""
+    from remodel_core.optim._kfac import _capture
+
+    net, train = _pinn("burgers", width=6, points=30, boundary=12)
+    x = train.data[0]
+    opt = _optimizer(net, train, cg_iters=300, cg_tol=1e-12)
+    r, J = residual_jacobian(net, train.loss.residual_blocks(x))
+    taylor, plain = [], []
+    with _capture(opt._linears, taylor, plain):
+        rg = opt._residuals()
+    A, B = opt._factors(rg, taylor, plain)
+    eig = [(torch.linalg.eigh(2.0 * a), torch.linalg.eigh(b)) for a, b in zip(A, B)]
+    opt.lam = 1e-3
+    g = 2.0 * J.T @ r
+    with torch.no_grad():
+        d, Jd = opt._cg(g, eig, 1e-2, flat_params(opt._params), r, rg)
+    ref = torch.linalg.solve(2.0 * J.T @ J + opt.lam * torch.eye(J.shape[1], dtype=J.dtype), -g)
+    assert float((d - ref).norm()) < 1e-4 * float(ref.norm())
+    assert float((Jd - J @ d).norm()) < 1e-5 * float((J @ d).norm())
