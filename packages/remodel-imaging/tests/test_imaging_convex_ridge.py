@@ -149,3 +149,46 @@ def test_profile_backward_matches_finite_differences():
     w = torch.rand(3, 2, dtype=torch.float64, generator=g).requires_grad_()
     th = (torch.rand(3, 2, dtype=torch.float64, generator=g) + 0.2).requires_grad_()
     assert torch.autograd.gradcheck(_ClipSum.apply, (z, w, th))
+
+
+def test_cosine_annealed_training_follows_the_schedule():
+    import math
+
+    from remodel_imaging import random_patches, train_denoiser
+
+    seen = []
+    den = ConvexRidgeDenoiser(channels=2, kernel_size=3, steps=2)
+    patches = random_patches(16, 12, images=("coins",), scale=32, seed=0)
+
+    from remodel_imaging._denoisers import _CosineAdam
+
+    orig = _CosineAdam.step
+
+    def step(self, closure=None):  # records the step size Adam is given at each step
+        out = orig(self, closure)
+        seen.append(self.param_groups[0]["lr"])
+        return out
+
+    _CosineAdam.step = step
+    try:
+        sol = train_denoiser(den, patches, noise_sigma=0.1, iters=9, lr=1e-2, lr_end=1e-4, batch_size=4)
+    finally:
+        _CosineAdam.step = orig
+    assert sol.stats["iterations"] == 9 and len(seen) == 9
+    expect = [1e-4 + (1e-2 - 1e-4) * (1 + math.cos(math.pi * k / 9)) / 2 for k in range(9)]
+    assert seen == pytest.approx(expect, rel=1e-12)
+    assert seen[0] == pytest.approx(1e-2) and all(a > b for a, b in zip(seen, seen[1:])) and seen[-1] < 5e-4
+
+
+@pytest.mark.parametrize("lr_end", [0.0, -1e-3, 0.5, True, "1e-3"])
+def test_bad_lr_end(lr_end):
+    from remodel_imaging import train_denoiser
+
+    with pytest.raises(ValueError, match="lr_end"):
+        train_denoiser(DnCNNLike(), torch.rand(4, 1, 8, 8), noise_sigma=0.1, iters=2, lr=1e-2, lr_end=lr_end)
+
+
+def DnCNNLike():
+    from remodel_imaging import DnCNN
+
+    return DnCNN(depth=2, features=2)

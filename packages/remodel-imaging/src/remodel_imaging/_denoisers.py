@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from ._checks import as_image_batch
+from ._checks import as_image_batch, check_positive_ints
 
 if TYPE_CHECKING:
     from remodel_core import Solution, TrainingProblem
@@ -104,6 +105,35 @@ def denoising_problem(
     return TrainingProblem(model=model, loss=loss, data=(patches, noise), batch_size=batch_size, name=name)
 
 
+class _CosineAdam(torch.optim.Adam):
+    """Adam whose step size follows the cosine annealing of Loshchilov & Hutter ("SGDR: stochastic gradient
+    descent with warm restarts", ICLR 2017, without restarts): ``lr_k = lr_end + (lr - lr_end)(1 + cos(π k /
+    total)) / 2`` at step ``k``. The step counter lives in the parameter group, so it is checkpointed."""
+
+    def __init__(self, params, *, lr: float, lr_end: float, total: int) -> None:
+        super().__init__(params, lr=lr)
+        for group in self.param_groups:
+            group.update(lr_start=lr, lr_end=lr_end, total=total, k=0)
+
+    def step(self, closure=None):  # type: ignore[override]
+        for g in self.param_groups:
+            frac = min(g["k"], g["total"]) / g["total"]
+            g["lr"] = g["lr_end"] + (g["lr_start"] - g["lr_end"]) * (1 + math.cos(math.pi * frac)) / 2
+            g["k"] += 1
+        return super().step(closure)
+
+
+def _cosine_adam(lr: float, lr_end: float, total: int):
+    from remodel_core.optim import Adam
+
+    class CosineAdam(Adam):
+        def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+            params = [p for p in model.parameters() if p.requires_grad]
+            return _CosineAdam(params, lr=self.lr, lr_end=lr_end, total=total)
+
+    return CosineAdam(lr=lr)
+
+
 def train_denoiser(
     model: nn.Module,
     patches: torch.Tensor,
@@ -113,6 +143,7 @@ def train_denoiser(
     lr: float = 1e-3,
     batch_size: int = 16,
     seed: int = 0,
+    lr_end: float | None = None,
     **options,
 ) -> Solution:
     """Train ``model`` as a Gaussian denoiser with Adam through :func:`remodel_core.solve` (checkpoints,
@@ -134,6 +165,9 @@ def train_denoiser(
         Patches per minibatch.
     seed : int, default 0
         Seed of the noise and of the minibatch order.
+    lr_end : float, optional
+        If given, the step size decays from ``lr`` to ``lr_end`` over the ``iters`` steps by cosine annealing
+        (Loshchilov & Hutter, ICLR 2017); otherwise it stays ``lr``.
     **options
         Further shared options of :func:`remodel_core.solve` (``checkpoint``, ``progress``, ``callback``,
         ``maxtime`` ...).
@@ -155,4 +189,9 @@ def train_denoiser(
     prob = denoising_problem(
         model, patches, noise_sigma=noise_sigma, batch_size=batch_size, seed=seed, name=type(model).__name__
     )
-    return solve(prob, Adam(lr=lr), maxiters=iters, seed=seed, **options)
+    if lr_end is None:
+        return solve(prob, Adam(lr=lr), maxiters=iters, seed=seed, **options)
+    if isinstance(lr_end, bool) or not isinstance(lr_end, int | float) or not 0 < lr_end <= lr:
+        raise ValueError(f"lr_end must be a number in (0, lr], got {lr_end!r}")
+    check_positive_ints(iters=iters)
+    return solve(prob, _cosine_adam(lr, lr_end, iters), maxiters=iters, seed=seed, **options)
