@@ -147,7 +147,16 @@ def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
             return train.loss(model, *data)
 
         def residual_blocks(self, *data: torch.Tensor, **kwargs: Any) -> Any:
-            return train.loss.residual_blocks(*data, **kwargs)
+            blocks = train.loss.residual_blocks(*data, **kwargs)
+            if kwargs.get("route") != "taylor":  # Gauss-Newton's vectorised Jacobians: evaluations not counted
+                return blocks
+            (fn, rows), *rest = blocks  # KFAC evaluates all blocks together: count the passes over the first
+
+            def counted(model: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+                count[0] += 1
+                return fn(model, z)
+
+            return [(counted, rows), *rest]
 
     problem = dataclasses.replace(train, loss=Counted(), metrics={})
     train.loss(network(kind, width, depth, seed), *train.data).backward()  # untimed warm-up of caches
@@ -161,6 +170,16 @@ def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
             return opt
 
     alg = Captured(**{f.name: getattr(alg, f.name) for f in dataclasses.fields(alg)})
+    from remodel_core.optim import GaussNewtonOptimizer, KFACOptimizer
+
+    for cls in (GaussNewtonOptimizer, KFACOptimizer):  # built inside their algorithms' solve: captured here
+        init = cls.__init__
+
+        def capturing(self: Any, *args: Any, init: Any = init, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            captured["opt"] = self
+
+        cls.__init__ = capturing  # type: ignore[method-assign]
     every = 25 if method.startswith("adam") else 1
     curve: dict[str, list[float]] = {"cpu_s": [], "evals": [], "rel_l2": []}
     excluded = [0.0]

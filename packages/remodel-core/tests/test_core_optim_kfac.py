@@ -250,3 +250,21 @@ def test_conjugate_gradients_solve_the_damped_gauss_newton_system():
     ref = torch.linalg.solve(2.0 * J.T @ J + opt.lam * torch.eye(J.shape[1], dtype=J.dtype), -g)
     assert float((d - ref).norm()) < 1e-4 * float(ref.norm())
     assert float((Jd - J @ d).norm()) < 1e-5 * float((J @ d).norm())
+
+
+def test_wrapped_losses_keep_the_taylor_route():
+    """A loss that forwards ``residual_blocks(*data, **kwargs)`` still gets the Taylor-mode route (on the "func"
+    route the layers' derivative channels would be invisible to the factors)."""
+    net, train = _pinn()
+    routes = []
+
+    class Wrapped:
+        def __call__(self, model, x):
+            return train.loss(model, x)
+
+        def residual_blocks(self, *data, **kwargs):
+            routes.append(kwargs.get("route"))
+            return train.loss.residual_blocks(*data, **kwargs)
+
+    solve(dataclasses.replace(train, loss=Wrapped()), KFAC(), maxiters=2, dtype=torch.float64)
+    assert routes and set(routes) == {"taylor"}

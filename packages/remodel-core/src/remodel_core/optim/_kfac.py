@@ -565,6 +565,7 @@ class KFAC(OptimizerAlgorithm):
 
 def _taylor_blocks(blocks: Callable[..., Sequence[ResidualBlock]], data: tuple) -> Sequence[ResidualBlock]:
     """The residual blocks on the Taylor-mode route where the loss offers routes (PINN losses), else as given."""
-    if "route" in inspect.signature(blocks).parameters:
+    params = inspect.signature(blocks).parameters.values()
+    if any(p.name == "route" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return blocks(*data, route="taylor")
     return blocks(*data)
