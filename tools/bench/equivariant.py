@@ -1,16 +1,20 @@
 """Equivariant networks on rotated digits (issue 18, item 5).
 
 scikit-learn's digits upsampled to 29x29 (padded so that rotated digits stay in the frame); every model is trained
-on upright digits only (the first 1,200 images, Adam through ``remodel_core.solve``, same epochs, batch size, seed)
-and tested on the other 597: upright, rotated by a random multiple of 90° per image, and rotated by a random angle
-per image (bilinear). Models: a plain CNN of the same layout (``cnn``), native group CNNs for C8 and D8 (``c8``,
-``d8``), escnn's C8 steerable CNN with the same layout (``c8_escnn``), the C8-equivariant stable ODE-ResNet with
-parabolic blocks (``ode_resnet``) and the C8 PDE-based group CNN with diffusion and morphological layers
-(``pde_gcnn``, with convection). The ODE-ResNet and the PDE-G-CNN get twice the epochs (``--de-epochs``): at the
-common budget they are still far from converged. ``--matched``: parameter-matched C8 models (native wider or with
-the full group axis against escnn's 8,642 parameters) over ``--seeds``, mean and spread. Also: parameters,
-training time (wall and CPU), construction time (escnn: cold, with an empty basis cache, in a fresh process, and
-warm), and the equivariance error to the exact group elements (float32, ``check_equivariance``).
+on upright digits only (the first 1,200 images) and tested on the other 597: upright, rotated by a random multiple
+of 90° per image, and rotated by a random angle per image (bilinear). One training recipe for every model
+(``CosineAdam`` through ``remodel_core.solve``): Adam, lr 3e-3, the step size decayed by a half-cosine to 0 over
+20 epochs of batch 64, the same seeds (initialisation and batch order). Models: a plain CNN of the same layout
+(``cnn``), native group CNNs for C8 and D8 (``c8``, ``d8``), escnn's C8 steerable CNN with the same layout
+(``c8_escnn``: the same batch norm per field, ReLU, stride-2 equivariant pooling, group max pooling, spatial max
+pooling and linear head; only the convolutions differ), the C8-equivariant stable ODE-ResNet with parabolic blocks
+(``ode_resnet``) and the C8 PDE-based group CNN with diffusion and morphological layers (``pde_gcnn``, with
+convection). ``--seed-models`` (default ``c8`` and ``c8_escnn``) are trained with every seed of ``--seeds``
+(default 0-4): mean, spread, and a paired comparison against ``c8_escnn`` on the same seeds (``paired``).
+``--matched``: parameter-matched C8 models (native wider or with the full group axis against escnn's 8,642
+parameters) over ``--seeds``. Also: parameters, training time (wall and CPU), construction time (escnn: cold,
+with an empty basis cache, in a fresh process, and warm), and the equivariance error to the exact group elements
+(float32, ``check_equivariance``).
 
     uv run --frozen python tools/bench/equivariant.py --json docs/bench/equivariant.json
     uv run --frozen python tools/bench/equivariant.py --models --matched --json docs/bench/equivariant.json --update
@@ -25,6 +29,7 @@ coordinate systems along the group axis (per element, unit-norm, orthonormal Fou
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import platform
@@ -281,6 +286,40 @@ def _loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(model(xb), yb)
 
 
+class _CosineAdam(torch.optim.Adam):
+    """``torch.optim.Adam`` whose step size follows a half-cosine from ``lr`` at the first step to 0 after
+    ``total`` steps (Loshchilov & Hutter, "SGDR", ICLR 2017, without restarts)."""
+
+    def __init__(self, params: Any, *, total: int, **kwargs: Any) -> None:
+        super().__init__(params, **kwargs)
+        self._total, self._count = total, 0
+        self._base = [g["lr"] for g in self.param_groups]
+
+    def step(self, closure: Any = None) -> Any:
+        scale = 0.5 * (1.0 + math.cos(math.pi * min(self._count, self._total) / self._total))
+        for group, base in zip(self.param_groups, self._base):
+            group["lr"] = base * scale
+        self._count += 1
+        return super().step(closure)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CosineAdam(Adam):
+    """The benchmark's training recipe, the same for every model: Adam (``lr``, torch's defaults otherwise) with
+    the step size decayed by a half-cosine to 0 over ``total`` iterations (``total = 0``: constant step)."""
+
+    total: int = 0
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        if self.total <= 0:
+            return super().make_optimizer(model)
+        params = [p for p in model.parameters() if p.requires_grad]
+        return _CosineAdam(params, total=self.total, lr=self.lr, betas=self.betas, eps=self.eps)
+
+
+RECIPE = {"lr": 3e-3, "schedule": "cosine"}  # set by main from --lr / --schedule
+
+
 def run_model(
     name: str, quick: bool, seed: int, iters: int, batch: int, data: tuple, *, verbose: bool = True
 ) -> dict[str, Any]:
@@ -293,7 +332,8 @@ def run_model(
     build_s = time.perf_counter() - t0
     prob = TrainingProblem(model=model, loss=_loss, data=(x_train, y_train), batch_size=batch, name=name)
     t0, c0 = time.perf_counter(), time.process_time()
-    sol = solve(prob, Adam(lr=3e-3), maxiters=iters, seed=seed, progress=False)
+    total = iters if RECIPE["schedule"] == "cosine" else 0
+    sol = solve(prob, CosineAdam(lr=RECIPE["lr"], total=total), maxiters=iters, seed=seed, progress=False)
     train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     trained = sol.u.eval()
     group = "D8" if name == "d8" else "C8"
@@ -350,6 +390,24 @@ def matched_study(
     return study
 
 
+def paired(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Paired comparison of two seed studies on their common seeds (the same seed gives both models the same batch
+    order): per-seed differences ``a - b`` of the accuracies, their mean and sample standard deviation, and
+    wins/ties/losses of ``a``."""
+    common = [s for s in a["seeds"] if s in b["seeds"]]
+    out: dict[str, Any] = {"seeds": common}
+    for key in ("acc_upright", "acc_rot_random"):
+        d = torch.tensor(
+            [a[key][a["seeds"].index(s)] - b[key][b["seeds"].index(s)] for s in common], dtype=torch.float64
+        )
+        out[key + "_diff"] = d.tolist()
+        out[key + "_diff_mean"] = float(d.mean())
+        out[key + "_diff_std"] = float(d.std()) if len(d) > 1 else 0.0
+        tol = 0.5 / 597  # below one test image: a tie
+        out[key + "_wtl"] = [int((d > tol).sum()), int((d.abs() <= tol).sum()), int((d < -tol).sum())]
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small models, two epochs (about a minute)")
@@ -360,12 +418,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--de-epochs",
         type=int,
         default=None,
-        help="epochs of the ODE-ResNet and the PDE-G-CNN (default: 2x --epochs; they train slower)",
+        help="epochs of the ODE-ResNet and the PDE-G-CNN (default: --epochs, the same recipe as every model)",
+    )
+    ap.add_argument("--lr", type=float, default=3e-3, help="Adam's initial step size (every model)")
+    ap.add_argument(
+        "--schedule",
+        choices=("cosine", "constant"),
+        default="cosine",
+        help="step-size schedule of every model: half-cosine decay to 0 over the run (default) or constant",
     )
     ap.add_argument("--models", nargs="*", default=["cnn", "c8", "d8", "c8_escnn", "ode_resnet", "pde_gcnn"])
     ap.add_argument("--build-only", action="store_true", help="only the construction times (best of 5)")
     ap.add_argument("--matched", action="store_true", help="also the parameter-matched C8 study over --seeds")
-    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument(
+        "--seed-models",
+        nargs="*",
+        default=["c8", "c8_escnn"],
+        help="models of --models trained with every seed of --seeds (seed_study; paired native-vs-escnn "
+        "comparison on the same seeds); the others with --seed only",
+    )
     ap.add_argument("--matched-models", nargs="*", default=None, help="only these models of the matched study")
     ap.add_argument(
         "--gap-study",
@@ -394,7 +466,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"build": times, "machine": platform.platform()}, indent=2))
         return times
-    epochs = args.epochs or (2 if args.quick else 12)
+    epochs = args.epochs or (2 if args.quick else 20)
+    RECIPE.update(lr=args.lr, schedule=args.schedule)
     batch = 64
     x, y = digits_images(29)
     x_train, y_train, x_test, y_test = x[:N_TRAIN], y[:N_TRAIN], x[N_TRAIN:], y[N_TRAIN:]
@@ -404,7 +477,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     x_rand = rotate_images(x_test, random_angles(len(x_test), seed=args.seed + 2).float())
     data = (x_train, y_train, x_test, y_test, x_rot90, x_rand)
     iters = epochs * math.ceil(N_TRAIN / batch)
-    de_epochs = args.de_epochs or 2 * epochs
+    de_epochs = args.de_epochs or epochs
     de_iters = de_epochs * math.ceil(N_TRAIN / batch)
     out: dict[str, Any] = {
         "task": "digits 29x29, trained upright, tested rotated",
@@ -415,6 +488,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "n_train": N_TRAIN,
         "n_test": len(x_test),
         "machine": platform.platform(),
+        "recipe": f"Adam lr {args.lr:g}, {args.schedule} step size over the run, batch {batch}, same seeds",
         "models": {},
     }
 
@@ -424,11 +498,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     seed_study: dict[str, Any] = {}
     for name in args.models:
-        seeds = args.seeds if args.seed_study else [args.seed]
+        many = args.seed_study or name in args.seed_models
+        seeds = args.seeds if many else [args.seed]
         n_iters = de_iters if name in DE_MODELS else iters
         rows = [run_model(name, args.quick, s, n_iters, batch, data) for s in seeds]
         row = rows[0]
-        if args.seed_study:
+        if many:
             seed_study[name] = _summary(rows, seeds)
             out["seed_study"] = seed_study
             print(_summary_line(name, seed_study[name]), flush=True)
@@ -442,6 +517,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["matched"] = matched_study(args.quick, args.seeds, iters, batch, data, args.matched_models)
     if args.gap_study is not None:
         out["gap_study"] = matched_study(args.quick, args.seeds, iters, batch, data, args.gap_study or list(GAP_STUDY))
+    if "c8_escnn" in seed_study:
+        out["paired"] = {
+            name: paired(seed_study[name], seed_study["c8_escnn"]) for name in seed_study if name != "c8_escnn"
+        }
+        for name, p in out["paired"].items():
+            print(
+                f"{name} - c8_escnn on seeds {p['seeds']}: upright {p['acc_upright_diff_mean']:+.4f} "
+                f"± {p['acc_upright_diff_std']:.4f} (wins/ties/losses {p['acc_upright_wtl']}), random "
+                f"{p['acc_rot_random_diff_mean']:+.4f} ± {p['acc_rot_random_diff_std']:.4f} "
+                f"(wins/ties/losses {p['acc_rot_random_wtl']})"
+            )
+        write(args, out)
     m = out["models"]
     if "c8" in m and "c8_escnn" in m:
         out["build_speedup_c8_vs_escnn_warm"] = m["c8_escnn"]["build_s_warm"] / m["c8"]["build_s"]
@@ -463,7 +550,7 @@ def write(args: argparse.Namespace, out: dict[str, Any]) -> None:
             args._old = json.loads(args.json.read_text()) if args.json.exists() else {"models": {}}
         merged = {**args._old, **{k: v for k, v in out.items() if k != "models"}}
         merged["models"] = {**args._old.get("models", {}), **out["models"]}
-        for key in ("seed_study", "gap_study", "matched"):  # studies: merged model by model
+        for key in ("seed_study", "gap_study", "matched", "paired"):  # studies: merged model by model
             if key in out and key in args._old:
                 merged[key] = {**args._old[key], **out[key]}
         out = merged
