@@ -82,6 +82,18 @@ def test_a_too_long_step_breaks_the_certificate():
     assert den.lipschitz_bound() > 1.0 + 1e-3
 
 
+def test_optimal_step_is_the_largest_certified_one():
+    den = _trained_like(seed=3, steps=5, strength=20.0)
+    L = den.smoothness()
+    assert den.step_size() == pytest.approx(2.0 / (2.0 + L), rel=1e-14)
+    assert abs(den.lipschitz_bound() - 1.0) < 1e-12
+    den.step_size = lambda: 2.3 / (2.0 + L)  # beyond 2 / (2 + L): the bound must exceed 1
+    assert den.lipschitz_bound() > 1.0 + 1e-3
+    slow = _trained_like(seed=3, steps=5, strength=20.0, step_rule="conservative")
+    assert slow.step_size() == pytest.approx(1.0 / (1.0 + L), rel=1e-14)
+    assert abs(slow.lipschitz_bound() - 1.0) < 1e-12
+
+
 def test_nearly_firmly_nonexpansive_with_many_steps():
     den = _trained_like(seed=4, steps=200)
     g = torch.Generator().manual_seed(0)
@@ -116,6 +128,7 @@ def test_trains_as_a_denoiser():
         (dict(strength=0.0), "strength"),
         (dict(strength=float("nan")), "strength"),
         (dict(strength="1"), "strength"),
+        (dict(step_rule="nesterov"), "step_rule"),
     ],
 )
 def test_bad_arguments(kwargs, match):

@@ -56,16 +56,20 @@ class ConvexRidgeDenoiser(nn.Module):
     ``sum_m w_im clamp(z, -θ_im, θ_im)`` (odd, nondecreasing, slopes in ``[0, sum_m w_im]``: ``ψ_i`` convex,
     Huber-like). ``∇R(x) = W^T ψ'(W x)`` is ``L``-Lipschitz with ``L = ||W||^2 max_i sum_m μ w_im``.
 
-    Certificate. Each step ``x⁺ = x - τ (x - y + μ ∇R(x))`` is, in ``x``, a gradient step on a 1-strongly
-    convex, ``(1 + L)``-smooth function ``f``: with ``τ = 1 / (1 + L)`` it is firmly nonexpansive (``∇f / (1 + L)``
-    is, by Baillon–Haddad, and so is ``I`` minus it) and a contraction of factor ``q = max(|1 - τ|, |1 - τ (1 +
-    L)|) = 1 - τ`` (Nesterov, Lectures on Convex Optimization, Thm 2.1.15). By induction ``Lip_y(x_k) <= q^k + τ
-    sum_{j<k} q^j``, which is 1 when ``q = 1 - τ``: ``D`` is nonexpansive for every strength ``μ``, every number
-    of steps and every image size. ``L`` uses the certified
+    Certificate. Each step ``x⁺ = x - τ (x - y + μ ∇R(x))`` is, in ``x``, a gradient step on the 1-strongly
+    convex, ``(1 + L)``-smooth function ``f = ||. - y||^2/2 + μR``; its Jacobian in ``x`` is ``(1 - τ) I - τ μ∇²R``
+    with spectrum in ``[1 - τ(1 + L), 1 - τ]``, of norm at most ``q = max(|1 - τ|, |1 - τ(1 + L)|)``. The
+    Jacobian in ``y`` of ``x_k`` (``x_0 = y``) therefore obeys ``||J_{k+1}|| <= q ||J_k|| + τ``, ``||J_0|| = 1``,
+    so ``Lip_y(x_t) <= q^t + τ sum_{j<t} q^j``, which is 1 whenever ``q = 1 - τ``, i.e. ``τ <= 2 / (2 + L)``.
+    ``step_rule="optimal"`` (default) takes ``τ = 2 / (2 + L)``, the optimal constant step ``2 / (m + M)`` of
+    gradient descent on an ``m``-strongly convex, ``M``-smooth function (Nesterov, Lectures on Convex
+    Optimization, Thm 2.1.15; contraction ``q = L / (2 + L)`` towards the prox); ``"conservative"`` takes
+    ``τ = 1 / (1 + L)``, which also makes each step firmly nonexpansive (Baillon–Haddad). Either way ``D`` is
+    nonexpansive for every strength ``μ``, every number of steps and every image size. ``L`` uses the certified
     :func:`~remodel_imaging.conv_norm_bound` of ``W`` (an upper bound of the norm on any grid), and
-    :meth:`lipschitz_bound` evaluates the formula above with it (so a wrong step size shows as a bound above 1).
-    As ``steps -> ∞``, ``D`` tends to ``prox_{μR}``, firmly nonexpansive. ``μ`` (``strength``) sets the denoising
-    strength after training without losing the certificate.
+    :meth:`lipschitz_bound` evaluates the formula above with it (so a step above ``2 / (2 + L)`` shows as a
+    bound above 1). As ``steps -> ∞``, ``D`` tends to ``prox_{μR}``, firmly nonexpansive. ``μ`` (``strength``)
+    sets the denoising strength after training without losing the certificate.
 
     The steps are evaluated by FFT (``W`` is periodic, so ``W x`` is a product with the multipliers of
     :meth:`transfer`) and ``ψ'`` has a hand-written backward: the same map as stepping with
@@ -83,6 +87,8 @@ class ConvexRidgeDenoiser(nn.Module):
         Initial clip thresholds ``θ_im`` (the same for every channel; learnable).
     strength : float
         ``μ > 0``, the weight of the regulariser (1 in training).
+    step_rule : str
+        ``"optimal"`` (``τ = 2 / (2 + L)``) or ``"conservative"`` (``τ = 1 / (1 + L)``).
 
     Examples
     --------
@@ -99,8 +105,12 @@ class ConvexRidgeDenoiser(nn.Module):
         steps: int = 10,
         thresholds: tuple[float, ...] = (0.002, 0.01, 0.05),
         strength: float = 1.0,
+        step_rule: str = "optimal",
     ) -> None:
         super().__init__()
+        if step_rule not in ("optimal", "conservative"):
+            raise ValueError(f"step_rule must be 'optimal' or 'conservative', got {step_rule!r}")
+        self.step_rule = step_rule
         check_positive_ints(channels=channels, kernel_size=kernel_size, steps=steps)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
@@ -141,8 +151,9 @@ class ConvexRidgeDenoiser(nn.Module):
             return conv_norm_bound(self.filters().double()) ** 2 * float(w.double().sum(1).max())
 
     def step_size(self) -> float:
-        """``τ = 1 / (1 + L)``."""
-        return 1.0 / (1.0 + self.smoothness())
+        """``τ = 2 / (2 + L)`` (``step_rule="optimal"``) or ``1 / (1 + L)`` (``"conservative"``)."""
+        L = self.smoothness()
+        return 2.0 / (2.0 + L) if self.step_rule == "optimal" else 1.0 / (1.0 + L)
 
     def grad_regulariser(self, x: torch.Tensor, W: torch.Tensor | None = None) -> torch.Tensor:
         """``μ ∇R(x) = W^T ψ'(W x)``.
@@ -198,7 +209,7 @@ class ConvexRidgeDenoiser(nn.Module):
         return x[0, 0] if squeeze else x
 
     def lipschitz_bound(self) -> float:
-        """Certified bound ``q^t + τ sum_{k<t} q^k``, ``q = max(|1 - τ|, |1 - τ(1 + L)|)`` (1 for ``τ = 1/(1+L)``)."""
+        """Certified bound ``q^t + τ sum_{k<t} q^k``, ``q = max(|1 - τ|, |1 - τ(1 + L)|)`` (1 for ``τ <= 2/(2+L)``)."""
         L = self.smoothness()
         tau = self.step_size()
         q = max(abs(1 - tau), abs(1 - tau * (1 + L)))
