@@ -180,15 +180,18 @@ def test_auto_takes_gauss_newton_steps_for_a_least_squares_loss_that_fits():
     made = {}
 
     class Spy(Auto):
-        def make_optimizer(self, model, residual_blocks=None):
-            made["opt"] = opt = super().make_optimizer(model, residual_blocks)
+        def make_optimizer(self, model, residual_blocks=None, kfac_blocks=None):
+            made["opt"] = opt = super().make_optimizer(model, residual_blocks, kfac_blocks)
             return opt
 
     # one cheap dense matrix comes first (this network is tiny)
     solve(train, Spy(warmup_s=0.0, warmup_max_s=0.0), maxiters=6, dtype=torch.float64)
     assert made["opt"].plan["kind"] == "dense" and "residuals" not in made["opt"].plan
-    # when a dense matrix costs too much per iteration: Gauss-Newton
-    auto = Spy(warmup_s=0.0, warmup_max_s=0.0, dense_cost=1e-12)
+    # when a dense matrix costs too much per iteration: KFAC for a tanh MLP's PINN loss ...
+    solve(train, Spy(warmup_s=0.0, warmup_max_s=0.0, dense_cost=1e-12), maxiters=6, dtype=torch.float64)
+    assert made["opt"].plan["kind"] == "kfac"
+    # ... and without it, Gauss-Newton
+    auto = Spy(warmup_s=0.0, warmup_max_s=0.0, dense_cost=1e-12, kfac=False)
     solve(train, auto, maxiters=6, dtype=torch.float64)
     assert made["opt"].plan["kind"] == "gauss-newton" and made["opt"].plan["residuals"] == 60 + 24
     # the same problem with the step estimate over the limit, or without residuals: not Gauss-Newton

@@ -22,6 +22,7 @@ from .._solution import Solution
 from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
 from ._block import decompose
 from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, residuals_per_row
+from ._kfac import KFACOptimizer, _taylor_blocks, offers_routes
 from ._lbfgs import flat_grad, flat_params
 from ._schwarz import SPQNOptimizer
 
@@ -150,7 +151,11 @@ class AutoOptimizer(torch.optim.Optimizer):
        evaluation measured during the warm-up, the measured matrix-vector rate and the memory budget, the
        largest dense block ``m``. **One dense matrix first**: ``m = n`` gives one dense self-scaled Broyden
        matrix (``"dense"``; SSBroyden, Urbán et al. 2025), which reached 76x below L-BFGS's error on the 3.4k
-       Burgers ResNet. Otherwise **Gauss–Newton**: when the loss is a sum of squares (``residual_blocks``
+       Burgers ResNet. Otherwise **KFAC** when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN
+       loss of a tanh/sin MLP or ResNetMLP, whose Taylor-mode channels KFAC reads): Kronecker-factored
+       Gauss–Newton per layer (:class:`~remodel_core.optim.KFACOptimizer`, ``"kfac"``; Dangel, Müller &
+       Zeinhofer 2024), memory ``sum (in + 1)^2 + out^2``. Otherwise **Gauss–Newton**: when the loss is a sum
+       of squares (``residual_blocks``
        given, as :class:`Auto` does for the loss of :meth:`~remodel_core.pde.PINNProblem.discretize`), its
        Jacobian (``N`` residuals by ``n`` parameters) and the smaller Gram matrix fit ``memory_mb`` and one
        step's Gram-and-Cholesky flops at the measured :func:`gemm_rate` take at most ``gauss_newton_max_s``
@@ -181,6 +186,8 @@ class AutoOptimizer(torch.optim.Optimizer):
     residual_blocks : callable, optional
         ``residual_blocks() -> [(fn, rows), ...]`` of a sum-of-squares loss
         (:data:`~remodel_core.optim.ResidualBlock`); enables the Gauss–Newton choice.
+    kfac_blocks : callable, optional
+        The same blocks on the Taylor-mode derivative route; enables the KFAC choice.
 
     Examples
     --------
@@ -214,6 +221,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         gauss_newton_max_s: float = 10.0,
         blocks: bool = False,
         residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
+        kfac_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -248,8 +256,9 @@ class AutoOptimizer(torch.optim.Optimizer):
         self._params: list[torch.Tensor] = list(self.param_groups[0]["params"])
         self.model = model
         self.residual_blocks = residual_blocks
+        self.kfac_blocks = kfac_blocks
         self.lbfgs = torch.optim.LBFGS(self._params, history_size=50, line_search_fn="strong_wolfe")
-        self.structured: SPQNOptimizer | GaussNewtonOptimizer | None = None
+        self.structured: SPQNOptimizer | GaussNewtonOptimizer | KFACOptimizer | None = None
         self.phase = "warmup"  # -> "trial" -> "structured" | "lbfgs"
         self.choice = "lbfgs"
         self.plan: dict[str, Any] = {"n": sum(p.numel() for p in self._params)}
@@ -282,6 +291,11 @@ class AutoOptimizer(torch.optim.Optimizer):
         m = dense_block_size(n, eval_s, rate, memory_mb=group["memory_mb"], dense_cost=group["dense_cost"])
         kind = "dense" if m >= n else "block" if group["blocks"] and m >= group["min_block"] else "lbfgs"
         self.plan.update(eval_s=eval_s, matvec_rate=rate, max_dense=m, kind=kind)
+        if self.kfac_blocks is not None and kind != "dense":  # Kronecker-factored Gauss-Newton of the layers
+            self.plan["kind"] = self.choice = "kfac"
+            self.structured = KFACOptimizer(self._params, self.model, self.kfac_blocks)
+            self.phase = "trial"
+            return
         if self.residual_blocks is not None and kind != "dense":  # one cheap dense matrix comes first
             rows = sum(int(z.shape[0]) * residuals_per_row(fn, z, self.model) for fn, z in self.residual_blocks())
             small, large = min(rows, n), max(rows, n)
@@ -368,7 +382,7 @@ class AutoOptimizer(torch.optim.Optimizer):
             out = out.detach() if isinstance(out, torch.Tensor) else torch.tensor(float(out))
             if self.f0 is None:
                 self.f0 = float(out)
-        elif isinstance(self.structured, GaussNewtonOptimizer):
+        elif isinstance(self.structured, (GaussNewtonOptimizer, KFACOptimizer)):
             if self._x_switch is None:
                 self._x_switch = flat_params(self._params)
                 self._g_switch = self.lbfgs.state[self._params[0]].get("prev_flat_grad")
@@ -413,7 +427,7 @@ class AutoOptimizer(torch.optim.Optimizer):
                 if r_structured >= r_lbfgs:
                     self.phase = "structured"
                 else:
-                    gauss_newton = isinstance(self.structured, GaussNewtonOptimizer)
+                    gauss_newton = isinstance(self.structured, (GaussNewtonOptimizer, KFACOptimizer))
                     self._back_to_lbfgs("slower than L-BFGS in the trial")
                     tries = self.plan.get("gn_trials", 0) + 1 if gauss_newton else 0
                     if gauss_newton and tries < MAX_GN_TRIALS:  # L-BFGS slows down as it goes: try again later
@@ -459,7 +473,12 @@ class AutoOptimizer(torch.optim.Optimizer):
         self.eval_times = list(state_dict["eval_times"])
         self._switch = None if state_dict["switch"] is None else tuple(state_dict["switch"])  # type: ignore[assignment]
         self._x_switch, self._g_switch = state_dict["x_switch"], state_dict["g_switch"]
-        if state_dict["structured"] is not None and self.choice.startswith("gauss-newton"):
+        if state_dict["structured"] is not None and self.choice.startswith("kfac"):
+            if self.kfac_blocks is None:
+                raise ValueError("this AutoOptimizer state uses KFAC steps: pass kfac_blocks")
+            self.structured = KFACOptimizer(self._params, self.model, self.kfac_blocks)
+            self.structured.load_state_dict(copy.deepcopy(state_dict["structured"]))
+        elif state_dict["structured"] is not None and self.choice.startswith("gauss-newton"):
             if self.residual_blocks is None:
                 raise ValueError("this AutoOptimizer state uses Gauss-Newton steps: pass residual_blocks")
             self.structured = GaussNewtonOptimizer(self._params, self.model, self.residual_blocks)
@@ -510,6 +529,12 @@ class Auto(OptimizerAlgorithm):
         point); level on Allen-Cahn, where no method learns (the 7.9k Poisson row, 1.55x with Gauss-Newton at
         150 s, now takes one dense matrix first: 141x); at
         40k parameters a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
+    kfac : bool
+        Whether KFAC (:class:`~remodel_core.optim.KFAC`) is a choice for a PINN loss of a tanh/sin MLP or
+        ResNetMLP when one dense matrix does not fit (default True; it then comes before Gauss–Newton). Measured
+        in ``tools/bench/pinn_suite.py`` (300 CPU s, KFAC from the start): 252x lower error than torch's L-BFGS
+        on the 99.6k-parameter Poisson MLP, 10x on Klein-Gordon 4x64, 1.16x on the 40.8k Burgers MLP
+        (docs/BENCHMARKS.md).
     blocks : bool
         Whether the additive Schwarz method with one dense SSBroyden matrix per subdomain is a choice when one
         dense matrix does not fit (default False). Off by default because it lost where the suite tried it:
@@ -540,6 +565,7 @@ class Auto(OptimizerAlgorithm):
     trial_steps: int = 10
     gauss_newton_max_s: float = 10.0
     blocks: bool = False
+    kfac: bool = True
 
     def validate(self) -> None:
         check_positive("memory_mb", self.memory_mb)
@@ -555,10 +581,17 @@ class Auto(OptimizerAlgorithm):
         check_positive("gauss_newton_max_s", self.gauss_newton_max_s, allow_zero=True)
         if not isinstance(self.blocks, bool):
             raise TypeError(f"blocks must be a bool, got {self.blocks!r}")
+        if not isinstance(self.kfac, bool):
+            raise TypeError(f"kfac must be a bool, got {self.kfac!r}")
 
     def make_optimizer(
-        self, model: nn.Module, residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None
+        self,
+        model: nn.Module,
+        residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
+        kfac_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
     ) -> torch.optim.Optimizer:
+        from ..pde._taylor import taylor_supported
+
         self.validate()
         return AutoOptimizer(
             [p for p in model.parameters() if p.requires_grad],
@@ -574,6 +607,7 @@ class Auto(OptimizerAlgorithm):
             gauss_newton_max_s=self.gauss_newton_max_s,
             blocks=self.blocks,
             residual_blocks=residual_blocks,
+            kfac_blocks=kfac_blocks if self.kfac and taylor_supported(model) else None,
         )
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
@@ -583,4 +617,6 @@ class Auto(OptimizerAlgorithm):
             return train(problem, self.make_optimizer, ctx, algorithm=self)
         data = placed(problem.data or (), ctx.options)
         blocks = lambda: problem.loss.residual_blocks(*data)  # noqa: E731
-        return train(problem, lambda model: self.make_optimizer(model, blocks), ctx, algorithm=self)
+        loss_blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
+        kfac = (lambda: _taylor_blocks(loss_blocks, data)) if offers_routes(loss_blocks) else None
+        return train(problem, lambda model: self.make_optimizer(model, blocks, kfac), ctx, algorithm=self)

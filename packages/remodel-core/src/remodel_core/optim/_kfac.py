@@ -565,7 +565,12 @@ class KFAC(OptimizerAlgorithm):
 
 def _taylor_blocks(blocks: Callable[..., Sequence[ResidualBlock]], data: tuple) -> Sequence[ResidualBlock]:
     """The residual blocks on the Taylor-mode route where the loss offers routes (PINN losses), else as given."""
-    params = inspect.signature(blocks).parameters.values()
-    if any(p.name == "route" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+    if offers_routes(blocks):
         return blocks(*data, route="taylor")
     return blocks(*data)
+
+
+def offers_routes(blocks: Callable[..., Any]) -> bool:
+    """Whether ``residual_blocks`` takes a ``route`` keyword (PINN losses, or a wrapper that forwards keywords)."""
+    params = inspect.signature(blocks).parameters.values()
+    return any(p.name == "route" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
