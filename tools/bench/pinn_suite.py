@@ -59,7 +59,7 @@ QUICK_ROWS = ("burgers_resnet8x20", "poisson2d_mlp4x50")
 METHODS = ("lbfgs", "adam", "auto")
 OPTIONAL = (
     "aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi", "mgopt_width", "mgopt_width_lbfgs", "auto_2g",
-    "kfac", "kfac_cg",
+    "kfac", "kfac_cg", "kfac_flat",
 )
 
 
@@ -93,6 +93,8 @@ def algorithm(name: str) -> Any:
         return SSBroyden()
     if name == "kfac":  # Kronecker-factored Gauss-Newton (Dangel, Mueller & Zeinhofer 2024) from the start
         return KFAC()
+    if name == "kfac_flat":  # the same step control with identity factors: KFAC without its curvature
+        return KFAC(factors=False)
     if name == "kfac_cg":  # truncated Gauss-Newton: 10 conjugate-gradient iterations preconditioned by KFAC
         return KFAC(cg_iters=10)
     if name == "gn":  # Levenberg-Marquardt from the start, solver chosen by size

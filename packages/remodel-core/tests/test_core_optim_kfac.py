@@ -117,21 +117,12 @@ def test_kfac_trains_a_resnet_pinn():
 
 
 def test_the_curvature_matters():
-    """With the Kronecker factors replaced by identities the same step control is a damped gradient method with
-    momentum: far slower. A test of the factors themselves (break them and this fails)."""
+    """With the Kronecker factors replaced by identities (``factors=False``) the same step control is a damped
+    gradient method with momentum: far slower. A test of the factors themselves (break them and this fails)."""
     net, train = _pinn(width=10, points=60, boundary=24)
     kf = solve(train, KFAC(), maxiters=20, dtype=torch.float64)
-
-    class Flat(KFACOptimizer):
-        def _factors(self, r, taylor, plain):
-            A, B = super()._factors(r, taylor, plain)
-            return [torch.eye(len(a), dtype=a.dtype) for a in A], [torch.eye(len(b), dtype=b.dtype) for b in B]
-
-    net, train = _pinn(width=10, points=60, boundary=24)
-    opt = Flat(net.parameters(), net, lambda: train.loss.residual_blocks(train.data[0], route="taylor"))
-    for _ in range(20):
-        opt.step()
-    assert kf.history["loss"][-1] < 0.25 * float(train.loss(net, train.data[0]))
+    flat = solve(train, KFAC(factors=False), maxiters=20, dtype=torch.float64)
+    assert kf.history["loss"][-1] < 0.25 * flat.history["loss"][-1]
 
 
 def test_rejected_step_raises_damping_and_keeps_the_point():
@@ -181,6 +172,11 @@ def test_interface():
         ({"max_tries": 0}, "max_tries"),
         ({"max_tries": 2.5}, "max_tries"),
         ({"seed": 1.0}, "seed"),
+        ({"factors": 1}, "factors"),
+        ({"cg_iters": -1}, "cg_iters"),
+        ({"cg_tol": 0.0}, "cg_tol"),
+        ({"factor_damping": 0.0}, "factor_damping"),
+        ({"adapt_every": -1}, "adapt_every"),
     ],
 )
 def test_bad_options(kwargs, match):

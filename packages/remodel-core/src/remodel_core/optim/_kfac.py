@@ -98,6 +98,9 @@ class KFACOptimizer(torch.optim.Optimizer):
         inverse as the preconditioner (the factor damping is then not adapted).
     cg_tol : float
         Relative residual at which conjugate gradients stop.
+    factors : bool
+        False replaces the Kronecker factors by identities: the same step control (quadratic model, momentum,
+        damping) without the curvature, the ablation that shows what the factors contribute.
     max_tries : int
         Damping increases per step before the step is declared failed.
     seed : int
@@ -130,6 +133,7 @@ class KFACOptimizer(torch.optim.Optimizer):
         momentum: bool = True,
         cg_iters: int = 0,
         cg_tol: float = 1e-2,
+        factors: bool = True,
         max_tries: int = 8,
         seed: int = 0,
     ) -> None:
@@ -147,6 +151,8 @@ class KFACOptimizer(torch.optim.Optimizer):
         if isinstance(cg_iters, bool) or not isinstance(cg_iters, int) or cg_iters < 0:
             raise ValueError(f"cg_iters must be an int >= 0, got {cg_iters!r}")
         check_positive("cg_tol", cg_tol)
+        if not isinstance(factors, bool):
+            raise TypeError(f"factors must be a bool, got {type(factors).__name__}")
         check_positive("max_tries", max_tries, integer=True)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -158,6 +164,7 @@ class KFACOptimizer(torch.optim.Optimizer):
             momentum=momentum,
             cg_iters=cg_iters,
             cg_tol=cg_tol,
+            factors=factors,
             max_tries=max_tries,
             seed=seed,
         )
@@ -201,6 +208,11 @@ class KFACOptimizer(torch.optim.Optimizer):
             raise ValueError(
                 "KFAC saw no nn.Linear layer in the residuals: PINN residual blocks must use the 'taylor' route"
             )
+        if not self.param_groups[0]["factors"]:  # the ablation: identity factors, the same step control
+            eye = lambda n: torch.eye(n, dtype=r.dtype, device=r.device)  # noqa: E731
+            return [eye(m.in_features + (m.bias is not None)) for m in self._linears], [
+                eye(m.out_features) for m in self._linears
+            ]
         xi = torch.randint(0, 2, r.shape, generator=self._gen).to(r).mul_(2.0).sub_(1.0)
         sens = torch.autograd.grad(
             r, [y for _, _, y, _ in records], grad_outputs=xi, allow_unused=True, retain_graph=True
@@ -498,7 +510,7 @@ class KFAC(OptimizerAlgorithm):
 
     Parameters
     ----------
-    damping, factor_damping, adapt_every, ema, momentum, cg_iters, cg_tol, max_tries, seed
+    damping, factor_damping, adapt_every, ema, momentum, cg_iters, cg_tol, factors, max_tries, seed
         See :class:`KFACOptimizer`.
 
     Examples
@@ -519,6 +531,7 @@ class KFAC(OptimizerAlgorithm):
     momentum: bool = True
     cg_iters: int = 0
     cg_tol: float = 1e-2
+    factors: bool = True
     max_tries: int = 8
     seed: int = 0
 
@@ -533,6 +546,8 @@ class KFAC(OptimizerAlgorithm):
         if isinstance(self.cg_iters, bool) or not isinstance(self.cg_iters, int) or self.cg_iters < 0:
             raise ValueError(f"cg_iters must be an int >= 0, got {self.cg_iters!r}")
         check_positive("cg_tol", self.cg_tol)
+        if not isinstance(self.factors, bool):
+            raise TypeError(f"factors must be a bool, got {type(self.factors).__name__}")
         check_positive("max_tries", self.max_tries, integer=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"seed must be an int, got {type(self.seed).__name__}")
