@@ -19,11 +19,14 @@ Methods:
   stepsize 1.9/||A||^2, run until deepinv's own residual is at most 1e-5 (at most 1,000 iterations; PSNR and
   objective every 50 iterations in ``trace_iteration_psnr_objective_residual``). Both solvers run to
   convergence on the same problem, so the comparison is of minimisers; each row's ``objective`` is recorded.
-* ``pnp_lipschitz``: ``PnPPGD`` with ``ConvexRidgeDenoiser`` (``t`` gradient steps on ``||x - y||^2 / 2 + mu R(x)``
-  with a learned convex ridge regulariser ``R``, CRR-NN of Goujon et al. 2023; certified Lipschitz bound 1 for
-  every strength ``mu``); ``mu`` is chosen on the validation image (step 1.9, Krasnoselskii-Mann relaxation 0.9,
+* ``pnp_lipschitz``: ``PnPPGD`` with ``ConvexRidgeDenoiser`` (``t`` gradient steps of the optimal size
+  ``2/(2+L)`` on ``||x - y||^2 / 2 + mu R(x)`` with a learned convex ridge regulariser ``R``, CRR-NN of Goujon et
+  al. 2023; certified Lipschitz bound 1 for every strength ``mu``), trained on its own 8,000 patches with
+  cosine-annealed Adam; ``mu`` is chosen on the validation image (step 1.9, Krasnoselskii-Mann relaxation 0.9,
   so that convergence of the nonexpansive PnP map is a theorem). Its power-iteration estimate at the solution
-  is recorded next to the bound.
+  is recorded next to the bound, and each learned denoiser's PSNR as a Gaussian denoiser (at its training
+  noise and strength, test and validation images) next to TV's proximal map (weight chosen on validation):
+  ``tv_prox_denoiser`` in the JSON.
 * ``pnp_sll``: ``PnPPGD`` (Krasnoselskii-Mann relaxation) with ``LipschitzDenoiser`` (relaxed clip SLL layers,
   certified Lipschitz bound 1), the previous 1-Lipschitz denoiser.
 * ``pnp_dncnn``: ``PnPPGD`` with the unconstrained ``DnCNN`` (no Lipschitz control).
@@ -62,6 +65,7 @@ from remodel_imaging import (
     PnPPGD,
     TVPrimalDual,
     camera,
+    fgp_tv_prox,
     lipschitz_bound,
     lipschitz_estimate,
     load_image,
@@ -81,8 +85,10 @@ FULL = dict(
     lip=dict(channels=8, hidden=16, depth=6, activation="clip", relaxed=True),
     lip_sigmas=(0.03,),
     crr=dict(channels=16, kernel_size=5, steps=6),
-    crr_iters=400,
+    crr_iters=1200,
     crr_lr=5e-3,
+    crr_lr_end=5e-5,
+    crr_patches=8000,
     crr_strengths=(0.0625, 0.125, 0.25, 0.5, 1.0),
     dncnn=dict(depth=6, features=16),
     unrolled=dict(iters=5, features=16, depth=3),
@@ -105,6 +111,8 @@ QUICK = dict(
     crr=dict(channels=8, kernel_size=5, steps=4),
     crr_iters=40,
     crr_lr=5e-3,
+    crr_lr_end=5e-5,
+    crr_patches=400,
     crr_strengths=(0.5, 1.0),
     dncnn=dict(depth=4, features=8),
     unrolled=dict(iters=2, features=8, depth=2),
@@ -151,6 +159,26 @@ def iters_to_converged(history: list[float], tol_db: float = 0.01) -> int:
 def record(x: torch.Tensor, truth: torch.Tensor, **extra: Any) -> dict[str, Any]:
     x = x.detach().double().reshape(truth.shape)
     return {"psnr": psnr(x, truth), "ssim": ssim(x, truth), **extra}
+
+
+def _noisy(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    g = torch.Generator().manual_seed(7)
+    return img + sigma * torch.randn(img.shape, generator=g, dtype=img.dtype)
+
+
+def denoise_psnr(net: torch.nn.Module, img: torch.Tensor, sigma: float) -> float:
+    """PSNR of ``net`` on ``img`` plus Gaussian noise ``sigma`` (seed 7)."""
+    with torch.no_grad():
+        return psnr(net(_noisy(img, sigma).float()[None, None])[0, 0].double(), img)
+
+
+def tv_prox_reference(truth: torch.Tensor, val_img: torch.Tensor, sigma: float) -> dict[str, float]:
+    """TV's proximal map (FGP) as a Gaussian denoiser: weight chosen on the validation image, then the test image."""
+    weights = (0.005, 0.01, 0.015, 0.02, 0.03, 0.04)
+    val = [psnr(fgp_tv_prox(_noisy(val_img, sigma), t, iters=300)[0], val_img) for t in weights]
+    t = weights[max(range(len(weights)), key=val.__getitem__)]
+    test = psnr(fgp_tv_prox(_noisy(truth, sigma), t, iters=300)[0], truth)
+    return {"weight": t, "psnr_validation": max(val), "psnr_test": test, "sigma": sigma}
 
 
 # deepinv ------------------------------------------------------------------------------------------------------
@@ -240,6 +268,7 @@ def train(
     key: str = "",
     iters: int | None = None,
     lr: float = LR,
+    lr_end: float | None = None,
 ) -> tuple[torch.nn.Module, float]:
     """Train a denoiser; with ``cache`` a directory, reuse the weights of an identical earlier training (same
     class, configuration, noise level, steps, patches and seed: ``key`` names them)."""
@@ -247,13 +276,15 @@ def train(
     iters = cfg["den_iters"] if iters is None else iters
     if cache is not None:
         os.makedirs(cache, exist_ok=True)
-        path = os.path.join(cache, f"{name.replace(' ', '_')}_{key}_s{sigma}_it{iters}_lr{lr}_p{cfg['patches']}.pt")
+        decay = "" if lr_end is None else f"-{lr_end}"
+        n = patches.shape[0]
+        path = os.path.join(cache, f"{name.replace(' ', '_')}_{key}_s{sigma}_it{iters}_lr{lr}{decay}_p{n}.pt")
         if os.path.exists(path):
             net.load_state_dict(torch.load(path, weights_only=True))
             print(f"  loaded {name} from {path}", flush=True)
             return net.eval(), math.nan
     t = time.process_time()
-    sol = train_denoiser(net, patches, noise_sigma=sigma, iters=iters, lr=lr, batch_size=BATCH, seed=0)
+    sol = train_denoiser(net, patches, noise_sigma=sigma, iters=iters, lr=lr, lr_end=lr_end, batch_size=BATCH, seed=0)
     wall = time.process_time() - t
     if path is not None:
         torch.save(sol.u.state_dict(), path)
@@ -276,6 +307,7 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
     out: dict[str, dict[str, Any]] = {}
     timing: dict[str, float] = {}  # process CPU seconds (the machine is shared: wall time is not comparable)
     _last: dict[str, torch.Tensor] = {}
+    tv_prox: dict[str, float] = {}  # TV's proximal map as a denoiser (the reference of the learned denoisers)
 
     # TV: lambda by validation, then ours (primal-dual, FISTA) vs today's solver vs deepinv -----------------------
     best = None
@@ -382,13 +414,14 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
         torch.manual_seed(0)
         crr, timing["train_convex_ridge"] = train(
             ConvexRidgeDenoiser(**cfg["crr"]),
-            patches,
+            random_patches(cfg["crr_patches"], cfg["patch"], seed=0),
             cfg,
             "ConvexRidgeDenoiser",
             cache=cache,
             key=key,
             iters=cfg["crr_iters"],
             lr=cfg["crr_lr"],
+            lr_end=cfg["crr_lr_end"],
         )
         # mu / gamma is the regularisation weight at the fixed point: one step (the largest), a grid of mu; the
         # Krasnoselskii-Mann relaxation KM_RELAX < 1 makes convergence a theorem for the nonexpansive PnP map
@@ -425,10 +458,15 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
         with torch.no_grad():
             z = s.u - st / s.stats["norm_A"] ** 2 * test.operator.apply_adjoint(test.operator.apply(s.u) - test.y)
         est = lipschitz_estimate(net, z.float()[None, None], iters=50)
-        with torch.no_grad():  # the denoiser alone on the test image at the training noise (a diagnosis, not a choice)
-            g = torch.Generator().manual_seed(7)
-            noisy = truth + sig * torch.randn(truth.shape, generator=g, dtype=truth.dtype)
-            den_psnr = psnr(net(noisy.float()[None, None])[0, 0].double(), truth)
+        # the denoiser alone at its training noise and strength, on the test and validation images, against TV's
+        # proximal map with its weight chosen on the validation image (a diagnosis, not a choice)
+        if mu is not None:
+            net.strength = 1.0
+        den_psnr, den_val = denoise_psnr(net, truth, sig), denoise_psnr(net, val_img, sig)
+        if mu is not None:
+            net.strength = mu
+        if not tv_prox:
+            tv_prox.update(tv_prox_reference(truth, val_img, sig))
         out[name] = record(
             s.u,
             truth,
@@ -439,6 +477,7 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
             denoiser_sigma=sig,
             denoiser_strength=mu,
             denoiser_psnr_on_test=den_psnr,
+            denoiser_psnr_on_validation=den_val,
             step=st,
             relaxation=rl,
             retcode=s.retcode.name,
@@ -447,7 +486,8 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
         )
         print(
             f"{name}: sigma {sig}, mu {mu}, step {st}, relaxation {rl} chosen on validation; "
-            f"{out[name]['psnr']:.2f} dB (denoiser alone on the test image {den_psnr:.2f} dB)",
+            f"{out[name]['psnr']:.2f} dB (denoiser alone on the test/validation image {den_psnr:.2f}/{den_val:.2f} dB, "
+            f"TV prox {tv_prox['psnr_test']:.2f}/{tv_prox['psnr_validation']:.2f} dB)",
             flush=True,
         )
 
@@ -517,6 +557,7 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
         "methods": out,
         "observation_psnr": psnr(test.y, truth),
         "tv_speedup_iters": speedup,
+        "tv_prox_denoiser": tv_prox or None,
         "timing_cpu_s": timing,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
         "machine": {
