@@ -17,6 +17,11 @@ cosine decay to 1 %) for every method, trained through ``remodel_core.solve``:
   ``ExactOptimalTransportConditionalFlowMatcher`` (sigma = 0) computing ``(x_t, u_t)`` inside the same
   training loop, with the same network initialisation, data batches, ``x0`` and ``t`` draws and seed.
 
+Options of every toy row alike (default off): ``--ema D`` samples every field, torchcfm's included, from
+the exponential moving average of its weights (``remodel_gen.EMA``, decay D, in both stages of
+``rectified``); ``--reflow-times u_shaped`` trains the reflow stage on U-shaped times (Lee et al. 2024,
+``FlowMatching(reflow_time_sampling=...)``; the first stage and the torchcfm rows keep uniform times).
+
 Every toy figure is the mean over ``--seeds`` (default 0, 1, 2; each seed draws its own pool, evaluation
 points, floor and initialisation, shared by all methods of that seed), with its sample std and the per-seed
 values; REMODEL is judged "at least as good" as torchcfm on the seed means (see ``compare``). ``--merge``
@@ -54,6 +59,7 @@ import numpy as np
 import torch
 from remodel_core import TrainingProblem, solve
 from remodel_gen import (
+    EMA,
     CosineAdam,
     Diffusion,
     FlowMatching,
@@ -129,10 +135,16 @@ def run_toy_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], f
     results: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     models: dict[str, FlowModel] = {}
+
+    def optimizer(lr: float, steps: int) -> Any:
+        """The one optimizer of every toy row: Adam with cosine decay, averaged by ``--ema`` when > 0."""
+        opt = CosineAdam(lr=lr, decay_steps=steps)
+        return EMA(optimizer=opt, decay=args.ema) if args.ema > 0 else opt
+
     for name in args.toy_methods:
         t0, c0 = time.perf_counter(), time.process_time()
-        opt = CosineAdam(lr=args.lr, decay_steps=args.iters)
-        reflow_opt = CosineAdam(lr=args.reflow_lr, decay_steps=args.reflow_iters)
+        opt = optimizer(args.lr, args.iters)
+        reflow_opt = optimizer(args.reflow_lr, args.reflow_iters)
         extra: dict[str, Any] = {}
         if name.startswith("torchcfm"):
             np.random.seed(seed)  # noqa: NPY002 - torchcfm's OT plan sampler draws from numpy's global generator
@@ -152,6 +164,8 @@ def run_toy_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], f
                 reflow_iters=args.reflow_iters,
                 batch_size=256,
                 optimizer=reflow_opt,
+                reflow_time_sampling=args.reflow_times,
+                time_scale=args.time_scale,
                 eval_samples=0,
             )
             sol = solve(prob, alg, maxiters=args.reflow_iters, seed=seed)
@@ -166,8 +180,10 @@ def run_toy_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], f
                 reflow=1 if rect else 0,
                 reflow_iters=args.reflow_iters if rect else None,
                 batch_size=256,
-                optimizer=CosineAdam(lr=args.lr, decay_steps=args.iters - args.reflow_iters) if rect else opt,
+                optimizer=optimizer(args.lr, args.iters - args.reflow_iters) if rect else opt,
                 reflow_optimizer=reflow_opt,
+                reflow_time_sampling=args.reflow_times,
+                time_scale=args.time_scale,
                 eval_samples=0,
             )
             sol = solve(prob, alg, maxiters=args.iters, seed=seed)
@@ -256,7 +272,22 @@ def run_toy(args: argparse.Namespace) -> tuple[dict[str, dict[int, dict[str, flo
     return per_seed, floors, meta
 
 
-SAME_CONFIG = ("iters", "lr", "pool", "eval", "quick", "reflow_iters", "reflow_lr", "rectified_base")
+SAME_CONFIG = (
+    "iters",
+    "lr",
+    "pool",
+    "eval",
+    "quick",
+    "reflow_iters",
+    "reflow_lr",
+    "rectified_base",
+    "ema",
+    "reflow_times",
+    "time_scale",
+)
+
+#: options added after some JSON outputs were written: their value in those runs
+ADDED_DEFAULTS = {"ema": 0.0, "reflow_times": "uniform", "time_scale": 4.0}
 
 
 def merge_runs(docs: list[dict[str, Any]]) -> tuple[dict, dict[int, float], dict, dict, list[dict]]:
@@ -272,7 +303,7 @@ def merge_runs(docs: list[dict[str, Any]]) -> tuple[dict, dict[int, float], dict
     runs, config = [], None
     for doc in docs:
         a = doc["meta"]["args"]
-        cfg = {k: a.get(k) for k in SAME_CONFIG}
+        cfg = {k: a.get(k, ADDED_DEFAULTS.get(k)) for k in SAME_CONFIG}
         if config is not None and cfg != config:
             raise ValueError(f"merge: toy configurations differ: {config} and {cfg}")
         config = cfg
@@ -426,6 +457,19 @@ def main() -> None:
     ap.add_argument("--reflow-iters", type=int, help="steps of rectified flow's reflow stage (default: iters / 2)")
     ap.add_argument("--reflow-lr", type=float, help="initial lr of the reflow stage (default: --lr)")
     ap.add_argument("--rectified-base", choices=("ot", "independent"), default="ot", help="coupling of the 1-flow")
+    ap.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="EMA decay of the weights for every toy row, torchcfm's included (0: no averaging)",
+    )
+    ap.add_argument(
+        "--reflow-times",
+        choices=("uniform", "u_shaped"),
+        default="uniform",
+        help="training-time distribution of the reflow stage (the first stage and torchcfm rows stay uniform)",
+    )
+    ap.add_argument("--time-scale", type=float, default=4.0, help="steepness of --reflow-times u_shaped")
     ap.add_argument("--digits-iters", type=int, default=1000)
     ap.add_argument("--digits-lr", type=float, default=1e-3)
     ap.add_argument("--digits-batch", type=int, default=128)

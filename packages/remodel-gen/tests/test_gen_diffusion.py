@@ -98,3 +98,18 @@ def test_tiny_unet_class_conditional_digits_through_solve(no_network):
         sol.u.sample(2, steps=3, guidance=2.0)
     with pytest.raises(ValueError, match="y must"):
         sol.u.sample(2, steps=3, y=torch.tensor([5, 0]))
+
+
+def test_diffusion_with_ema_returns_the_averaged_weights(no_network):
+    from remodel_gen import EMA
+
+    prob = GenerativeProblem(gaussian([M], S), dim=1)
+    kw = dict(width=16, depth=2, num_train_timesteps=T, beta_schedule="linear", batch_size=64, n_train=256)
+    sols = [
+        solve(prob, Diffusion(optimizer=opt, **kw), maxiters=20, seed=0)
+        for opt in (Adam(lr=1e-2), EMA(optimizer=Adam(lr=1e-2), decay=0.0), EMA(optimizer=Adam(lr=1e-2), decay=0.9))
+    ]
+    assert sols[0].history["loss"] == sols[1].history["loss"] == sols[2].history["loss"]
+    for a, b in zip(sols[0].u.field.parameters(), sols[1].u.field.parameters(), strict=True):
+        assert torch.equal(a, b)  # decay 0: the last iterate
+    assert any(not torch.equal(a, c) for a, c in zip(sols[0].u.field.parameters(), sols[2].u.field.parameters()))

@@ -21,13 +21,13 @@ from remodel_core import (
     SolveContext,
     TrainingProblem,
     check_positive,
-    train,
 )
 from remodel_core.optim import Adam
 from torch import nn
 
 from ._checks import check_positive_int
 from ._model import MLPField, UNetField, as_shape, call_field
+from ._optim import train_averaged
 from ._problem import GenerativeProblem
 
 SCHEDULERS = ("ddim", "dpm", "ddpm")
@@ -225,7 +225,7 @@ class Diffusion(Algorithm):
     clip_sample : float, optional
         Clip the predicted clean sample to ``[-c, c]`` while sampling (images in ``[-1, 1]``: 1.0).
     batch_size, n_train, optimizer, p_uncond
-        As in :class:`FlowMatching`.
+        As in :class:`FlowMatching` (an :class:`EMA` optimizer gives the model its averaged weights).
 
     Examples
     --------
@@ -350,6 +350,6 @@ class Diffusion(Algorithm):
             name=f"diffusion {problem.name}",
         )
         training.validate()
-        sol = train(training, self.optimizer.make_optimizer, ctx)
+        sol = train_averaged(training, self.optimizer, ctx)
         sol.stats["train_samples"] = pool[0].shape[0]
         return sol

@@ -82,7 +82,8 @@ class FlowMatching(Algorithm):
     n_train : int
         Size of the pool drawn from a sampler target (array data are used as given).
     optimizer : OptimizerAlgorithm
-        Any ``remodel_core`` optimizer; one iteration is one minibatch step.
+        Any ``remodel_core`` optimizer; one iteration is one minibatch step. With an :class:`EMA` optimizer
+        the trained field (and the teacher of a reflow stage) carries the averaged weights.
     reflow : int
         Number of reflow stages (rectified flow); 0 for plain flow matching.
     reflow_pairs : int, optional
