@@ -228,20 +228,23 @@ def build(name: str, quick: bool) -> nn.Module:
     raise ValueError(name)
 
 
-def escnn_build_times(quick: bool) -> tuple[float, float]:
+def escnn_build_times(quick: bool, cpu: bool = False) -> tuple[float, float]:
     """Construction time of the escnn C8 model in a fresh process with an empty basis cache (cold), then again
-    in another fresh process with the cache filled (warm)."""
+    in another fresh process with the cache filled (warm): wall seconds, or with ``cpu`` the pair of
+    ``(wall, cpu)`` pairs (``time.process_time``, robust to other jobs on the machine)."""
     code = (
         "import sys, time; sys.path.insert(0, 'tools/bench'); import equivariant as b; "
         "from remodel_equivariant._escnn import escnn_modules; escnn_modules(); "
-        f"t = time.perf_counter(); b.build('c8_escnn', {quick!r}); print(time.perf_counter() - t)"
+        f"t, c = time.perf_counter(), time.process_time(); b.build('c8_escnn', {quick!r}); "
+        "print(time.perf_counter() - t, time.process_time() - c)"
     )
     times = []
     with tempfile.TemporaryDirectory() as cache:
         env = {**__import__("os").environ, "REMODEL_CACHE_DIR": cache, "OMP_NUM_THREADS": "1"}
         for _ in range(2):
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-            times.append(float(out.stdout.strip().splitlines()[-1]))
+            wall, cpu_s = (float(v) for v in out.stdout.strip().splitlines()[-1].split())
+            times.append((wall, cpu_s) if cpu else wall)
     return times[0], times[1]
 
 
@@ -253,26 +256,35 @@ def build_times(quick: bool, repeats: int = 5) -> dict[str, float]:
 
     escnn_modules()
 
-    def best(make) -> float:
-        times = []
+    cpu_best: dict[str, float] = {}
+
+    def best(key: str, make) -> float:
+        times, cpus = [], []
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             make()
             times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        cpu_best[key + "_cpu"] = min(cpus)
         return min(times)
 
-    cold, warm = escnn_build_times(quick)
+    (cold, cold_cpu), (warm, warm_cpu) = escnn_build_times(quick, cpu=True)
     out = {
-        "c8_native_best": best(lambda: build("c8", quick)),
-        "c8_escnn_best": best(lambda: build("c8_escnn", quick)),
+        "c8_native_best": best("c8_native_best", lambda: build("c8", quick)),
+        "c8_escnn_best": best("c8_escnn_best", lambda: build("c8_escnn", quick)),
         "c8_escnn_fresh_cold": cold,
         "c8_escnn_fresh_warm": warm,
-        "wide_native_best": best(lambda: GCNN("C8", hidden=(16, 32, 64), kernel_size=5)),
-        "wide_escnn_best": best(lambda: SteerableCNN(N=8, hidden=(16, 32, 64), kernel_size=5)),
+        "wide_native_best": best("wide_native_best", lambda: GCNN("C8", hidden=(16, 32, 64), kernel_size=5)),
+        "wide_escnn_best": best("wide_escnn_best", lambda: SteerableCNN(N=8, hidden=(16, 32, 64), kernel_size=5)),
     }
+    out.update(cpu_best, c8_escnn_fresh_cold_cpu=cold_cpu, c8_escnn_fresh_warm_cpu=warm_cpu)
     out["speedup_best"] = out["c8_escnn_best"] / out["c8_native_best"]
     out["speedup_fresh_warm"] = out["c8_escnn_fresh_warm"] / out["c8_native_best"]
+    out["speedup_fresh_cold"] = out["c8_escnn_fresh_cold"] / out["c8_native_best"]
     out["speedup_wide"] = out["wide_escnn_best"] / out["wide_native_best"]
+    for key in ("best", "fresh_warm", "fresh_cold"):  # the same ratios in CPU seconds
+        out[f"speedup_{key}_cpu"] = out[f"c8_escnn_{key}_cpu"] / out["c8_native_best_cpu"]
+    out["speedup_wide_cpu"] = out["wide_escnn_best_cpu"] / out["wide_native_best_cpu"]
     return out
 
 
