@@ -179,7 +179,7 @@ def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
 
         def capturing(self: Any, *args: Any, init: Any = init, **kwargs: Any) -> None:
             init(self, *args, **kwargs)
-            captured["opt"] = self
+            captured.setdefault("opt", self)  # Auto's own optimizer, when it built this one, stays
 
         cls.__init__ = capturing  # type: ignore[method-assign]
     every = 25 if method.startswith("adam") else 1
