@@ -532,9 +532,9 @@ class Auto(OptimizerAlgorithm):
     kfac : bool
         Whether KFAC (:class:`~remodel_core.optim.KFAC`) is a choice for a PINN loss of a tanh/sin MLP or
         ResNetMLP when one dense matrix does not fit (default True; it then comes before Gauss–Newton). Measured
-        in ``tools/bench/pinn_suite.py`` (300 CPU s, KFAC from the start): 252x lower error than torch's L-BFGS
-        on the 99.6k-parameter Poisson MLP, 10x on Klein-Gordon 4x64, 1.16x on the 40.8k Burgers MLP
-        (docs/BENCHMARKS.md).
+        in ``tools/bench/pinn_suite.py`` (300 CPU s, torch's L-BFGS side by side; docs/BENCHMARKS.md): ``Auto``
+        ended 101x below L-BFGS's error on the 99.6k-parameter Poisson MLP (5.4x sooner), 16.5x on
+        Klein-Gordon 4x64, 2.44x on Allen-Cahn 4x64 and 1.54x on the 40.8k Burgers MLP (1.16x sooner).
     blocks : bool
         Whether the additive Schwarz method with one dense SSBroyden matrix per subdomain is a choice when one
         dense matrix does not fit (default False). Off by default because it lost where the suite tried it:
