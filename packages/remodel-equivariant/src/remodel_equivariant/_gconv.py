@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from remodel_core import check_positive
 from torch import nn
 
 from ._groups import PlanarGroup, as_group
@@ -45,11 +46,8 @@ INIT_GAIN = 1.0 / 3.0
 
 
 def _check_gain(init_gain: object) -> float:
-    if isinstance(init_gain, bool) or not isinstance(init_gain, int | float) or not init_gain > 0:
-        raise ValueError(f"init_gain must be a positive number, got {init_gain!r}")
-    if not math.isfinite(init_gain):
-        raise ValueError(f"init_gain must be a positive number, got {init_gain!r}")
-    return float(init_gain)
+    check_positive("init_gain", init_gain)  # type: ignore[arg-type]
+    return float(init_gain)  # type: ignore[arg-type]
 
 
 def _kernel_energy(transforms: torch.Tensor) -> float:
