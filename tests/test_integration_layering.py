@@ -58,19 +58,48 @@ def test_clean_synthetic_tree_passes(tmp_path):
 @pytest.mark.parametrize(
     ("rel", "code", "package", "imported", "reason"),
     [
-        ("packages/remodel-rom/src/remodel_rom/_bad.py", "import remodel_gen.flow\n",
-         "remodel_rom", "remodel_gen.flow", "domain packages must not import each other"),
-        ("packages/remodel-rom/src/remodel_rom/_bad.py", "def f():\n    from remodel_gen import x\n",
-         "remodel_rom", "remodel_gen", "domain packages must not import each other"),
-        ("packages/remodel-gen/src/remodel_gen/_bad.py",
-         "import importlib\nm = importlib.import_module('remodel_rom')\n",
-         "remodel_gen", "remodel_rom", "domain packages must not import each other"),
-        ("packages/remodel-core/src/remodel_core/_bad.py", "x = 1\nfrom remodel_rom import y\n",
-         "remodel_core", "remodel_rom", "remodel_core must not import any other REMODEL package"),
-        ("packages/remodel-core/src/remodel_core/_bad.py", "import remodel_sci\n",
-         "remodel_core", "remodel_sci", "remodel_core must not import any other REMODEL package"),
-        ("packages/remodel-gen/src/remodel_gen/_bad.py", "from remodel_sci import solve\n",
-         "remodel_gen", "remodel_sci", "a domain package must not import the umbrella package"),
+        (
+            "packages/remodel-rom/src/remodel_rom/_bad.py",
+            "import remodel_gen.flow\n",
+            "remodel_rom",
+            "remodel_gen.flow",
+            "domain packages must not import each other",
+        ),
+        (
+            "packages/remodel-rom/src/remodel_rom/_bad.py",
+            "def f():\n    from remodel_gen import x\n",
+            "remodel_rom",
+            "remodel_gen",
+            "domain packages must not import each other",
+        ),
+        (
+            "packages/remodel-gen/src/remodel_gen/_bad.py",
+            "import importlib\nm = importlib.import_module('remodel_rom')\n",
+            "remodel_gen",
+            "remodel_rom",
+            "domain packages must not import each other",
+        ),
+        (
+            "packages/remodel-core/src/remodel_core/_bad.py",
+            "x = 1\nfrom remodel_rom import y\n",
+            "remodel_core",
+            "remodel_rom",
+            "remodel_core must not import any other REMODEL package",
+        ),
+        (
+            "packages/remodel-core/src/remodel_core/_bad.py",
+            "import remodel_sci\n",
+            "remodel_core",
+            "remodel_sci",
+            "remodel_core must not import any other REMODEL package",
+        ),
+        (
+            "packages/remodel-gen/src/remodel_gen/_bad.py",
+            "from remodel_sci import solve\n",
+            "remodel_gen",
+            "remodel_sci",
+            "a domain package must not import the umbrella package",
+        ),
     ],
 )
 def test_violations_are_flagged_with_file_and_line(tmp_path, rel, code, package, imported, reason):
@@ -86,9 +115,15 @@ def test_violations_are_flagged_with_file_and_line(tmp_path, rel, code, package,
 
 
 def test_relative_imports_and_lookalike_names_are_not_violations(tmp_path):
-    root = _tree(tmp_path, {**CLEAN,
-                            "packages/remodel-rom/src/remodel_rom/_ok.py":
-                                "from . import _other\nfrom .remodel_gen import z\nimport remodel_genetics\n"})
+    root = _tree(
+        tmp_path,
+        {
+            **CLEAN,
+            "packages/remodel-rom/src/remodel_rom/_ok.py": (
+                "from . import _other\nfrom .remodel_gen import z\nimport remodel_genetics\n"
+            ),
+        },
+    )
     assert layering.check_layering(root) == []
 
 

@@ -28,9 +28,19 @@ def test_info_json_lists_the_eight_distributions():
     result = runner.invoke(app, ["info", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["packages"] == {name: "0.1.0" for name in (
-        "remodel-sci", "remodel-core", "remodel-dynamics", "remodel-sampling", "remodel-gen", "remodel-imaging",
-        "remodel-equivariant", "remodel-rom")}
+    assert data["packages"] == {
+        name: "0.1.0"
+        for name in (
+            "remodel-sci",
+            "remodel-core",
+            "remodel-dynamics",
+            "remodel-sampling",
+            "remodel-gen",
+            "remodel-imaging",
+            "remodel-equivariant",
+            "remodel-rom",
+        )
+    }
     assert set(data["showcases"]) == SHOWCASES
     for key in ("python", "torch", "numba", "libraries", "platform"):
         assert key in data
@@ -51,8 +61,9 @@ def test_core_showcase_quick_writes_report_and_figures(tmp_path):
     out = tmp_path / "rep"
     threads = torch.get_num_threads()
     try:  # one thread: the 3x20 network gains nothing from more, and a busy CPU makes more much slower
-        result = runner.invoke(app, ["showcase", "core", "--quick", "--out", str(out), "--no-progress",
-                                     "--threads", "1"])
+        result = runner.invoke(
+            app, ["showcase", "core", "--quick", "--out", str(out), "--no-progress", "--threads", "1"]
+        )
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)

@@ -9,8 +9,15 @@ import remodel_core
 import remodel_sci
 from remodel_core._info import REMODEL_DISTRIBUTIONS, distribution_version
 
-IMPORT_NAMES = ["remodel_core", "remodel_dynamics", "remodel_sampling", "remodel_gen", "remodel_imaging",
-                "remodel_equivariant", "remodel_rom"]
+IMPORT_NAMES = [
+    "remodel_core",
+    "remodel_dynamics",
+    "remodel_sampling",
+    "remodel_gen",
+    "remodel_imaging",
+    "remodel_equivariant",
+    "remodel_rom",
+]
 
 
 @pytest.mark.parametrize("name", IMPORT_NAMES)

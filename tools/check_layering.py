@@ -70,8 +70,12 @@ def imported_names(tree: ast.AST) -> list[tuple[int, str]]:
             func = node.func
             fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             arg = node.args[0]
-            if fname in ("import_module", "__import__") and isinstance(arg, ast.Constant) \
-                    and isinstance(arg.value, str) and not arg.value.startswith("."):
+            if (
+                fname in ("import_module", "__import__")
+                and isinstance(arg, ast.Constant)
+                and isinstance(arg.value, str)
+                and not arg.value.startswith(".")
+            ):
                 names.append((node.lineno, arg.value))
     return sorted(names)
 
@@ -121,8 +125,13 @@ def check_layering(root: Path) -> list[Violation]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", nargs="?", type=Path, default=Path(__file__).resolve().parents[1],
-                        help="repository root (default: this checkout)")
+    parser.add_argument(
+        "root",
+        nargs="?",
+        type=Path,
+        default=Path(__file__).resolve().parents[1],
+        help="repository root (default: this checkout)",
+    )
     args = parser.parse_args(argv)
     try:
         violations = check_layering(args.root)

@@ -96,30 +96,71 @@ def configs(quick: bool) -> dict[str, dict[str, Any]]:
     # (test split 0.2), 10,000 steps in batches of 200, no weight decay.
     authors = {"width": 200, "depth": 2}
     spring = {
-        "system": MassSpring(k=2.0, m=0.5), "n_traj": 50, "t_span": (0.0, 3.0), "n_times": 30, "noise": 0.1,
-        "test_fraction": 0.5, "steps": 2000, "lr": 1e-3, "weight_decay": 1e-4, "lr_drop": None, "batch": None,
-        "net": authors, "eval_T": 20.0, "drift_dt": 0.1, "sympnet": {"layers": 8, "width": 50}, "sympnet_lr": 1e-2,
-        "lnn_steps": 2000, "drift_n": 10, "drift_steps": 10_000, "eval_n": 25, "authors_x0": 15,
+        "system": MassSpring(k=2.0, m=0.5),
+        "n_traj": 50,
+        "t_span": (0.0, 3.0),
+        "n_times": 30,
+        "noise": 0.1,
+        "test_fraction": 0.5,
+        "steps": 2000,
+        "lr": 1e-3,
+        "weight_decay": 1e-4,
+        "lr_drop": None,
+        "batch": None,
+        "net": authors,
+        "eval_T": 20.0,
+        "drift_dt": 0.1,
+        "sympnet": {"layers": 8, "width": 50},
+        "sympnet_lr": 1e-2,
+        "lnn_steps": 2000,
+        "drift_n": 10,
+        "drift_steps": 10_000,
+        "eval_n": 25,
+        "authors_x0": 15,
     }
     pendulum = dict(spring, system=Pendulum(m=0.5, l=1.0, g=6.0), authors_x0=0)
     two_body = {
-        "system": TwoBody(), "n_traj": 1000, "t_span": (0.0, 20.0), "n_times": 50, "noise": 0.0,
-        "test_fraction": 0.2, "steps": 10_000, "lr": 1e-3, "weight_decay": 0.0, "lr_drop": 0.3, "batch": 200,
-        "net": {"width": 200, "depth": 3}, "eval_T": 20.0, "drift_dt": 0.05,
-        "sympnet": {"layers": 8, "width": 100}, "sympnet_lr": 1e-3, "lnn_steps": 2000, "drift_n": 10,
-        "drift_steps": 10_000, "eval_n": 25, "authors_x0": 0,
+        "system": TwoBody(),
+        "n_traj": 1000,
+        "t_span": (0.0, 20.0),
+        "n_times": 50,
+        "noise": 0.0,
+        "test_fraction": 0.2,
+        "steps": 10_000,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "lr_drop": 0.3,
+        "batch": 200,
+        "net": {"width": 200, "depth": 3},
+        "eval_T": 20.0,
+        "drift_dt": 0.05,
+        "sympnet": {"layers": 8, "width": 100},
+        "sympnet_lr": 1e-3,
+        "lnn_steps": 2000,
+        "drift_n": 10,
+        "drift_steps": 10_000,
+        "eval_n": 25,
+        "authors_x0": 0,
     }
     if quick:
         for cfg in (spring, pendulum, two_body):
-            cfg.update(steps=150, lnn_steps=40, drift_steps=300, drift_n=3, net={"width": 64, "depth": 2},
-                       eval_T=6.0)
+            cfg.update(steps=150, lnn_steps=40, drift_steps=300, drift_n=3, net={"width": 64, "depth": 2}, eval_T=6.0)
         two_body.update(n_traj=40, batch=100, t_span=(0.0, 8.0), n_times=20, test_fraction=0.5)
     return {"mass_spring": spring, "pendulum": pendulum, "two_body": two_body}
 
 
-def fit(model: torch.nn.Module, data: HamiltonianProblem, *, target: str, steps: int, lr: float,
-        batch: int | None, seed: int, weight_decay: float = 0.0,
-        lr_drop: float | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def fit(
+    model: torch.nn.Module,
+    data: HamiltonianProblem,
+    *,
+    target: str,
+    steps: int,
+    lr: float,
+    batch: int | None,
+    seed: int,
+    weight_decay: float = 0.0,
+    lr_drop: float | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Adam through ``solve``; with ``lr_drop`` the last fraction of the steps runs at lr / 10 (same for all)."""
     t0 = time.process_time()
     phases = [(steps, lr)]
@@ -128,12 +169,21 @@ def fit(model: torch.nn.Module, data: HamiltonianProblem, *, target: str, steps:
         phases = [(steps - late, lr), (late, lr / 10)]
     losses: list[float] = []
     for k, (n, rate) in enumerate(phases):
-        sol = solve(data.discretize(model, target=target, batch_size=batch),
-                    Adam(lr=rate, weight_decay=weight_decay), maxiters=n, seed=seed + k, dtype=torch.float32)
+        sol = solve(
+            data.discretize(model, target=target, batch_size=batch),
+            Adam(lr=rate, weight_decay=weight_decay),
+            maxiters=n,
+            seed=seed + k,
+            dtype=torch.float32,
+        )
         model = sol.u
         losses += list(sol.history["loss"])
-    info = {"train_loss": losses[-1], "train_cpu_s": time.process_time() - t0,
-            "retcode": sol.retcode.name, "steps": steps}
+    info = {
+        "train_loss": losses[-1],
+        "train_cpu_s": time.process_time() - t0,
+        "retcode": sol.retcode.name,
+        "steps": steps,
+    }
     return sol.u.to(F64).eval(), info
 
 
@@ -152,16 +202,20 @@ def authors_initial_states(n: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(u + 0.2 * np.sign(u))
 
 
-def evaluate(name: str, model: torch.nn.Module, system: Any, test: HamiltonianProblem, cfg: dict[str, Any],
-             seed: int) -> dict[str, float]:
+def evaluate(
+    name: str, model: torch.nn.Module, system: Any, test: HamiltonianProblem, cfg: dict[str, Any], seed: int
+) -> dict[str, float]:
     dt_data = test.dt
     x0 = test.x_clean[: cfg["eval_n"], 0]
     t_eval = torch.arange(0, round(cfg["eval_T"] / dt_data) + 1, dtype=F64) * dt_data
     true = system.flow(x0, t_eval)
     t0 = time.process_time()
     pred = predict(name, model, system, x0, t_eval)
-    out = {"state_mse": state_mse(pred, true), "energy_mse": energy_mse(system.energy, pred, true),
-           "eval_cpu_s": time.process_time() - t0}
+    out = {
+        "state_mse": state_mse(pred, true),
+        "energy_mse": energy_mse(system.energy, pred, true),
+        "eval_cpu_s": time.process_time() - t0,
+    }
     # the held-out trajectories themselves, over the data horizon (e.g. [0, 3) for the spring)
     held = test.x_clean[: cfg["eval_n"]]
     pred = predict(name, model, system, x0, test.t.to(F64))
@@ -203,15 +257,22 @@ def evaluate(name: str, model: torch.nn.Module, system: Any, test: HamiltonianPr
             out["learned_H_drift_implicit_midpoint"] = float(learned.mean())
             leap = model.rollout(xd, t_long, method="verlet", dt=cfg["drift_dt"])
             out["learned_H_drift_explicit_leapfrog"] = float(
-                energy_drift(model.hamiltonian, leap).nan_to_num(nan=float("inf")).mean())
+                energy_drift(model.hamiltonian, leap).nan_to_num(nan=float("inf")).mean()
+            )
     return out
 
 
 def run_system(key: str, cfg: dict[str, Any], seed: int, log: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     system = cfg["system"]
     t0 = time.process_time()
-    data = HamiltonianProblem.generate(system, n_trajectories=cfg["n_traj"], t_span=cfg["t_span"],
-                                       n_times=cfg["n_times"], noise=cfg["noise"], seed=seed)
+    data = HamiltonianProblem.generate(
+        system,
+        n_trajectories=cfg["n_traj"],
+        t_span=cfg["t_span"],
+        n_times=cfg["n_times"],
+        noise=cfg["noise"],
+        seed=seed,
+    )
     train, test = data.split(cfg["test_fraction"], seed=seed)
     gen_s = time.process_time() - t0
     dim = 2 * system.dof
@@ -226,26 +287,53 @@ def run_system(key: str, cfg: dict[str, Any], seed: int, log: Any) -> tuple[dict
     ]
     for name, make, target, steps, lr in specs:
         torch.manual_seed(seed)
-        model, info = fit(make(), train, target=target, steps=steps, lr=lr, batch=cfg["batch"], seed=seed,
-                          weight_decay=0.0 if name == "sympnet" else cfg["weight_decay"], lr_drop=cfg["lr_drop"])
+        model, info = fit(
+            make(),
+            train,
+            target=target,
+            steps=steps,
+            lr=lr,
+            batch=cfg["batch"],
+            seed=seed,
+            weight_decay=0.0 if name == "sympnet" else cfg["weight_decay"],
+            lr_drop=cfg["lr_drop"],
+        )
         try:
             metrics = evaluate(name, model, system, test, cfg, seed)
         except RuntimeError as err:  # a learned field that blows up (e.g. a singular LNN Hessian)
             log(f"  {key:12s} {name:9s} rollout failed: {err}")
-            metrics = {"state_mse": float("inf"), "energy_mse": float("inf"), "energy_drift": float("inf"),
-                       "failure": str(err)}
-        results[name] = {**{k: metrics[k] for k in ("state_mse", "energy_mse", "energy_drift")},
-                         **{k: v for k, v in metrics.items() if k not in ("state_mse", "energy_mse", "energy_drift")},
-                         **info}
+            metrics = {
+                "state_mse": float("inf"),
+                "energy_mse": float("inf"),
+                "energy_drift": float("inf"),
+                "failure": str(err),
+            }
+        results[name] = {
+            **{k: metrics[k] for k in ("state_mse", "energy_mse", "energy_drift")},
+            **{k: v for k, v in metrics.items() if k not in ("state_mse", "energy_mse", "energy_drift")},
+            **info,
+        }
         models[name] = model
-        log(f"  {key:12s} {name:9s} state {metrics['state_mse']:.3e}  energy {metrics['energy_mse']:.3e}  "
+        log(
+            f"  {key:12s} {name:9s} state {metrics['state_mse']:.3e}  energy {metrics['energy_mse']:.3e}  "
             f"drift {metrics['energy_drift']:.3e}  (cpu s: train {info['train_cpu_s']:.0f}, eval "
-            f"{metrics.get('eval_cpu_s', 0):.0f}, drift {metrics.get('drift_cpu_s', 0):.0f})")
-    results["_data"] = {"train_trajectories": train.n_trajectories, "test_trajectories": test.n_trajectories,
-                        "n_times": cfg["n_times"], "dt": dt, "noise": cfg["noise"], "generation_cpu_s": gen_s,
-                        "batch_size": cfg["batch"], "steps": cfg["steps"], "lnn_steps": cfg["lnn_steps"],
-                        "net": cfg["net"], "weight_decay": cfg["weight_decay"], "lr": cfg["lr"],
-                        "lr_drop_last_fraction": cfg["lr_drop"]}
+            f"{metrics.get('eval_cpu_s', 0):.0f}, drift {metrics.get('drift_cpu_s', 0):.0f})"
+        )
+    results["_data"] = {
+        "train_trajectories": train.n_trajectories,
+        "test_trajectories": test.n_trajectories,
+        "n_times": cfg["n_times"],
+        "dt": dt,
+        "noise": cfg["noise"],
+        "generation_cpu_s": gen_s,
+        "batch_size": cfg["batch"],
+        "steps": cfg["steps"],
+        "lnn_steps": cfg["lnn_steps"],
+        "net": cfg["net"],
+        "weight_decay": cfg["weight_decay"],
+        "lr": cfg["lr"],
+        "lr_drop_last_fraction": cfg["lr_drop"],
+    }
     return results, models
 
 
@@ -258,10 +346,15 @@ def speedup(models: dict[str, Any], cfg: dict[str, Any], seed: int) -> dict[str,
     t0 = time.process_time()
     ref = system.flow(x0, t)
     ref_s = time.process_time() - t0
-    out: dict[str, Any] = {"reference": {"method": "yoshida4", "dt": system.fine_dt, "cpu_s": ref_s},
-                           "horizon": float(t[-1]), "trajectories": 25}
-    runs = {"sympnet": lambda: models["sympnet"].rollout(x0, t),
-            "hnn": lambda: models["hnn"].rollout(x0, t, method="implicit_midpoint")}
+    out: dict[str, Any] = {
+        "reference": {"method": "yoshida4", "dt": system.fine_dt, "cpu_s": ref_s},
+        "horizon": float(t[-1]),
+        "trajectories": 25,
+    }
+    runs = {
+        "sympnet": lambda: models["sympnet"].rollout(x0, t),
+        "hnn": lambda: models["hnn"].rollout(x0, t, method="implicit_midpoint"),
+    }
     for name, fn in runs.items():
         t0 = time.process_time()
         pred = fn()
@@ -289,9 +382,11 @@ def sindy_bench(quick: bool) -> dict[str, Any]:
     exact = lorenz.coefficients()
 
     def score(coef: np.ndarray) -> dict[str, float]:
-        return {"max_coef_error": float(np.abs(coef - exact).max()),
-                "spurious_terms": int(((coef != 0) & (exact == 0)).sum()),
-                "missing_terms": int(((coef == 0) & (exact != 0)).sum())}
+        return {
+            "max_coef_error": float(np.abs(coef - exact).max()),
+            "spurious_terms": int(((coef != 0) & (exact == 0)).sum()),
+            "missing_terms": int(((coef == 0) & (exact != 0)).sum()),
+        }
 
     out: dict[str, Any] = {"lorenz": {"samples": n, "dt": 1e-3}}
     for order in (2, 6):
@@ -302,9 +397,11 @@ def sindy_bench(quick: bool) -> dict[str, Any]:
         import pysindy as ps
 
         def fit_ps() -> Any:
-            m = ps.SINDy(optimizer=ps.STLSQ(threshold=0.1, alpha=0.0),
-                         feature_library=ps.PolynomialLibrary(degree=2),
-                         differentiation_method=ps.FiniteDifference(order=2))
+            m = ps.SINDy(
+                optimizer=ps.STLSQ(threshold=0.1, alpha=0.0),
+                feature_library=ps.PolynomialLibrary(degree=2),
+                differentiation_method=ps.FiniteDifference(order=2),
+            )
             return m.fit(x, t=tn)
 
         s, m = _best_time(fit_ps)
@@ -316,20 +413,30 @@ def sindy_bench(quick: bool) -> dict[str, Any]:
         s_np, _ = _best_time(lambda: stlsq_reference(theta, dx, threshold=0.1))
         opt = ps.STLSQ(threshold=0.1, alpha=0.0)
         s_ps, _ = _best_time(lambda: opt.fit(theta, dx))
-        out["stlsq"] = {"numba_cpu_s": s_nb, "numpy_cpu_s": s_np, "pysindy_cpu_s": s_ps,
-                        "max_diff_vs_pysindy": float(np.abs(xi_nb.T - opt.coef_).max())}
+        out["stlsq"] = {
+            "numba_cpu_s": s_nb,
+            "numpy_cpu_s": s_np,
+            "pysindy_cpu_s": s_ps,
+            "max_diff_vs_pysindy": float(np.abs(xi_nb.T - opt.coef_).max()),
+        }
     except ImportError:  # pysindy lives in the bench dependency group
         out["lorenz"]["pysindy_fd2"] = None
     system = Pendulum()
     tp = torch.linspace(0.0, 10.0, 1001, dtype=F64)
     xp = system.flow(system.sample_initial(4, np.random.default_rng(0)), tp).numpy()
-    model = SINDy(PolynomialLibrary(degree=1) + FourierLibrary(n_frequencies=1), threshold=0.05, fd_order=6,
-                  feature_names=["q", "p"]).fit(list(xp), tp.numpy())
+    model = SINDy(
+        PolynomialLibrary(degree=1) + FourierLibrary(n_frequencies=1),
+        threshold=0.05,
+        fd_order=6,
+        feature_names=["q", "p"],
+    ).fit(list(xp), tp.numpy())
     ex = np.zeros((2, 7))
     ex[0, 2], ex[1, 3] = 1.0, -1.0
-    out["pendulum_fourier"] = {"equations": model.equations(),
-                               "max_coef_error": float(np.abs(model.coefficients_ - ex).max()),
-                               "spurious_terms": int(((model.coefficients_ != 0) & (ex == 0)).sum())}
+    out["pendulum_fourier"] = {
+        "equations": model.equations(),
+        "max_coef_error": float(np.abs(model.coefficients_ - ex).max()),
+        "spurious_terms": int(((model.coefficients_ != 0) & (ex == 0)).sum()),
+    }
     return out
 
 
@@ -359,16 +466,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--systems", nargs="*", default=["mass_spring", "pendulum", "two_body"])
     ap.add_argument("--no-sindy", action="store_true", help="skip the SINDy comparison")
-    ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
-                    help="combine the JSON files of per-system runs (one after another) and print the table")
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="combine the JSON files of per-system runs (one after another) and print the table",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is fastest for these sizes)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfgs = configs(args.quick)
     t_start = time.time()
-    out: dict[str, Any] = {"systems": {}, "config": {}, "quick": args.quick, "seed": args.seed,
-                           "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                       "threads": args.threads}}
+    out: dict[str, Any] = {
+        "systems": {},
+        "config": {},
+        "quick": args.quick,
+        "seed": args.seed,
+        "machine": {"python": platform.python_version(), "torch": torch.__version__, "threads": args.threads},
+    }
     if args.merge:
         parts = [json.loads(p.read_text()) for p in args.merge]
         for part in parts:
@@ -403,8 +519,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for key, res in out["systems"].items():
         for name, r in res.items():
             paper = PAPER.get(key, {}).get(name)
-            print(f"| {key} | {name} | {_fmt(r['state_mse'])} | {_fmt(r['energy_mse'])} | {_fmt(r['energy_drift'])} | "
-                  f"{'' if paper is None else f'{paper:.3g}'} |")
+            print(
+                f"| {key} | {name} | {_fmt(r['state_mse'])} | {_fmt(r['energy_mse'])} | {_fmt(r['energy_drift'])} | "
+                f"{'' if paper is None else f'{paper:.3g}'} |"
+            )
     print()
     for key, res in out["systems"].items():
         b, h = res["baseline"], res["hnn"]
@@ -412,14 +530,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ratio_d = _num(b["energy_drift"]) / _num(h["energy_drift"])
         out["systems"][key]["hnn"]["energy_mse_ratio_vs_baseline"] = ratio_e
         out["systems"][key]["hnn"]["energy_drift_ratio_vs_baseline"] = ratio_d
-        print(f"{key}: baseline/HNN energy MSE = {ratio_e:.3g}, drift = {ratio_d:.3g}; HNN learned-H drift: "
-              f"implicit midpoint {_num(h.get('learned_H_drift_implicit_midpoint')):.2e}, explicit leapfrog "
-              f"{_num(h.get('learned_H_drift_explicit_leapfrog')):.2e}")
+        print(
+            f"{key}: baseline/HNN energy MSE = {ratio_e:.3g}, drift = {ratio_d:.3g}; HNN learned-H drift: "
+            f"implicit midpoint {_num(h.get('learned_H_drift_implicit_midpoint')):.2e}, explicit leapfrog "
+            f"{_num(h.get('learned_H_drift_explicit_leapfrog')):.2e}"
+        )
     if "speedup" in out:
         sp = out["speedup"]
-        print(f"pendulum speed-up over Yoshida-4 at dt={sp['reference']['dt']}: SympNet x{sp['sympnet']['speedup']:.1f}"
-              f" (state MSE {sp['sympnet']['state_mse']:.2e}), HNN implicit midpoint x{sp['hnn']['speedup']:.2f} "
-              f"(state MSE {sp['hnn']['state_mse']:.2e})")
+        print(
+            f"pendulum speed-up over Yoshida-4 at dt={sp['reference']['dt']}: SympNet x{sp['sympnet']['speedup']:.1f}"
+            f" (state MSE {sp['sympnet']['state_mse']:.2e}), HNN implicit midpoint x{sp['hnn']['speedup']:.2f} "
+            f"(state MSE {sp['hnn']['state_mse']:.2e})"
+        )
     if "sindy" in out:
         print()
         print("| SINDy on Lorenz (noise-free, dt=1e-3) | max coefficient error | spurious terms | fit CPU s |")
@@ -429,11 +551,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"| {name} | {r['max_coef_error']:.2e} | {r['spurious_terms']} | {r['fit_cpu_s']:.3f} |")
         if "stlsq" in out["sindy"]:
             st = out["sindy"]["stlsq"]
-            print(f"STLSQ alone: numba {st['numba_cpu_s'] * 1e3:.2f} ms, numpy {st['numpy_cpu_s'] * 1e3:.2f} ms, "
-                  f"pysindy {st['pysindy_cpu_s'] * 1e3:.2f} ms (max |diff| vs pysindy {st['max_diff_vs_pysindy']:.1e})")
+            print(
+                f"STLSQ alone: numba {st['numba_cpu_s'] * 1e3:.2f} ms, numpy {st['numpy_cpu_s'] * 1e3:.2f} ms, "
+                f"pysindy {st['pysindy_cpu_s'] * 1e3:.2f} ms (max |diff| vs pysindy {st['max_diff_vs_pysindy']:.1e})"
+            )
         pf = out["sindy"]["pendulum_fourier"]
-        print(f"pendulum, Fourier library: {pf['equations']} (max error {pf['max_coef_error']:.1e}, "
-              f"{pf['spurious_terms']} spurious)")
+        print(
+            f"pendulum, Fourier library: {pf['equations']} (max error {pf['max_coef_error']:.1e}, "
+            f"{pf['spurious_terms']} spurious)"
+        )
     print(f"wall time {out['wall_s']:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

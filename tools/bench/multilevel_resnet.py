@@ -38,8 +38,7 @@ from remodel_core.optim import LBFGS, MGOPT, RMTR, Adam
 
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
 MULTILEVEL = ("rmtr", "mgopt", "mgopt_v20", "rmtr_points", "mgopt_points")
-ALL = ("adam", "lbfgs", "lbfgs_robust", "aspqn", "mspqn", "rmtr", "mgopt", "mgopt_v20", "rmtr_points",
-       "mgopt_points")
+ALL = ("adam", "lbfgs", "lbfgs_robust", "aspqn", "mspqn", "rmtr", "mgopt", "mgopt_v20", "rmtr_points", "mgopt_points")
 
 
 def digits(n_train: int, split_seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -65,23 +64,29 @@ def methods(names: list[str], levels: int) -> dict[str, tuple[Any, str]]:
             for lr in ADAM_LRS:
                 out[f"adam_lr{lr:g}"] = (Adam(lr=lr), f"lr={lr:g}")
         elif name == "lbfgs":
-            out[name] = (LBFGS(history_size=50, max_iter=5, line_search_fn="strong_wolfe"),
-                         "torch.optim.LBFGS, history 50, strong Wolfe, 5 its/step")
+            out[name] = (
+                LBFGS(history_size=50, max_iter=5, line_search_fn="strong_wolfe"),
+                "torch.optim.LBFGS, history 50, strong Wolfe, 5 its/step",
+            )
         elif name == "lbfgs_robust":
             alg = getattr(optim, "RobustLBFGS", None)
             out[name] = (alg(history_size=50) if alg else None, "history 50" if alg else "not available")
         elif name in ("aspqn", "mspqn"):
             alg = getattr(optim, name.upper(), None)
-            out[name] = (alg(subdomains=2, local_iters=3, history_size=50) if alg else None,
-                         "2 layer-wise subdomains" if alg else "not available")
+            out[name] = (
+                alg(subdomains=2, local_iters=3, history_size=50) if alg else None,
+                "2 layer-wise subdomains" if alg else "not available",
+            )
         elif name == "rmtr":
             out[name] = (RMTR(levels=levels, coarsen="layers"), f"{levels} levels, layer coarsening")
         elif name == "mgopt":
             out[name] = (MGOPT(levels=levels, coarsen="layers"), f"{levels} levels, layer coarsening")
         elif name == "mgopt_v20":
             # V(2,0) cycle: two L-BFGS smoothing steps before the coarse correction, none after
-            out[name] = (MGOPT(levels=levels, coarsen="layers", pre_smooth=2, post_smooth=0),
-                         f"{levels} levels, layer coarsening, V(2,0) cycle")
+            out[name] = (
+                MGOPT(levels=levels, coarsen="layers", pre_smooth=2, post_smooth=0),
+                f"{levels} levels, layer coarsening, V(2,0) cycle",
+            )
         elif name == "rmtr_points":
             out[name] = (RMTR(levels=3, coarsen="points", factor=4), "3 levels, points / 4 per level")
         elif name == "mgopt_points":
@@ -112,8 +117,9 @@ def first(values: list[float], hits: list[bool]) -> float | None:
     return None
 
 
-def run_one(alg: Any, net: ResNetMLP, data: tuple[torch.Tensor, ...], args: argparse.Namespace,
-            seed: int) -> dict[str, Any]:
+def run_one(
+    alg: Any, net: ResNetMLP, data: tuple[torch.Tensor, ...], args: argparse.Namespace, seed: int
+) -> dict[str, Any]:
     Xt, yt, Xv, yv = data
     counter = _Counter(net, len(yt))
 
@@ -131,8 +137,13 @@ def run_one(alg: Any, net: ResNetMLP, data: tuple[torch.Tensor, ...], args: argp
             last[0] = float((model(Xv).argmax(1) == yv).double().mean())
         return last[0]
 
-    prob = TrainingProblem(model=net, loss=loss, data=(Xt, yt), name="digits",
-                           metrics={"val_acc": accuracy, "work": lambda m: counter.work})
+    prob = TrainingProblem(
+        model=net,
+        loss=loss,
+        data=(Xt, yt),
+        name="digits",
+        metrics={"val_acc": accuracy, "work": lambda m: counter.work},
+    )
     reached: list[float] = []
 
     def stop(info: dict[str, Any]) -> bool:
@@ -145,9 +156,13 @@ def run_one(alg: Any, net: ResNetMLP, data: tuple[torch.Tensor, ...], args: argp
     h = sol.history
     hits = [a >= args.target for a in h["val_acc"]]
     return {
-        "evals_to_target": first(h["work"], hits), "time_to_target_s": first(h["time"], hits),
-        "best_val_acc": max(h["val_acc"]), "final_loss": h["loss"][-1], "evals": counter.work,
-        "wall_s": float(sol.stats["wall_s"]), "iterations": int(sol.stats["iterations"]),
+        "evals_to_target": first(h["work"], hits),
+        "time_to_target_s": first(h["time"], hits),
+        "best_val_acc": max(h["val_acc"]),
+        "final_loss": h["loss"][-1],
+        "evals": counter.work,
+        "wall_s": float(sol.stats["wall_s"]),
+        "iterations": int(sol.stats["iterations"]),
         "retcode": sol.retcode.name,
     }
 
@@ -166,35 +181,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, (alg, note) in methods(args.methods, args.levels).items():
         if alg is None:
-            results[name] = {"evals_to_target": None, "time_to_target_s": None, "best_val_acc": None,
-                             "note": note, "runs": []}
+            results[name] = {
+                "evals_to_target": None,
+                "time_to_target_s": None,
+                "best_val_acc": None,
+                "note": note,
+                "runs": [],
+            }
             continue
         runs = []
         for seed in range(args.seeds):
             torch.manual_seed(seed)
-            net = ResNetMLP(64, 10, width=args.width, depth=args.depth, activation="tanh",
-                            horizon=args.horizon).to(torch.float64)
+            net = ResNetMLP(64, 10, width=args.width, depth=args.depth, activation="tanh", horizon=args.horizon).to(
+                torch.float64
+            )
             t = time.perf_counter()
             runs.append(run_one(alg, net, data, args, seed))
             if args.progress:
                 r = runs[-1]
-                print(f"[{name} seed {seed}] evals_to_target={r['evals_to_target']} "
-                      f"best_val_acc={r['best_val_acc']:.4f} ({time.perf_counter() - t:.1f}s)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[{name} seed {seed}] evals_to_target={r['evals_to_target']} "
+                    f"best_val_acc={r['best_val_acc']:.4f} ({time.perf_counter() - t:.1f}s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         results[name] = {
             "evals_to_target": _median([r["evals_to_target"] for r in runs]),
             "time_to_target_s": _median([r["time_to_target_s"] for r in runs]),
             "best_val_acc": statistics.median(r["best_val_acc"] for r in runs),
             "reached": sum(r["evals_to_target"] is not None for r in runs),
-            "note": note, "runs": runs,
+            "note": note,
+            "runs": runs,
         }
     adam = [k for k in results if k.startswith("adam_lr")]
     if adam:
-        key = lambda k: results[k]["evals_to_target"] if results[k]["evals_to_target"] is not None \
-            else float("inf")  # noqa: E731
+        key = lambda k: results[k]["evals_to_target"] if results[k]["evals_to_target"] is not None else float("inf")  # noqa: E731
         best = min(adam, key=key)
-        results["adam"] = dict(results[best], note=f"best lr of {', '.join(f'{lr:g}' for lr in ADAM_LRS)}: "
-                                                    f"{best[len('adam_lr'):]}")
+        results["adam"] = dict(
+            results[best], note=f"best lr of {', '.join(f'{lr:g}' for lr in ADAM_LRS)}: {best[len('adam_lr') :]}"
+        )
     ref = results.get("adam", {})
     for r in results.values():
         ok = r["evals_to_target"] is not None and ref.get("evals_to_target") is not None
@@ -204,15 +229,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ml = [k for k in MULTILEVEL if k in results and results[k]["evals_ratio_vs_adam"] is not None]
     best_ml = max(ml, key=lambda k: results[k]["evals_ratio_vs_adam"]) if ml else None
     return {
-        "benchmark": "multilevel_resnet", "dataset": "sklearn digits", "n_train": args.n_train,
-        "n_val": 1797 - args.n_train, "network": {"width": args.width, "depth": args.depth,
-                                                 "horizon": args.horizon, "activation": "tanh"},
-        "levels": args.levels, "target_val_acc": args.target, "seeds": args.seeds, "max_evals": args.max_evals,
-        "extra": args.extra, "weight_decay": args.weight_decay,
-        "budget_s": args.budget, "threads": torch.get_num_threads(),
+        "benchmark": "multilevel_resnet",
+        "dataset": "sklearn digits",
+        "n_train": args.n_train,
+        "n_val": 1797 - args.n_train,
+        "network": {"width": args.width, "depth": args.depth, "horizon": args.horizon, "activation": "tanh"},
+        "levels": args.levels,
+        "target_val_acc": args.target,
+        "seeds": args.seeds,
+        "max_evals": args.max_evals,
+        "extra": args.extra,
+        "weight_decay": args.weight_decay,
+        "budget_s": args.budget,
+        "threads": torch.get_num_threads(),
         "evaluation_count": "fine-equivalent loss-and-gradient evaluations over the full training set; a "
-                            "coarse-level evaluation counts as its parameter (layers) or point (points) fraction",
-        "methods": results, "best_multilevel": best_ml,
+        "coarse-level evaluation counts as its parameter (layers) or point (points) fraction",
+        "methods": results,
+        "best_multilevel": best_ml,
         "evals_ratio_vs_adam": results[best_ml]["evals_ratio_vs_adam"] if best_ml else None,
         "speedup_vs_adam": results[best_ml]["speedup_vs_adam"] if best_ml else None,
         "rmtr_evals_ratio_vs_adam": results.get("rmtr", {}).get("evals_ratio_vs_adam"),
@@ -239,9 +272,11 @@ def table(out: dict[str, Any]) -> str:
             f"{_fmt(r['best_val_acc'], '9.4f')} {r.get('reached', 0):>4d}/{out['seeds']:<3d} "
             f"{_fmt(r['evals_ratio_vs_adam'], '8.2f')} {_fmt(r['speedup_vs_adam'], '7.2f')}  {r['note']}"
         )
-    lines.append(f"best multilevel: {out['best_multilevel']}  "
-                 f"evals_ratio_vs_adam={_fmt(out['evals_ratio_vs_adam'], '.2f')}  "
-                 f"speedup_vs_adam={_fmt(out['speedup_vs_adam'], '.2f')}")
+    lines.append(
+        f"best multilevel: {out['best_multilevel']}  "
+        f"evals_ratio_vs_adam={_fmt(out['evals_ratio_vs_adam'], '.2f')}  "
+        f"speedup_vs_adam={_fmt(out['speedup_vs_adam'], '.2f')}"
+    )
     return "\n".join(lines)
 
 
@@ -257,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--weight-decay", type=float, default=1e-3, help="L2 penalty in the loss (all methods)")
     parser.add_argument("--max-evals", type=float, default=200.0, help="fine-equivalent evaluations per run")
-    parser.add_argument("--extra", type=float, default=2.0,
-                        help="a run also ends after this many times its evaluations to the target")
+    parser.add_argument(
+        "--extra", type=float, default=2.0, help="a run also ends after this many times its evaluations to the target"
+    )
     parser.add_argument("--budget", type=float, default=120.0, help="wall-clock seconds per run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of this process")
     parser.add_argument("--quick", action="store_true", help="about a minute: one seed, a smaller budget")

@@ -60,22 +60,31 @@ def run(points: int, repeats: int, seed: int) -> dict[str, Any]:
         t_pou = best(partition_of_unity, (x, dec), repeats)
         t_pou_ref = best(weights_reference, (x, dec), repeats)
         out["cases"][name] = {
-            "subdomains": dec.n_subdomains, "entries": int(got.indices.size),
-            "partition_numba_s": t_part, "partition_numpy_s": t_part_ref, "partition_speedup": t_part_ref / t_part,
-            "pou_numba_s": t_pou, "pou_numpy_s": t_pou_ref, "pou_speedup": t_pou_ref / t_pou,
+            "subdomains": dec.n_subdomains,
+            "entries": int(got.indices.size),
+            "partition_numba_s": t_part,
+            "partition_numpy_s": t_part_ref,
+            "partition_speedup": t_part_ref / t_part,
+            "pou_numba_s": t_pou,
+            "pou_numpy_s": t_pou_ref,
+            "pou_speedup": t_pou_ref / t_pou,
             "max_weight_diff": err,
         }
     return out
 
 
 def table(res: dict[str, Any]) -> str:
-    head = (f"{'case':<10} {'subs':>5} {'partition numba s':>18} {'numpy s':>8} {'x':>6} "
-            f"{'PoU numba s':>12} {'numpy s':>8} {'x':>6} {'w diff':>8}")
+    head = (
+        f"{'case':<10} {'subs':>5} {'partition numba s':>18} {'numpy s':>8} {'x':>6} "
+        f"{'PoU numba s':>12} {'numpy s':>8} {'x':>6} {'w diff':>8}"
+    )
     lines = [f"partition kernels, {res['points']:,} points (min CPU s of {res['repeats']})", head, "-" * len(head)]
     for name, c in res["cases"].items():
-        lines.append(f"{name:<10} {c['subdomains']:>5} {c['partition_numba_s']:>18.4f} {c['partition_numpy_s']:>8.4f} "
-                     f"{c['partition_speedup']:>6.2f} {c['pou_numba_s']:>12.4f} {c['pou_numpy_s']:>8.4f} "
-                     f"{c['pou_speedup']:>6.2f} {c['max_weight_diff']:>8.1e}")
+        lines.append(
+            f"{name:<10} {c['subdomains']:>5} {c['partition_numba_s']:>18.4f} {c['partition_numpy_s']:>8.4f} "
+            f"{c['partition_speedup']:>6.2f} {c['pou_numba_s']:>12.4f} {c['pou_numpy_s']:>8.4f} "
+            f"{c['pou_speedup']:>6.2f} {c['max_weight_diff']:>8.1e}"
+        )
     return "\n".join(lines)
 
 

@@ -46,8 +46,9 @@ def loss_and_grad(train, net: torch.nn.Module, x: torch.Tensor) -> tuple[float, 
     return float(value), torch.cat([p.grad.flatten() for p in net.parameters()])
 
 
-def time_routes(trains: dict, net: torch.nn.Module, x: torch.Tensor, repeats: int
-                ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def time_routes(
+    trains: dict, net: torch.nn.Module, x: torch.Tensor, repeats: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall and process CPU seconds, interleaved (route order rotated every round) so that load changes hit
     every route alike. On a shared machine the minimum wall time and the CPU time are the steadier figures."""
     for r in ROUTES:
@@ -55,7 +56,7 @@ def time_routes(trains: dict, net: torch.nn.Module, x: torch.Tensor, repeats: in
     times: dict[str, list[float]] = {r: [] for r in ROUTES}
     cpu: dict[str, list[float]] = {r: [] for r in ROUTES}
     for k in range(repeats):
-        order = ROUTES[k % len(ROUTES):] + ROUTES[:k % len(ROUTES)]
+        order = ROUTES[k % len(ROUTES) :] + ROUTES[: k % len(ROUTES)]
         for r in order:
             c, t = time.process_time(), time.perf_counter()
             loss_and_grad(trains[r], net, x)
@@ -74,8 +75,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     agreement = {}
     for r in ROUTES:
         value, grad = loss_and_grad(trains[r], net, x)
-        agreement[r] = {"loss_abs_diff": abs(value - ref_value),
-                        "grad_max_abs_diff": float((grad - ref_grad).abs().max())}
+        agreement[r] = {
+            "loss_abs_diff": abs(value - ref_value),
+            "grad_max_abs_diff": float((grad - ref_grad).abs().max()),
+        }
     old_threads = torch.get_num_threads()
     timings: dict[str, dict[str, Any]] = {}
     try:
@@ -84,37 +87,61 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             wall, cpu = time_routes(trains, net, x, args.repeats)
             for r, times in wall.items():
                 timings.setdefault(r, {})[str(threads)] = {
-                    "median_s": statistics.median(times), "min_s": min(times),
-                    "cpu_median_s": statistics.median(cpu[r]), "cpu_min_s": min(cpu[r])}
+                    "median_s": statistics.median(times),
+                    "min_s": min(times),
+                    "cpu_median_s": statistics.median(cpu[r]),
+                    "cpu_min_s": min(cpu[r]),
+                }
     finally:
         torch.set_num_threads(old_threads)
     auto = resolve_route(net, "auto")
     fastest = {str(t): min(ROUTES, key=lambda r: timings[r][str(t)]["min_s"]) for t in args.threads}
-    speedup = {str(t): {r: timings["autograd"][str(t)]["min_s"] / timings[r][str(t)]["min_s"]
-                        for r in ROUTES} for t in args.threads}
-    return {"problem": args.problem, "network": args.net, "points": args.points, "dtype": "float64",
-            "repeats": args.repeats, "threads": list(args.threads), "routes": timings,
-            "speedup_vs_autograd": speedup, "agreement": agreement, "auto_route": auto, "fastest": fastest,
-            "machine": platform.machine(), "torch": torch.__version__}
+    speedup = {
+        str(t): {r: timings["autograd"][str(t)]["min_s"] / timings[r][str(t)]["min_s"] for r in ROUTES}
+        for t in args.threads
+    }
+    return {
+        "problem": args.problem,
+        "network": args.net,
+        "points": args.points,
+        "dtype": "float64",
+        "repeats": args.repeats,
+        "threads": list(args.threads),
+        "routes": timings,
+        "speedup_vs_autograd": speedup,
+        "agreement": agreement,
+        "auto_route": auto,
+        "fastest": fastest,
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+    }
 
 
 def table(res: dict[str, Any]) -> str:
     threads = res["threads"]
-    head = f"{'route':<10}" + "".join(f"  {f'{t} thr median s':>16} {'min s':>8} {'cpu s':>8} {'x autograd':>10}"
-                                      for t in threads)
+    head = f"{'route':<10}" + "".join(
+        f"  {f'{t} thr median s':>16} {'min s':>8} {'cpu s':>8} {'x autograd':>10}" for t in threads
+    )
     head += f"  {'grad diff':>10}"
-    lines = [f"{res['problem']} PINN loss+gradient, {res['network']} 8x20 tanh, {res['points']} points, float64",
-             head, "-" * len(head)]
+    lines = [
+        f"{res['problem']} PINN loss+gradient, {res['network']} 8x20 tanh, {res['points']} points, float64",
+        head,
+        "-" * len(head),
+    ]
     for r, per in res["routes"].items():
         row = f"{r:<10}"
         for t in threads:
             p = per[str(t)]
-            row += (f"  {p['median_s']:>16.4f} {p['min_s']:>8.4f} {p['cpu_median_s']:>8.4f}"
-                    f" {res['speedup_vs_autograd'][str(t)][r]:>10.2f}")
+            row += (
+                f"  {p['median_s']:>16.4f} {p['min_s']:>8.4f} {p['cpu_median_s']:>8.4f}"
+                f" {res['speedup_vs_autograd'][str(t)][r]:>10.2f}"
+            )
         row += f"  {res['agreement'][r]['grad_max_abs_diff']:>10.1e}"
         lines.append(row)
-    lines.append(f"auto route: {res['auto_route']}; fastest by minimum wall time: {res['fastest']} "
-                 "(x autograd: ratio of minimum wall times)")
+    lines.append(
+        f"auto route: {res['auto_route']}; fastest by minimum wall time: {res['fastest']} "
+        "(x autograd: ratio of minimum wall times)"
+    )
     return "\n".join(lines)
 
 
@@ -126,8 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--net", choices=("resnet", "mlp"), default="resnet")
-    parser.add_argument("--problem", choices=("burgers", "allen_cahn", "klein_gordon", "poisson2d"),
-                        default="burgers")
+    parser.add_argument("--problem", choices=("burgers", "allen_cahn", "klein_gordon", "poisson2d"), default="burgers")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.repeats is None:

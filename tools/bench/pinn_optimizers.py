@@ -29,8 +29,19 @@ from remodel_core.nn import ResNetMLP
 from remodel_core.optim import ASPQN, LBFGS, MGOPT, MSPQN, RMTR, Adam, RobustLBFGS, SSBroyden
 
 LBFGS_METHODS = ("lbfgs", "lbfgs_robust")
-DD_METHODS = ("aspqn", "aspqn_dist", "mspqn", "mspqn2", "rmtr", "mgopt", "mgopt_layers",
-              "aspqn_ss", "mspqn_ss", "rmtr_ss", "mgopt_ss")
+DD_METHODS = (
+    "aspqn",
+    "aspqn_dist",
+    "mspqn",
+    "mspqn2",
+    "rmtr",
+    "mgopt",
+    "mgopt_layers",
+    "aspqn_ss",
+    "mspqn_ss",
+    "rmtr_ss",
+    "mgopt_ss",
+)
 # "ssbroyden" (dense self-scaled quasi-Newton alone) is in neither set: not the baseline, not Schwarz/multilevel
 ADAM_LRS = (1e-3, 3e-3, 1e-2)
 RANKS = 2  # torchrun processes of aspqn_dist and of --data-parallel (one thread each)
@@ -69,29 +80,47 @@ def methods(names: list[str]) -> dict[str, tuple[Any, int, str]]:
         elif name == "mspqn":
             out[name] = (MSPQN(subdomains=2, local_iters=1, history_size=50), 1, "2 layer-wise subdomains")
         elif name == "mspqn2":
-            out[name] = (MSPQN(subdomains=4, local_iters=1, history_size=50, coarse=True), 1,
-                         "two-level: 4 subdomains + coarse correction")
+            out[name] = (
+                MSPQN(subdomains=4, local_iters=1, history_size=50, coarse=True),
+                1,
+                "two-level: 4 subdomains + coarse correction",
+            )
         elif name == "rmtr":
             out[name] = (RMTR(), 1, "3 levels, layer coarsening")
         elif name == "mgopt":
-            out[name] = (MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, history_size=50), 1,
-                         "MG/OPT, 2 levels of collocation points (all / a nested quarter)")
+            out[name] = (
+                MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, history_size=50),
+                1,
+                "MG/OPT, 2 levels of collocation points (all / a nested quarter)",
+            )
         elif name == "ssbroyden":
             out[name] = (SSBroyden(max_iter=5), 1, "dense self-scaled Broyden (Al-Baali & Khalfan), 5 its/step")
         elif name == "aspqn_ss":
-            out[name] = (ASPQN(subdomains=2, local_iters=1, hessian="ssbroyden"), 1,
-                         "ASPQN, 2 layer-wise subdomains, dense SSBroyden local and global steps")
+            out[name] = (
+                ASPQN(subdomains=2, local_iters=1, hessian="ssbroyden"),
+                1,
+                "ASPQN, 2 layer-wise subdomains, dense SSBroyden local and global steps",
+            )
         elif name == "mspqn_ss":
-            out[name] = (MSPQN(subdomains=2, local_iters=1, hessian="ssbroyden"), 1,
-                         "MSPQN, 2 layer-wise subdomains, dense SSBroyden local and global steps")
+            out[name] = (
+                MSPQN(subdomains=2, local_iters=1, hessian="ssbroyden"),
+                1,
+                "MSPQN, 2 layer-wise subdomains, dense SSBroyden local and global steps",
+            )
         elif name == "rmtr_ss":
             out[name] = (RMTR(hessian="ssbroyden"), 1, "RMTR, 3 levels, layer coarsening, dense SSBroyden")
         elif name == "mgopt_ss":
-            out[name] = (MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, hessian="ssbroyden"), 1,
-                         "MG/OPT, 2 levels of collocation points, dense SSBroyden smoother")
+            out[name] = (
+                MGOPT(levels=2, coarsen="points", factor=4, coarse_iters=10, hessian="ssbroyden"),
+                1,
+                "MG/OPT, 2 levels of collocation points, dense SSBroyden smoother",
+            )
         elif name == "mgopt_layers":
-            out[name] = (MGOPT(levels=3, coarsen="layers", coarse_iters=5, history_size=50), 1,
-                         "MG/OPT, 3 levels of layer coarsening (8 / 4 / 2 blocks)")
+            out[name] = (
+                MGOPT(levels=3, coarsen="layers", coarse_iters=5, history_size=50),
+                1,
+                "MG/OPT, 3 levels of layer coarsening (8 / 4 / 2 blocks)",
+            )
         else:
             raise SystemExit(f"unknown method {name!r}")
     return out
@@ -110,8 +139,7 @@ def eval_seconds(train, net: torch.nn.Module, repeats: int = 3) -> float:
 
 def curve(sol) -> dict[str, list[float]]:
     h = sol.history
-    rows = [(t, e, r) for t, e, r in zip(h.get("time", []), h.get("evals", []), h.get("rel_l2", []))
-            if r == r]
+    rows = [(t, e, r) for t, e, r in zip(h.get("time", []), h.get("evals", []), h.get("rel_l2", [])) if r == r]
     return {"time": [r[0] for r in rows], "evals": [r[1] for r in rows], "rel_l2": [r[2] for r in rows]}
 
 
@@ -144,16 +172,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"[{name}] ... (torchrun, {RANKS} ranks)", file=sys.stderr, flush=True)
             c, stats = run_distributed(args, every, name)
             curves[name] = c
-            results[name] = {"evals": stats["evals"], "wall_s": stats["wall_s"], "best_rel_l2": float(min(c["rel_l2"])),
-                             "final_rel_l2": c["rel_l2"][-1], "retcode": stats["retcode"],
-                             "iterations": stats["iterations"], "time_to_target_s": None, "evals_to_target": None,
-                             "note": note}
+            results[name] = {
+                "evals": stats["evals"],
+                "wall_s": stats["wall_s"],
+                "best_rel_l2": float(min(c["rel_l2"])),
+                "final_rel_l2": c["rel_l2"][-1],
+                "retcode": stats["retcode"],
+                "iterations": stats["iterations"],
+                "time_to_target_s": None,
+                "evals_to_target": None,
+                "note": note,
+            }
             if args.progress:
                 print(f"[{name}] evals={stats['evals']} best={min(c['rel_l2']):.3e}", file=sys.stderr, flush=True)
             continue
         if alg is None:
-            results[name] = {"evals": 0, "wall_s": 0.0, "best_rel_l2": None, "time_to_target_s": None,
-                             "note": note}
+            results[name] = {"evals": 0, "wall_s": 0.0, "best_rel_l2": None, "time_to_target_s": None, "note": note}
             continue
         if args.progress:
             print(f"[{name}] ...", file=sys.stderr, flush=True)
@@ -170,25 +204,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             problem = dataclasses.replace(train, loss=loss)
             callback = lambda info, _count=count: _count[0] >= args.max_evals  # noqa: E731
-        sol = solve(problem, alg, maxtime=args.budget, monitor_every=args.every or every, seed=args.seed,
-                    dtype=torch.float64, callback=callback)
+        sol = solve(
+            problem,
+            alg,
+            maxtime=args.budget,
+            monitor_every=args.every or every,
+            seed=args.seed,
+            dtype=torch.float64,
+            callback=callback,
+        )
         final = float(train.metrics["rel_l2"](sol.u))
         c = curve(sol)
         c["time"].append(sol.stats["wall_s"])
         c["evals"].append(sol.stats["evals"])
         c["rel_l2"].append(final)
         curves[name] = c
-        results[name] = {"evals": int(sol.stats["evals"]), "work": float(sol.stats.get("work", sol.stats["evals"])),
-                         "wall_s": float(sol.stats["wall_s"]),
-                         "best_rel_l2": float(min(c["rel_l2"])), "final_rel_l2": final,
-                         "retcode": sol.retcode.name, "iterations": int(sol.stats["iterations"]),
-                         "time_to_target_s": None, "evals_to_target": None, "note": note}
+        results[name] = {
+            "evals": int(sol.stats["evals"]),
+            "work": float(sol.stats.get("work", sol.stats["evals"])),
+            "wall_s": float(sol.stats["wall_s"]),
+            "best_rel_l2": float(min(c["rel_l2"])),
+            "final_rel_l2": final,
+            "retcode": sol.retcode.name,
+            "iterations": int(sol.stats["iterations"]),
+            "time_to_target_s": None,
+            "evals_to_target": None,
+            "note": note,
+        }
         if args.progress:
-            print(f"[{name}] evals={sol.stats['evals']} best={min(c['rel_l2']):.3e} {sol.retcode.name}",
-                  file=sys.stderr, flush=True)
-    return summarize({"problem": args.problem, "budget_s": args.budget, "points": args.points, "step": args.step,
-                      "eval_s": eval_s, "threads": torch.get_num_threads(),
-                      "data_parallel_ranks": RANKS if args.data_parallel else 0}, results, curves)
+            print(
+                f"[{name}] evals={sol.stats['evals']} best={min(c['rel_l2']):.3e} {sol.retcode.name}",
+                file=sys.stderr,
+                flush=True,
+            )
+    return summarize(
+        {
+            "problem": args.problem,
+            "budget_s": args.budget,
+            "points": args.points,
+            "step": args.step,
+            "eval_s": eval_s,
+            "threads": torch.get_num_threads(),
+            "data_parallel_ranks": RANKS if args.data_parallel else 0,
+        },
+        results,
+        curves,
+    )
 
 
 def summarize(head: dict[str, Any], results: dict[str, Any], curves: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +259,7 @@ def summarize(head: dict[str, Any], results: dict[str, Any], curves: dict[str, A
     adam = [k for k in results if k.startswith("adam_lr") and results[k]["best_rel_l2"] is not None]
     if adam:
         best = min(adam, key=lambda k: results[k]["best_rel_l2"])
-        results["adam"] = dict(results[best], note=f"best lr: {best[len('adam_lr'):]}")
+        results["adam"] = dict(results[best], note=f"best lr: {best[len('adam_lr') :]}")
         curves["adam"] = curves[best]
     lb = [k for k in LBFGS_METHODS if k in results and results[k]["best_rel_l2"] is not None]
     target = min(results[k]["best_rel_l2"] for k in lb) if lb else None
@@ -221,8 +282,15 @@ def summarize(head: dict[str, Any], results: dict[str, Any], curves: dict[str, A
     finished = [k for k in results if results[k]["best_rel_l2"] is not None and not k.startswith("adam_lr")]
     if finished:
         best_method = min(finished, key=lambda k: results[k]["best_rel_l2"])
-    return {**head, "methods": results, "target_rel_l2": target, "speedup_vs_lbfgs": speedup,
-            "error_ratio_vs_lbfgs": error_ratio, "best_method": best_method, "curves": curves}
+    return {
+        **head,
+        "methods": results,
+        "target_rel_l2": target,
+        "speedup_vs_lbfgs": speedup,
+        "error_ratio_vs_lbfgs": error_ratio,
+        "best_method": best_method,
+        "curves": curves,
+    }
 
 
 def merge(paths: list[Path]) -> dict[str, Any]:
@@ -243,8 +311,7 @@ def merge(paths: list[Path]) -> dict[str, Any]:
     return summarize(head, results, curves)
 
 
-def run_distributed(args: argparse.Namespace, every: int,
-                    name: str) -> tuple[dict[str, list[float]], dict[str, Any]]:
+def run_distributed(args: argparse.Namespace, every: int, name: str) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Method ``name`` on ``RANKS`` one-thread processes: this script again under torchrun (--worker).
 
     ``aspqn_dist`` shares its subdomain solves out over the ranks; every other method trains data-parallel.
@@ -255,12 +322,36 @@ def run_distributed(args: argparse.Namespace, every: int,
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "worker.json"
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={RANKS}", __file__,
-               "--worker", str(out), "--worker-method", name, "--problem", args.problem, "--budget",
-               str(args.budget), "--points", str(args.points), "--width", str(args.width), "--depth",
-               str(args.depth), "--step", str(args.step), "--seed", str(args.seed), "--every", str(args.every or every),
-               "--max-evals",
-               str(args.max_evals)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={RANKS}",
+            __file__,
+            "--worker",
+            str(out),
+            "--worker-method",
+            name,
+            "--problem",
+            args.problem,
+            "--budget",
+            str(args.budget),
+            "--points",
+            str(args.points),
+            "--width",
+            str(args.width),
+            "--depth",
+            str(args.depth),
+            "--step",
+            str(args.step),
+            "--seed",
+            str(args.seed),
+            "--every",
+            str(args.every or every),
+            "--max-evals",
+            str(args.max_evals),
+        ]
         env = dict(os.environ, OMP_NUM_THREADS="1")
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if done.returncode != 0:
@@ -290,29 +381,42 @@ def worker(args: argparse.Namespace) -> None:
     # both ranks evaluate the metric (outside the clock), so their clocks agree
     problem = dataclasses.replace(train, loss=loss)
     if name == "aspqn_dist":
+
         def stop(info: dict[str, Any]) -> bool:
             # every rank must stop at the same iteration (they meet in all-reduces): agree on the flag
-            flag = torch.tensor([float(info["elapsed"] >= args.budget
-                                       or (args.max_evals and count[0] >= args.max_evals))])
+            flag = torch.tensor(
+                [float(info["elapsed"] >= args.budget or (args.max_evals and count[0] >= args.max_evals))]
+            )
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             return bool(flag.item() > 0)
 
         alg = ASPQN(subdomains=2, local_iters=1, history_size=50, distributed=True)
-        sol = solve(problem, alg, monitor_every=args.every or 1, seed=args.seed, dtype=torch.float64,
-                    callback=stop)
+        sol = solve(problem, alg, monitor_every=args.every or 1, seed=args.seed, dtype=torch.float64, callback=stop)
     else:
         # data-parallel: solve's loop makes the ranks agree on maxtime (and on the equal eval counts)
         alg = methods(["adam" if name.startswith("adam_lr") else name])[name][0]
         callback = (lambda info: count[0] >= args.max_evals) if args.max_evals else None
-        sol = solve(problem, alg, maxtime=args.budget, monitor_every=args.every or 1, seed=args.seed,
-                    dtype=torch.float64, callback=callback, data_parallel=True)
+        sol = solve(
+            problem,
+            alg,
+            maxtime=args.budget,
+            monitor_every=args.every or 1,
+            seed=args.seed,
+            dtype=torch.float64,
+            callback=callback,
+            data_parallel=True,
+        )
     if dist.get_rank() == 0:
         c = curve(sol)
         c["time"].append(sol.stats["wall_s"])
         c["evals"].append(sol.stats["evals"])
         c["rel_l2"].append(float(train.metrics["rel_l2"](sol.u)))
-        stats = {"evals": int(sol.stats["evals"]), "wall_s": float(sol.stats["wall_s"]),
-                 "iterations": int(sol.stats["iterations"]), "retcode": sol.retcode.name}
+        stats = {
+            "evals": int(sol.stats["evals"]),
+            "wall_s": float(sol.stats["wall_s"]),
+            "iterations": int(sol.stats["iterations"]),
+            "retcode": sol.retcode.name,
+        }
         Path(args.worker).write_text(json.dumps({"curve": c, "stats": stats}))
     dist.barrier()  # no rank tears gloo down while another is still using it
     dist.destroy_process_group()
@@ -320,18 +424,21 @@ def worker(args: argparse.Namespace) -> None:
 
 def table(out: dict[str, Any]) -> str:
     ranks = out.get("data_parallel_ranks")
-    lines = [f"problem={out['problem']} budget={out['budget_s']}s points={out['points']} "
-             + (f"data_parallel={ranks} ranks " if ranks else "")
-             + f"eval_s={out['eval_s']:.3f} target_rel_l2={out['target_rel_l2']}",
-             f"{'method':16s} {'evals':>7s} {'wall_s':>8s} {'best_rel_l2':>12s} {'t_target':>9s} "
-             f"{'e_target':>9s}  note"]
+    lines = [
+        f"problem={out['problem']} budget={out['budget_s']}s points={out['points']} "
+        + (f"data_parallel={ranks} ranks " if ranks else "")
+        + f"eval_s={out['eval_s']:.3f} target_rel_l2={out['target_rel_l2']}",
+        f"{'method':16s} {'evals':>7s} {'wall_s':>8s} {'best_rel_l2':>12s} {'t_target':>9s} {'e_target':>9s}  note",
+    ]
     for name, r in out["methods"].items():
         best = "-" if r["best_rel_l2"] is None else f"{r['best_rel_l2']:.3e}"
         tt = "-" if r.get("time_to_target_s") is None else f"{r['time_to_target_s']:.1f}"
         et = "-" if r.get("evals_to_target") is None else f"{r['evals_to_target']:.0f}"
         lines.append(f"{name:16s} {r['evals']:7d} {r['wall_s']:8.1f} {best:>12s} {tt:>9s} {et:>9s}  {r['note']}")
-    lines.append(f"speedup_vs_lbfgs={out['speedup_vs_lbfgs']} error_ratio_vs_lbfgs={out['error_ratio_vs_lbfgs']} "
-                 f"best_method={out['best_method']}")
+    lines.append(
+        f"speedup_vs_lbfgs={out['speedup_vs_lbfgs']} error_ratio_vs_lbfgs={out['error_ratio_vs_lbfgs']} "
+        f"best_method={out['best_method']}"
+    )
     return "\n".join(lines)
 
 
@@ -344,18 +451,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=8)
     parser.add_argument("--step", type=float, default=1.0, help="residual step h of the ResNet (horizon depth*h)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--methods", default="adam,lbfgs,lbfgs_robust,aspqn,aspqn_dist,mspqn,mspqn2,rmtr,mgopt,"
-                        "mgopt_layers")
+    parser.add_argument(
+        "--methods", default="adam,lbfgs,lbfgs_robust,aspqn,aspqn_dist,mspqn,mspqn2,rmtr,mgopt,mgopt_layers"
+    )
     parser.add_argument("--max-evals", type=int, default=0, help="also stop each method after this many evals")
     parser.add_argument("--every", type=int, default=0, help="override monitor_every for all methods")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--quick", action="store_true", help="about a minute: small budget and point set")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--progress", action="store_true")
-    parser.add_argument("--data-parallel", action="store_true",
-                        help=f"run every method data-parallel under torchrun on {RANKS} one-thread ranks")
-    parser.add_argument("--merge", type=Path, nargs="+", default=None,
-                        help="merge the JSON of runs of disjoint --methods into one result")
+    parser.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help=f"run every method data-parallel under torchrun on {RANKS} one-thread ranks",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="merge the JSON of runs of disjoint --methods into one result",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-method", default="aspqn_dist", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -58,8 +58,18 @@ ROWS: dict[str, tuple[str, dict[str, Any], tuple[str, int, int], int, str]] = {
 QUICK_ROWS = ("burgers_resnet8x20", "poisson2d_mlp4x50")
 METHODS = ("lbfgs", "adam", "auto")
 OPTIONAL = (
-    "aspqn_block", "rlbfgs", "ssbroyden", "gn", "gn_cg", "gn_cg_jacobi", "mgopt_width", "mgopt_width_lbfgs", "auto_2g",
-    "kfac", "kfac_cg", "kfac_flat",
+    "aspqn_block",
+    "rlbfgs",
+    "ssbroyden",
+    "gn",
+    "gn_cg",
+    "gn_cg_jacobi",
+    "mgopt_width",
+    "mgopt_width_lbfgs",
+    "auto_2g",
+    "kfac",
+    "kfac_cg",
+    "kfac_flat",
 )
 
 

@@ -63,8 +63,14 @@ def pymor_thermal_block(diameter: float) -> tuple[Any, StationaryAffineModel]:
     assert n_const == 1 and op.coefficients[0] == 1.0, op.coefficients
     ops = [to_matrix(o).tocsr() for o in op.operators]
     rhs = np.asarray(to_matrix(fom.rhs)).ravel()
-    ours = StationaryAffineModel(ops, rhs, [(0.1, 1.0)] * 4, theta=AffineCoefficients(n_constant=1),
-                                 product=to_matrix(fom.h1_0_semi_product), name="pymor_thermal_block_2x2")
+    ours = StationaryAffineModel(
+        ops,
+        rhs,
+        [(0.1, 1.0)] * 4,
+        theta=AffineCoefficients(n_constant=1),
+        product=to_matrix(fom.h1_0_semi_product),
+        name="pymor_thermal_block_2x2",
+    )
     # the exported model must reproduce pyMOR's operator
     mu = np.array([0.1, 0.4, 0.7, 1.0])
     A_pymor = to_matrix(op.assemble(fom.parameters.parse(mu)))
@@ -77,8 +83,9 @@ def to_array(U: Any, n: int) -> np.ndarray:
     return a if a.shape[0] == n and a.ndim == 2 and a.shape[1] != n else a.T
 
 
-def rel_energy_errors(fom: StationaryAffineModel, truths: list[np.ndarray], mus: np.ndarray,
-                      approx: list[np.ndarray]) -> np.ndarray:
+def rel_energy_errors(
+    fom: StationaryAffineModel, truths: list[np.ndarray], mus: np.ndarray, approx: list[np.ndarray]
+) -> np.ndarray:
     out = []
     for u, mu, v in zip(truths, mus, approx):
         out.append(fom.energy_norm(u - v, mu) / fom.energy_norm(u, mu))
@@ -115,8 +122,13 @@ def thermal_block_bench(args: argparse.Namespace, out: dict[str, Any]) -> Statio
     for mu in test[:5]:
         pfom.solve(pfom.parameters.parse(mu))
     t_full_pymor = (time.perf_counter() - t) / 5
-    out["setup"] = {"dofs": fom.n_dofs, "training": len(train), "test": len(test), "full_solve_s": t_full,
-                    "pymor_full_solve_s": t_full_pymor}
+    out["setup"] = {
+        "dofs": fom.n_dofs,
+        "training": len(train),
+        "test": len(test),
+        "full_solve_s": t_full,
+        "pymor_full_solve_s": t_full_pymor,
+    }
 
     tb: dict[str, dict[str, dict[str, float]]] = {}
     offline: dict[str, float] = {}
@@ -132,28 +144,40 @@ def thermal_block_bench(args: argparse.Namespace, out: dict[str, Any]) -> Statio
             r = rom.truncate(min(n, rom.basis_size))  # a greedy that exhausted its training set stops early
             errs = rel_energy_errors(fom, truths, test, [r.reconstruct(r.solve(mu)) for mu in test])
             online = time_online(r.solve, test)
-            tb[name][str(n)] = {"max_rel_err": float(errs.max()), "mean_rel_err": float(errs.mean()),
-                                "speedup": t_full / online, "online_s": online, "basis_size": r.basis_size}
+            tb[name][str(n)] = {
+                "max_rel_err": float(errs.max()),
+                "mean_rel_err": float(errs.mean()),
+                "speedup": t_full / online,
+                "online_s": online,
+                "basis_size": r.basis_size,
+            }
     # POD-NN: the snapshots of the POD-Galerkin run, one network per basis size
     S = np.array([fom.solve(mu) for mu in train])
     tb["pod_nn"] = {}
     t = time.perf_counter()
     podnn: dict[int, PODNN] = {}
     for n in SIZES:
-        model = podnn[n] = PODNN(n_components=n, product=fom.product, width=args.width, depth=3,
-                                 maxiters=args.podnn_iters, seed=args.seed).fit(train, S)
+        model = podnn[n] = PODNN(
+            n_components=n, product=fom.product, width=args.width, depth=3, maxiters=args.podnn_iters, seed=args.seed
+        ).fit(train, S)
         pred = model.predict(test)
         errs = rel_energy_errors(fom, truths, test, list(pred))
         online = time_online(model.solve, test)
-        tb["pod_nn"][str(n)] = {"max_rel_err": float(errs.max()), "mean_rel_err": float(errs.mean()),
-                                "speedup": t_full / online, "online_s": online}
+        tb["pod_nn"][str(n)] = {
+            "max_rel_err": float(errs.max()),
+            "mean_rel_err": float(errs.mean()),
+            "speedup": t_full / online,
+            "online_s": online,
+        }
     offline["pod_nn"] = time.perf_counter() - t
     out["thermal_block"] = tb
 
     # pyMOR's RB greedy on the same model, training and test sets
-    reductor = CoerciveRBReductor(pfom, product=pfom.h1_0_semi_product,
-                                  coercivity_estimator=ExpressionParameterFunctional("min(diffusion)",
-                                                                                     pfom.parameters))
+    reductor = CoerciveRBReductor(
+        pfom,
+        product=pfom.h1_0_semi_product,
+        coercivity_estimator=ExpressionParameterFunctional("min(diffusion)", pfom.parameters),
+    )
     t = time.perf_counter()
     rb_greedy(pfom, reductor, [pfom.parameters.parse(mu) for mu in train], max_extensions=max(SIZES))
     offline["pymor_rb_greedy"] = time.perf_counter() - t
@@ -164,13 +188,19 @@ def thermal_block_bench(args: argparse.Namespace, out: dict[str, Any]) -> Statio
         approx = [to_array(reductor.reconstruct(prom.solve(mu)), fom.n_dofs)[:, 0] for mu in pmus]
         errs = rel_energy_errors(fom, truths, test, approx)
         online = time_online(prom.solve, pmus)
-        out["pymor"]["rb_greedy"][str(n)] = {"max_rel_err": float(errs.max()), "mean_rel_err": float(errs.mean()),
-                                             "speedup": t_full_pymor / online, "online_s": online}
+        out["pymor"]["rb_greedy"][str(n)] = {
+            "max_rel_err": float(errs.max()),
+            "mean_rel_err": float(errs.mean()),
+            "speedup": t_full_pymor / online,
+            "online_s": online,
+        }
     out["offline_s"] = offline
     p20 = out["pymor"]["rb_greedy"]["20"]
     out["ratios_vs_pymor_at_20"] = {
-        m: {"err_ratio": tb[m]["20"]["max_rel_err"] / p20["max_rel_err"],
-            "online_speedup_vs_pymor": p20["online_s"] / tb[m]["20"]["online_s"]}
+        m: {
+            "err_ratio": tb[m]["20"]["max_rel_err"] / p20["max_rel_err"],
+            "online_speedup_vs_pymor": p20["online_s"] / tb[m]["20"]["online_s"],
+        }
         for m in ("rb_greedy", "pod_galerkin", "pod_nn")
     }
 
@@ -186,17 +216,25 @@ def thermal_block_bench(args: argparse.Namespace, out: dict[str, Any]) -> Statio
         if n > rb_guess.basis_size:
             continue
         w = cg_iterations(fom, cg_mus, LearnedInitialGuess(rb_guess.truncate(n)), rtol=1e-8)
-        by_size[str(n)] = {"iters": float(w.mean()), "reduction": float(cold.mean() / max(w.mean(), 1.0)),
-                           "min_reduction": float(np.min(cold / np.maximum(w, 1)))}
+        by_size[str(n)] = {
+            "iters": float(w.mean()),
+            "reduction": float(cold.mean() / max(w.mean(), 1.0)),
+            "min_reduction": float(np.min(cold / np.maximum(w, 1))),
+        }
     warm_nn = cg_iterations(fom, cg_mus, LearnedInitialGuess(podnn[max(SIZES)]), rtol=1e-8)
     best = by_size[str(rb_guess.basis_size)]
-    out["cg_iters"] = {"cold": float(cold.mean()), "learned": best["iters"], "reduction": best["reduction"],
-                       "min_reduction": best["min_reduction"],
-                       "initial_guess": f"rb_greedy basis {rb_guess.basis_size} (greedy's final model)",
-                       "by_rb_basis_size": by_size,
-                       "learned_pod_nn": float(warm_nn.mean()),
-                       "reduction_pod_nn": float(cold.mean() / max(warm_nn.mean(), 1.0)),
-                       "parameters": len(cg_mus), "rtol": 1e-8}
+    out["cg_iters"] = {
+        "cold": float(cold.mean()),
+        "learned": best["iters"],
+        "reduction": best["reduction"],
+        "min_reduction": best["min_reduction"],
+        "initial_guess": f"rb_greedy basis {rb_guess.basis_size} (greedy's final model)",
+        "by_rb_basis_size": by_size,
+        "learned_pod_nn": float(warm_nn.mean()),
+        "reduction_pod_nn": float(cold.mean() / max(warm_nn.mean(), 1.0)),
+        "parameters": len(cg_mus),
+        "rtol": 1e-8,
+    }
     return fom
 
 
@@ -220,22 +258,33 @@ def selector_bench(args: argparse.Namespace, out: dict[str, Any]) -> None:
     sel = SolverSelector().fit(f_train, w_train)
     res = sel.evaluate(f_test, w_test)
     names = list(DEFAULT_SOLVERS)
-    out["solver_selection"] = {**res, "best_fixed_solver": names[sel.best_fixed_],
-                               "work_saved_vs_best_fixed": 1.0 - res["selected"] / res["best_fixed"],
-                               "work_saved_vs_plain_cg": 1.0 - res["selected"] / float(w_test[:, 0].mean()),
-                               "plain_cg": float(w_test[:, 0].mean()), "unit": "matrix-vector products to 1e-8",
-                               "mesh_sizes": list(args.selector_sizes)}
+    out["solver_selection"] = {
+        **res,
+        "best_fixed_solver": names[sel.best_fixed_],
+        "work_saved_vs_best_fixed": 1.0 - res["selected"] / res["best_fixed"],
+        "work_saved_vs_plain_cg": 1.0 - res["selected"] / float(w_test[:, 0].mean()),
+        "plain_cg": float(w_test[:, 0].mean()),
+        "unit": "matrix-vector products to 1e-8",
+        "mesh_sizes": list(args.selector_sizes),
+    }
 
 
 def burgers_bench(args: argparse.Namespace, out: dict[str, Any]) -> None:
-    fom = BurgersModel(n=args.burgers_n, nt=args.burgers_nt, T=1.0, save_every=args.burgers_nt // 100,
-                       parameter_ranges=((0.5, 1.0), (0.002, 0.02)))
+    fom = BurgersModel(
+        n=args.burgers_n,
+        nt=args.burgers_nt,
+        T=1.0,
+        save_every=args.burgers_nt // 100,
+        parameter_ranges=((0.5, 1.0), (0.002, 0.02)),
+    )
     rng = np.random.default_rng(args.seed + 1)
     train, test = fom.sample(args.burgers_training, rng), fom.sample(args.burgers_test, rng)
     fom.solve(train[0])  # compile
     t = time.perf_counter()
-    rom = solve(ReductionProblem(fom, training=train),
-                PODGalerkin(basis_size=args.burgers_basis, deim_size=2 * args.burgers_basis)).u
+    rom = solve(
+        ReductionProblem(fom, training=train),
+        PODGalerkin(basis_size=args.burgers_basis, deim_size=2 * args.burgers_basis),
+    ).u
     offline = time.perf_counter() - t
     rom.solve(test[0])  # compile
     errs, t_fom, t_rom, t_rec = [], [], [], []
@@ -251,11 +300,17 @@ def burgers_bench(args: argparse.Namespace, out: dict[str, Any]) -> None:
         t_rec.append(time.perf_counter() - t)
         errs.append(np.linalg.norm(U - Ur) / np.linalg.norm(U))
     out["burgers_deim"] = {
-        "rel_err": float(np.max(errs)), "mean_rel_err": float(np.mean(errs)),
+        "rel_err": float(np.max(errs)),
+        "mean_rel_err": float(np.mean(errs)),
         "speedup": float(np.mean(t_fom) / np.mean(t_rom)),
         "speedup_with_reconstruction": float(np.mean(t_fom) / (np.mean(t_rom) + np.mean(t_rec))),
-        "fom_s": float(np.mean(t_fom)), "rom_s": float(np.mean(t_rom)), "offline_s": offline,
-        "grid": fom.n, "steps": fom.nt, "basis_size": rom.basis_size, "deim_points": len(rom.points),
+        "fom_s": float(np.mean(t_fom)),
+        "rom_s": float(np.mean(t_rom)),
+        "offline_s": offline,
+        "grid": fom.n,
+        "steps": fom.nt,
+        "basis_size": rom.basis_size,
+        "deim_points": len(rom.points),
     }
 
 
@@ -270,13 +325,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.width, args.podnn_iters, args.guess_basis = 24, 60, 30
         args.selector_sizes, args.selector_per = (8, 16, 32), 4
         args.burgers_n, args.burgers_nt, args.burgers_training, args.burgers_test, args.burgers_basis = (
-            1000, 2000, 10, 3, 15)
+            1000,
+            2000,
+            10,
+            3,
+            15,
+        )
     else:
         args.diameter, args.training, args.test, args.cg_params = 1 / 100, 100, 50, 20
         args.width, args.podnn_iters, args.guess_basis = 32, 400, 40
         args.selector_sizes, args.selector_per = (8, 16, 32, 48, 64), 8
         args.burgers_n, args.burgers_nt, args.burgers_training, args.burgers_test, args.burgers_basis = (
-            4000, 8000, 30, 10, 20)
+            4000,
+            8000,
+            30,
+            10,
+            20,
+        )
     torch.set_num_threads(1)
     out: dict[str, Any] = {"machine": platform.machine(), "python": platform.python_version(), "quick": args.quick}
     t0 = time.perf_counter()
@@ -293,25 +358,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, d in rows:
         for n in map(str, SIZES):
             r = d[n]
-            print(f"{name:<14}{n:>4}{r['max_rel_err']:>14.3e}{r['mean_rel_err']:>14.3e}"
-                  f"{r['online_s'] * 1e3:>13.4f}{r['speedup']:>10.0f}")
+            print(
+                f"{name:<14}{n:>4}{r['max_rel_err']:>14.3e}{r['mean_rel_err']:>14.3e}"
+                f"{r['online_s'] * 1e3:>13.4f}{r['speedup']:>10.0f}"
+            )
     for m, r in out["ratios_vs_pymor_at_20"].items():
-        print(f"basis 20, {m}: max error / pyMOR's = {r['err_ratio']:.2f}, "
-              f"online time pyMOR / ours = {r['online_speedup_vs_pymor']:.1f}")
+        print(
+            f"basis 20, {m}: max error / pyMOR's = {r['err_ratio']:.2f}, "
+            f"online time pyMOR / ours = {r['online_speedup_vs_pymor']:.1f}"
+        )
     b = out["burgers_deim"]
-    print(f"burgers POD-DEIM (n={b['grid']}, {b['steps']} steps, r={b['basis_size']}, m={b['deim_points']}): "
-          f"max rel err {b['rel_err']:.2e}, speed-up {b['speedup']:.1f} ({b['speedup_with_reconstruction']:.1f} "
-          "with reconstruction)")
+    print(
+        f"burgers POD-DEIM (n={b['grid']}, {b['steps']} steps, r={b['basis_size']}, m={b['deim_points']}): "
+        f"max rel err {b['rel_err']:.2e}, speed-up {b['speedup']:.1f} ({b['speedup_with_reconstruction']:.1f} "
+        "with reconstruction)"
+    )
     c = out["cg_iters"]
-    print(f"CG to 1e-8: cold {c['cold']:.1f} iterations, learned initial guess ({c['initial_guess']}) "
-          f"{c['learned']:.1f} (x{c['reduction']:.1f}, worst parameter x{c['min_reduction']:.1f})")
+    print(
+        f"CG to 1e-8: cold {c['cold']:.1f} iterations, learned initial guess ({c['initial_guess']}) "
+        f"{c['learned']:.1f} (x{c['reduction']:.1f}, worst parameter x{c['min_reduction']:.1f})"
+    )
     for n, r in c["by_rb_basis_size"].items():
-        print(f"   RB basis {n:>2} initial guess: {r['iters']:.1f} iterations (x{r['reduction']:.1f}, "
-              f"worst parameter x{r['min_reduction']:.1f})")
+        print(
+            f"   RB basis {n:>2} initial guess: {r['iters']:.1f} iterations (x{r['reduction']:.1f}, "
+            f"worst parameter x{r['min_reduction']:.1f})"
+        )
     print(f"   POD-NN initial guess: {c['learned_pod_nn']:.1f} iterations (x{c['reduction_pod_nn']:.1f})")
     sv = out["solver_selection"]
-    print(f"learned solver choice: {sv['selected']:.1f} matvecs vs best fixed ({sv['best_fixed_solver']}) "
-          f"{sv['best_fixed']:.1f}, oracle {sv['oracle']:.1f}, plain CG {sv['plain_cg']:.1f}")
+    print(
+        f"learned solver choice: {sv['selected']:.1f} matvecs vs best fixed ({sv['best_fixed_solver']}) "
+        f"{sv['best_fixed']:.1f}, oracle {sv['oracle']:.1f}, plain CG {sv['plain_cg']:.1f}"
+    )
     print(f"total {out['total_s']:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

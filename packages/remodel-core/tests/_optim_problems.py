@@ -62,5 +62,4 @@ def regression(seed: int = 0, n: int = 64, width: int = 8, depth: int = 3):
     model = MLP(1, 1, width=width, depth=depth).to(torch.float64)
     x = torch.linspace(-1, 1, n, dtype=torch.float64).unsqueeze(1)
     y = torch.sin(3 * x)
-    return TrainingProblem(model=model, loss=lambda m, x, y: ((m(x) - y) ** 2).mean(), data=(x, y),
-                           name="regression")
+    return TrainingProblem(model=model, loss=lambda m, x, y: ((m(x) - y) ** 2).mean(), data=(x, y), name="regression")

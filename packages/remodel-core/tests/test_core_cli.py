@@ -34,8 +34,13 @@ def _fake_showcase(out: Path, *, quick: bool = False, progress: bool = False) ->
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
     fig.savefig(out / "line.png")
-    return ShowcaseSection(title="Fake", summary=f"quick={quick}", tables=[Table("T", ["a"], [[1.5]])],
-                           figures=[("a line", Path("line.png"))], metrics={"value": np.float64(2.5)})
+    return ShowcaseSection(
+        title="Fake",
+        summary=f"quick={quick}",
+        tables=[Table("T", ["a"], [[1.5]])],
+        figures=[("a line", Path("line.png"))],
+        metrics={"value": np.float64(2.5)},
+    )
 
 
 def _broken_showcase(out: Path, *, quick: bool = False, progress: bool = False) -> ShowcaseSection:
@@ -137,8 +142,7 @@ def test_run_showcase_records_exceptions_missing_figures_and_wrong_return_types(
 
     missing = run_showcase("nofig", no_figure, tmp_path, quick=True, progress=False)
     assert not missing.ok and "nothing.png" in missing.error
-    wrong = run_showcase("wrong", lambda out, quick, progress: {"title": "x"}, tmp_path, quick=True,
-                         progress=False)
+    wrong = run_showcase("wrong", lambda out, quick, progress: {"title": "x"}, tmp_path, quick=True, progress=False)
     assert not wrong.ok and "expected a ShowcaseSection" in wrong.error
 
 
@@ -179,18 +183,29 @@ def test_report_text_counts_and_modes():
 
 
 def test_jsonable_converts_numpy_torch_paths_and_non_finite_floats():
-    value = {"a": np.float32(1.5), "b": torch.tensor([1.0, 2.0]), "c": Path("x/y.png"), "d": math.inf,
-             "e": (1, "s", None, True), 3: math.nan}
-    assert _jsonable(value) == {"a": 1.5, "b": [1.0, 2.0], "c": "x/y.png", "d": "inf",
-                                "e": [1, "s", None, True], "3": "nan"}
+    value = {
+        "a": np.float32(1.5),
+        "b": torch.tensor([1.0, 2.0]),
+        "c": Path("x/y.png"),
+        "d": math.inf,
+        "e": (1, "s", None, True),
+        3: math.nan,
+    }
+    assert _jsonable(value) == {
+        "a": 1.5,
+        "b": [1.0, 2.0],
+        "c": "x/y.png",
+        "d": "inf",
+        "e": [1, "s", None, True],
+        "3": "nan",
+    }
     json.dumps(_jsonable(value), allow_nan=False)
 
 
 def test_cli_showcase_failure_exits_1_and_still_writes_the_report(tmp_path, monkeypatch):
     import remodel_core.cli as cli
 
-    monkeypatch.setattr(cli, "select_showcases", lambda names: {"fake": _fake_showcase,
-                                                                "broken": _broken_showcase})
+    monkeypatch.setattr(cli, "select_showcases", lambda names: {"fake": _fake_showcase, "broken": _broken_showcase})
     result = runner.invoke(app, ["showcase", "--quick", "--out", str(tmp_path), "--no-progress"])
     assert result.exit_code == 1
     assert "broken" in result.output and "failed showcase(s): broken" in result.output

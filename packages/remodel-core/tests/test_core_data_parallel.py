@@ -14,7 +14,7 @@ from remodel_core.optim import ASPQN, Adam, RobustLBFGS, SSBroyden
 
 # shared by the torchrun script and the single-process reference run here: a mean over 41 rows (uneven
 # shards) plus a term that does not depend on the rows, as a PINN's fixed boundary points
-_PROBLEM = '''
+_PROBLEM = """
 import torch
 from remodel_core import TrainingProblem
 
@@ -29,9 +29,11 @@ def make(batch_size=None):
         return ((m(x) - y) ** 2).mean() + 0.5 * (m(zero) ** 2).sum()
 
     return TrainingProblem(model=net, loss=loss, data=(x, torch.sin(3 * x)), batch_size=batch_size)
-'''
+"""
 
-_SCRIPT = _PROBLEM + '''
+_SCRIPT = (
+    _PROBLEM
+    + """
 import sys, time
 import torch.distributed as dist
 from remodel_core import solve
@@ -65,7 +67,8 @@ res["timed"] = (sol.retcode.name, sol.stats["iterations"])
 torch.save(res, f"{out}.{rank}")
 dist.barrier()  # no rank tears gloo down while another is still using it (else a peer may abort)
 dist.destroy_process_group()
-'''
+"""
+)
 
 
 def _close(ps, qs, tol=1e-10):
@@ -73,8 +76,7 @@ def _close(ps, qs, tol=1e-10):
 
 
 def test_data_parallel_needs_a_process_group():
-    prob = TrainingProblem(model=torch.nn.Linear(1, 1), loss=lambda m, x: m(x).pow(2).mean(),
-                           data=(torch.randn(8, 1),))
+    prob = TrainingProblem(model=torch.nn.Linear(1, 1), loss=lambda m, x: m(x).pow(2).mean(), data=(torch.randn(8, 1),))
     with pytest.raises(ValueError, match="torchrun"):
         solve(prob, Adam(), maxiters=1, data_parallel=True)
     with pytest.raises(TypeError, match="data_parallel must be a bool"):
@@ -100,8 +102,16 @@ def test_two_ranks_equal_single_process(tmp_path, one_thread):
     script = tmp_path / "run.py"
     script.write_text(_SCRIPT)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
-           str(out), str(tmp_path / "ck.pt")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+        str(out),
+        str(tmp_path / "ck.pt"),
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

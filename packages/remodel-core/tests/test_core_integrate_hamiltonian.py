@@ -274,8 +274,9 @@ def test_float32_batch_and_stats() -> None:
     assert stats == {"nfev": 3 * 21, "steps": 21, "rejected": 0}  # ceil((1/3) / 0.05) = 7 steps per interval
     _, _, stats = hamiltonian_odeint(ho_grad, q0, p0, t, "yoshida4", dt=0.05, return_stats=True)
     assert stats["nfev"] == 7 * 21
-    _, _, stats = hamiltonian_odeint(ho_grad, q0.double(), p0.double(), t.double(), "implicit_midpoint",
-                                     return_stats=True)
+    _, _, stats = hamiltonian_odeint(
+        ho_grad, q0.double(), p0.double(), t.double(), "implicit_midpoint", return_stats=True
+    )
     assert stats["iterations"] == stats["nfev"] > 3
 
 

@@ -240,8 +240,9 @@ def test_auto_falls_back_to_lbfgs_when_no_blocks_of_the_budget_can_be_cut():
     torch.manual_seed(0)
     net = MLP(2, 1, width=128, depth=7).double()
     n = sum(p.numel() for p in net.parameters())
-    opt = AutoOptimizer(net.parameters(), net, warmup_s=0.0, warmup_max_s=0.0, memory_mb=8 * n * 513 / 1e6,
-                        dense_cost=1e6, blocks=True)
+    opt = AutoOptimizer(
+        net.parameters(), net, warmup_s=0.0, warmup_max_s=0.0, memory_mb=8 * n * 513 / 1e6, dense_cost=1e6, blocks=True
+    )
     x = torch.rand(16, 2, dtype=torch.float64)
 
     def closure():

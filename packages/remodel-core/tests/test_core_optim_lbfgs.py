@@ -19,8 +19,9 @@ from remodel_core.optim import (
     strong_wolfe,
 )
 
-_spec = importlib.util.spec_from_file_location("_optim_problems", pathlib.Path(__file__).with_name(
-    "_optim_problems.py"))
+_spec = importlib.util.spec_from_file_location(
+    "_optim_problems", pathlib.Path(__file__).with_name("_optim_problems.py")
+)
 P = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(P)
 
@@ -179,8 +180,12 @@ def test_failed_when_no_progress_possible():
 
 
 def test_rejects_bad_configuration():
-    for kwargs, match in [({"history_size": -1}, "history_size"), ({"lr": 0.0}, "lr"),
-                          ({"c1": 0.95}, "Wolfe"), ({"max_ls": 0}, "max_ls")]:
+    for kwargs, match in [
+        ({"history_size": -1}, "history_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"c1": 0.95}, "Wolfe"),
+        ({"max_ls": 0}, "max_ls"),
+    ]:
         with pytest.raises((ValueError, TypeError), match=match):
             RobustLBFGS(**kwargs).validate()
         with pytest.raises((ValueError, TypeError), match=match):

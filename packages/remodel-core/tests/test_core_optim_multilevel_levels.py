@@ -14,6 +14,7 @@ from torch import nn
 def _one_thread(one_thread):
     """All tests here run on one intra-op thread (the root conftest.py)."""
 
+
 def _net(depth: int = 8, width: int = 5, seed: int = 0) -> ResNetMLP:
     torch.manual_seed(seed)
     return ResNetMLP(2, 3, width=width, depth=depth).double()
@@ -51,10 +52,15 @@ def test_sizes_costs_and_shapes():
         assert H.restrict_gradient(level, torch.randn(H.size(level), dtype=torch.float64)).shape == xc.shape
 
 
-@pytest.mark.parametrize(("restriction", "prolongation", "exact"), [
-    ("average", "constant", True), ("inject", "constant", True), ("inject", "linear", True),
-    ("average", "linear", False),
-])
+@pytest.mark.parametrize(
+    ("restriction", "prolongation", "exact"),
+    [
+        ("average", "constant", True),
+        ("inject", "constant", True),
+        ("inject", "linear", True),
+        ("average", "linear", False),
+    ],
+)
 def test_restriction_is_right_inverse_of_prolongation(restriction, prolongation, exact):
     H = LayerHierarchy(_net(), levels=3, restriction=restriction, prolongation=prolongation)
     for level in range(2):
@@ -70,8 +76,9 @@ def test_gradient_restriction_is_the_adjoint_and_weights_bound_the_fine_norm(pro
     for level in range(3):
         e = torch.randn(H.size(level + 1), generator=gen, dtype=torch.float64)
         g = torch.randn(H.size(level), generator=gen, dtype=torch.float64)
-        assert float(H.prolongate(level, e).dot(g)) == pytest.approx(float(e.dot(H.restrict_gradient(level, g))),
-                                                                      rel=1e-13)
+        assert float(H.prolongate(level, e).dot(g)) == pytest.approx(
+            float(e.dot(H.restrict_gradient(level, g))), rel=1e-13
+        )
     for level in range(1, 4):
         e = torch.randn(H.size(level), generator=gen, dtype=torch.float64)
         fine = e
@@ -98,12 +105,15 @@ def test_coarse_level_is_the_coarse_resnet(level):
     assert len(net.blocks) == 8 and all(b.h == 0.125 for b in net.blocks)
     # an explicit coarse network with the same parameters
     coarse = ResNetMLP(2, 3, width=5, depth=8 // 2**level).double()
-    params = [*coarse.lift.parameters(), *coarse.project.parameters(),
-              *[p for b in coarse.blocks for p in b.parameters()]]
+    params = [
+        *coarse.lift.parameters(),
+        *coarse.project.parameters(),
+        *[p for b in coarse.blocks for p in b.parameters()],
+    ]
     with torch.no_grad():
         offset = 0
         for p in params:
-            p.copy_(xc[offset: offset + p.numel()].view_as(p))
+            p.copy_(xc[offset : offset + p.numel()].view_as(p))
             offset += p.numel()
     loss = (coarse(x) - y).pow(2).mean()
     loss.backward()
@@ -119,8 +129,9 @@ def test_first_order_coherence(kind):
     if kind == "layers":
         H = LayerHierarchy(net, levels=2)
     else:
-        H = CollocationHierarchy.from_data(net, lambda m, x, y: (m(x) - y).pow(2).mean(), (x, y), levels=2,
-                                           generator=torch.Generator().manual_seed(0))
+        H = CollocationHierarchy.from_data(
+            net, lambda m, x, y: (m(x) - y).pow(2).mean(), (x, y), levels=2, generator=torch.Generator().manual_seed(0)
+        )
     x0 = H.get_fine()
     f, g = H.evaluate(0, x0, closure)
     y0, fc0, gc0, psi = coherent_model(H, 0, x0, g, closure)
@@ -148,8 +159,7 @@ def test_collocation_levels_are_nested_subsets():
         seen.append(set(xs.squeeze(1).tolist()))
         return m(xs).pow(2).mean()
 
-    H = CollocationHierarchy.from_data(net, loss, (x,), levels=4, factor=3,
-                                       generator=torch.Generator().manual_seed(0))
+    H = CollocationHierarchy.from_data(net, loss, (x,), levels=4, factor=3, generator=torch.Generator().manual_seed(0))
     assert H.n_levels == 4 and [H.cost(level) for level in range(4)] == [1.0, 0.34, 0.12, 0.04]
     for level in (1, 2, 3):
         H.evaluate(level, H.get_fine(), lambda: torch.zeros(()))

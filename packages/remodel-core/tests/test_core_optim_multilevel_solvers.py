@@ -16,6 +16,7 @@ from torch import nn
 def _one_thread(one_thread):
     """All tests here run on one intra-op thread (the root conftest.py)."""
 
+
 OPTIMIZERS = [RMTROptimizer, MGOPTOptimizer]
 ALGORITHMS = [RMTR, MGOPT]
 
@@ -58,8 +59,12 @@ def _quadratic_resnet():
 
     def loss_of(params: dict[str, torch.Tensor]) -> torch.Tensor:
         # data misfit plus a smoothness-in-time and a ridge regulariser: strongly convex in the parameters
-        W = torch.stack([torch.cat([params[f"blocks.{k}.linear.weight"].reshape(-1), params[f"blocks.{k}.linear.bias"]])
-                         for k in range(len(net.blocks))])
+        W = torch.stack(
+            [
+                torch.cat([params[f"blocks.{k}.linear.weight"].reshape(-1), params[f"blocks.{k}.linear.bias"]])
+                for k in range(len(net.blocks))
+            ]
+        )
         out = torch.func.functional_call(net, params, (z,))
         return (out - y).pow(2).mean() + 1e-2 * (W[1:] - W[:-1]).pow(2).sum() + 1e-3 * W.pow(2).sum()
 
@@ -116,10 +121,10 @@ def test_convex_least_squares_with_point_coarsening_to_1e10(alg):
     g = torch.Generator().manual_seed(2)
     x = torch.randn(256, 5, generator=g, dtype=torch.float64)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0], [0.0]], dtype=torch.float64) + 0.1 * torch.randn(
-        256, 1, generator=g, dtype=torch.float64)
+        256, 1, generator=g, dtype=torch.float64
+    )
     torch.manual_seed(0)
-    prob = TrainingProblem(model=nn.Linear(5, 1).double(), loss=lambda m, x, y: (m(x) - y).pow(2).mean(),
-                           data=(x, y))
+    prob = TrainingProblem(model=nn.Linear(5, 1).double(), loss=lambda m, x, y: (m(x) - y).pow(2).mean(), data=(x, y))
     X = torch.cat([x, torch.ones(256, 1, dtype=torch.float64)], 1)
     coef = torch.linalg.lstsq(X, y).solution
     fstar = float((X @ coef - y).pow(2).mean())

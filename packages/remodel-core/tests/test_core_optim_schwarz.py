@@ -19,8 +19,9 @@ from remodel_core.optim import (
     layers_of,
 )
 
-_spec = importlib.util.spec_from_file_location("_optim_problems", pathlib.Path(__file__).with_name(
-    "_optim_problems.py"))
+_spec = importlib.util.spec_from_file_location(
+    "_optim_problems", pathlib.Path(__file__).with_name("_optim_problems.py")
+)
 P = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(P)
 
@@ -66,12 +67,16 @@ def test_decomposition_rejects_bad_input():
 
 
 # optimizers --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("alg", [
-    ASPQN(subdomains=5, tolerance_grad=1e-8),
-    ASPQN(subdomains=3, overlap=1, coarse=True, tolerance_grad=1e-8),
-    MSPQN(subdomains=5, tolerance_grad=1e-8),
-    MSPQN(subdomains=2, coarse=True, tolerance_grad=1e-8),
-], ids=["aspqn", "aspqn-overlap-coarse", "mspqn", "mspqn-coarse"])
+@pytest.mark.parametrize(
+    "alg",
+    [
+        ASPQN(subdomains=5, tolerance_grad=1e-8),
+        ASPQN(subdomains=3, overlap=1, coarse=True, tolerance_grad=1e-8),
+        MSPQN(subdomains=5, tolerance_grad=1e-8),
+        MSPQN(subdomains=2, coarse=True, tolerance_grad=1e-8),
+    ],
+    ids=["aspqn", "aspqn-overlap-coarse", "mspqn", "mspqn-coarse"],
+)
 def test_quadratic_to_1e10(alg):
     prob, f_star, x_star = P.quadratic(50, cond=1e3, layers=5)
     sol = solve(prob, alg, maxiters=400)
@@ -82,8 +87,9 @@ def test_quadratic_to_1e10(alg):
 
 def test_one_subdomain_additive_equals_lbfgs():
     prob = P.regression(seed=3)
-    ours = solve(prob, ASPQN(subdomains=1, local_iters=4, global_iters=0, local_history=7), maxiters=6,
-                 dtype=torch.float64)
+    ours = solve(
+        prob, ASPQN(subdomains=1, local_iters=4, global_iters=0, local_history=7), maxiters=6, dtype=torch.float64
+    )
     ref = solve(prob, RobustLBFGS(max_iter=4, history_size=7), maxiters=6, dtype=torch.float64)
     for p, q in zip(ours.u.parameters(), ref.u.parameters()):
         assert torch.equal(p, q)
@@ -181,7 +187,7 @@ def test_plain_pytorch_loop_multiplicative():
     assert len(state["local_memories"]) == 3
 
 
-_DIST_SCRIPT = '''
+_DIST_SCRIPT = """
 import sys, torch, torch.distributed as dist
 torch.set_num_threads(1)
 dist.init_process_group("gloo")
@@ -198,7 +204,7 @@ torch.save({"params": [p.detach() for p in sol.u.parameters()], "evals": sol.sta
            sys.argv[1] + f".{dist.get_rank()}")
 dist.barrier()  # no rank tears gloo down while another is still using it (else a peer may abort)
 dist.destroy_process_group()
-'''
+"""
 
 
 def test_distributed_additive_equals_single_process(tmp_path):
@@ -210,8 +216,16 @@ def test_distributed_additive_equals_single_process(tmp_path):
     outs = {}
     for nproc, flag in ((1, "0"), (2, "1")):
         out = tmp_path / f"out{nproc}"
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               str(script), str(out), flag]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            str(script),
+            str(out),
+            flag,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         outs[nproc] = [torch.load(f"{out}.{r}", weights_only=True) for r in range(nproc)]
@@ -222,5 +236,6 @@ def test_distributed_additive_equals_single_process(tmp_path):
     # the subdomain solves were shared: each rank evaluated less than the single process
     assert max(r["evals"] for r in outs[2]) < single["evals"]
     with pytest.raises(ValueError, match="torch.distributed"):
-        SPQNOptimizer(MLP(1, 1, width=3, depth=1).parameters(), decompose_layers(MLP(1, 1, width=3, depth=1), 1),
-                      distributed=True)
+        SPQNOptimizer(
+            MLP(1, 1, width=3, depth=1).parameters(), decompose_layers(MLP(1, 1, width=3, depth=1), 1), distributed=True
+        )

@@ -19,8 +19,9 @@ from remodel_core.optim import (
     SSBroydenOptimizer,
 )
 
-_spec = importlib.util.spec_from_file_location("_optim_problems", pathlib.Path(__file__).with_name(
-    "_optim_problems.py"))
+_spec = importlib.util.spec_from_file_location(
+    "_optim_problems", pathlib.Path(__file__).with_name("_optim_problems.py")
+)
 P = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(P)
 
@@ -140,10 +141,14 @@ def test_quadratic_to_1e10(update):
     assert torch.allclose(sol.u.vector().detach(), x_star, atol=1e-6)
 
 
-@pytest.mark.parametrize("alg", [
-    ASPQN(subdomains=3, local_iters=2, hessian="ssbroyden", tolerance_grad=1e-8),
-    MSPQN(subdomains=3, local_iters=2, hessian="ssbroyden", tolerance_grad=1e-8),
-], ids=["aspqn", "mspqn"])
+@pytest.mark.parametrize(
+    "alg",
+    [
+        ASPQN(subdomains=3, local_iters=2, hessian="ssbroyden", tolerance_grad=1e-8),
+        MSPQN(subdomains=3, local_iters=2, hessian="ssbroyden", tolerance_grad=1e-8),
+    ],
+    ids=["aspqn", "mspqn"],
+)
 def test_schwarz_with_dense_hessian_reaches_1e10(alg):
     prob, f_star, _ = P.quadratic(50, cond=1e3)
     sol = solve(prob, alg, maxiters=1000)
@@ -153,14 +158,17 @@ def test_schwarz_with_dense_hessian_reaches_1e10(alg):
 def test_mgopt_with_dense_hessian_reaches_1e10():
     """Point-coarsened MG/OPT with SSBroyden smoothers on a linear least-squares problem (convex quadratic)."""
     g = torch.Generator().manual_seed(0)
-    X = torch.randn(256, 20, generator=g, dtype=torch.float64) @ torch.diag(torch.logspace(0, 1.5, 20,
-                                                                                               dtype=torch.float64))
-    y = X @ torch.randn(20, 1, generator=g, dtype=torch.float64) + 0.1 * torch.randn(256, 1, generator=g,
-                                                                                      dtype=torch.float64)
+    X = torch.randn(256, 20, generator=g, dtype=torch.float64) @ torch.diag(
+        torch.logspace(0, 1.5, 20, dtype=torch.float64)
+    )
+    y = X @ torch.randn(20, 1, generator=g, dtype=torch.float64) + 0.1 * torch.randn(
+        256, 1, generator=g, dtype=torch.float64
+    )
     A = torch.cat([X, torch.ones(256, 1, dtype=torch.float64)], dim=1)
     f_star = float(((A @ torch.linalg.lstsq(A, y).solution - y) ** 2).mean())
-    prob = TrainingProblem(model=torch.nn.Linear(20, 1).double(), loss=lambda m, x, t: ((m(x) - t) ** 2).mean(),
-                           data=(X, y))
+    prob = TrainingProblem(
+        model=torch.nn.Linear(20, 1).double(), loss=lambda m, x, t: ((m(x) - t) ** 2).mean(), data=(X, y)
+    )
     sol = solve(prob, MGOPT(levels=2, coarsen="points", hessian="ssbroyden", gtol=1e-9), maxiters=300)
     assert float(prob.loss(sol.u, X, y).detach()) - f_star < 1e-10
 
@@ -222,8 +230,11 @@ def test_one_product_per_iteration_and_the_same_matrix(update, monkeypatch):
         s = 0.5 * d
         y = A @ s
         first = R is None
-        H0 = torch.eye(n, dtype=torch.float64) * (float(s @ y) / float(y @ y) if update == "bfgs" else 1.0) \
-            if first else R
+        H0 = (
+            torch.eye(n, dtype=torch.float64) * (float(s @ y) / float(y @ y) if update == "bfgs" else 1.0)
+            if first
+            else R
+        )
         assert H.push(s, y)
         rho = 1 / float(s @ y)
         Hy = H0 @ y

@@ -61,6 +61,7 @@ def test_problem_evaluation_set_and_residual_of_reference(ref):
     # reference satisfies u_t = eps u_xx + 5 u - 5 u^3 through the stored spectral rates
     k = np.pi * np.arange(ref.n // 2 + 1)
     import scipy.fft
+
     u = scipy.fft.irfft(ref.coefficients[400], ref.n)
     uxx = scipy.fft.irfft(-(k**2) * ref.coefficients[400], ref.n)
     ut = (scipy.fft.irfft(ref.coefficients[401], ref.n) - scipy.fft.irfft(ref.coefficients[399], ref.n)) / 2e-3

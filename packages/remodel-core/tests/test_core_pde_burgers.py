@@ -16,6 +16,7 @@ from remodel_core.pde import PINNProblem, burgers, burgers_cole_hopf
 def _one_thread(one_thread):
     """All tests here run on one intra-op thread (the root conftest.py)."""
 
+
 NU = 0.01 / math.pi
 
 
@@ -38,8 +39,12 @@ def test_basdevant_maximum_slope():
     t_star = 1.6037 / math.pi
     _, ux = burgers_cole_hopf(0.0, t_star, NU, derivative=True)
     assert abs(-ux - 152.00516) / 152.00516 < 1e-5
-    res = scipy.optimize.minimize_scalar(lambda t: float(burgers_cole_hopf(0.0, t, NU, derivative=True)[1]),
-                                         bounds=(0.45, 0.55), method="bounded", options={"xatol": 1e-10})
+    res = scipy.optimize.minimize_scalar(
+        lambda t: float(burgers_cole_hopf(0.0, t, NU, derivative=True)[1]),
+        bounds=(0.45, 0.55),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     assert abs(-res.fun - 152.00516) / 152.00516 < 1e-5
     assert abs(res.x * math.pi - 1.6037) < 1e-3
 
@@ -119,10 +124,19 @@ def test_training_reduces_loss():
     assert len([r for r in sol.history["rel_l2"] if r == r]) >= 2  # the metric was monitored
 
 
-@pytest.mark.parametrize("bad", [dict(points=0), dict(points=-3), dict(boundary_points=0),
-                                 dict(weights={"resid": 1.0}), dict(weights={"residual": -1.0}),
-                                 dict(derivatives="magic"), dict(points=torch.zeros(5, 3)),
-                                 dict(boundary_points={"initial": 8})])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(points=0),
+        dict(points=-3),
+        dict(boundary_points=0),
+        dict(weights={"resid": 1.0}),
+        dict(weights={"residual": -1.0}),
+        dict(derivatives="magic"),
+        dict(points=torch.zeros(5, 3)),
+        dict(boundary_points={"initial": 8}),
+    ],
+)
 def test_discretize_rejects_bad_input(bad):
     with pytest.raises((ValueError, TypeError)) as err:
         burgers().discretize(ResNetMLP(2, 1, width=4, depth=1), **bad)

@@ -11,6 +11,7 @@ from remodel_core.pde._derivatives import resolve_route
 def _one_thread(one_thread):
     """All tests here run on one intra-op thread (the root conftest.py)."""
 
+
 ROUTES = ["autograd", "func", "taylor"]
 
 
@@ -26,8 +27,9 @@ def _nets():
 
 def _flat_grad(net, value):
     grads = torch.autograd.grad(value, list(net.parameters()), allow_unused=True)
-    return torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten()
-                      for g, p in zip(grads, net.parameters())])
+    return torch.cat(
+        [torch.zeros_like(p).flatten() if g is None else g.flatten() for g, p in zip(grads, net.parameters())]
+    )
 
 
 @pytest.mark.parametrize("name", list(_nets()))
@@ -122,7 +124,8 @@ def test_hessian_vector_products_agree():
         dv = derivatives(net, x, second=(0, 1), route=r)
         value = (dv.dxx(0) ** 2 + dv.dx(1) * dv.u + dv.dxx(1) * dv.dx(0)).mean()
         grads = torch.autograd.grad(value, params, create_graph=True)
-        hv[r] = torch.cat([h.flatten() for h in torch.autograd.grad(sum((g * w).sum() for g, w in zip(grads, v)),
-                                                                     params)])
+        hv[r] = torch.cat(
+            [h.flatten() for h in torch.autograd.grad(sum((g * w).sum() for g, w in zip(grads, v)), params)]
+        )
     for r in ROUTES:
         torch.testing.assert_close(hv[r], hv["autograd"], atol=1e-10, rtol=0)

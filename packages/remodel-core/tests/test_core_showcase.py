@@ -143,8 +143,6 @@ def test_no_import_cycle_between_showcase_modules():
 
     src = pathlib.Path(remodel_core.__file__).parent / "_showcase_burgers.py"
     imported = {
-        node.module
-        for node in ast.walk(ast.parse(src.read_text()))
-        if isinstance(node, ast.ImportFrom) and node.module
+        node.module for node in ast.walk(ast.parse(src.read_text())) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert "showcase" not in imported and ".showcase" not in imported, imported

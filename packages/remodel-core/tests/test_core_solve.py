@@ -30,8 +30,13 @@ def regression(batch_size: int | None = None, seed: int = 0) -> TrainingProblem:
     y = torch.sin(3 * x[:, :1]) * x[:, 1:]
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)).double()
-    return TrainingProblem(model=model, loss=lambda m, x, y: ((m(x) - y) ** 2).mean(), data=(x, y),
-                           batch_size=batch_size, name="regression")
+    return TrainingProblem(
+        model=model,
+        loss=lambda m, x, y: ((m(x) - y) ** 2).mean(),
+        data=(x, y),
+        batch_size=batch_size,
+        name="regression",
+    )
 
 
 def params(model: torch.nn.Module) -> list[torch.Tensor]:
@@ -103,9 +108,13 @@ def test_bad_options_give_clear_errors(options, exc, match):
 
 @pytest.mark.parametrize(
     ("algorithm", "match"),
-    [(Adam(lr=-1.0), "lr must be > 0"), (Adam(betas=(0.9, 1.5)), "betas"),
-     (SGD(nesterov=True), "nesterov=True needs momentum"), (LBFGS(history_size=0), "history_size must be > 0"),
-     (LBFGS(line_search_fn="armijo"), "line_search_fn")],
+    [
+        (Adam(lr=-1.0), "lr must be > 0"),
+        (Adam(betas=(0.9, 1.5)), "betas"),
+        (SGD(nesterov=True), "nesterov=True needs momentum"),
+        (LBFGS(history_size=0), "history_size must be > 0"),
+        (LBFGS(line_search_fn="armijo"), "line_search_fn"),
+    ],
 )
 def test_bad_algorithm_configuration(algorithm, match):
     with pytest.raises((ValueError, TypeError), match=match):
@@ -151,6 +160,7 @@ def test_maxtime_callback_and_reltol():
     sol = solve(regression(), Adam(), maxtime=0.2)
     assert sol.retcode is ReturnCode.MaxTime and sol.stats["wall_s"] >= 0.2
     seen = []
+
     def stop_at_7(state):
         seen.append(state["iteration"])
         return state["iteration"] == 7

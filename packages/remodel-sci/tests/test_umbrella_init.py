@@ -16,8 +16,10 @@ def test_short_names_map_to_distinct_remodel_import_names():
 
 
 def test_domain_packages_load_on_first_use_only():
-    code = ("import sys, remodel_sci; before = 'remodel_rom' in sys.modules; m = remodel_sci.rom; "
-            "print(before, 'remodel_rom' in sys.modules, m.__name__)")
+    code = (
+        "import sys, remodel_sci; before = 'remodel_rom' in sys.modules; m = remodel_sci.rom; "
+        "print(before, 'remodel_rom' in sys.modules, m.__name__)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True", "remodel_rom"]

@@ -139,10 +139,17 @@ def collect_info(*, numba_layer: bool = True) -> dict[str, Any]:
     numba_part = numba_info() if numba_layer else {"version": distribution_version("numba")}
     return {
         "remodel": __version__,
-        "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
-                   "executable": sys.executable},
-        "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
-                     "cpu_count": os.cpu_count()},
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+        },
+        "platform": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
         "packages": {name: distribution_version(name) for name in REMODEL_DISTRIBUTIONS},
         "libraries": {name: distribution_version(name) for name in LIBRARIES},
         "torch": torch_info(),

@@ -44,8 +44,7 @@ class ShowcaseResult:
         return self.error is None
 
 
-def select_showcases(names: Sequence[str] | None = None,
-                     available: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def select_showcases(names: Sequence[str] | None = None, available: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The registered showcases named in ``names`` (all of them when empty), in the order asked for.
 
     Parameters
@@ -130,15 +129,18 @@ def _jsonable(value: Any) -> Any:
 def _section_markdown(result: ShowcaseResult) -> str:
     """A section's markdown with figure paths made relative to the report folder."""
     if result.section is None:
-        return (f"## {result.name}: failed\n\nThe showcase raised an exception after {result.seconds:.1f} s:\n\n"
-                f"```text\n{(result.error or '').rstrip()}\n```\n")
+        return (
+            f"## {result.name}: failed\n\nThe showcase raised an exception after {result.seconds:.1f} s:\n\n"
+            f"```text\n{(result.error or '').rstrip()}\n```\n"
+        )
     sec = result.section
     moved = dataclasses.replace(sec, figures=[(c, Path(result.name) / p) for c, p in sec.figures])
     return moved.markdown().rstrip() + f"\n\n*Showcase `{result.name}` ran in {result.seconds:.1f} s.*\n"
 
 
-def report_markdown(results: Sequence[ShowcaseResult], info: Mapping[str, Any], *, quick: bool,
-                    generated: _dt.datetime | None = None) -> str:
+def report_markdown(
+    results: Sequence[ShowcaseResult], info: Mapping[str, Any], *, quick: bool, generated: _dt.datetime | None = None
+) -> str:
     """The text of ``report.md``: title, date, environment, a timing table and every section.
 
     Examples
@@ -168,48 +170,59 @@ def report_markdown(results: Sequence[ShowcaseResult], info: Mapping[str, Any], 
     overview = Table(
         caption="What ran, how long it took, and the headline figure of each package",
         header=["showcase", "title", "status", "time (s)", "headline"],
-        rows=[[r.name, r.section.title if r.section else "-", "ok" if r.ok else "FAILED", f"{r.seconds:.1f}",
-               (r.section.headline if r.section else "") or "-"] for r in results],
+        rows=[
+            [
+                r.name,
+                r.section.title if r.section else "-",
+                "ok" if r.ok else "FAILED",
+                f"{r.seconds:.1f}",
+                (r.section.headline if r.section else "") or "-",
+            ]
+            for r in results
+        ],
     )
     lines.append(overview.markdown())
     lines += [_section_markdown(r) for r in results]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def report_json(results: Sequence[ShowcaseResult], info: Mapping[str, Any], *, quick: bool,
-                generated: _dt.datetime | None = None) -> dict[str, Any]:
+def report_json(
+    results: Sequence[ShowcaseResult], info: Mapping[str, Any], *, quick: bool, generated: _dt.datetime | None = None
+) -> dict[str, Any]:
     """The content of ``report.json``: environment, and per showcase its status, time and metrics."""
     generated = generated or _dt.datetime.now(_dt.UTC)
-    return _jsonable({
-        "title": REPORT_TITLE,
-        "generated": generated.isoformat(timespec="seconds"),
-        "quick": quick,
-        "mode": "default" if quick else "full",
-        "total_seconds": sum(r.seconds for r in results),
-        "environment": info,
-        "showcases": {
-            r.name: {
-                "status": "ok" if r.ok else "failed",
-                "seconds": r.seconds,
-                "title": r.section.title if r.section else None,
-                "headline": r.section.headline if r.section else None,
-                "metrics": r.section.metrics if r.section else {},
-                "figures": [Path(r.name) / p for _, p in r.section.figures] if r.section else [],
-                "error": r.error,
-            }
-            for r in results
-        },
-    })
+    return _jsonable(
+        {
+            "title": REPORT_TITLE,
+            "generated": generated.isoformat(timespec="seconds"),
+            "quick": quick,
+            "mode": "default" if quick else "full",
+            "total_seconds": sum(r.seconds for r in results),
+            "environment": info,
+            "showcases": {
+                r.name: {
+                    "status": "ok" if r.ok else "failed",
+                    "seconds": r.seconds,
+                    "title": r.section.title if r.section else None,
+                    "headline": r.section.headline if r.section else None,
+                    "metrics": r.section.metrics if r.section else {},
+                    "figures": [Path(r.name) / p for _, p in r.section.figures] if r.section else [],
+                    "error": r.error,
+                }
+                for r in results
+            },
+        }
+    )
 
 
-def write_report(out: Path, results: Sequence[ShowcaseResult], info: Mapping[str, Any], *,
-                 quick: bool) -> tuple[Path, Path]:
+def write_report(
+    out: Path, results: Sequence[ShowcaseResult], info: Mapping[str, Any], *, quick: bool
+) -> tuple[Path, Path]:
     """Write ``out/report.md`` and ``out/report.json``; return their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     now = _dt.datetime.now(_dt.UTC)
     md, js = out / "report.md", out / "report.json"
     md.write_text(report_markdown(results, info, quick=quick, generated=now), encoding="utf-8")
-    js.write_text(json.dumps(report_json(results, info, quick=quick, generated=now), indent=2) + "\n",
-                  encoding="utf-8")
+    js.write_text(json.dumps(report_json(results, info, quick=quick, generated=now), indent=2) + "\n", encoding="utf-8")
     return md, js

@@ -27,9 +27,24 @@ DEFAULT_MAXITERS = 1000
 #: The shared ``solve`` options that :func:`train` honours; algorithms that train through it declare these as
 #: their ``supported_options`` (plus their own, e.g. ``data_parallel``).
 TRAIN_OPTIONS: frozenset[str] = frozenset(
-    {"maxiters", "maxtime", "abstol", "reltol", "callback", "progress", "seed", "device", "dtype", "checkpoint",
-     "checkpoint_every", "resume", "monitor_every", "verbose"}
+    {
+        "maxiters",
+        "maxtime",
+        "abstol",
+        "reltol",
+        "callback",
+        "progress",
+        "seed",
+        "device",
+        "dtype",
+        "checkpoint",
+        "checkpoint_every",
+        "resume",
+        "monitor_every",
+        "verbose",
+    }
 )
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingProblem(Problem):
@@ -158,8 +173,7 @@ def _finite(params: list[torch.Tensor]) -> bool:
 def placed(tensors: tuple[torch.Tensor, ...], opts: Any) -> tuple[torch.Tensor, ...]:
     """``tensors`` on the solve's device, floating ones in its dtype (when the solve sets one)."""
     return tuple(
-        t.to(device=opts.device, dtype=opts.dtype if opts.dtype and t.is_floating_point() else t.dtype)
-        for t in tensors
+        t.to(device=opts.device, dtype=opts.dtype if opts.dtype and t.is_floating_point() else t.dtype) for t in tensors
     )
 
 

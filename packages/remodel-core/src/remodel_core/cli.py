@@ -47,8 +47,9 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """REMODEL: mathematics of deep learning in scientific computing."""
     if ctx.invoked_subcommand is None:  # `remodel` alone: the help, and a successful exit
@@ -117,19 +118,32 @@ def info(
 
 @app.command()
 def showcase(
-    packages: Annotated[list[str] | None, typer.Argument(
-        help="Showcases to run (package names such as core, dynamics, rom); all when none is given.",
-        show_default=False)] = None,
-    full: Annotated[bool, typer.Option(
-        "--full", help="The long comparisons (tens of minutes); the default run takes minutes.")] = False,
-    quick: Annotated[bool, typer.Option("--quick", hidden=True, help="The default run (kept for old scripts).")]
-    = False,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and figures.",
-                                      file_okay=False)] = Path("remodel-report"),
+    packages: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Showcases to run (package names such as core, dynamics, rom); all when none is given.",
+            show_default=False,
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="The long comparisons (tens of minutes); the default run takes minutes.")
+    ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", hidden=True, help="The default run (kept for old scripts).")
+    ] = False,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for report.md, report.json and figures.", file_okay=False)
+    ] = Path("remodel-report"),
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bars.")] = False,
-    threads: Annotated[int | None, typer.Option(
-        "--threads", min=1, help="Torch intra-op threads for the run (default: torch's own choice). "
-        "On a busy machine, 1 avoids oversubscription.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Torch intra-op threads for the run (default: torch's own choice). "
+            "On a busy machine, 1 avoids oversubscription.",
+        ),
+    ] = None,
 ) -> None:
     """Run the registered showcases and write DIR/report.md (tables, PNG figures) and DIR/report.json.
 
@@ -140,8 +154,9 @@ def showcase(
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="PACKAGES") from err
     if not selected:
-        raise typer.BadParameter("no showcase is registered (entry-point group 'remodel.showcase')",
-                                 param_hint="PACKAGES")
+        raise typer.BadParameter(
+            "no showcase is registered (entry-point group 'remodel.showcase')", param_hint="PACKAGES"
+        )
     if threads is not None:
         import torch
 
@@ -156,8 +171,14 @@ def showcase(
     console.print(environment_summary(info_data), highlight=False)
     results: list[ShowcaseResult] = []
     t0 = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=not progress) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+    ) as bar:
         task = bar.add_task("showcases", total=len(selected))
         for name, target in selected.items():
             bar.update(task, description=f"showcase {name}")

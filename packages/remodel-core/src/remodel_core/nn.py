@@ -12,7 +12,11 @@ from ._validation import check_positive
 __all__ = ["ACTIVATIONS", "MLP", "ResNetMLP", "ResidualBlock", "activation"]
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "softplus": nn.Softplus,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "softplus": nn.Softplus,
     "sin": lambda: _Sin(),
 }
 
@@ -73,8 +77,9 @@ class MLP(nn.Sequential):
     torch.Size([5, 1])
     """
 
-    def __init__(self, in_features: int, out_features: int, *, width: int = 20, depth: int = 4,
-                 activation: str = "tanh") -> None:
+    def __init__(
+        self, in_features: int, out_features: int, *, width: int = 20, depth: int = 4, activation: str = "tanh"
+    ) -> None:
         _check_sizes(in_features=in_features, out_features=out_features, width=width, depth=depth)
         layers: list[nn.Module] = []
         n = in_features
@@ -142,8 +147,16 @@ class ResNetMLP(nn.Module):
     (torch.Size([4, 1]), 8, 0.125)
     """
 
-    def __init__(self, in_features: int, out_features: int, *, width: int = 20, depth: int = 8,
-                 activation: str = "tanh", horizon: float = 1.0) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        width: int = 20,
+        depth: int = 8,
+        activation: str = "tanh",
+        horizon: float = 1.0,
+    ) -> None:
         super().__init__()
         _check_sizes(in_features=in_features, out_features=out_features, width=width, depth=depth)
         if not horizon > 0:

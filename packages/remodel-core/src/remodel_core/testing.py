@@ -96,8 +96,17 @@ def check_algorithm(algorithm: Algorithm, problem: Problem, **options: Any) -> S
     assert isinstance(supported, frozenset), f"{cls.__name__}.supported_options must be a frozenset"
     assert supported <= shared, f"not shared options: {sorted(supported - shared)}"
     algorithm.validate()
-    probes = {"maxiters": 2, "maxtime": 1e6, "abstol": 1e-300, "reltol": 1e-300, "callback": lambda state: None,
-              "seed": 1, "dtype": torch.float64, "checkpoint": "unused.pt", "monitor_every": 2}
+    probes = {
+        "maxiters": 2,
+        "maxtime": 1e6,
+        "abstol": 1e-300,
+        "reltol": 1e-300,
+        "callback": lambda state: None,
+        "seed": 1,
+        "dtype": torch.float64,
+        "checkpoint": "unused.pt",
+        "monitor_every": 2,
+    }
     for name, value in probes.items():
         if name in supported or name in ALWAYS_SUPPORTED:
             continue
@@ -112,8 +121,11 @@ def check_algorithm(algorithm: Algorithm, problem: Problem, **options: Any) -> S
     class _Other(Problem):
         pass
 
-    for bad, exc in (((_Other(), algorithm), {}), ((problem, algorithm), {"maxiters": -1}),
-                     ((problem, algorithm), {"no_such_option": 1})):
+    for bad, exc in (
+        ((_Other(), algorithm), {}),
+        ((problem, algorithm), {"maxiters": -1}),
+        ((problem, algorithm), {"no_such_option": 1}),
+    ):
         args, kwargs = bad, exc
         try:
             solve(*args, **kwargs)

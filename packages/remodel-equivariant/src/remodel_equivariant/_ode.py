@@ -63,8 +63,16 @@ class GroupParabolicBlock(nn.Module):
     torch.Size([1, 2, 4, 7, 7])
     """
 
-    def __init__(self, channels: int, group: PlanarGroup | str = "C8", *, h: float = 0.5, kernel_size: int = 3,
-                 activation: str = "relu", stabilise: bool = True) -> None:
+    def __init__(
+        self,
+        channels: int,
+        group: PlanarGroup | str = "C8",
+        *,
+        h: float = 0.5,
+        kernel_size: int = 3,
+        activation: str = "relu",
+        stabilise: bool = True,
+    ) -> None:
         super().__init__()
         self.h, self.act, self.stabilise = _check_h(h), _activation(activation), bool(stabilise)
         self.conv = GroupConv2d(channels, channels, group, kernel_size=kernel_size, init_gain=ODE_INIT_GAIN)
@@ -142,8 +150,15 @@ class GroupHamiltonianBlock(nn.Module):
     True
     """
 
-    def __init__(self, channels: int, group: PlanarGroup | str = "C8", *, h: float = 0.2, kernel_size: int = 3,
-                 activation: str = "tanh") -> None:
+    def __init__(
+        self,
+        channels: int,
+        group: PlanarGroup | str = "C8",
+        *,
+        h: float = 0.2,
+        kernel_size: int = 3,
+        activation: str = "tanh",
+    ) -> None:
         super().__init__()
         self.h, self.act, self.channels = _check_h(h), _activation(activation), channels
         self.k_y = GroupConv2d(channels, channels, group, kernel_size=kernel_size, init_gain=ODE_INIT_GAIN)
@@ -154,8 +169,9 @@ class GroupHamiltonianBlock(nn.Module):
 
     def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dim() != 5 or x.shape[1] != 2 * self.channels:
-            raise ValueError(f"x must have shape [B, 2 * channels = {2 * self.channels}, |G|, H, W], "
-                             f"got {list(x.shape)}")
+            raise ValueError(
+                f"x must have shape [B, 2 * channels = {2 * self.channels}, |G|, H, W], got {list(x.shape)}"
+            )
         return x[:, : self.channels], x[:, self.channels :]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -203,32 +219,51 @@ class ODEResNet(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, group: PlanarGroup | str = "C8", *, in_channels: int = 1, widths: Sequence[int] = (8, 16),
-                 depth: int = 2, block: str = "parabolic", h: float = 0.5, out_features: int = 10,
-                 kernel_size: int = 3) -> None:
+    def __init__(
+        self,
+        group: PlanarGroup | str = "C8",
+        *,
+        in_channels: int = 1,
+        widths: Sequence[int] = (8, 16),
+        depth: int = 2,
+        block: str = "parabolic",
+        h: float = 0.5,
+        out_features: int = 10,
+        kernel_size: int = 3,
+    ) -> None:
         super().__init__()
         if block not in ("parabolic", "hamiltonian"):
             raise ValueError(f"block must be 'parabolic' or 'hamiltonian', got {block!r}")
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
-        if isinstance(widths, int) or not widths or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in widths
+        if (
+            isinstance(widths, int)
+            or not widths
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in widths)
         ):
             raise ValueError(f"widths must be a non-empty sequence of positive integers, got {widths!r}")
         if block == "hamiltonian" and any(c % 2 for c in widths):
             raise ValueError(f"widths must be even for Hamiltonian blocks (state [Y, Z]), got {widths!r}")
         g = as_group(group)
-        layers: list[nn.Module] = [LiftingConv2d(in_channels, widths[0], g, kernel_size=kernel_size + 2,
-                                                 init_gain=ODE_INIT_GAIN),
-                                   GroupBatchNorm(widths[0]), nn.ReLU()]
+        layers: list[nn.Module] = [
+            LiftingConv2d(in_channels, widths[0], g, kernel_size=kernel_size + 2, init_gain=ODE_INIT_GAIN),
+            GroupBatchNorm(widths[0]),
+            nn.ReLU(),
+        ]
         for i, c in enumerate(widths):
             for _ in range(depth):
-                layers.append(GroupParabolicBlock(c, g, h=h, kernel_size=kernel_size) if block == "parabolic"
-                              else GroupHamiltonianBlock(c // 2, g, h=h, kernel_size=kernel_size))
+                layers.append(
+                    GroupParabolicBlock(c, g, h=h, kernel_size=kernel_size)
+                    if block == "parabolic"
+                    else GroupHamiltonianBlock(c // 2, g, h=h, kernel_size=kernel_size)
+                )
             if i + 1 < len(widths):
-                layers += [EquivariantPool2d(),
-                           GroupConv2d(c, widths[i + 1], g, kernel_size=1, init_gain=ODE_INIT_GAIN),
-                           GroupBatchNorm(widths[i + 1]), nn.ReLU()]
+                layers += [
+                    EquivariantPool2d(),
+                    GroupConv2d(c, widths[i + 1], g, kernel_size=1, init_gain=ODE_INIT_GAIN),
+                    GroupBatchNorm(widths[i + 1]),
+                    nn.ReLU(),
+                ]
         self.features = nn.Sequential(*layers)
         self.head = InvariantHead(widths[-1], out_features)
 
@@ -266,8 +301,16 @@ class NeuralODE(nn.Module):
     0.36788
     """
 
-    def __init__(self, func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *, T: float = 1.0,
-                 method: str = "rk4", dt: float | None = None, rtol: float = 1e-6, atol: float = 1e-8) -> None:
+    def __init__(
+        self,
+        func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        *,
+        T: float = 1.0,
+        method: str = "rk4",
+        dt: float | None = None,
+        rtol: float = 1e-6,
+        atol: float = 1e-8,
+    ) -> None:
         super().__init__()
         if not callable(func):
             raise TypeError(f"func must be callable f(t, y), got {type(func).__name__}")

@@ -111,8 +111,7 @@ class ParabolicBlock(nn.Module):
     def velocity(self, y: torch.Tensor) -> torch.Tensor:
         """The right-hand side ``-K^T σ(K Y + b)``."""
         pad = self.weight.shape[-1] // 2
-        return -F.conv_transpose2d(self.act(F.conv2d(y, self.weight, self.bias, padding=pad)), self.weight,
-                                   padding=pad)
+        return -F.conv_transpose2d(self.act(F.conv2d(y, self.weight, self.bias, padding=pad)), self.weight, padding=pad)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         return y + self.h * self.velocity(y)

@@ -14,8 +14,10 @@ from ._gconv import EquivariantPool2d, _check_int
 
 
 def _check_channels(hidden: Sequence[int]) -> tuple[int, ...]:
-    if isinstance(hidden, int) or not hidden or not all(
-        isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden
+    if (
+        isinstance(hidden, int)
+        or not hidden
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in hidden)
     ):
         raise ValueError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
     return tuple(hidden)
@@ -65,9 +67,20 @@ class SteerableCNN(nn.Module):
     True
     """
 
-    def __init__(self, *, N: int = 4, flips: bool = False, in_channels: int = 1, hidden: Sequence[int] = (8, 16),
-                 out_features: int = 10, kernel_size: int = 5, pool: bool = True, batch_norm: bool = False,
-                 downsample: bool = False, global_pool: str = "mean") -> None:
+    def __init__(
+        self,
+        *,
+        N: int = 4,
+        flips: bool = False,
+        in_channels: int = 1,
+        hidden: Sequence[int] = (8, 16),
+        out_features: int = 10,
+        kernel_size: int = 5,
+        pool: bool = True,
+        batch_norm: bool = False,
+        downsample: bool = False,
+        global_pool: str = "mean",
+    ) -> None:
         super().__init__()
         _check_int("N", N)
         _check_int("in_channels", in_channels)
@@ -136,8 +149,9 @@ class SteerableCNN(nn.Module):
             warnings.simplefilter("ignore")
             blocks = [block.export() for block in self.blocks]
         head = None if self.head is None else copy.deepcopy(self.head)
-        return ExportedSteerableCNN(blocks, self.order, head, downsample=self.downsample,
-                                    global_pool=self.global_pool).eval()
+        return ExportedSteerableCNN(
+            blocks, self.order, head, downsample=self.downsample, global_pool=self.global_pool
+        ).eval()
 
 
 class ExportedSteerableCNN(nn.Module):
@@ -157,8 +171,15 @@ class ExportedSteerableCNN(nn.Module):
         Spatial pooling before the head.
     """
 
-    def __init__(self, blocks: Sequence[nn.Module], order: int, head: nn.Module | None, *,
-                 downsample: bool = False, global_pool: str = "mean") -> None:
+    def __init__(
+        self,
+        blocks: Sequence[nn.Module],
+        order: int,
+        head: nn.Module | None,
+        *,
+        downsample: bool = False,
+        global_pool: str = "mean",
+    ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.order, self.head, self.downsample, self.global_pool = order, head, downsample, global_pool
@@ -200,8 +221,16 @@ class PlainCNN(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, *, N: int = 4, in_channels: int = 1, hidden: Sequence[int] = (8, 16), out_features: int = 10,
-                 kernel_size: int = 5, pool: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        N: int = 4,
+        in_channels: int = 1,
+        hidden: Sequence[int] = (8, 16),
+        out_features: int = 10,
+        kernel_size: int = 5,
+        pool: bool = True,
+    ) -> None:
         super().__init__()
         hidden = _check_channels(hidden)
         _check_int("N", N)

@@ -22,8 +22,13 @@ from ._steerable import PlainCNN
 
 
 def _train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, iters: int, progress: bool) -> torch.nn.Module:
-    prob = TrainingProblem(model=model, loss=lambda m, xb, yb: F.cross_entropy(m(xb), yb), data=(x, y),
-                           batch_size=64, name=type(model).__name__)
+    prob = TrainingProblem(
+        model=model,
+        loss=lambda m, xb, yb: F.cross_entropy(m(xb), yb),
+        data=(x, y),
+        batch_size=64,
+        name=type(model).__name__,
+    )
     return solve(prob, Adam(lr=3e-3), maxiters=iters, seed=0, progress=progress).u.eval()
 
 
@@ -65,12 +70,16 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     x_train, y_train, x_test, y_test = x[:n_train], y[:n_train], x[1200:1500], y[1200:1500]
     torch.manual_seed(0)
     fields = (4, 8) if quick else (4, 8, 8)
-    models = {"plain CNN": PlainCNN(N=8, hidden=fields, out_features=10, kernel_size=5),
-              "C8 group CNN (native)": GCNN("C8", hidden=fields, out_features=10, kernel_size=5)}
+    models = {
+        "plain CNN": PlainCNN(N=8, hidden=fields, out_features=10, kernel_size=5),
+        "C8 group CNN (native)": GCNN("C8", hidden=fields, out_features=10, kernel_size=5),
+    }
     trained = {name: _train(m, x_train, y_train, iters, progress) for name, m in models.items()}
     angles = list(range(0, 361, 30 if quick else 15))
-    curves = {name: [_accuracy(m, rotate_images(x_test, math.radians(a)), y_test) for a in angles]
-              for name, m in trained.items()}
+    curves = {
+        name: [_accuracy(m, rotate_images(x_test, math.radians(a)), y_test) for a in angles]
+        for name, m in trained.items()
+    }
 
     # 2. equivariance errors of every native model (exact elements) and of a plain CNN
     probe = torch.randn(4, 1, 21, 21, generator=gen)
@@ -114,16 +123,23 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     plain = [plain_block(b) for b in parabolic]
     y0 = torch.randn(1, channels, 16, 16, generator=gen)
     delta = 1e-3 * torch.randn(1, channels, 16, 16, generator=gen)
-    growth = {"plain residual": _growth(plain, y0, delta), "parabolic": _growth(parabolic, y0, delta),
-              "Hamiltonian": _growth(hamiltonian, y0, delta)}
+    growth = {
+        "plain residual": _growth(plain, y0, delta),
+        "parabolic": _growth(parabolic, y0, delta),
+        "Hamiltonian": _growth(hamiltonian, y0, delta),
+    }
     for name, g in growth.items():
         metrics[f"growth_{name.replace(' ', '_')}"] = g[-1]
 
     fig, axes = plt.subplots(1, 4, figsize=(17, 4), gridspec_kw={"width_ratios": [1.6, 0.8, 0.8, 1.4]})
     for name, curve in curves.items():
         axes[0].plot(angles, curve, "o-", ms=3, label=name)
-    axes[0].set(xlabel="rotation of the test digits (degrees)", ylabel="accuracy", ylim=(0, 1.25),
-                title="trained on upright digits only")
+    axes[0].set(
+        xlabel="rotation of the test digits (degrees)",
+        ylabel="accuracy",
+        ylim=(0, 1.25),
+        title="trained on upright digits only",
+    )
     axes[0].set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     axes[0].set_xticks(range(0, 361, 45))
     axes[0].legend(loc="upper center", ncol=2, fontsize=8)
@@ -142,16 +158,26 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
     fig.savefig(out / "equivariant_errors.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
-    acc_rows = [[name, curve[0], curves[name][angles.index(90)], sum(curve) / len(curve)]
-                for name, curve in curves.items()]
+    acc_rows = [
+        [name, curve[0], curves[name][angles.index(90)], sum(curve) / len(curve)] for name, curve in curves.items()
+    ]
     tables = [
-        Table(caption=f"Digits 29x29, {n_train} upright training images, {iters} Adam steps; accuracy on "
-              f"{len(x_test)} test digits", header=["model", "upright", "rotated 90°", "mean over angles"],
-              rows=acc_rows),
-        Table(caption=f"Equivariance errors to the exact group elements on {probe.shape[0]} random 21x21 images",
-              header=["model", "group", "relative error", "parameters"], rows=rows),
-        Table(caption=f"Perturbation growth after {depth} blocks",
-              header=["block", "growth"], rows=[[k, v[-1]] for k, v in growth.items()]),
+        Table(
+            caption=f"Digits 29x29, {n_train} upright training images, {iters} Adam steps; accuracy on "
+            f"{len(x_test)} test digits",
+            header=["model", "upright", "rotated 90°", "mean over angles"],
+            rows=acc_rows,
+        ),
+        Table(
+            caption=f"Equivariance errors to the exact group elements on {probe.shape[0]} random 21x21 images",
+            header=["model", "group", "relative error", "parameters"],
+            rows=rows,
+        ),
+        Table(
+            caption=f"Perturbation growth after {depth} blocks",
+            header=["block", "growth"],
+            rows=[[k, v[-1]] for k, v in growth.items()],
+        ),
     ]
     summary = (
         "Native group CNNs (plain torch, band-limited kernels) are invariant to the exact rotations of their "
@@ -161,10 +187,21 @@ def showcase(out: Path, *, quick: bool = False, progress: bool = False) -> Showc
         "generic residual blocks with the same weights amplify them."
     )
     c8, cnn = curves["C8 group CNN (native)"], curves["plain CNN"]
-    headline = (f"C8 group CNN: {sum(c8) / len(c8):.0%} mean accuracy over rotation angles against "
-                f"{sum(cnn) / len(cnn):.0%} for a plain CNN (both trained upright)")
-    return ShowcaseSection(title="remodel-equivariant: group CNNs and stable networks", summary=summary,
-                           tables=tables, headline=headline,
-                           figures=[("Accuracy against rotation angle; C8 feature maps rotate with the input; "
-                                     "perturbation growth with depth", Path("equivariant_errors.png"))],
-                           metrics=metrics)
+    headline = (
+        f"C8 group CNN: {sum(c8) / len(c8):.0%} mean accuracy over rotation angles against "
+        f"{sum(cnn) / len(cnn):.0%} for a plain CNN (both trained upright)"
+    )
+    return ShowcaseSection(
+        title="remodel-equivariant: group CNNs and stable networks",
+        summary=summary,
+        tables=tables,
+        headline=headline,
+        figures=[
+            (
+                "Accuracy against rotation angle; C8 feature maps rotate with the input; "
+                "perturbation growth with depth",
+                Path("equivariant_errors.png"),
+            )
+        ],
+        metrics=metrics,
+    )

@@ -75,8 +75,12 @@ class BoxDecomposition:
             if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m <= 0:
                 raise ValueError(f"subdomains[{i}] must be a positive integer, got {m!r}")
         overlap = self.overlap
-        if isinstance(overlap, bool) or not isinstance(overlap, (int, float)) or not math.isfinite(overlap) \
-                or overlap < 0:
+        if (
+            isinstance(overlap, bool)
+            or not isinstance(overlap, (int, float))
+            or not math.isfinite(overlap)
+            or overlap < 0
+        ):
             raise ValueError(f"overlap must be a finite number >= 0, got {overlap!r}")
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
@@ -93,8 +97,11 @@ class BoxDecomposition:
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``low``, ``high`` (float64) and ``subdomains`` (int64) as arrays, for the kernels."""
-        return (np.asarray(self.low, dtype=np.float64), np.asarray(self.high, dtype=np.float64),
-                np.asarray(self.subdomains, dtype=np.int64))
+        return (
+            np.asarray(self.low, dtype=np.float64),
+            np.asarray(self.high, dtype=np.float64),
+            np.asarray(self.subdomains, dtype=np.int64),
+        )
 
     def bounds(self) -> np.ndarray:
         """Extended bounds ``[n_subdomains, dim, 2]`` (computed as the kernels compute them)."""

@@ -45,9 +45,16 @@ def _bump(r: float) -> float:
 
 
 @njit(cache=True)
-def _partition_kernel(x: np.ndarray, axis_bounds: np.ndarray, subs: np.ndarray, low: np.ndarray, inv_h: np.ndarray,
-                      overlap: float, bounds: np.ndarray, with_weights: bool
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _partition_kernel(
+    x: np.ndarray,
+    axis_bounds: np.ndarray,
+    subs: np.ndarray,
+    low: np.ndarray,
+    inv_h: np.ndarray,
+    overlap: float,
+    bounds: np.ndarray,
+    with_weights: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A counting sort of (point, subdomain) pairs over fixed chunks of points.
 
     Pass 1: per-axis cell ranges of every point and counts per chunk and subdomain. Pass 2: each chunk
@@ -115,8 +122,9 @@ def _partition_kernel(x: np.ndarray, axis_bounds: np.ndarray, subs: np.ndarray, 
 
 
 @njit(cache=True)
-def _weights_kernel(x: np.ndarray, bounds: np.ndarray, offsets: np.ndarray, indices: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def _weights_kernel(
+    x: np.ndarray, bounds: np.ndarray, offsets: np.ndarray, indices: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights on a given partition: raw bumps per entry, totals per point, then normalisation."""
     n, d = x.shape
     nsub = bounds.shape[0]

@@ -43,7 +43,7 @@ def layers_of(model: nn.Module) -> list[list[int]]:
         if not own:
             continue
         split = isinstance(module, nn.ParameterList | nn.ParameterDict)
-        for chunk in ([[p] for p in own] if split else [own]):
+        for chunk in [[p] for p in own] if split else [own]:
             groups.append([index[id(p)] for p in chunk])
             seen.update(id(p) for p in chunk)
     groups.sort(key=min)
@@ -93,8 +93,9 @@ class ParameterDecomposition:
 BALANCES = ("parameters", "layers")
 
 
-def decompose_layers(model: nn.Module, subdomains: int, *, overlap: int = 0,
-                     balance: str = "parameters") -> ParameterDecomposition:
+def decompose_layers(
+    model: nn.Module, subdomains: int, *, overlap: int = 0, balance: str = "parameters"
+) -> ParameterDecomposition:
     """Split the model's layers into ``subdomains`` groups of consecutive layers, balanced by parameter
     count (``balance="parameters"``) or by number of layers (``balance="layers"``), each extended by
     ``overlap`` layers on both sides.

@@ -13,8 +13,7 @@ import torch
 from .._algorithm import check_positive
 from ._linesearch import strong_wolfe
 
-__all__ = ["LBFGSMemory", "LBFGSStep", "flat_grad", "flat_params", "initial_step", "lbfgs_iteration",
-           "set_flat_params"]
+__all__ = ["LBFGSMemory", "LBFGSStep", "flat_grad", "flat_params", "initial_step", "lbfgs_iteration", "set_flat_params"]
 
 
 class LBFGSMemory:
@@ -116,8 +115,14 @@ class LBFGSMemory:
             S, Y = torch.stack(self.s), torch.stack(self.y)
         else:
             S = Y = torch.zeros(0, 0, dtype=torch.float64)
-        return {"s": S, "y": Y, "rho": torch.tensor(self.rho, dtype=torch.float64),
-                "history_size": self.history_size, "curvature_eps": self.curvature_eps, "skipped": self.skipped}
+        return {
+            "s": S,
+            "y": Y,
+            "rho": torch.tensor(self.rho, dtype=torch.float64),
+            "history_size": self.history_size,
+            "curvature_eps": self.curvature_eps,
+            "skipped": self.skipped,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.history_size = int(state["history_size"])
@@ -178,11 +183,14 @@ def flat_grad(params: list[torch.Tensor]) -> torch.Tensor:
     """
     if not params:
         return torch.zeros(0, dtype=torch.float64)
-    return torch.cat([
-        (p.grad.detach().reshape(-1) if p.grad is not None else torch.zeros(p.numel(), device=p.device)).to(
-            torch.float64)
-        for p in params
-    ])
+    return torch.cat(
+        [
+            (p.grad.detach().reshape(-1) if p.grad is not None else torch.zeros(p.numel(), device=p.device)).to(
+                torch.float64
+            )
+            for p in params
+        ]
+    )
 
 
 @torch.no_grad()
@@ -378,8 +386,6 @@ def lbfgs_iteration(
         g_new = res.extra[0]
         if push:
             memory.push(x_new - x, g_new - g)
-        return LBFGSStep(x_new, res.f, g_new, res.alpha, res.evals, res.success, restarted, False,
-                         aux=res.extra[1])
+        return LBFGSStep(x_new, res.f, g_new, res.alpha, res.evals, res.success, restarted, False, aux=res.extra[1])
     memory.reset()
-    return LBFGSStep(x, f, g, 0.0, res.evals, False, restarted, stalled=steepest,
-                     nonfinite=not finite_seen[0], aux=aux)
+    return LBFGSStep(x, f, g, 0.0, res.evals, False, restarted, stalled=steepest, nonfinite=not finite_seen[0], aux=aux)

@@ -171,8 +171,9 @@ class LayerHierarchy(LevelHierarchy):
     ([177, 97, 57], 0.322)
     """
 
-    def __init__(self, model: nn.Module, levels: int = 2, *, restriction: str = "average",
-                 prolongation: str = "constant") -> None:
+    def __init__(
+        self, model: nn.Module, levels: int = 2, *, restriction: str = "average", prolongation: str = "constant"
+    ) -> None:
         _check_levels(levels)
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -330,8 +331,9 @@ class CollocationHierarchy(LevelHierarchy):
     (3, [1.0, 0.5, 0.25])
     """
 
-    def __init__(self, params: Sequence[torch.Tensor] | Iterator[torch.Tensor], losses: Sequence[Closure],
-                 costs: Sequence[float]) -> None:
+    def __init__(
+        self, params: Sequence[torch.Tensor] | Iterator[torch.Tensor], losses: Sequence[Closure], costs: Sequence[float]
+    ) -> None:
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("params must hold at least one trainable tensor")
@@ -348,9 +350,17 @@ class CollocationHierarchy(LevelHierarchy):
         super().__init__()
 
     @classmethod
-    def from_data(cls, model: nn.Module, loss: Callable[..., torch.Tensor], data: tuple[torch.Tensor, ...],
-                  levels: int = 2, *, factor: int = 2, min_points: int = 1,
-                  generator: torch.Generator | None = None) -> CollocationHierarchy:
+    def from_data(
+        cls,
+        model: nn.Module,
+        loss: Callable[..., torch.Tensor],
+        data: tuple[torch.Tensor, ...],
+        levels: int = 2,
+        *,
+        factor: int = 2,
+        min_points: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> CollocationHierarchy:
         """Nested random subsets: level ``l`` uses the first ``ceil(n / factor**l)`` points of one permutation.
 
         ``loss(model, *batch)`` is the full-batch loss of a :class:`~remodel_core.TrainingProblem`.
@@ -409,8 +419,9 @@ class CollocationHierarchy(LevelHierarchy):
         _write(self.params, x)
 
 
-def coherent_model(hierarchy: LevelHierarchy, level: int, x: torch.Tensor, g: torch.Tensor, closure: Closure
-                   ) -> tuple[torch.Tensor, float, torch.Tensor, Callable[[torch.Tensor], tuple[float, torch.Tensor]]]:
+def coherent_model(
+    hierarchy: LevelHierarchy, level: int, x: torch.Tensor, g: torch.Tensor, closure: Closure
+) -> tuple[torch.Tensor, float, torch.Tensor, Callable[[torch.Tensor], tuple[float, torch.Tensor]]]:
     """The first-order coherent coarse model of level ``level + 1`` around the level-``level`` point ``x``.
 
     ``psi(y) = f_{l+1}(y) + <v, y - y0>`` with ``y0 = R x`` and ``v = P^T g - grad f_{l+1}(y0)``, so that

@@ -40,8 +40,7 @@ class LineSearchResult:
     success: bool
 
 
-def cubic_minimizer(a: float, fa: float, da: float, b: float, fb: float, db: float,
-                    lo: float, hi: float) -> float:
+def cubic_minimizer(a: float, fa: float, da: float, b: float, fb: float, db: float, lo: float, hi: float) -> float:
     """Minimiser of the cubic interpolating ``(a, fa, da)`` and ``(b, fb, db)``, clipped to ``[lo, hi]``.
 
     Nocedal & Wright eq. (3.59); falls back to the midpoint of ``[lo, hi]`` when the cubic has no

@@ -20,7 +20,6 @@ from ._multilevel import Closure, Model, MultilevelAlgorithm, MultilevelOptimize
 __all__ = ["MGOPT", "MGOPTOptimizer"]
 
 
-
 @dataclasses.dataclass
 class _Point:
     x: torch.Tensor
@@ -28,8 +27,7 @@ class _Point:
     g: torch.Tensor
 
 
-def _check_mg(*, pre_smooth: int, post_smooth: int, coarse_iters: int, max_ls_evals: int, c1: float,
-              c2: float) -> None:
+def _check_mg(*, pre_smooth: int, post_smooth: int, coarse_iters: int, max_ls_evals: int, c1: float, c2: float) -> None:
     check_positive("pre_smooth", pre_smooth, integer=True, allow_zero=True)
     check_positive("post_smooth", post_smooth, integer=True, allow_zero=True)
     check_positive("coarse_iters", coarse_iters, integer=True)
@@ -90,16 +88,44 @@ class MGOPTOptimizer(MultilevelOptimizer):
     True
     """
 
-    def __init__(self, params: nn.Module | Iterable[torch.Tensor], *, hierarchy: LevelHierarchy | None = None,
-                 levels: int = 3, restriction: str = "average", prolongation: str = "constant",
-                 pre_smooth: int = 1, post_smooth: int = 1, coarse_iters: int = 3, max_ls_evals: int = 20,
-                 c1: float = 1e-4, c2: float = 0.9, history_size: int = 10, gtol: float = 1e-12,
-                 hessian: str = "lbfgs", coarse_hessian: str | None = None) -> None:
-        _check_mg(pre_smooth=pre_smooth, post_smooth=post_smooth, coarse_iters=coarse_iters,
-                  max_ls_evals=max_ls_evals, c1=c1, c2=c2)
-        super().__init__(params, hierarchy=hierarchy, levels=levels, restriction=restriction,
-                         prolongation=prolongation, history_size=history_size, gtol=gtol, hessian=hessian,
-                         coarse_hessian=coarse_hessian)
+    def __init__(
+        self,
+        params: nn.Module | Iterable[torch.Tensor],
+        *,
+        hierarchy: LevelHierarchy | None = None,
+        levels: int = 3,
+        restriction: str = "average",
+        prolongation: str = "constant",
+        pre_smooth: int = 1,
+        post_smooth: int = 1,
+        coarse_iters: int = 3,
+        max_ls_evals: int = 20,
+        c1: float = 1e-4,
+        c2: float = 0.9,
+        history_size: int = 10,
+        gtol: float = 1e-12,
+        hessian: str = "lbfgs",
+        coarse_hessian: str | None = None,
+    ) -> None:
+        _check_mg(
+            pre_smooth=pre_smooth,
+            post_smooth=post_smooth,
+            coarse_iters=coarse_iters,
+            max_ls_evals=max_ls_evals,
+            c1=c1,
+            c2=c2,
+        )
+        super().__init__(
+            params,
+            hierarchy=hierarchy,
+            levels=levels,
+            restriction=restriction,
+            prolongation=prolongation,
+            history_size=history_size,
+            gtol=gtol,
+            hessian=hessian,
+            coarse_hessian=coarse_hessian,
+        )
         self.pre_smooth, self.post_smooth, self.coarse_iters = pre_smooth, post_smooth, coarse_iters
         self.max_ls_evals, self.c1, self.c2 = max_ls_evals, c1, c2
         self.coarse_accepted = [0] * self.n_levels
@@ -122,7 +148,6 @@ class MGOPTOptimizer(MultilevelOptimizer):
         if not (math.isfinite(f) and bool(torch.isfinite(g).all())):
             return torch.tensor(math.nan, dtype=torch.float64)
         if float(g.abs().max()) > self.gtol:
-
             psi = self._fine_model(closure)
 
             pt = self._cycle(0, _Point(x, f, g), psi, closure)
@@ -175,8 +200,9 @@ class MGOPTOptimizer(MultilevelOptimizer):
             fa, ga = psi(pt.x + a * d)
             return fa, float(ga.dot(d)), ga
 
-        res = strong_wolfe(phi, pt.f, dphi0, alpha0, c1=self.c1, c2=self.c2, max_evals=self.max_ls_evals,
-                           extra0=(pt.g,))
+        res = strong_wolfe(
+            phi, pt.f, dphi0, alpha0, c1=self.c1, c2=self.c2, max_evals=self.max_ls_evals, extra0=(pt.g,)
+        )
         if not (res.alpha > 0 and res.f < pt.f):
             return False
         s = res.alpha * d
@@ -248,15 +274,30 @@ class MGOPT(MultilevelAlgorithm):
 
     def validate(self) -> None:
         super().validate()
-        _check_mg(pre_smooth=self.pre_smooth, post_smooth=self.post_smooth, coarse_iters=self.coarse_iters,
-                  max_ls_evals=self.max_ls_evals, c1=self.c1, c2=self.c2)
+        _check_mg(
+            pre_smooth=self.pre_smooth,
+            post_smooth=self.post_smooth,
+            coarse_iters=self.coarse_iters,
+            max_ls_evals=self.max_ls_evals,
+            c1=self.c1,
+            c2=self.c2,
+        )
 
-    def _build(self, params: nn.Module | Iterable[torch.Tensor], hierarchy: LevelHierarchy | None
-               ) -> MGOPTOptimizer:
+    def _build(self, params: nn.Module | Iterable[torch.Tensor], hierarchy: LevelHierarchy | None) -> MGOPTOptimizer:
         return MGOPTOptimizer(
-            params, hierarchy=hierarchy, levels=self.levels, restriction=self.restriction,
-            prolongation=self.prolongation, pre_smooth=self.pre_smooth, post_smooth=self.post_smooth,
-            coarse_iters=self.coarse_iters, max_ls_evals=self.max_ls_evals, c1=self.c1, c2=self.c2,
-            history_size=self.history_size, gtol=self.gtol, hessian=self.hessian,
+            params,
+            hierarchy=hierarchy,
+            levels=self.levels,
+            restriction=self.restriction,
+            prolongation=self.prolongation,
+            pre_smooth=self.pre_smooth,
+            post_smooth=self.post_smooth,
+            coarse_iters=self.coarse_iters,
+            max_ls_evals=self.max_ls_evals,
+            c1=self.c1,
+            c2=self.c2,
+            history_size=self.history_size,
+            gtol=self.gtol,
+            hessian=self.hessian,
             coarse_hessian=self.coarse_hessian,
         )

@@ -65,9 +65,19 @@ class MultilevelOptimizer(torch.optim.Optimizer):
         The memory of the coarse levels (default ``hessian``).
     """
 
-    def __init__(self, params: nn.Module | Iterable[torch.Tensor], *, hierarchy: LevelHierarchy | None,
-                 levels: int, restriction: str, prolongation: str, history_size: int, gtol: float,
-                 hessian: str = "lbfgs", coarse_hessian: str | None = None) -> None:
+    def __init__(
+        self,
+        params: nn.Module | Iterable[torch.Tensor],
+        *,
+        hierarchy: LevelHierarchy | None,
+        levels: int,
+        restriction: str,
+        prolongation: str,
+        history_size: int,
+        gtol: float,
+        hessian: str = "lbfgs",
+        coarse_hessian: str | None = None,
+    ) -> None:
         check_positive("history_size", history_size, integer=True)
         check_hessian(hessian)
         if coarse_hessian is not None:
@@ -94,8 +104,9 @@ class MultilevelOptimizer(torch.optim.Optimizer):
         self.hessian = hessian
         self.coarse_hessian = hessian if coarse_hessian is None else coarse_hessian
         # dense curvature on the (small) coarse levels only, limited memory on the fine level, if asked
-        self.memories = [make_memory(hessian if level == 0 else self.coarse_hessian, history_size)
-                         for level in range(self.n_levels)]
+        self.memories = [
+            make_memory(hessian if level == 0 else self.coarse_hessian, history_size) for level in range(self.n_levels)
+        ]
         self.converged = False
         self.cycles = 0
         self._cache: tuple[torch.Tensor, float, torch.Tensor] | None = None
@@ -255,8 +266,9 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
         check_positive("history_size", self.history_size, integer=True)
         check_positive("gtol", self.gtol, allow_zero=True)
 
-    def _build(self, params: nn.Module | Iterable[torch.Tensor], hierarchy: LevelHierarchy | None
-               ) -> torch.optim.Optimizer:  # pragma: no cover - abstract
+    def _build(
+        self, params: nn.Module | Iterable[torch.Tensor], hierarchy: LevelHierarchy | None
+    ) -> torch.optim.Optimizer:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _mode(self, model: nn.Module) -> str:
@@ -277,8 +289,7 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
         assert isinstance(problem, TrainingProblem)
-        if problem.batch_size is not None and problem.n_samples is not None \
-                and problem.batch_size < problem.n_samples:
+        if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
             raise ValueError(
                 f"{type(self).__name__} needs a deterministic full-batch objective; got batch_size="
                 f"{problem.batch_size} for {problem.n_samples} samples (use batch_size=None)"
@@ -298,8 +309,9 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
                 assert problem.data is not None
                 data = placed(problem.data, opts)
                 gen = torch.Generator().manual_seed(opts.seed)
-                H = CollocationHierarchy.from_data(model, problem.loss, data, self.levels, factor=self.factor,
-                                                   generator=gen)
+                H = CollocationHierarchy.from_data(
+                    model, problem.loss, data, self.levels, factor=self.factor, generator=gen
+                )
                 opt = self._build(model.parameters(), H)
             assert isinstance(opt, MultilevelOptimizer)
             made.append(opt)

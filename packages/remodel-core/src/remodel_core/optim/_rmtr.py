@@ -19,7 +19,6 @@ from ._multilevel import Closure, Model, MultilevelAlgorithm, MultilevelOptimize
 __all__ = ["RMTR", "RMTROptimizer"]
 
 
-
 @dataclasses.dataclass
 class _Iterate:
     x: torch.Tensor
@@ -32,9 +31,20 @@ def _finite(f: float, g: torch.Tensor) -> bool:
     return math.isfinite(f) and bool(torch.isfinite(g).all())
 
 
-def _check_tr(*, delta0: float, delta_max: float, eta1: float, eta2: float, gamma_dec: float,
-              gamma_inc: float, kappa_g: float, eps_delta: float, pre_smooth: int, post_smooth: int,
-              coarse_iters: int) -> None:
+def _check_tr(
+    *,
+    delta0: float,
+    delta_max: float,
+    eta1: float,
+    eta2: float,
+    gamma_dec: float,
+    gamma_inc: float,
+    kappa_g: float,
+    eps_delta: float,
+    pre_smooth: int,
+    post_smooth: int,
+    coarse_iters: int,
+) -> None:
     check_positive("delta0", delta0)
     check_positive("delta_max", delta_max)
     if delta0 > delta_max:
@@ -115,18 +125,54 @@ class RMTROptimizer(MultilevelOptimizer):
     True
     """
 
-    def __init__(self, params: nn.Module | Iterable[torch.Tensor], *, hierarchy: LevelHierarchy | None = None,
-                 levels: int = 3, restriction: str = "average", prolongation: str = "constant",
-                 pre_smooth: int = 1, post_smooth: int = 1, coarse_iters: int = 3, delta0: float = 0.5,
-                 delta_max: float = 100.0, eta1: float = 0.1, eta2: float = 0.75, gamma_dec: float = 0.5,
-                 gamma_inc: float = 2.0, kappa_g: float = 0.05, eps_delta: float = 0.05, history_size: int = 10,
-                 gtol: float = 1e-12, hessian: str = "lbfgs", coarse_hessian: str | None = None) -> None:
-        _check_tr(delta0=delta0, delta_max=delta_max, eta1=eta1, eta2=eta2, gamma_dec=gamma_dec,
-                  gamma_inc=gamma_inc, kappa_g=kappa_g, eps_delta=eps_delta, pre_smooth=pre_smooth,
-                  post_smooth=post_smooth, coarse_iters=coarse_iters)
-        super().__init__(params, hierarchy=hierarchy, levels=levels, restriction=restriction,
-                         prolongation=prolongation, history_size=history_size, gtol=gtol, hessian=hessian,
-                         coarse_hessian=coarse_hessian)
+    def __init__(
+        self,
+        params: nn.Module | Iterable[torch.Tensor],
+        *,
+        hierarchy: LevelHierarchy | None = None,
+        levels: int = 3,
+        restriction: str = "average",
+        prolongation: str = "constant",
+        pre_smooth: int = 1,
+        post_smooth: int = 1,
+        coarse_iters: int = 3,
+        delta0: float = 0.5,
+        delta_max: float = 100.0,
+        eta1: float = 0.1,
+        eta2: float = 0.75,
+        gamma_dec: float = 0.5,
+        gamma_inc: float = 2.0,
+        kappa_g: float = 0.05,
+        eps_delta: float = 0.05,
+        history_size: int = 10,
+        gtol: float = 1e-12,
+        hessian: str = "lbfgs",
+        coarse_hessian: str | None = None,
+    ) -> None:
+        _check_tr(
+            delta0=delta0,
+            delta_max=delta_max,
+            eta1=eta1,
+            eta2=eta2,
+            gamma_dec=gamma_dec,
+            gamma_inc=gamma_inc,
+            kappa_g=kappa_g,
+            eps_delta=eps_delta,
+            pre_smooth=pre_smooth,
+            post_smooth=post_smooth,
+            coarse_iters=coarse_iters,
+        )
+        super().__init__(
+            params,
+            hierarchy=hierarchy,
+            levels=levels,
+            restriction=restriction,
+            prolongation=prolongation,
+            history_size=history_size,
+            gtol=gtol,
+            hessian=hessian,
+            coarse_hessian=coarse_hessian,
+        )
         self.pre_smooth, self.post_smooth, self.coarse_iters = pre_smooth, post_smooth, coarse_iters
         self.delta, self.delta_max = float(delta0), float(delta_max)
         self.eta1, self.eta2, self.gamma_dec, self.gamma_inc = eta1, eta2, gamma_dec, gamma_inc
@@ -137,8 +183,12 @@ class RMTROptimizer(MultilevelOptimizer):
 
     # persistence --------------------------------------------------------------------------------------
     def _extra_state(self) -> dict[str, Any]:
-        return {"delta": self.delta, "accepted": list(self.accepted), "rejected": list(self.rejected),
-                "coarse_accepted": list(self.coarse_accepted)}
+        return {
+            "delta": self.delta,
+            "accepted": list(self.accepted),
+            "rejected": list(self.rejected),
+            "coarse_accepted": list(self.coarse_accepted),
+        }
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         self.delta = float(state["delta"])
@@ -160,7 +210,6 @@ class RMTROptimizer(MultilevelOptimizer):
         if not _finite(f, g):
             return torch.tensor(math.nan, dtype=torch.float64)
         if float(g.abs().max()) > self.gtol:
-
             psi = self._fine_model(closure)
 
             it = self._cycle(0, _Iterate(x, f, g, self.delta), psi, closure, None)
@@ -205,8 +254,9 @@ class RMTROptimizer(MultilevelOptimizer):
         self._smooth(level, it, psi, room, stop, 0 if last else self.post_smooth)
         return it
 
-    def _smooth(self, level: int, it: _Iterate, psi: Model, room: Callable[[], float], stop: Callable[[], bool],
-                n: int) -> None:
+    def _smooth(
+        self, level: int, it: _Iterate, psi: Model, room: Callable[[], float], stop: Callable[[], bool], n: int
+    ) -> None:
         mem, w = self.memories[level], self._weights(level)
         for _ in range(n):
             if stop():
@@ -318,18 +368,40 @@ class RMTR(MultilevelAlgorithm):
 
     def validate(self) -> None:
         super().validate()
-        _check_tr(delta0=self.delta0, delta_max=self.delta_max, eta1=self.eta1, eta2=self.eta2,
-                  gamma_dec=self.gamma_dec, gamma_inc=self.gamma_inc, kappa_g=self.kappa_g,
-                  eps_delta=self.eps_delta, pre_smooth=self.pre_smooth, post_smooth=self.post_smooth,
-                  coarse_iters=self.coarse_iters)
+        _check_tr(
+            delta0=self.delta0,
+            delta_max=self.delta_max,
+            eta1=self.eta1,
+            eta2=self.eta2,
+            gamma_dec=self.gamma_dec,
+            gamma_inc=self.gamma_inc,
+            kappa_g=self.kappa_g,
+            eps_delta=self.eps_delta,
+            pre_smooth=self.pre_smooth,
+            post_smooth=self.post_smooth,
+            coarse_iters=self.coarse_iters,
+        )
 
-    def _build(self, params: nn.Module | Iterable[torch.Tensor], hierarchy: LevelHierarchy | None
-               ) -> RMTROptimizer:
+    def _build(self, params: nn.Module | Iterable[torch.Tensor], hierarchy: LevelHierarchy | None) -> RMTROptimizer:
         return RMTROptimizer(
-            params, hierarchy=hierarchy, levels=self.levels, restriction=self.restriction,
-            prolongation=self.prolongation, pre_smooth=self.pre_smooth, post_smooth=self.post_smooth,
-            coarse_iters=self.coarse_iters, delta0=self.delta0, delta_max=self.delta_max, eta1=self.eta1,
-            eta2=self.eta2, gamma_dec=self.gamma_dec, gamma_inc=self.gamma_inc, kappa_g=self.kappa_g,
-            eps_delta=self.eps_delta, history_size=self.history_size, gtol=self.gtol, hessian=self.hessian,
+            params,
+            hierarchy=hierarchy,
+            levels=self.levels,
+            restriction=self.restriction,
+            prolongation=self.prolongation,
+            pre_smooth=self.pre_smooth,
+            post_smooth=self.post_smooth,
+            coarse_iters=self.coarse_iters,
+            delta0=self.delta0,
+            delta_max=self.delta_max,
+            eta1=self.eta1,
+            eta2=self.eta2,
+            gamma_dec=self.gamma_dec,
+            gamma_inc=self.gamma_inc,
+            kappa_g=self.kappa_g,
+            eps_delta=self.eps_delta,
+            history_size=self.history_size,
+            gtol=self.gtol,
+            hessian=self.hessian,
             coarse_hessian=self.coarse_hessian,
         )

@@ -158,17 +158,34 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
     (True, True)
     """
 
-    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 1.0,
-                 history_size: int = 50, max_iter: int = 1, tolerance_grad: float = 1e-9, c1: float = 1e-4,
-                 c2: float = 0.9, max_ls: int = 25, curvature_eps: float = 1e-10) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1.0,
+        history_size: int = 50,
+        max_iter: int = 1,
+        tolerance_grad: float = 1e-9,
+        c1: float = 1e-4,
+        c2: float = 0.9,
+        max_ls: int = 25,
+        curvature_eps: float = 1e-10,
+    ) -> None:
         check_positive("lr", lr)
         check_positive("history_size", history_size, integer=True)
         check_positive("max_iter", max_iter, integer=True)
         check_positive("tolerance_grad", tolerance_grad, allow_zero=True)
         check_line_search_options(c1, c2, max_ls)
         check_positive("curvature_eps", curvature_eps, allow_zero=True)
-        defaults = dict(lr=lr, history_size=history_size, max_iter=max_iter, tolerance_grad=tolerance_grad,
-                        c1=c1, c2=c2, max_ls=max_ls, curvature_eps=curvature_eps)
+        defaults = dict(
+            lr=lr,
+            history_size=history_size,
+            max_iter=max_iter,
+            tolerance_grad=tolerance_grad,
+            c1=c1,
+            c2=c2,
+            max_ls=max_ls,
+            curvature_eps=curvature_eps,
+        )
         super().__init__(params, defaults)
         self._params: list[torch.Tensor] = group_params(self)
         self.memory = LBFGSMemory(history_size, curvature_eps=curvature_eps)
@@ -179,7 +196,6 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
         self._x: torch.Tensor | None = None
         self._f: float | None = None
         self._g: torch.Tensor | None = None
-
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
@@ -198,8 +214,9 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
             if float(g.abs().max()) <= group["tolerance_grad"]:
                 self.converged = True
                 break
-            st = lbfgs_iteration(fc, x, f, g, self.memory, lr=group["lr"], c1=group["c1"], c2=group["c2"],
-                                 max_ls=group["max_ls"])
+            st = lbfgs_iteration(
+                fc, x, f, g, self.memory, lr=group["lr"], c1=group["c1"], c2=group["c2"], max_ls=group["max_ls"]
+            )
             self.n_iter += 1
             self.n_restarts += int(st.restarted or not st.line_search_ok)
             x, f, g = st.x, st.f, st.g
@@ -225,9 +242,13 @@ class RobustLBFGSOptimizer(CachedPoint, torch.optim.Optimizer):
         return {
             "param_groups": [group],
             "memory": self.memory.state_dict(),
-            "x": self._x, "f": self._f, "g": self._g,
-            "n_iter": self.n_iter, "n_restarts": self.n_restarts,
-            "converged": self.converged, "failed": self.failed,
+            "x": self._x,
+            "f": self._f,
+            "g": self._g,
+            "n_iter": self.n_iter,
+            "n_restarts": self.n_restarts,
+            "converged": self.converged,
+            "failed": self.failed,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
@@ -304,7 +325,13 @@ class RobustLBFGS(OptimizerAlgorithm):
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return RobustLBFGSOptimizer(
-            [p for p in model.parameters() if p.requires_grad], lr=self.lr, history_size=self.history_size,
-            max_iter=self.max_iter, tolerance_grad=self.tolerance_grad, c1=self.c1, c2=self.c2,
-            max_ls=self.max_ls, curvature_eps=self.curvature_eps,
+            [p for p in model.parameters() if p.requires_grad],
+            lr=self.lr,
+            history_size=self.history_size,
+            max_iter=self.max_iter,
+            tolerance_grad=self.tolerance_grad,
+            c1=self.c1,
+            c2=self.c2,
+            max_ls=self.max_ls,
+            curvature_eps=self.curvature_eps,
         )

@@ -110,13 +110,29 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
     True
     """
 
-    def __init__(self, params: Iterable[torch.Tensor], decomposition: ParameterDecomposition, *,
-                 method: str = "additive", local_iters: int = 3, local_history: int = 10,
-                 history_size: int = 50, global_iters: int = 1, coarse: bool = False, coarse_iters: int = 2,
-                 lr: float = 1.0, c1: float = 1e-4, c2: float = 0.9, max_ls: int = 25,
-                 tolerance_grad: float = 1e-9, curvature_eps: float = 1e-10, distributed: bool = False,
-                 hessian: str = "lbfgs", local_hessian: str | None = None,
-                 global_hessian: str | None = None) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        decomposition: ParameterDecomposition,
+        *,
+        method: str = "additive",
+        local_iters: int = 3,
+        local_history: int = 10,
+        history_size: int = 50,
+        global_iters: int = 1,
+        coarse: bool = False,
+        coarse_iters: int = 2,
+        lr: float = 1.0,
+        c1: float = 1e-4,
+        c2: float = 0.9,
+        max_ls: int = 25,
+        tolerance_grad: float = 1e-9,
+        curvature_eps: float = 1e-10,
+        distributed: bool = False,
+        hessian: str = "lbfgs",
+        local_hessian: str | None = None,
+        global_hessian: str | None = None,
+    ) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if not isinstance(decomposition, ParameterDecomposition):
@@ -141,27 +157,45 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
             if method != "additive":
                 raise ValueError("distributed=True needs method='additive' (the multiplicative sweep is sequential)")
             if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-                raise ValueError("distributed=True needs an initialised torch.distributed process group "
-                                 "(launch with torchrun and call torch.distributed.init_process_group('gloo'))")
+                raise ValueError(
+                    "distributed=True needs an initialised torch.distributed process group "
+                    "(launch with torchrun and call torch.distributed.init_process_group('gloo'))"
+                )
         self.distributed = distributed
-        defaults = dict(method=method, local_iters=local_iters, local_history=local_history,
-                        history_size=history_size, global_iters=global_iters, coarse=bool(coarse),
-                        coarse_iters=coarse_iters, lr=lr, c1=c1, c2=c2, max_ls=max_ls,
-                        tolerance_grad=tolerance_grad, curvature_eps=curvature_eps, hessian=hessian,
-                        local_hessian=local_hessian, global_hessian=global_hessian)
+        defaults = dict(
+            method=method,
+            local_iters=local_iters,
+            local_history=local_history,
+            history_size=history_size,
+            global_iters=global_iters,
+            coarse=bool(coarse),
+            coarse_iters=coarse_iters,
+            lr=lr,
+            c1=c1,
+            c2=c2,
+            max_ls=max_ls,
+            tolerance_grad=tolerance_grad,
+            curvature_eps=curvature_eps,
+            hessian=hessian,
+            local_hessian=local_hessian,
+            global_hessian=global_hessian,
+        )
         super().__init__(params, defaults)
         self._params: list[torch.Tensor] = group_params(self)
         n = sum(p.numel() for p in self._params)
         if decomposition.size != n:
             raise ValueError(f"decomposition covers {decomposition.size} parameters, the optimizer has {n}")
         self.decomposition = decomposition
-        self.local_memories = [make_memory(local_hessian, local_history, curvature_eps)
-                               for _ in decomposition.indices]
+        self.local_memories = [make_memory(local_hessian, local_history, curvature_eps) for _ in decomposition.indices]
         if global_hessian == "block":
             # the subdomains' own dense matrices, assembled block-diagonally: sum n_i^2 numbers, shared
             shared = self.local_memories if local_hessian != "lbfgs" else None
-            self.memory = BlockInverseHessian(decomposition, "ssbroyden" if shared is None else local_hessian,
-                                              curvature_eps=curvature_eps, blocks=shared)  # type: ignore[arg-type]
+            self.memory = BlockInverseHessian(
+                decomposition,
+                "ssbroyden" if shared is None else local_hessian,
+                curvature_eps=curvature_eps,
+                blocks=shared,
+            )  # type: ignore[arg-type]
         else:
             self.memory = make_memory(global_hessian, history_size, curvature_eps)
         self.converged = False
@@ -171,10 +205,10 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         self._f: float | None = None
         self._g: torch.Tensor | None = None
 
-
     # pieces -------------------------------------------------------------------------------------------
-    def _local_solve(self, fc: FlatClosure, s: int, x: torch.Tensor, f: float,
-                     g: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor]:
+    def _local_solve(
+        self, fc: FlatClosure, s: int, x: torch.Tensor, f: float, g: torch.Tensor
+    ) -> tuple[torch.Tensor, float, torch.Tensor]:
         """Local L-BFGS on subdomain ``s`` from the full point ``(x, f, g)``; returns the new full point."""
         group = self.param_groups[0]
         idx = self.decomposition.indices[s]
@@ -190,8 +224,18 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         for _ in range(group["local_iters"]):
             if float(gz.abs().max()) <= group["tolerance_grad"]:
                 break
-            st = lbfgs_iteration(evaluate, z, fz, gz, self.local_memories[s], lr=group["lr"], c1=group["c1"],
-                                 c2=group["c2"], max_ls=group["max_ls"], aux=aux)
+            st = lbfgs_iteration(
+                evaluate,
+                z,
+                fz,
+                gz,
+                self.local_memories[s],
+                lr=group["lr"],
+                c1=group["c1"],
+                c2=group["c2"],
+                max_ls=group["max_ls"],
+                aux=aux,
+            )
             z, fz, gz, aux = st.x, st.f, st.g, st.aux
             if st.stalled:
                 break
@@ -199,8 +243,9 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         out[idx] = z
         return out, fz, aux
 
-    def _additive(self, fc: FlatClosure, x0: torch.Tensor, f0: float,
-                  g0: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor, list[torch.Tensor]]:
+    def _additive(
+        self, fc: FlatClosure, x0: torch.Tensor, f0: float, g0: torch.Tensor
+    ) -> tuple[torch.Tensor, float, torch.Tensor, list[torch.Tensor]]:
         group = self.param_groups[0]
         dec = self.decomposition
         if self.distributed and torch.distributed.get_world_size() > 1:
@@ -215,20 +260,22 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         best = min(range(len(results)), key=lambda s: results[s][1])
         gtd = float(g0.dot(c))
         if math.isfinite(gtd) and gtd < 0:
+
             def phi(alpha: float) -> tuple[float, float, torch.Tensor]:
                 fa, ga = fc(x0 + alpha * c)
                 return fa, float(ga.dot(c)), ga
 
-            res = strong_wolfe(phi, f0, gtd, 1.0, c1=group["c1"], c2=group["c2"], max_evals=group["max_ls"],
-                               extra0=(g0,))
+            res = strong_wolfe(
+                phi, f0, gtd, 1.0, c1=group["c1"], c2=group["c2"], max_evals=group["max_ls"], extra0=(g0,)
+            )
             if res.alpha > 0 and res.f <= results[best][1]:
-                return x0 + res.alpha * c, res.f, res.extra[0], [dec.prolong(s, cs) for s, cs in
-                                                                  enumerate(corrections)]
+                return x0 + res.alpha * c, res.f, res.extra[0], [dec.prolong(s, cs) for s, cs in enumerate(corrections)]
         xs, fs, gs = results[best]
         return xs, fs, gs, [xs - x0]
 
-    def _distributed_local_solves(self, fc: FlatClosure, x0: torch.Tensor, f0: float,
-                                  g0: torch.Tensor) -> list[tuple[torch.Tensor, float, torch.Tensor]]:
+    def _distributed_local_solves(
+        self, fc: FlatClosure, x0: torch.Tensor, f0: float, g0: torch.Tensor
+    ) -> list[tuple[torch.Tensor, float, torch.Tensor]]:
         """The independent subdomain solves shared out over the ranks (subdomain ``s`` on rank
         ``s % world``); one all-reduce gives every rank all local results, so all ranks continue with
         identical iterates."""
@@ -240,13 +287,14 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
             if s % world == rank:
                 xs, fs, gs = self._local_solve(fc, s, x0, f0, g0)
                 buf[s, :size] = xs
-                buf[s, size:2 * size] = gs
+                buf[s, size : 2 * size] = gs
                 buf[s, -1] = fs
         dist.all_reduce(buf, op=dist.ReduceOp.SUM)  # each row has one contributor: the sum is exact
-        return [(buf[s, :size].clone(), float(buf[s, -1]), buf[s, size:2 * size].clone()) for s in range(n)]
+        return [(buf[s, :size].clone(), float(buf[s, -1]), buf[s, size : 2 * size].clone()) for s in range(n)]
 
-    def _multiplicative(self, fc: FlatClosure, x0: torch.Tensor, f0: float,
-                        g0: torch.Tensor) -> tuple[torch.Tensor, float, torch.Tensor, list[torch.Tensor]]:
+    def _multiplicative(
+        self, fc: FlatClosure, x0: torch.Tensor, f0: float, g0: torch.Tensor
+    ) -> tuple[torch.Tensor, float, torch.Tensor, list[torch.Tensor]]:
         x, f, g = x0, f0, g0
         steps = []
         for s in range(len(self.decomposition)):
@@ -255,8 +303,9 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
             x = xn
         return x, f, g, steps
 
-    def _coarse(self, fc: FlatClosure, x: torch.Tensor, f: float, g: torch.Tensor,
-                directions: list[torch.Tensor]) -> tuple[torch.Tensor, float, torch.Tensor]:
+    def _coarse(
+        self, fc: FlatClosure, x: torch.Tensor, f: float, g: torch.Tensor, directions: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, float, torch.Tensor]:
         group = self.param_groups[0]
         cols = [d for d in directions if float(d.norm()) > 0]
         if not cols:
@@ -276,8 +325,18 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         beta = torch.zeros(Q.shape[1], dtype=torch.float64)
         fb, gbeta, aux = f, Q.T @ g, g
         for _ in range(group["coarse_iters"]):
-            st = lbfgs_iteration(evaluate, beta, fb, gbeta, memory, lr=group["lr"], c1=group["c1"], c2=group["c2"],
-                                 max_ls=group["max_ls"], aux=aux)
+            st = lbfgs_iteration(
+                evaluate,
+                beta,
+                fb,
+                gbeta,
+                memory,
+                lr=group["lr"],
+                c1=group["c1"],
+                c2=group["c2"],
+                max_ls=group["max_ls"],
+                aux=aux,
+            )
             beta, fb, gbeta, aux = st.x, st.f, st.g, st.aux
             if st.stalled:
                 break
@@ -311,8 +370,18 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         for _ in range(group["global_iters"]):
             if float(g.abs().max()) <= group["tolerance_grad"]:
                 break
-            st = lbfgs_iteration(fc, x, f, g, self.memory, lr=group["lr"], c1=group["c1"], c2=group["c2"],
-                                 max_ls=group["max_ls"], push=False)
+            st = lbfgs_iteration(
+                fc,
+                x,
+                f,
+                g,
+                self.memory,
+                lr=group["lr"],
+                c1=group["c1"],
+                c2=group["c2"],
+                max_ls=group["max_ls"],
+                push=False,
+            )
             x, f, g = st.x, st.f, st.g
             nonfinite = st.nonfinite and not st.line_search_ok
             if st.stalled:
@@ -346,8 +415,12 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
             "param_groups": [group],
             "memory": self.memory.state_dict(),
             "local_memories": [m.state_dict() for m in self.local_memories],
-            "x": self._x, "f": self._f, "g": self._g, "n_iter": self.n_iter,
-            "converged": self.converged, "failed": self.failed,
+            "x": self._x,
+            "f": self._f,
+            "g": self._g,
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "failed": self.failed,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
@@ -404,8 +477,10 @@ class _SPQN(OptimizerAlgorithm):
             raise ValueError(f"subdomains must be >= 1, got {self.subdomains}")
         check_positive("overlap", self.overlap, integer=True, allow_zero=True)
         if self.decomposition not in (*BALANCES, "neurons"):
-            raise ValueError(f"decomposition must be one of {(*BALANCES, 'neurons')} (layer-wise, balanced by "
-                             f"parameters or by layers, or groups of neurons), got {self.decomposition!r}")
+            raise ValueError(
+                f"decomposition must be one of {(*BALANCES, 'neurons')} (layer-wise, balanced by "
+                f"parameters or by layers, or groups of neurons), got {self.decomposition!r}"
+            )
         if self.max_dense is not None:
             check_positive("max_dense", self.max_dense, integer=True)
         if self.local_hessian is not None:
@@ -433,12 +508,25 @@ class _SPQN(OptimizerAlgorithm):
         self.validate()
         dec = self.decompose(model)
         return SPQNOptimizer(
-            [p for p in model.parameters() if p.requires_grad], dec, method=self.method,
-            local_iters=self.local_iters, local_history=self.local_history, history_size=self.history_size,
-            global_iters=self.global_iters, coarse=self.coarse, coarse_iters=self.coarse_iters, lr=self.lr,
-            c1=self.c1, c2=self.c2, max_ls=self.max_ls, tolerance_grad=self.tolerance_grad,
-            curvature_eps=self.curvature_eps, distributed=self.distributed, hessian=self.hessian,
-            local_hessian=self.local_hessian, global_hessian=self.global_hessian,
+            [p for p in model.parameters() if p.requires_grad],
+            dec,
+            method=self.method,
+            local_iters=self.local_iters,
+            local_history=self.local_history,
+            history_size=self.history_size,
+            global_iters=self.global_iters,
+            coarse=self.coarse,
+            coarse_iters=self.coarse_iters,
+            lr=self.lr,
+            c1=self.c1,
+            c2=self.c2,
+            max_ls=self.max_ls,
+            tolerance_grad=self.tolerance_grad,
+            curvature_eps=self.curvature_eps,
+            distributed=self.distributed,
+            hessian=self.hessian,
+            local_hessian=self.local_hessian,
+            global_hessian=self.global_hessian,
         )
 
     def decompose(self, model: nn.Module) -> ParameterDecomposition:

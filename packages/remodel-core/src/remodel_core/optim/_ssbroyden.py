@@ -383,11 +383,28 @@ class SSBroydenOptimizer(RobustLBFGSOptimizer):
     (True, True)
     """
 
-    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 1.0,
-                 update: str = "ssbroyden", max_iter: int = 1, tolerance_grad: float = 1e-9, c1: float = 1e-4,
-                 c2: float = 0.9, max_ls: int = 25, curvature_eps: float = 1e-10) -> None:
-        super().__init__(params, lr=lr, max_iter=max_iter, tolerance_grad=tolerance_grad, c1=c1, c2=c2,
-                         max_ls=max_ls, curvature_eps=curvature_eps)
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1.0,
+        update: str = "ssbroyden",
+        max_iter: int = 1,
+        tolerance_grad: float = 1e-9,
+        c1: float = 1e-4,
+        c2: float = 0.9,
+        max_ls: int = 25,
+        curvature_eps: float = 1e-10,
+    ) -> None:
+        super().__init__(
+            params,
+            lr=lr,
+            max_iter=max_iter,
+            tolerance_grad=tolerance_grad,
+            c1=c1,
+            c2=c2,
+            max_ls=max_ls,
+            curvature_eps=curvature_eps,
+        )
         self.memory = DenseInverseHessian(update, curvature_eps=curvature_eps)  # type: ignore[assignment]
         self.param_groups[0]["update"] = update
 
@@ -442,7 +459,13 @@ class SSBroyden(RobustLBFGS):
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return SSBroydenOptimizer(
-            [p for p in model.parameters() if p.requires_grad], lr=self.lr, update=self.update,
-            max_iter=self.max_iter, tolerance_grad=self.tolerance_grad, c1=self.c1, c2=self.c2,
-            max_ls=self.max_ls, curvature_eps=self.curvature_eps,
+            [p for p in model.parameters() if p.requires_grad],
+            lr=self.lr,
+            update=self.update,
+            max_iter=self.max_iter,
+            tolerance_grad=self.tolerance_grad,
+            c1=self.c1,
+            c2=self.c2,
+            max_ls=self.max_ls,
+            curvature_eps=self.curvature_eps,
         )

@@ -52,7 +52,10 @@ class Adam(OptimizerAlgorithm):
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(
             [p for p in model.parameters() if p.requires_grad],
-            lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay,
+            lr=self.lr,
+            betas=self.betas,
+            eps=self.eps,
+            weight_decay=self.weight_decay,
         )
 
 
@@ -91,8 +94,11 @@ class SGD(OptimizerAlgorithm):
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.SGD(
-            [p for p in model.parameters() if p.requires_grad], lr=self.lr, momentum=self.momentum,
-            nesterov=self.nesterov, weight_decay=self.weight_decay,
+            [p for p in model.parameters() if p.requires_grad],
+            lr=self.lr,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            weight_decay=self.weight_decay,
         )
 
 
@@ -142,7 +148,11 @@ class LBFGS(OptimizerAlgorithm):
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.LBFGS(
-            [p for p in model.parameters() if p.requires_grad], lr=self.lr, max_iter=self.max_iter,
-            history_size=self.history_size, line_search_fn=self.line_search_fn,
-            tolerance_grad=self.tolerance_grad, tolerance_change=self.tolerance_change,
+            [p for p in model.parameters() if p.requires_grad],
+            lr=self.lr,
+            max_iter=self.max_iter,
+            history_size=self.history_size,
+            line_search_fn=self.line_search_fn,
+            tolerance_grad=self.tolerance_grad,
+            tolerance_change=self.tolerance_change,
         )

@@ -105,8 +105,11 @@ class SpectralSolution:
         for a in range(0, x.size, _CHUNK):
             sl = slice(a, a + _CHUNK)
             phase = np.exp(1j * np.outer(x[sl] + 1.0, k)) * w
-            coef = (h00[sl, None] * self.coefficients[j[sl]] + h01[sl, None] * self.coefficients[j[sl] + 1]
-                    + dt * (h10[sl, None] * self.rates[j[sl]] + h11[sl, None] * self.rates[j[sl] + 1]))
+            coef = (
+                h00[sl, None] * self.coefficients[j[sl]]
+                + h01[sl, None] * self.coefficients[j[sl] + 1]
+                + dt * (h10[sl, None] * self.rates[j[sl]] + h11[sl, None] * self.rates[j[sl] + 1])
+            )
             out[sl] = np.real((coef * phase).sum(axis=1))
         at0 = t <= self.t[0]
         out[at0] = _initial_np(x[at0])
@@ -114,8 +117,15 @@ class SpectralSolution:
 
 
 @functools.lru_cache(maxsize=4)
-def allen_cahn_reference(n: int = 2048, dt: float = 1e-3, *, eps: float = 1e-4, reaction: float = 5.0,
-                         t_final: float = 1.0, contour_points: int = 32) -> SpectralSolution:
+def allen_cahn_reference(
+    n: int = 2048,
+    dt: float = 1e-3,
+    *,
+    eps: float = 1e-4,
+    reaction: float = 5.0,
+    t_final: float = 1.0,
+    contour_points: int = 32,
+) -> SpectralSolution:
     """Solve ``u_t = eps u_xx + reaction (u - u^3)``, ``u(x, 0) = x^2 cos(pi x)``, periodic on ``[-1, 1)``.
 
     Fourier pseudo-spectral discretisation in ``x`` and the exponential time-differencing Runge–Kutta

@@ -24,8 +24,9 @@ def _hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
         return nodes, np.log(weights)
 
 
-def burgers_cole_hopf(x: np.ndarray, t: np.ndarray, nu: float, *, quadrature: int = 200,
-                      derivative: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+def burgers_cole_hopf(
+    x: np.ndarray, t: np.ndarray, nu: float, *, quadrature: int = 200, derivative: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Exact solution of ``u_t + u u_x = nu u_xx``, ``u(x, 0) = -sin(pi x)``, periodic in ``x`` with period 2.
 
     The Cole–Hopf transform ``u = -2 nu (log phi)_x`` turns Burgers into the heat equation, whose solution

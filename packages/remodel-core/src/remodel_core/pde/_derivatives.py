@@ -93,7 +93,8 @@ def resolve_route(model: nn.Module, route: str) -> str:
     if route == "taylor" and not taylor_supported(model):
         raise ValueError(
             "derivatives='taylor' needs a remodel_core.nn.MLP/ResNetMLP (or nn.Sequential of Linear and "
-            f"Tanh/sin layers) with one output, got {type(model).__name__}; use 'autograd' or 'func'")
+            f"Tanh/sin layers) with one output, got {type(model).__name__}; use 'autograd' or 'func'"
+        )
     return route
 
 
@@ -112,8 +113,9 @@ def _autograd(model: nn.Module, x: torch.Tensor, second: Sequence[int], create_g
         (g,) = torch.autograd.grad(u.sum(), x, create_graph=True)
         sec = {}
         for j, i in enumerate(second):
-            (h,) = torch.autograd.grad(g[:, i].sum(), x, create_graph=create_graph,
-                                       retain_graph=create_graph or j < len(second) - 1)
+            (h,) = torch.autograd.grad(
+                g[:, i].sum(), x, create_graph=create_graph, retain_graph=create_graph or j < len(second) - 1
+            )
             sec[i] = h[:, i]
     if not create_graph:
         u, g = u.detach(), g.detach()
@@ -147,8 +149,9 @@ def _func(model: nn.Module, x: torch.Tensor, second: Sequence[int]) -> Derivativ
     return Derivatives(u=u[0], grad=g[0], second={i: h[j, :, i] for j, i in enumerate(idx)})
 
 
-def derivatives(model: nn.Module, x: torch.Tensor, *, second: Sequence[int] = (), route: str = "auto",
-                create_graph: bool = True) -> Derivatives:
+def derivatives(
+    model: nn.Module, x: torch.Tensor, *, second: Sequence[int] = (), route: str = "auto", create_graph: bool = True
+) -> Derivatives:
     """Value, gradient and the requested diagonal second derivatives of ``model`` at the rows of ``x``.
 
     Parameters

@@ -88,8 +88,9 @@ def taylor_supported(model: nn.Module) -> bool:
     return _ops(model) is not None
 
 
-def _act_derivatives(z: torch.Tensor, kind: str, third: bool = True
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def _act_derivatives(
+    z: torch.Tensor, kind: str, third: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """``act(z)`` and its first three derivatives (tanh or sin)."""
     if kind == "tanh":
         a = torch.tanh(z)
@@ -150,8 +151,9 @@ class _TaylorAct(torch.autograd.Function):
         return gs, gb, None, None, None
 
 
-def _backward_graph(grad: torch.Tensor, s: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor, a3: torch.Tensor,
-                    d: int, sel: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+def _backward_graph(
+    grad: torch.Tensor, s: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor, a3: torch.Tensor, d: int, sel: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     g_first, first = grad[1 : 1 + d], s[1 : 1 + d]
     gz = grad[0] * a1 + a2 * (g_first * first).sum(0)
     parts: list[torch.Tensor] = [gz.unsqueeze(0), a1 * g_first]
@@ -181,8 +183,9 @@ def _act_linear(s: torch.Tensor, layer: nn.Linear, kind: str, d: int, sel: tuple
     return _TaylorAct.apply(y, bias, kind, d, sel)
 
 
-def taylor_derivatives(model: nn.Module, x: torch.Tensor, second: Sequence[int] = ()
-                       ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+def taylor_derivatives(
+    model: nn.Module, x: torch.Tensor, second: Sequence[int] = ()
+) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
     """Value ``[n]``, gradient ``[n, d]`` and ``{i: d2u/dx_i^2 [n]}`` of a tanh/sin MLP or ResNetMLP.
 
     Parameters
@@ -210,8 +213,9 @@ def taylor_derivatives(model: nn.Module, x: torch.Tensor, second: Sequence[int] 
     """
     ops = _ops(model)
     if ops is None:
-        raise ValueError(f"taylor_derivatives does not support {type(model).__name__} (tanh/sin MLP or ResNetMLP "
-                         "with one output)")
+        raise ValueError(
+            f"taylor_derivatives does not support {type(model).__name__} (tanh/sin MLP or ResNetMLP with one output)"
+        )
     n, d = x.shape
     sel = list(second)
     s = torch.zeros(1 + d + len(sel), n, d, dtype=x.dtype, device=x.device)
