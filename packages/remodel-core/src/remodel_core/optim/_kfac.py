@@ -141,21 +141,18 @@ class KFACOptimizer(torch.optim.Optimizer):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not callable(residual_blocks):
             raise TypeError(f"residual_blocks must be callable, got {type(residual_blocks).__name__}")
-        check_positive("damping", damping)
-        check_positive("factor_damping", factor_damping)
-        if isinstance(adapt_every, bool) or not isinstance(adapt_every, int) or adapt_every < 0:
-            raise ValueError(f"adapt_every must be an int >= 0, got {adapt_every!r}")
-        _check_ema(ema)
-        if not isinstance(momentum, bool):
-            raise TypeError(f"momentum must be a bool, got {type(momentum).__name__}")
-        if isinstance(cg_iters, bool) or not isinstance(cg_iters, int) or cg_iters < 0:
-            raise ValueError(f"cg_iters must be an int >= 0, got {cg_iters!r}")
-        check_positive("cg_tol", cg_tol)
-        if not isinstance(factors, bool):
-            raise TypeError(f"factors must be a bool, got {type(factors).__name__}")
-        check_positive("max_tries", max_tries, integer=True)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        _check_options(
+            damping=damping,
+            factor_damping=factor_damping,
+            adapt_every=adapt_every,
+            ema=ema,
+            momentum=momentum,
+            cg_iters=cg_iters,
+            cg_tol=cg_tol,
+            factors=factors,
+            max_tries=max_tries,
+            seed=seed,
+        )
         defaults = dict(
             damping=damping,
             factor_damping=factor_damping,
@@ -493,9 +490,34 @@ def _solve_small(M: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
     return -torch.cholesky_solve(b[:, None], L)[:, 0]
 
 
-def _check_ema(ema: Any) -> None:
+def _check_options(
+    *,
+    damping: Any,
+    factor_damping: Any,
+    adapt_every: Any,
+    ema: Any,
+    momentum: Any,
+    cg_iters: Any,
+    cg_tol: Any,
+    factors: Any,
+    max_tries: Any,
+    seed: Any,
+) -> None:
+    """The options of :class:`KFACOptimizer` and :class:`KFAC`, each refused with an error naming it."""
+    check_positive("damping", damping)
+    check_positive("factor_damping", factor_damping)
+    for name, value in (("adapt_every", adapt_every), ("cg_iters", cg_iters)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     if isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0.0 <= float(ema) < 1.0:
         raise ValueError(f"ema must be a number in [0, 1), got {ema!r}")
+    for name, value in (("momentum", momentum), ("factors", factors)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    check_positive("cg_tol", cg_tol)
+    check_positive("max_tries", max_tries, integer=True)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -536,21 +558,7 @@ class KFAC(OptimizerAlgorithm):
     seed: int = 0
 
     def validate(self) -> None:
-        check_positive("damping", self.damping)
-        check_positive("factor_damping", self.factor_damping)
-        if isinstance(self.adapt_every, bool) or not isinstance(self.adapt_every, int) or self.adapt_every < 0:
-            raise ValueError(f"adapt_every must be an int >= 0, got {self.adapt_every!r}")
-        _check_ema(self.ema)
-        if not isinstance(self.momentum, bool):
-            raise TypeError(f"momentum must be a bool, got {type(self.momentum).__name__}")
-        if isinstance(self.cg_iters, bool) or not isinstance(self.cg_iters, int) or self.cg_iters < 0:
-            raise ValueError(f"cg_iters must be an int >= 0, got {self.cg_iters!r}")
-        check_positive("cg_tol", self.cg_tol)
-        if not isinstance(self.factors, bool):
-            raise TypeError(f"factors must be a bool, got {type(self.factors).__name__}")
-        check_positive("max_tries", self.max_tries, integer=True)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise TypeError(f"seed must be an int, got {type(self.seed).__name__}")
+        _check_options(**self._options())
 
     def _options(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
