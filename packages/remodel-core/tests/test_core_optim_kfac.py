@@ -131,7 +131,7 @@ def test_rejected_step_raises_damping_and_keeps_the_point():
     opt.step()
     x0 = flat_params(opt._params).clone()
     lam = opt.lam
-    opt._trial = lambda x: float("inf")  # every trial point is refused
+    opt._trial = lambda x, blocks: (float("inf"), None)  # every trial point is refused
     opt.step()
     assert opt.failed and opt.lam == pytest.approx(lam * 4.0**3)
     assert torch.equal(flat_params(opt._params), x0)
@@ -177,6 +177,7 @@ def test_interface():
         ({"cg_tol": 0.0}, "cg_tol"),
         ({"factor_damping": 0.0}, "factor_damping"),
         ({"adapt_every": -1}, "adapt_every"),
+        ({"reuse": "yes"}, "reuse"),
     ],
 )
 def test_bad_options(kwargs, match):
@@ -228,21 +229,17 @@ def test_bad_problems_and_models():
 def test_conjugate_gradients_solve_the_damped_gauss_newton_system():
     """With enough iterations the KFAC-preconditioned CG lands on ``(2 J^T J + lambda I)^{-1} (-g)``, and the
     ``J d`` it carries along is the Jacobian's product (no extra evaluation)."""
-    from remodel_core.optim._kfac import _capture
-
     net, train = _pinn("burgers", width=6, points=30, boundary=12)
     x = train.data[0]
     opt = _optimizer(net, train, cg_iters=300, cg_tol=1e-12)
     r, J = residual_jacobian(net, train.loss.residual_blocks(x))
-    taylor, plain = [], []
-    with _capture(opt._linears, taylor, plain):
-        rg = opt._residuals()
-    A, B = opt._factors(rg, taylor, plain)
+    ev = opt._evaluate(flat_params(opt._params), opt.residual_blocks())
+    A, B = opt._factors(ev.r, ev.taylor, ev.plain)
     eig = [(torch.linalg.eigh(2.0 * a), torch.linalg.eigh(b)) for a, b in zip(A, B)]
     opt.lam = 1e-3
     g = 2.0 * J.T @ r
     with torch.no_grad():
-        d, Jd = opt._cg(g, eig, 1e-2, flat_params(opt._params), r, rg)
+        d, Jd = opt._cg(g, eig, 1e-2, flat_params(opt._params), r, ev)
     ref = torch.linalg.solve(2.0 * J.T @ J + opt.lam * torch.eye(J.shape[1], dtype=J.dtype), -g)
     assert float((d - ref).norm()) < 1e-4 * float(ref.norm())
     assert float((Jd - J @ d).norm()) < 1e-5 * float((J @ d).norm())
@@ -294,3 +291,52 @@ def test_auto_takes_kfac_steps_where_one_dense_matrix_does_not_fit_and_resumes_t
     solve(train, tight, maxiters=6, dtype=torch.float64, checkpoint=path)
     resumed = solve(train, tight, maxiters=10, dtype=torch.float64, checkpoint=path, resume=True)
     assert resumed.history["loss"] == full.history["loss"]
+
+
+def _counting(train, counter):
+    x = train.data[0]
+
+    def blocks():
+        out = []
+        for fn, rows in train.loss.residual_blocks(x, route="taylor"):
+
+            def counted(m, z, fn=fn):
+                counter[0] += 1
+                return fn(m, z)
+
+            out.append((counted, rows))
+        return out
+
+    return blocks
+
+
+def test_reusing_the_accepted_trial_evaluation_changes_no_iterate_and_saves_one_pass_per_step():
+    runs = {}
+    for reuse in (False, True):
+        net, train = _pinn(width=10, points=60, boundary=24)
+        count = [0]
+        opt = KFACOptimizer(net.parameters(), net, _counting(train, count), reuse=reuse, adapt_every=0)
+        losses = [float(opt.step()) for _ in range(8)]
+        runs[reuse] = (losses, count[0], opt.stats["steps"], flat_params(opt._params))
+    assert runs[True][0] == runs[False][0] and torch.equal(runs[True][3], runs[False][3])
+    blocks = 2  # the Dirichlet condition and the PDE: one pass of each block per evaluation
+    assert runs[False][1] - runs[True][1] == blocks * (runs[True][2] - 1)  # every accepted step but the last
+
+
+def test_a_reused_evaluation_is_dropped_when_the_data_or_the_parameters_changed():
+    """The trial evaluation carries over only to a step that starts at the same point on the same rows: after
+    the collocation points move (resampling) or the parameters are set from outside, the step evaluates anew."""
+    net, train = _pinn(width=10, points=60, boundary=24)
+    opt = _optimizer(net, train)
+    for _ in range(3):
+        opt.step()
+    x = train.data[0]
+    with torch.no_grad():
+        x[:, 0] = x[:, 0] * 0.9  # the points move, the parameters stay
+    expected = float(train.loss(net, x).detach())
+    assert float(opt.step()) == pytest.approx(expected, rel=1e-12)
+    opt.step()
+    with torch.no_grad():
+        net[0].weight.mul_(1.01)  # the parameters move, the points stay
+    expected = float(train.loss(net, x).detach())
+    assert float(opt.step()) == pytest.approx(expected, rel=1e-12)

@@ -45,6 +45,16 @@ __all__ = ["KFAC", "KFACOptimizer"]
 OMEGA = 0.5  # factor of the factor-damping candidates tried every ``adapt_every`` steps
 
 
+@dataclasses.dataclass(frozen=True)
+class _Evaluation:
+    """Residuals ``r`` with their graph at the flat parameter leaf ``x``, and the layers' recorded uses."""
+
+    x: torch.Tensor
+    r: torch.Tensor
+    taylor: list
+    plain: list
+
+
 @contextlib.contextmanager
 def _capture(linears: Sequence[nn.Linear], taylor: list, plain: list) -> Iterator[None]:
     """Record every use of the layers: the Taylor-mode propagation's linear maps into ``taylor`` (``(layer,
@@ -70,7 +80,9 @@ class KFACOptimizer(torch.optim.Optimizer):
     One ``step`` evaluates the residual blocks once with their graph (recording each layer's inputs), takes two
     backward passes (the loss gradient; the output sensitivities against random signs), updates the factors and
     tries the step chosen by the quadratic model (see the module docstring). Two forward evaluations without a
-    graph give ``J d`` and ``J p``, one more the trial loss.
+    graph give ``J d`` and ``J p``, one more the trial loss; with ``reuse`` (the default) the trial is evaluated
+    with its graph and, once accepted, is the next step's evaluation, so a step costs three forward and two
+    backward passes (plus two forward passes every ``adapt_every`` steps).
 
     Parameters
     ----------
@@ -103,6 +115,9 @@ class KFACOptimizer(torch.optim.Optimizer):
         damping) without the curvature, the ablation that shows what the factors contribute.
     max_tries : int
         Damping increases per step before the step is declared failed.
+    reuse : bool
+        Evaluate the trial point with its graph, so that an accepted step's trial evaluation is the next step's
+        (one forward pass per step saved; the iterates are the same). False: every step evaluates afresh.
     seed : int
         Seed of the random signs.
 
@@ -135,6 +150,7 @@ class KFACOptimizer(torch.optim.Optimizer):
         cg_tol: float = 1e-2,
         factors: bool = True,
         max_tries: int = 8,
+        reuse: bool = True,
         seed: int = 0,
     ) -> None:
         if not isinstance(model, nn.Module):
@@ -151,6 +167,7 @@ class KFACOptimizer(torch.optim.Optimizer):
             cg_tol=cg_tol,
             factors=factors,
             max_tries=max_tries,
+            reuse=reuse,
             seed=seed,
         )
         defaults = dict(
@@ -163,6 +180,7 @@ class KFACOptimizer(torch.optim.Optimizer):
             cg_tol=cg_tol,
             factors=factors,
             max_tries=max_tries,
+            reuse=reuse,
             seed=seed,
         )
         super().__init__(params, defaults)
@@ -191,11 +209,24 @@ class KFACOptimizer(torch.optim.Optimizer):
         self._A: list[torch.Tensor] = []
         self._B: list[torch.Tensor] = []
         self._prev: torch.Tensor | None = None
+        self._last: dict[str, Any] | None = None  # where the last accepted step ended: x and the rows
+        self._next: _Evaluation | None = None  # the evaluation there, with its graph (reuse)
         self._gen = torch.Generator().manual_seed(seed)
 
     # evaluations ---------------------------------------------------------------------------------------
-    def _residuals(self) -> torch.Tensor:
-        return torch.cat([fn(self.model, rows).reshape(-1) for fn, rows in self.residual_blocks()])
+    def _residuals(self, blocks: Sequence[ResidualBlock] | None = None) -> torch.Tensor:
+        blocks = self.residual_blocks() if blocks is None else blocks
+        return torch.cat([fn(self.model, rows).reshape(-1) for fn, rows in blocks])
+
+    def _evaluate(self, x: torch.Tensor, blocks: Sequence[ResidualBlock]) -> _Evaluation:
+        """The residuals at the flat parameters ``x`` with their graph, recording the layers' uses; gradients are
+        taken with respect to the flat leaf ``x`` (the model's parameters are not touched)."""
+        leaf = x.detach().clone().requires_grad_(True)
+        taylor: list = []
+        plain: list = []
+        with torch.enable_grad(), self._at(leaf), _capture(self._linears, taylor, plain):
+            r = self._residuals(blocks)
+        return _Evaluation(leaf, r, taylor, plain)
 
     def _factors(self, r: torch.Tensor, taylor: list, plain: list) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """This step's ``A`` (mean of augmented inputs' outer products) and ``B`` (sum of sensitivities' outer
@@ -240,16 +271,6 @@ class KFACOptimizer(torch.optim.Optimizer):
             if B[i] is None:
                 B[i] = torch.zeros(m.out_features, m.out_features, dtype=A[i].dtype, device=A[i].device)
         return A, B
-
-    def _layer_grads(self, grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        by_id = {id(p): g for p, g in zip(self._params, grads)}
-        out = []
-        for m in self._linears:
-            g = by_id[id(m.weight)]
-            if m.bias is not None:
-                g = torch.cat([g, by_id[id(m.bias)][:, None]], 1)
-            out.append(g)
-        return out
 
     def _flatten(self, per_layer: Sequence[torch.Tensor]) -> torch.Tensor:
         """Per-layer ``[W, b]`` matrices as one vector in ``self._params`` order."""
@@ -310,11 +331,11 @@ class KFACOptimizer(torch.optim.Optimizer):
         return self._flatten(dirs)
 
     def _cg(
-        self, g: torch.Tensor, eig: list, gamma: float, x0: torch.Tensor, r0: torch.Tensor, r: torch.Tensor
+        self, g: torch.Tensor, eig: list, gamma: float, x0: torch.Tensor, r0: torch.Tensor, ev: _Evaluation
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Conjugate gradients on ``(2 J^T J + lambda I) d = -g`` preconditioned by the KFAC inverse (truncated
         Gauss–Newton, Martens 2010, with the preconditioner of Martens & Grosse 2015): ``J v`` by a forward
-        difference, ``J^T u`` by a backward pass through the step's retained graph ``r``. Returns ``d`` and
+        difference, ``J^T u`` by a backward pass through the step's retained graph ``ev``. Returns ``d`` and
         ``J d``."""
         group = self.param_groups[0]
         d, Jd = torch.zeros_like(g), torch.zeros_like(r0)
@@ -324,12 +345,7 @@ class KFACOptimizer(torch.optim.Optimizer):
         g_norm = float(g.norm())
         for _ in range(group["cg_iters"]):
             Jp = self._jvp(x0, p, r0)
-            JtJp = torch.cat(
-                [
-                    t.reshape(-1)
-                    for t in torch.autograd.grad(r, self._params, Jp, retain_graph=True, materialize_grads=True)
-                ]
-            )
+            (JtJp,) = torch.autograd.grad(ev.r, ev.x, Jp, retain_graph=True, materialize_grads=True)
             Ap = 2.0 * JtJp + self.lam * p
             pAp = float(p @ Ap)
             self.stats["cg_iters"] += 1
@@ -354,13 +370,13 @@ class KFACOptimizer(torch.optim.Optimizer):
         r0: torch.Tensor,
         prev: torch.Tensor | None,
         Jp: torch.Tensor | None,
-        r: torch.Tensor,
+        ev: _Evaluation,
     ) -> tuple[torch.Tensor, float]:
         """The step ``alpha d + mu p`` that minimises the damped quadratic model, with ``d`` the KFAC direction
         for the factor damping ``gamma`` (or the preconditioned CG solution), and the model's change of the loss
         (negative for a descent step)."""
         if self.param_groups[0]["cg_iters"]:
-            d, Jd = self._cg(g, eig, gamma, x0, r0, r)
+            d, Jd = self._cg(g, eig, gamma, x0, r0, ev)
         else:
             d = self._precondition(G, eig, gamma)
             Jd = self._jvp(x0, d, r0)
@@ -383,40 +399,54 @@ class KFACOptimizer(torch.optim.Optimizer):
         s = sum(float(c) * v for c, v in zip(coef, vs))
         return s, 0.5 * float(b @ coef)
 
-    def _trial(self, x: torch.Tensor) -> float:
-        """The loss ``sum(r^2)`` at the flat parameters ``x``."""
+    def _trial(self, x: torch.Tensor, blocks: Sequence[ResidualBlock]) -> tuple[float, _Evaluation | None]:
+        """The loss ``sum(r^2)`` at the flat parameters ``x`` and, with ``reuse``, its evaluation with the graph
+        (the next step's, if the point is accepted)."""
+        if self.param_groups[0]["reuse"]:
+            ev = self._evaluate(x, blocks)
+            r = ev.r.detach()
+            return float(r @ r), ev
         with self._at(x):
-            r = self._residuals()
-        return float(r @ r)
+            r = self._residuals(blocks)
+        return float(r @ r), None
+
+    def _same_point(self, x0: torch.Tensor, blocks: Sequence[ResidualBlock]) -> bool:
+        """Whether this step starts where the last accepted step ended, on the same rows (no one moved the
+        parameters or changed the data in between): then that step's trial evaluation is this step's."""
+        last = self._last
+        if last is None or not torch.equal(last["x"], x0) or len(last["rows"]) != len(blocks):
+            return False
+        return all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(last["rows"], (z for _, z in blocks)))
 
     # the step ------------------------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor:  # type: ignore[override]
         """One KFAC step; returns the loss ``sum(r^2)`` at its start (the closure is not needed)."""
         group = self.param_groups[0]
-        taylor: list = []
-        plain: list = []
+        x0 = flat_params(self._params)
+        blocks = self.residual_blocks()
+        same = self._same_point(x0, blocks)
+        ev = self._next if same and self._next is not None else self._evaluate(x0, blocks)
+        self._next = None
         with torch.enable_grad():
-            with _capture(self._linears, taylor, plain):
-                r = self._residuals()
-            f = r @ r
+            f = ev.r @ ev.r
             f0 = float(f.detach())
             if not math.isfinite(f0):
                 self.failed = True
                 return f.detach()
-            if not taylor and not plain:
+            if not ev.taylor and not ev.plain:
                 raise ValueError(
                     "KFAC saw no nn.Linear layer in the residuals: PINN residual blocks must use the 'taylor' route"
                 )
-            grads = torch.autograd.grad(f, self._params, retain_graph=True, materialize_grads=True)
-            A_new, B_new = self._factors(r, taylor, plain)
-        r0 = r.detach()
-        del taylor, plain, f  # r keeps its graph for the J^T u products of conjugate gradients
+            (g,) = torch.autograd.grad(f, ev.x, retain_graph=True, materialize_grads=True)
+            A_new, B_new = self._factors(ev.r, ev.taylor, ev.plain)
+        r0 = ev.r.detach()
+        ev = dataclasses.replace(ev, taylor=[], plain=[])  # ev.r keeps its graph for the J^T u products of CG
+        del f
         beta = group["ema"] if self._A else 0.0
         self._A = [beta * a + (1.0 - beta) * n for a, n in zip(self._A, A_new)] if self._A else A_new
         self._B = [beta * b + (1.0 - beta) * n for b, n in zip(self._B, B_new)] if self._B else B_new
-        G = self._layer_grads(grads)
-        g = torch.cat([x.reshape(-1) for x in grads])
+        G = self._unflatten(g)
         if float(g.norm()) == 0.0:
             self.converged = True
             return torch.tensor(f0, dtype=r0.dtype)
@@ -426,7 +456,6 @@ class KFACOptimizer(torch.optim.Optimizer):
             scale = max(float(da.mean()) * float(db.mean()) for (da, _), (db, _) in eig)
             self.lam = group["damping"] * (scale if scale > 0 else 1.0)
             self.gamma = math.sqrt(group["factor_damping"] * (scale if scale > 0 else 1.0))
-        x0 = flat_params(self._params)
         prev = self._prev if group["momentum"] else None
         Jp = None if prev is None else self._jvp(x0, prev, r0)
         every, first = group["adapt_every"], None
@@ -434,14 +463,14 @@ class KFACOptimizer(torch.optim.Optimizer):
         if every and not group["cg_iters"] and self.stats["steps"] % every == 0:
             best = None
             for gamma in (self.gamma * OMEGA, self.gamma, self.gamma / OMEGA):
-                s, predicted = self._model_step(G, eig, gamma, g, x0, r0, prev, Jp, r)
+                s, predicted = self._model_step(G, eig, gamma, g, x0, r0, prev, Jp, ev)
                 if best is None or predicted < best[1]:
                     best = (s, predicted, gamma)
             self.gamma, first = best[2], best[:2]
         for _ in range(group["max_tries"]):
-            s, predicted = first if first is not None else self._model_step(G, eig, self.gamma, g, x0, r0, prev, Jp, r)
+            s, predicted = first if first is not None else self._model_step(G, eig, self.gamma, g, x0, r0, prev, Jp, ev)
             first = None
-            f1 = self._trial(x0 + s)
+            f1, ev1 = self._trial(x0 + s, blocks)
             if math.isfinite(f1) and f1 < f0 and predicted < 0:
                 rho = (f1 - f0) / predicted
                 if rho > 0.75:
@@ -450,6 +479,8 @@ class KFACOptimizer(torch.optim.Optimizer):
                     self.lam *= 1.5
                 set_flat_params(self._params, x0 + s)
                 self._prev = s
+                self._next = ev1
+                self._last = {"x": flat_params(self._params), "rows": [z.detach().clone() for _, z in blocks]}
                 self.stats["steps"] += 1
                 return torch.tensor(f0, dtype=r0.dtype)
             self.stats["rejected"] += 1
@@ -476,6 +507,7 @@ class KFACOptimizer(torch.optim.Optimizer):
             self._A = [a.clone() for a in state_dict["A"]]
             self._B = [b.clone() for b in state_dict["B"]]
             self._prev = None if state_dict["prev"] is None else state_dict["prev"].clone()
+            self._last = self._next = None  # the next step evaluates afresh (the same numbers)
             self._gen.set_state(state_dict["generator"])
             self.stats = dict(state_dict["stats"])
         except (KeyError, TypeError, AttributeError) as err:
@@ -501,6 +533,7 @@ def _check_options(
     cg_tol: Any,
     factors: Any,
     max_tries: Any,
+    reuse: Any,
     seed: Any,
 ) -> None:
     """The options of :class:`KFACOptimizer` and :class:`KFAC`, each refused with an error naming it."""
@@ -511,7 +544,7 @@ def _check_options(
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     if isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0.0 <= float(ema) < 1.0:
         raise ValueError(f"ema must be a number in [0, 1), got {ema!r}")
-    for name, value in (("momentum", momentum), ("factors", factors)):
+    for name, value in (("momentum", momentum), ("factors", factors), ("reuse", reuse)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     check_positive("cg_tol", cg_tol)
@@ -532,7 +565,9 @@ class KFAC(OptimizerAlgorithm):
 
     Parameters
     ----------
-    damping, factor_damping, adapt_every, ema, momentum, cg_iters, cg_tol, factors, max_tries, seed
+    damping, factor_damping, adapt_every, ema, momentum, cg_iters, cg_tol, factors
+        See :class:`KFACOptimizer`.
+    max_tries, reuse, seed
         See :class:`KFACOptimizer`.
 
     Examples
@@ -555,6 +590,7 @@ class KFAC(OptimizerAlgorithm):
     cg_tol: float = 1e-2
     factors: bool = True
     max_tries: int = 8
+    reuse: bool = True
     seed: int = 0
 
     def validate(self) -> None:
