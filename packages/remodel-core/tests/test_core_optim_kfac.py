@@ -340,3 +340,58 @@ def test_a_reused_evaluation_is_dropped_when_the_data_or_the_parameters_changed(
         net[0].weight.mul_(1.01)  # the parameters move, the points stay
     expected = float(train.loss(net, x).detach())
     assert float(opt.step()) == pytest.approx(expected, rel=1e-12)
+
+
+def test_dense_inverse_is_the_kfac_preconditioner_as_a_matrix():
+    """``dense_inverse`` places each layer's damped Kronecker inverse at that layer's weight and bias entries of
+    the flat vector: applied to any vector it is the KFAC step's preconditioner (the same factors and damping)."""
+    import math
+
+    net = ResNetMLP(2, 1, width=6, depth=2, activation="tanh").double()
+    net, train = _pinn("burgers", net=net, points=30, boundary=12)
+    H = _optimizer(net, train).dense_inverse(1e-2)
+    assert torch.allclose(H, H.T, atol=1e-12 * float(H.abs().max()))
+    opt = _optimizer(net, train)
+    ev = opt._evaluate(flat_params(opt._params), opt.residual_blocks())
+    A, B = opt._factors(ev.r, ev.taylor, ev.plain)
+    eig = [(torch.linalg.eigh(2.0 * a), torch.linalg.eigh(b)) for a, b in zip(A, B)]
+    eig = [((da.clamp_min(0.0), qa), (db.clamp_min(0.0), qb)) for (da, qa), (db, qb) in eig]
+    gamma = math.sqrt(1e-2 * max(float(da.mean()) * float(db.mean()) for (da, _), (db, _) in eig))
+    v = torch.randn(H.shape[0], dtype=torch.float64)
+    expected = -opt._precondition(opt._unflatten(v), eig, gamma)
+    assert torch.allclose(H @ v, expected, rtol=1e-10, atol=1e-12 * float(expected.abs().max()))
+    assert float(torch.linalg.eigvalsh(H).min()) > 0
+
+
+def test_auto_starts_its_dense_matrix_from_the_scaled_kfac_inverse_and_resumes_it(tmp_path, monkeypatch):
+    """Where one dense matrix fits and the loss is a PINN's, Auto's dense matrix starts from ``c K`` (``K`` the
+    damped KFAC inverse at the switch point, ``c = s'y / y'Ky`` of the last warm-up pair) instead of the identity;
+    the run resumes exactly. Without ``kfac`` (the ablation) it starts from the identity."""
+    from remodel_core.optim import Auto
+    from remodel_core.optim._auto import AutoOptimizer
+
+    net, train = _pinn(width=10, points=60, boundary=24)
+    seen = {}
+    seed = AutoOptimizer._seed_from_kfac
+
+    def spy(self, opt, dec, pair):
+        K = KFACOptimizer(self._params, self.model, self.kfac_blocks).dense_inverse()
+        seed(self, opt, dec, pair)
+        seen.update(K=K, H=opt.memory.blocks[0].H.clone(), idx=dec.indices[0], pair=pair, plan=self.plan)
+
+    monkeypatch.setattr(AutoOptimizer, "_seed_from_kfac", spy)
+    alg = Auto(warmup_s=0.0, warmup_max_s=0.0, trial_steps=2)
+    full = solve(train, alg, maxiters=10, dtype=torch.float64)
+    assert seen["plan"]["kind"] == "dense" and seen["plan"]["dense_start"] == "kfac"
+    s, y = (t.reshape(-1).double() for t in seen["pair"])
+    K = seen["K"][seen["idx"]][:, seen["idx"]]
+    c = float(s @ y) / float(y @ K @ y)
+    assert torch.allclose(seen["H"], c * K, rtol=1e-12, atol=0.0)
+    assert float(y @ seen["H"] @ y) == pytest.approx(float(s @ y), rel=1e-10)  # the last pair's scaling
+    path = tmp_path / "auto.pt"
+    solve(train, alg, maxiters=5, dtype=torch.float64, checkpoint=path)
+    resumed = solve(train, alg, maxiters=10, dtype=torch.float64, checkpoint=path, resume=True)
+    assert resumed.history["loss"] == full.history["loss"]
+    seen.clear()
+    solve(train, dataclasses.replace(alg, kfac=False), maxiters=4, dtype=torch.float64)
+    assert not seen

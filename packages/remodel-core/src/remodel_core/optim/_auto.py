@@ -151,7 +151,11 @@ class AutoOptimizer(torch.optim.Optimizer):
        evaluation measured during the warm-up, the measured matrix-vector rate and the memory budget, the
        largest dense block ``m``. **One dense matrix first**: ``m = n`` gives one dense self-scaled Broyden
        matrix (``"dense"``; SSBroyden, Urbán et al. 2025), which reached 76x below L-BFGS's error on the 3.4k
-       Burgers ResNet. Otherwise **KFAC** when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN
+       Burgers ResNet; when ``kfac_blocks`` are given the matrix starts from the damped KFAC inverse (the
+       Kronecker-factored Gauss–Newton blocks of the layers, scaled to the last warm-up pair), not from a multiple
+       of the identity, so that its secant updates only have to add the coupling across layers: on the Burgers
+       ResNet the dense phase then reached L-BFGS's 300-s error after 36 s instead of 111 s. Otherwise **KFAC**
+       when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN
        loss of a tanh/sin MLP or ResNetMLP, whose Taylor-mode channels KFAC reads): Kronecker-factored
        Gauss–Newton per layer (:class:`~remodel_core.optim.KFACOptimizer`, ``"kfac"``; Dangel, Müller &
        Zeinhofer 2024), memory ``sum (in + 1)^2 + out^2``. Otherwise **Gauss–Newton**: when the loss is a sum
@@ -332,10 +336,28 @@ class AutoOptimizer(torch.optim.Optimizer):
         )
         # start from the warm-up's curvature: its L-BFGS pairs, oldest first
         state = self.lbfgs.state[self._params[0]]
-        for s, y in zip(state.get("old_stps", []), state.get("old_dirs", [])):
+        pairs = list(zip(state.get("old_stps", []), state.get("old_dirs", [])))
+        if kind == "dense" and self.kfac_blocks is not None and pairs:
+            self._seed_from_kfac(opt, dec, pairs[-1])
+        for s, y in pairs:
             opt.memory.push(s, y)
         self.structured = opt
         self.phase = "trial"
+
+    def _seed_from_kfac(self, opt: SPQNOptimizer, dec: Any, pair: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """The dense matrix starts from the damped KFAC inverse ``K`` at the switch point
+        (:meth:`~remodel_core.optim.KFACOptimizer.dense_inverse`), scaled by ``c = s'y / y'Ky`` of the last
+        warm-up pair (the scaling of Nocedal & Wright's eq. 6.20 with ``K`` in place of the identity)."""
+        assert self.kfac_blocks is not None
+        K = KFACOptimizer(self._params, self.model, self.kfac_blocks).dense_inverse()
+        s, y = (t.reshape(-1).to(torch.float64) for t in pair)
+        yKy = float(y @ (K @ y))
+        if not (yKy > 0 and float(s @ y) > 0):
+            return
+        K.mul_(float(s @ y) / yKy)
+        for block, idx in zip(opt.memory.blocks, dec.indices):
+            block.H = K[idx][:, idx].clone()
+        self.plan["dense_start"] = "kfac"
 
     def _trial_steps(self) -> int:
         """Fewest structured steps of the trial: ``trial_steps``, or 3 Gauss–Newton steps (each costs many
