@@ -19,14 +19,16 @@ Methods:
   stepsize 1.9/||A||^2, run until deepinv's own residual is at most 1e-5 (at most 1,000 iterations; PSNR and
   objective every 50 iterations in ``trace_iteration_psnr_objective_residual``). Both solvers run to
   convergence on the same problem, so the comparison is of minimisers; each row's ``objective`` is recorded.
-* ``pnp_lipschitz``: ``PnPPGD`` with ``ConvexRidgeDenoiser`` (``t`` gradient steps of the optimal size
-  ``2/(2+L)`` on ``||x - y||^2 / 2 + mu R(x)`` with a learned convex ridge regulariser ``R``, CRR-NN of Goujon et
-  al. 2023; certified Lipschitz bound 1 for every strength ``mu``), trained on its own 8,000 patches with
-  cosine-annealed Adam; ``mu`` is chosen on the validation image (step 1.9, Krasnoselskii-Mann relaxation 0.9,
-  so that convergence of the nonexpansive PnP map is a theorem). Its power-iteration estimate at the solution
-  is recorded next to the bound, and each learned denoiser's PSNR as a Gaussian denoiser (at its training
-  noise and strength, test and validation images) next to TV's proximal map (weight chosen on validation):
-  ``tv_prox_denoiser`` in the JSON.
+* ``pnp_lipschitz``: ``PnPPGD`` with the certified ``ConvexRidgeDenoiser`` of a convex ridge regulariser ``R``
+  (CRR-NN of Goujon et al. 2023) used variationally: ``R`` and its weight ``lambda`` are learned for this task
+  (``ConvexRidgeVariational`` / ``train_regulariser``: 20 unrolled FISTA steps on ``||Ax - y||^2/2 + lambda R(x)``
+  from a Tikhonov start, trained end to end on 40x40 training patches with the same blur and noise, cosine-
+  annealed Adam); PnP then uses the denoiser at strength ``mu = gamma lambda`` with 30 gradient steps of size
+  ``2/(2+L)`` (about ``prox_{gamma lambda R}``, certified Lipschitz bound 1), step 1.9, Krasnoselskii-Mann
+  relaxation 0.9, so that the iteration provably converges and its fixed point approaches the minimiser of the
+  convex objective; ``lambda`` x (0.7, 1, 1.4) is chosen on the validation image. Its power-iteration estimate at
+  the solution is recorded next to the bound, and the denoiser's PSNR as a Gaussian denoiser at noise 0.03 (at
+  the chosen strength) next to TV's proximal map (weight chosen on validation): ``tv_prox_denoiser``.
 * ``pnp_sll``: ``PnPPGD`` (Krasnoselskii-Mann relaxation) with ``LipschitzDenoiser`` (relaxed clip SLL layers,
   certified Lipschitz bound 1), the previous 1-Lipschitz denoiser.
 * ``pnp_dncnn``: ``PnPPGD`` with the unconstrained ``DnCNN`` (no Lipschitz control).
@@ -57,6 +59,7 @@ from remodel_imaging import (
     FISTA,
     ChambollePock,
     ConvexRidgeDenoiser,
+    ConvexRidgeVariational,
     DiscrepancyPrinciple,
     DnCNN,
     GaussianBlur,
@@ -73,6 +76,7 @@ from remodel_imaging import (
     random_patches,
     ssim,
     train_denoiser,
+    train_regulariser,
     tv_objective,
 )
 from remodel_imaging._unrolled import Unrolled, UnrolledPGD, train_reconstruction
@@ -84,12 +88,16 @@ FULL = dict(
     den_iters=500,
     lip=dict(channels=8, hidden=16, depth=6, activation="clip", relaxed=True),
     lip_sigmas=(0.03,),
-    crr=dict(channels=16, kernel_size=5, steps=6),
-    crr_iters=1200,
+    crr=dict(channels=16, kernel_size=5, thresholds=(0.002, 0.006, 0.018)),
+    crr_unrolled=20,
+    crr_iters=600,
     crr_lr=5e-3,
-    crr_lr_end=5e-5,
-    crr_patches=8000,
-    crr_strengths=(0.0625, 0.125, 0.25, 0.5, 1.0),
+    crr_lr_end=5e-4,
+    crr_patches=4000,
+    crr_patch=40,
+    crr_pnp_steps=30,
+    crr_pnp_iters=1500,
+    crr_lam_factors=(0.7, 1.0, 1.4),
     dncnn=dict(depth=6, features=16),
     unrolled=dict(iters=5, features=16, depth=3),
     unrolled_iters=300,
@@ -108,12 +116,16 @@ QUICK = dict(
     den_iters=40,
     lip=dict(channels=4, hidden=8, depth=3, activation="clip", relaxed=True),
     lip_sigmas=(0.03,),
-    crr=dict(channels=8, kernel_size=5, steps=4),
+    crr=dict(channels=8, kernel_size=5),
+    crr_unrolled=10,
     crr_iters=40,
     crr_lr=5e-3,
-    crr_lr_end=5e-5,
+    crr_lr_end=5e-4,
     crr_patches=400,
-    crr_strengths=(0.5, 1.0),
+    crr_patch=24,
+    crr_pnp_steps=20,
+    crr_pnp_iters=300,
+    crr_lam_factors=(0.7, 1.0),
     dncnn=dict(depth=4, features=8),
     unrolled=dict(iters=2, features=8, depth=2),
     unrolled_iters=20,
@@ -298,6 +310,40 @@ def train(
     return sol.u.eval(), wall
 
 
+def _cached_regulariser(cfg: dict, up: int, cache: str | None) -> ConvexRidgeVariational:
+    """Train (or, with ``cache``, reload) the convex ridge regulariser and its weight for the deblurring task."""
+    rec = ConvexRidgeVariational(ConvexRidgeDenoiser(**cfg["crr"]), unrolled_steps=cfg["crr_unrolled"], lam=0.1)
+    key = "_".join(f"{k}{v}" for k, v in cfg["crr"].items())
+    path = None
+    if cache is not None:
+        os.makedirs(cache, exist_ok=True)
+        path = os.path.join(
+            cache,
+            f"crr_variational_{key}_K{cfg['crr_unrolled']}_it{cfg['crr_iters']}_lr{cfg['crr_lr']}-{cfg['crr_lr_end']}"
+            f"_p{cfg['crr_patches']}x{up}.pt",
+        )
+        if os.path.exists(path):
+            rec.load_state_dict(torch.load(path, weights_only=True))
+            print(f"  loaded the convex ridge regulariser from {path}", flush=True)
+            return rec.eval()
+    sol = train_regulariser(
+        rec,
+        GaussianBlur((up, up), sigma=BLUR),
+        random_patches(cfg["crr_patches"], up, seed=0),
+        noise_sigma=NOISE,
+        iters=cfg["crr_iters"],
+        lr=cfg["crr_lr"],
+        lr_end=cfg["crr_lr_end"],
+        batch_size=8,
+        seed=0,
+    )
+    loss = sol.history["loss"][-50:]
+    print(f"  trained the convex ridge regulariser: final mean loss {sum(loss) / len(loss):.2e}", flush=True)
+    if path is not None:
+        torch.save(sol.u.state_dict(), path)
+    return sol.u.eval()
+
+
 def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None) -> dict[str, Any]:
     torch.set_num_threads(1)
     t_all, c_all = time.perf_counter(), time.process_time()
@@ -405,28 +451,29 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
     patches = random_patches(cfg["patches"], cfg["patch"], seed=0)
 
     def pnp(prob: InverseProblem, net: torch.nn.Module, step: float, relax: float):
-        return solve(prob, PnPPGD(denoiser=net, step=step, relaxation=relax, tol=1e-5), maxiters=cfg["pnp_iters"])
+        iters = cfg["crr_pnp_iters"] if isinstance(net, ConvexRidgeDenoiser) else cfg["pnp_iters"]
+        return solve(prob, PnPPGD(denoiser=net, step=step, relaxation=relax, tol=1e-5), maxiters=iters)
 
     # grids of (training noise, network, denoiser strength mu or None, step, relaxation), scored on validation
     candidates: dict[str, list[tuple[float, torch.nn.Module, float | None, float, float]]] = {}
     if "pnp_lipschitz" in methods:
-        key = "_".join(f"{k}{v}" for k, v in cfg["crr"].items())
+        # the convex ridge regulariser R and its weight lambda learned for this task (bilevel: K unrolled FISTA
+        # steps on ||Ax - y||^2/2 + lambda R(x) over training patches with the same blur and noise), then PnP-PGD
+        # with its certified denoiser ~ prox_{gamma lambda R}: the fixed point is the minimiser of the convex
+        # objective; lambda x (0.7, 1, 1.4) chosen on validation. KM_RELAX < 1 makes convergence a theorem for the
+        # nonexpansive PnP map D o (I - gamma grad f) (Bauschke & Combettes, Thm 5.15) without moving its fixed points
+        up = cfg["crr_patch"]
         torch.manual_seed(0)
-        crr, timing["train_convex_ridge"] = train(
-            ConvexRidgeDenoiser(**cfg["crr"]),
-            random_patches(cfg["crr_patches"], cfg["patch"], seed=0),
-            cfg,
-            "ConvexRidgeDenoiser",
-            cache=cache,
-            key=key,
-            iters=cfg["crr_iters"],
-            lr=cfg["crr_lr"],
-            lr_end=cfg["crr_lr_end"],
-        )
-        # mu / gamma is the regularisation weight at the fixed point: one step (the largest), a grid of mu; the
-        # Krasnoselskii-Mann relaxation KM_RELAX < 1 makes convergence a theorem for the nonexpansive PnP map
-        # D o (I - gamma grad f) (Bauschke & Combettes, Thm 5.15) without changing its fixed points
-        candidates["pnp_lipschitz"] = [(NOISE, crr, mu, max(STEPS), KM_RELAX) for mu in cfg["crr_strengths"]]
+        t = time.process_time()
+        rec = _cached_regulariser(cfg, up, cache)
+        timing["train_convex_ridge"] = time.process_time() - t
+        gamma = max(STEPS) / test.operator.norm() ** 2
+        den = rec.pnp_denoiser(gamma, steps=cfg["crr_pnp_steps"])
+        lam_crr = rec.lam
+        print(f"  convex ridge regulariser: learned lambda {lam_crr:.4g}", flush=True)
+        candidates["pnp_lipschitz"] = [
+            (NOISE, den, gamma * lam_crr * f, max(STEPS), KM_RELAX) for f in cfg["crr_lam_factors"]
+        ]
     if "pnp_sll" in methods:
         key = "_".join(f"{k}{v}" for k, v in cfg["lip"].items())
         candidates["pnp_sll"] = []
@@ -460,11 +507,7 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
         est = lipschitz_estimate(net, z.float()[None, None], iters=50)
         # the denoiser alone at its training noise and strength, on the test and validation images, against TV's
         # proximal map with its weight chosen on the validation image (a diagnosis, not a choice)
-        if mu is not None:
-            net.strength = 1.0
-        den_psnr, den_val = denoise_psnr(net, truth, sig), denoise_psnr(net, val_img, sig)
-        if mu is not None:
-            net.strength = mu
+        den_psnr, den_val = denoise_psnr(net, truth, sig), denoise_psnr(net, val_img, sig)  # at strength mu
         if not tv_prox:
             tv_prox.update(tv_prox_reference(truth, val_img, sig))
         out[name] = record(
@@ -476,6 +519,8 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
             lipschitz_estimate=est,
             denoiser_sigma=sig,
             denoiser_strength=mu,
+            lam=None if mu is None else mu / st * s.stats["norm_A"] ** 2,
+            denoiser_steps=getattr(net, "steps", None),
             denoiser_psnr_on_test=den_psnr,
             denoiser_psnr_on_validation=den_val,
             step=st,
@@ -499,7 +544,13 @@ def run(cfg: dict, methods: tuple[str, ...] = METHODS, cache: str | None = None)
         dinv_net = DeepinvDnCNN(
             in_channels=1, out_channels=1, depth=cfg["dncnn"]["depth"], nf=cfg["dncnn"]["features"], pretrained=None
         )
-        key = "_".join(f"{k}{v}" for k, v in cfg["dncnn"].items())
+        # the same initialisation scheme as REMODEL's DnCNN (PyTorch's default for Conv2d): deepinv's own Kaiming
+        # initialisation starts from a residual map far from the identity (mean square 0.5 on [0, 1] images) and
+        # trained with the same steps ended as a worse denoiser than the identity
+        for m in dinv_net.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.reset_parameters()
+        key = "_".join(f"{k}{v}" for k, v in cfg["dncnn"].items()) + "_torchinit"
         dinv_net, timing["train_deepinv_dncnn"] = train(
             _DeepinvAdapter(dinv_net), patches, cfg, "deepinv DnCNN", cache=cache, key=key
         )

@@ -35,6 +35,7 @@ from ._pnp import RED, PnPADMM, PnPHQS, PnPPGD, cg_solve, data_prox
 from ._primal_dual import ChambollePock, tv_objective
 from ._problem import InverseProblem
 from ._tv import TVPrimalDual, tikhonov_start
+from ._variational import ConvexRidgeVariational, train_regulariser
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,7 @@ __all__ = [
     "AveragedDenoiser",
     "ChambollePock",
     "ConvexRidgeDenoiser",
+    "ConvexRidgeVariational",
     "Composition",
     "Convolution",
     "DiscrepancyPrinciple",
@@ -90,5 +92,6 @@ __all__ = [
     "ssim",
     "tikhonov_start",
     "train_denoiser",
+    "train_regulariser",
     "tv_objective",
 ]
