@@ -67,6 +67,7 @@ OPTIONAL = (
     "mgopt_width",
     "mgopt_width_lbfgs",
     "auto_2g",
+    "auto_blocks",
     "kfac",
     "kfac_cg",
     "kfac_flat",
@@ -93,6 +94,8 @@ def algorithm(name: str) -> Any:
         return Adam(lr=float(name[len("adam_lr") :]))
     if name == "auto":
         return Auto()
+    if name == "auto_blocks":  # Auto with the Schwarz blocks of dense SSBroyden matrices as a choice
+        return Auto(blocks=True)
     if name == "auto_2g":  # Auto with a 2 GB curvature budget (one dense matrix up to about 16k parameters)
         return Auto(memory_mb=2048.0)
     if name == "aspqn_block":  # the decomposed curvature alone (no warm-up, no fallback), blocks of <= 2000
@@ -226,7 +229,7 @@ def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
         "curve": curve,
         "params": sum(p.numel() for p in net.parameters()),
     }
-    if method == "auto" and opt is not None:
+    if method.startswith("auto") and opt is not None:
         out["auto_choice"] = opt.choice
         out["auto_plan"] = {k: v for k, v in opt.plan.items() if isinstance(v, int | float | str)}
     return out

@@ -361,6 +361,9 @@ def test_dense_inverse_is_the_kfac_preconditioner_as_a_matrix():
     expected = -opt._precondition(opt._unflatten(v), eig, gamma)
     assert torch.allclose(H @ v, expected, rtol=1e-10, atol=1e-12 * float(expected.abs().max()))
     assert float(torch.linalg.eigvalsh(H).min()) > 0
+    idx = [torch.randperm(H.shape[0])[:17], torch.arange(5, 40)]  # subdomain blocks, formed without H
+    blocks = _optimizer(net, train).dense_inverse(1e-2, index=idx)
+    assert all(torch.allclose(b, H[i][:, i], rtol=1e-12, atol=0.0) for b, i in zip(blocks, idx))
 
 
 def test_auto_starts_its_dense_matrix_from_the_scaled_kfac_inverse_and_resumes_it(tmp_path, monkeypatch):

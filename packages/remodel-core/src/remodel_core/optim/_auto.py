@@ -337,7 +337,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         # start from the warm-up's curvature: its L-BFGS pairs, oldest first
         state = self.lbfgs.state[self._params[0]]
         pairs = list(zip(state.get("old_stps", []), state.get("old_dirs", [])))
-        if kind == "dense" and self.kfac_blocks is not None and pairs:
+        if self.kfac_blocks is not None and pairs:
             self._seed_from_kfac(opt, dec, pairs[-1])
         for s, y in pairs:
             opt.memory.push(s, y)
@@ -349,14 +349,13 @@ class AutoOptimizer(torch.optim.Optimizer):
         (:meth:`~remodel_core.optim.KFACOptimizer.dense_inverse`), scaled by ``c = s'y / y'Ky`` of the last
         warm-up pair (the scaling of Nocedal & Wright's eq. 6.20 with ``K`` in place of the identity)."""
         assert self.kfac_blocks is not None
-        K = KFACOptimizer(self._params, self.model, self.kfac_blocks).dense_inverse()
+        Ks = KFACOptimizer(self._params, self.model, self.kfac_blocks).dense_inverse(index=list(dec.indices))
         s, y = (t.reshape(-1).to(torch.float64) for t in pair)
-        yKy = float(y @ (K @ y))
+        yKy = sum(float(y[idx] @ (K @ y[idx])) for K, idx in zip(Ks, dec.indices))
         if not (yKy > 0 and float(s @ y) > 0):
             return
-        K.mul_(float(s @ y) / yKy)
-        for block, idx in zip(opt.memory.blocks, dec.indices):
-            block.H = K[idx][:, idx].clone()
+        for block, K in zip(opt.memory.blocks, Ks):
+            block.H = K.mul_(float(s @ y) / yKy)
         self.plan["dense_start"] = "kfac"
 
     def _trial_steps(self) -> int:

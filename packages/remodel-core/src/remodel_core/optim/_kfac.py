@@ -323,19 +323,22 @@ class KFACOptimizer(torch.optim.Optimizer):
         """``-(A (x) B + damping)^{-1} G`` per layer (factored Tikhonov damping ``gamma``), flattened."""
         return self._flatten([self._precondition_batch(Gl, ea, eb, gamma) for Gl, (ea, eb) in zip(G, eig)])
 
-    def dense_inverse(self, damping: float | None = None) -> torch.Tensor:
-        """The damped KFAC inverse at the current parameters as one dense block-diagonal matrix (``n x n``, in
-        the order of the flat parameter vector): ``((2 A + pi gamma I) (x) (B + gamma / pi I))^{-1}`` per layer,
-        with ``gamma^2 = damping`` times the factors' scale (default ``factor_damping``). A structured first
-        matrix for a dense quasi-Newton method (any positive definite matrix may start BFGS; Nocedal & Wright
-        2006, section 6.1), whose secant updates then add what the Kronecker blocks miss: the coupling across
-        layers.
+    def dense_inverse(self, damping: float | None = None, index: Any = None) -> Any:
+        """The damped KFAC inverse at the current parameters as a dense matrix, in the order of the flat parameter
+        vector: per layer ``(2 A + pi gamma I)^{-1} (x) (B + gamma / pi I)^{-1}`` on its ``[W, b]`` entries,
+        zero across layers, with ``gamma^2 = damping`` times the factors' scale (default ``factor_damping``); or
+        only its rows and columns ``index`` (a subdomain's block, formed without the whole matrix), or a list of
+        such blocks for a list of index tensors (the factors are formed once). A
+        structured first matrix for a dense quasi-Newton method (any positive definite matrix may start BFGS;
+        Nocedal & Wright 2006, section 6.1), whose secant updates then add what the Kronecker blocks miss.
 
         Parameters
         ----------
         damping : float, optional
             ``gamma^2`` relative to the mean eigenvalue product of the factors (default: the ``factor_damping``
             option).
+        index : 1-D integer tensor or list of them, optional
+            Positions in the flat parameter vector (default: all).
 
         Examples
         --------
@@ -359,21 +362,41 @@ class KFACOptimizer(torch.optim.Optimizer):
         eig = [((da.clamp_min(0.0), qa), (db.clamp_min(0.0), qb)) for (da, qa), (db, qb) in eig]
         scale = max(float(da.mean()) * float(db.mean()) for (da, _), (db, _) in eig)
         gamma = math.sqrt(damping * (scale if scale > 0 else 1.0))
+        # each flat position's layer, output row o and input column i of that layer's [W, b]
+        n = x.numel()
+        layer_of = torch.full((n,), -1, dtype=torch.long)
+        row_of = torch.zeros(n, dtype=torch.long)
+        col_of = torch.zeros(n, dtype=torch.long)
         offsets, k = {}, 0
         for p in self._params:
             offsets[id(p)] = k
             k += p.numel()
-        H = torch.zeros(k, k, dtype=torch.float64)
-        for m, (Gd, Ge) in zip(self._linears, eig):
-            out, cols = m.out_features, m.in_features + (m.bias is not None)
-            unit = torch.eye(out * cols, dtype=torch.float64).reshape(-1, out, cols)
-            block = -self._precondition_batch(unit, Gd, Ge, gamma).reshape(out * cols, out * cols)
-            # positions of the [W, b] entries in the flat vector
-            w = offsets[id(m.weight)] + torch.arange(out * m.in_features).reshape(out, m.in_features)
-            pos = w if m.bias is None else torch.cat([w, offsets[id(m.bias)] + torch.arange(out)[:, None]], 1)
-            pos = pos.reshape(-1)
-            H[pos[:, None], pos[None, :]] = block
-        return H
+        for li, m in enumerate(self._linears):
+            w = slice(offsets[id(m.weight)], offsets[id(m.weight)] + m.weight.numel())
+            layer_of[w] = li
+            row_of[w] = torch.arange(m.out_features).repeat_interleave(m.in_features)
+            col_of[w] = torch.arange(m.in_features).repeat(m.out_features)
+            if m.bias is not None:
+                b = slice(offsets[id(m.bias)], offsets[id(m.bias)] + m.out_features)
+                layer_of[b], row_of[b], col_of[b] = li, torch.arange(m.out_features), m.in_features
+        inverses = []
+        for (da, qa), (db, qb) in eig:
+            mean_a, mean_b = float(da.mean()), float(db.mean())
+            pi = math.sqrt(mean_a / mean_b) if mean_a > 0 and mean_b > 0 else 1.0
+            inverses.append(((qa / (da + gamma * pi)) @ qa.T, (qb / (db + gamma / pi)) @ qb.T))
+
+        def block(index: torch.Tensor) -> torch.Tensor:
+            index = torch.as_tensor(index, dtype=torch.long).reshape(-1)
+            H = torch.zeros(index.numel(), index.numel(), dtype=torch.float64)
+            for li, (a_inv, b_inv) in enumerate(inverses):
+                at = (layer_of[index] == li).nonzero().reshape(-1)
+                o, c = row_of[index[at]], col_of[index[at]]
+                H[at[:, None], at[None, :]] = b_inv[o[:, None], o[None, :]] * a_inv[c[:, None], c[None, :]]
+            return H
+
+        if isinstance(index, (list, tuple)):
+            return [block(i) for i in index]
+        return block(torch.arange(n) if index is None else index)
 
     @staticmethod
     def _precondition_batch(G: torch.Tensor, ea: tuple, eb: tuple, gamma: float) -> torch.Tensor:
