@@ -1,7 +1,7 @@
 """Optimizers: algorithms for :func:`remodel_core.solve` that are also ``torch.optim.Optimizer`` subclasses
 (or wrap PyTorch's own)."""
 
-from ._auto import Auto, AutoOptimizer, dense_block_size, gemm_rate, matvec_rate
+from ._auto import Auto, AutoOptimizer, dense_block_size, gemm_rate, matvec_rate, memory_budget_mb
 from ._block import BlockInverseHessian, decompose, decompose_neurons
 from ._decomposition import ParameterDecomposition, decompose_layers, layers_of
 from ._gauss_newton import GaussNewton, GaussNewtonOptimizer, ResidualBlock, residual_jacobian
@@ -56,6 +56,7 @@ __all__ = [
     "Auto",
     "AutoOptimizer",
     "dense_block_size",
+    "memory_budget_mb",
     "gemm_rate",
     "matvec_rate",
     "WidthHierarchy",
