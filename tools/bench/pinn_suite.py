@@ -68,6 +68,7 @@ OPTIONAL = (
     "mgopt_width_lbfgs",
     "auto_2g",
     "auto_blocks",
+    "auto_identity",
     "kfac",
     "kfac_cg",
     "kfac_flat",
@@ -94,6 +95,8 @@ def algorithm(name: str) -> Any:
         return Adam(lr=float(name[len("adam_lr") :]))
     if name == "auto":
         return Auto()
+    if name == "auto_identity":  # the ablation: Auto whose dense matrices start from the identity, not from KFAC
+        return Auto(kfac=False)
     if name == "auto_blocks":  # Auto with the Schwarz blocks of dense SSBroyden matrices as a choice
         return Auto(blocks=True)
     if name == "auto_2g":  # Auto with a 2 GB curvature budget (one dense matrix up to about 16k parameters)

@@ -417,3 +417,17 @@ def test_width_hierarchy_rejects_bad_networks():
         WidthHierarchy("net", levels=2)
     with pytest.raises(ValueError, match="levels"):
         WidthHierarchy(MLP(1, 1, width=8, depth=2), levels=0)
+
+
+def test_auto_memory_budget_defaults_to_an_eighth_of_the_machine():
+    """Without ``memory_mb`` the curvature budget is an eighth of the physical memory: the rule sizes the dense
+    matrices from the machine it runs on."""
+    import os
+
+    from remodel_core.optim import memory_budget_mb
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert memory_budget_mb() == pytest.approx(total / 8e6)
+    net = MLP(1, 1, width=8, depth=2).double()
+    assert AutoOptimizer(net.parameters(), net).param_groups[0]["memory_mb"] == memory_budget_mb()
+    assert AutoOptimizer(net.parameters(), net, memory_mb=5.0).param_groups[0]["memory_mb"] == 5.0
