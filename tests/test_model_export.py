@@ -115,6 +115,7 @@ def _imaging() -> dict[str, Callable[[], tuple[nn.Module, tuple]]]:
     from remodel_imaging import (
         AveragedDenoiser,
         ConvexRidgeDenoiser,
+        ConvexRidgeVariational,
         DnCNN,
         GaussianBlur,
         LipschitzDenoiser,
@@ -132,6 +133,12 @@ def _imaging() -> dict[str, Callable[[], tuple[nn.Module, tuple]]]:
         "LipschitzDenoiser": lambda: (LipschitzDenoiser(channels=2, hidden=4, depth=2).double(), (img,)),
         "AveragedDenoiser": lambda: (AveragedDenoiser(DnCNN(depth=2, features=4)).double(), (img,)),
         "ConvexRidgeDenoiser": lambda: (ConvexRidgeDenoiser(channels=2, kernel_size=3, steps=2).double(), (img,)),
+        "ConvexRidgeVariational": lambda: (
+            FixedOperator(
+                ConvexRidgeVariational(ConvexRidgeDenoiser(channels=2, kernel_size=3), unrolled_steps=2), blur
+            ).double(),
+            (img,),
+        ),
         "UnrolledPGD": lambda: (FixedOperator(UnrolledPGD(iters=2, features=4, depth=2).double(), blur), (img,)),
         "LearnedPrimalDual": lambda: (
             FixedOperator(LearnedPrimalDual(iters=2, features=4).double(), blur),
@@ -230,6 +237,7 @@ NO_EXPORT = {
     "equivariant.NeuralODE": "the integrator reads the time grid as Python numbers",
     # the step 1 / (1 + L) is a certified bound computed from the learned filters as a Python number
     "imaging.ConvexRidgeDenoiser": "the step size is read from the filters as a Python number",
+    "imaging.ConvexRidgeVariational": "the step size 1 / (||A||^2 + lam L_R) is read as a Python number",
 }
 
 
