@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import subprocess
+import pathlib
 import sys
 
 import pytest
@@ -11,6 +12,14 @@ import torch
 from remodel_core import TrainingProblem, solve
 from remodel_core._training import check_data_parallel
 from remodel_core.optim import ASPQN, Adam, RobustLBFGS, SSBroyden
+
+_spec = importlib.util.spec_from_file_location(
+    "_distributed_problem", pathlib.Path(__file__).with_name("_distributed_problem.py")
+)
+_helpers = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("_distributed_problem", _helpers)
+_spec.loader.exec_module(_helpers)
+run_ranks = _helpers.run_ranks
 
 # shared by the torchrun script and the single-process reference run here: a mean over 41 rows (uneven
 # shards) plus a term that does not depend on the rows, as a PINN's fixed boundary points
@@ -113,7 +122,7 @@ def test_two_ranks_equal_single_process(tmp_path, one_thread):
         str(tmp_path / "ck.pt"),
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    done = run_ranks(cmd, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
 

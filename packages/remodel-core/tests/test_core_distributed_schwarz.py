@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -69,13 +68,7 @@ def test_two_ranks_equal_one_process_and_resume_across_rank_counts(tmp_path, one
     script = tmp_path / "run.py"
     script.write_text(_SCRIPT)
     out = tmp_path / "out"
-    done = subprocess.run(
-        [*torchrun(2), str(script), str(out), str(ck1), str(ck2)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env(),
-    )
+    done = _helpers.run_ranks([*torchrun(2), str(script), str(out), str(ck1), str(ck2)], timeout=300, env=env())
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
 

@@ -24,6 +24,11 @@ _spec = importlib.util.spec_from_file_location(
 )
 P = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(P)
+_spec = importlib.util.spec_from_file_location(
+    "_distributed_problem", pathlib.Path(__file__).with_name("_distributed_problem.py")
+)
+_ranks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_ranks)
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +213,6 @@ dist.destroy_process_group()
 
 
 def test_distributed_additive_equals_single_process(tmp_path):
-    import subprocess
     import sys
 
     script = tmp_path / "run.py"
@@ -226,7 +230,7 @@ def test_distributed_additive_equals_single_process(tmp_path):
             str(out),
             flag,
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        done = _ranks.run_ranks(cmd, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         outs[nproc] = [torch.load(f"{out}.{r}", weights_only=True) for r in range(nproc)]
     single = outs[1][0]
