@@ -110,7 +110,7 @@ def test_merge_runs_combines_old_single_seed_and_new_multi_seed_outputs():
     new_toy = {m: G.aggregate([_row(v), _row(v + 0.1)]) for m, v in (("ot_cfm", 0.2), ("torchcfm_ot", 0.25))}
     new = _doc([1, 2], new_toy, [0.14, 0.2])
     per_seed, floors, digits_res, _, runs = G.merge_runs([old, new])
-    assert floors == {0: 0.26, 1: 0.14, 2: 0.2} and digits_res == old["digits"]
+    assert floors == {0: [0.26], 1: [0.14], 2: [0.2]} and digits_res == old["digits"]
     assert per_seed["ot_cfm"][0]["w2_1"] == 0.3 and per_seed["ot_cfm"][2]["w2_1"] == pytest.approx(0.3)
     toy, floor = G.summarise(per_seed, floors)
     assert toy["ot_cfm"]["seeds"] == [0, 1, 2] and toy["ot_cfm"]["w2_1"] == pytest.approx(0.8 / 3)
@@ -128,3 +128,55 @@ def test_merge_runs_refuses_duplicates_and_other_configurations():
         G.merge_runs([_doc([1], toy, [0.1]), _doc([2], toy, [0.1], iters=300)])
     with pytest.raises(ValueError, match="different seeds"):
         G.compare({"a": {**toy["ot_cfm"], "seeds": [0]}, "b": {**toy["ot_cfm"], "seeds": [1]}}, "a", "b")
+
+
+def test_target_floor_is_k_independent_pairs_and_k1_is_the_single_draw():
+    from remodel_gen import two_moons, wasserstein2
+
+    n, seed = 64, 5
+    single = wasserstein2(
+        two_moons(n, torch.Generator().manual_seed(seed + 3000)),
+        two_moons(n, torch.Generator().manual_seed(seed + 4000)),
+    )
+    assert G.target_floor(n, seed, 1) == [single]
+    vals = G.target_floor(n, seed, 3)
+    assert vals[0] == single and len(set(vals)) == 3  # pair 0 is the old draw; the others are new draws
+    k2 = wasserstein2(
+        two_moons(n, torch.Generator().manual_seed(seed + 200_000 + 3000)),
+        two_moons(n, torch.Generator().manual_seed(seed + 200_000 + 4000)),
+    )
+    assert vals[2] == k2
+    # a seed's floor is the mean of its K pairs; the JSON keeps the pairs and their std
+    _, floor = G.summarise({}, {0: vals, 1: [0.1, 0.3]})
+    assert floor["w2_floor_seeds"] == [pytest.approx(np.mean(vals)), pytest.approx(0.2)]
+    assert floor["w2_floor"] == pytest.approx((np.mean(vals) + 0.2) / 2)
+    assert floor["w2_floor_pairs"] == [vals, [0.1, 0.3]]
+    assert floor["w2_floor_pair_std_seeds"][1] == pytest.approx(np.std([0.1, 0.3], ddof=1))
+
+
+@pytest.mark.parametrize("pairs", [0, -1, 1.5, True, "8"])
+def test_target_floor_refuses_bad_pair_counts(pairs):
+    with pytest.raises(ValueError, match="pairs"):
+        G.target_floor(16, 0, pairs)
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "two", "1.5"])
+def test_floor_pairs_option_refuses_bad_values(text, monkeypatch, capsys):
+    with pytest.raises(argparse.ArgumentTypeError, match="--floor-pairs"):
+        G.positive_int(text)
+    monkeypatch.setattr("sys.argv", ["gen.py", "--floor-pairs", text])
+    with pytest.raises(SystemExit):
+        G.main()
+    assert "--floor-pairs" in capsys.readouterr().err
+
+
+def test_merge_runs_keeps_per_pair_floors_and_refuses_other_pair_counts():
+    toy = {"ot_cfm": G.aggregate([_row(0.2)])}
+    new = {**_doc([1], toy, [0.2], floor_pairs=2), "w2_floor_pairs": [[0.1, 0.3]]}
+    _, floors, *_ = G.merge_runs([new])
+    assert floors == {1: [0.1, 0.3]}
+    # runs before --floor-pairs had one pair: merging them with a K = 2 run mixes two floors
+    with pytest.raises(ValueError, match="configurations differ"):
+        G.merge_runs([_doc([0], toy, [0.1]), new])
+    with pytest.raises(ValueError, match="two different floors"):
+        G.merge_runs([new, {**_doc([1], {}, [0.2], floor_pairs=2), "w2_floor_pairs": [[0.1, 0.4]]}])
