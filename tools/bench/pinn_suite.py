@@ -71,6 +71,7 @@ OPTIONAL = (
     "auto_identity",
     "kfac",
     "kfac_cg",
+    "kfac_lbfgs",
     "kfac_flat",
 )
 
@@ -87,7 +88,7 @@ def network(kind: str, width: int, depth: int, seed: int) -> torch.nn.Module:
 
 
 def algorithm(name: str) -> Any:
-    from remodel_core.optim import ASPQN, KFAC, LBFGS, MGOPT, Adam, Auto, GaussNewton, RobustLBFGS, SSBroyden
+    from remodel_core.optim import ASPQN, KFAC, KFACLBFGS, LBFGS, MGOPT, Adam, Auto, GaussNewton, RobustLBFGS, SSBroyden
 
     if name == "lbfgs":
         return LBFGS(history_size=50, line_search_fn="strong_wolfe")
@@ -111,6 +112,8 @@ def algorithm(name: str) -> Any:
         return KFAC()
     if name == "kfac_flat":  # the same step control with identity factors: KFAC without its curvature
         return KFAC(factors=False)
+    if name == "kfac_lbfgs":  # L-BFGS whose initial inverse Hessian is the damped KFAC inverse, from the start
+        return KFACLBFGS()
     if name == "kfac_cg":  # truncated Gauss-Newton: 10 conjugate-gradient iterations preconditioned by KFAC
         return KFAC(cg_iters=10)
     if name == "gn":  # Levenberg-Marquardt from the start, solver chosen by size
@@ -188,14 +191,16 @@ def run_job(row: str, method: str, budget: float, seed: int) -> dict[str, Any]:
             return opt
 
     alg = Captured(**{f.name: getattr(alg, f.name) for f in dataclasses.fields(alg)})
-    from remodel_core.optim import GaussNewtonOptimizer, KFACOptimizer
+    from remodel_core.optim import GaussNewtonOptimizer, KFACLBFGSOptimizer, KFACOptimizer
 
-    for cls in (GaussNewtonOptimizer, KFACOptimizer):  # built inside their algorithms' solve: captured here
+    for cls in (GaussNewtonOptimizer, KFACOptimizer, KFACLBFGSOptimizer):  # built inside their algorithms' solve
         init = cls.__init__
 
         def capturing(self: Any, *args: Any, init: Any = init, **kwargs: Any) -> None:
             init(self, *args, **kwargs)
-            captured.setdefault("opt", self)  # Auto's own optimizer, when it built this one, stays
+            # Auto's own optimizer, when it built this one, stays; KFAC-L-BFGS replaces the KFAC it holds
+            if "opt" not in captured or captured["opt"] is getattr(self, "kfac", None):
+                captured["opt"] = self
 
         cls.__init__ = capturing  # type: ignore[method-assign]
     every = 25 if method.startswith("adam") else 1

@@ -189,7 +189,7 @@ def test_auto_takes_gauss_newton_steps_for_a_least_squares_loss_that_fits():
     assert made["opt"].plan["kind"] == "dense" and "residuals" not in made["opt"].plan
     # when a dense matrix costs too much per iteration: KFAC for a tanh MLP's PINN loss ...
     solve(train, Spy(warmup_s=0.0, warmup_max_s=0.0, dense_cost=1e-12), maxiters=6, dtype=torch.float64)
-    assert made["opt"].plan["kind"] == "kfac"
+    assert made["opt"].plan["kind"] == "kfac-lbfgs"
     # ... and without it, Gauss-Newton
     auto = Spy(warmup_s=0.0, warmup_max_s=0.0, dense_cost=1e-12, kfac=False)
     solve(train, auto, maxiters=6, dtype=torch.float64)

@@ -263,9 +263,11 @@ def test_wrapped_losses_keep_the_taylor_route():
     assert routes and set(routes) == {"taylor"}
 
 
-def test_auto_takes_kfac_steps_where_one_dense_matrix_does_not_fit_and_resumes_them(tmp_path):
-    """Auto's rule: one dense matrix if it fits; otherwise KFAC for a PINN loss of a tanh MLP. Making Auto ignore
-    the size (a dense matrix at any size) or the residuals changes the choice; the KFAC state resumes exactly."""
+@pytest.mark.parametrize("kfac_step, kind", [("lbfgs", "kfac-lbfgs"), ("gauss-newton", "kfac")])
+def test_auto_takes_kfac_steps_where_one_dense_matrix_does_not_fit_and_resumes_them(tmp_path, kfac_step, kind):
+    """Auto's rule: one dense matrix if it fits; otherwise KFAC's curvature for a PINN loss of a tanh MLP (in
+    L-BFGS's initial matrix, or KFAC's own steps). Making Auto ignore the size (a dense matrix at any size) or the
+    residuals changes the choice; the state resumes exactly."""
     from remodel_core.optim import Auto
 
     net, train = _pinn(width=10, points=60, boundary=24)
@@ -276,12 +278,12 @@ def test_auto_takes_kfac_steps_where_one_dense_matrix_does_not_fit_and_resumes_t
             made["opt"] = opt = super().make_optimizer(model, residual_blocks, kfac_blocks)
             return opt
 
-    small = Spy(warmup_s=0.0, warmup_max_s=0.0, trial_steps=2)
+    small = Spy(warmup_s=0.0, warmup_max_s=0.0, trial_steps=2, kfac_step=kfac_step)
     solve(train, small, maxiters=4, dtype=torch.float64)
     assert made["opt"].plan["kind"] == "dense"
     tight = dataclasses.replace(small, memory_mb=1e-3)  # the dense matrix (0.1 MB) no longer fits the budget
     sol = solve(train, tight, maxiters=12, dtype=torch.float64)
-    assert made["opt"].plan["kind"] == "kfac" and made["opt"].choice.startswith("kfac")
+    assert made["opt"].plan["kind"] == kind and made["opt"].choice.startswith(kind)
     assert sol.history["loss"][-1] < 0.1 * sol.history["loss"][0]
     plain = dataclasses.replace(train, loss=lambda m, x: train.loss(m, x))
     solve(plain, tight, maxiters=4, dtype=torch.float64)

@@ -6,6 +6,7 @@ from ._block import BlockInverseHessian, decompose, decompose_neurons
 from ._decomposition import ParameterDecomposition, decompose_layers, layers_of
 from ._gauss_newton import GaussNewton, GaussNewtonOptimizer, ResidualBlock, residual_jacobian
 from ._kfac import KFAC, KFACOptimizer
+from ._kfac_lbfgs import KFACLBFGS, KFACLBFGSOptimizer, PreconditionedMemory
 from ._lbfgs import LBFGSMemory, LBFGSStep, flat_grad, flat_params, lbfgs_iteration, set_flat_params
 from ._levels import CollocationHierarchy, LayerHierarchy, LevelHierarchy, coherent_model
 from ._linesearch import LineSearchResult, cubic_minimizer, strong_wolfe
@@ -53,6 +54,9 @@ __all__ = [
     "residual_jacobian",
     "KFAC",
     "KFACOptimizer",
+    "KFACLBFGS",
+    "KFACLBFGSOptimizer",
+    "PreconditionedMemory",
     "Auto",
     "AutoOptimizer",
     "dense_block_size",

@@ -24,6 +24,7 @@ from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
 from ._block import decompose
 from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, residuals_per_row
 from ._kfac import KFACOptimizer, _taylor_blocks, offers_routes
+from ._kfac_lbfgs import KFACLBFGSOptimizer
 from ._lbfgs import flat_grad, flat_params
 from ._schwarz import SPQNOptimizer
 
@@ -40,6 +41,8 @@ FLOPS_PER_ENTRY = 2.6
 RATE_SIZE = 4096
 #: Gauss–Newton trials (the first after the warm-up, the others each at twice the CPU time of the previous)
 MAX_GN_TRIALS = 3
+#: the steps :class:`Auto` takes with the KFAC curvature: L-BFGS with KFAC as its initial matrix, or KFAC's own
+KFAC_STEPS = ("lbfgs", "gauss-newton")
 
 
 def matvec_rate(n: int = 2048, repeats: int = 5) -> float:
@@ -155,6 +158,16 @@ def dense_block_size(n: int, eval_s: float, rate: float, *, memory_mb: float = 1
     return int(max(0, min(n, by_memory, by_time)))
 
 
+def check_kfac_step(kfac_step: Any) -> None:
+    """``kfac_step`` of :class:`Auto` is ``"lbfgs"`` or ``"gauss-newton"``."""
+    if kfac_step not in KFAC_STEPS:
+        raise ValueError(f"kfac_step must be one of {KFAC_STEPS}, got {kfac_step!r}")
+
+
+#: the structured optimizers that evaluate the residuals themselves; a lost trial of theirs is tried again later
+SECOND_ORDER = (GaussNewtonOptimizer, KFACOptimizer, KFACLBFGSOptimizer)
+
+
 class AutoOptimizer(torch.optim.Optimizer):
     """The optimizer of :class:`Auto`: torch's L-BFGS, then decomposed dense curvature where it pays.
 
@@ -244,6 +257,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         blocks: bool = False,
         residual_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
         kfac_blocks: Callable[[], Sequence[ResidualBlock]] | None = None,
+        kfac_step: str = "lbfgs",
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -262,7 +276,9 @@ class AutoOptimizer(torch.optim.Optimizer):
         check_positive("gauss_newton_max_s", gauss_newton_max_s, allow_zero=True)
         if not isinstance(blocks, bool):
             raise TypeError(f"blocks must be a bool, got {blocks!r}")
+        check_kfac_step(kfac_step)
         defaults = dict(
+            kfac_step=kfac_step,
             blocks=blocks,
             gauss_newton_max_s=gauss_newton_max_s,
             memory_mb=memory_mb,
@@ -282,7 +298,7 @@ class AutoOptimizer(torch.optim.Optimizer):
         self.residual_blocks = residual_blocks
         self.kfac_blocks = kfac_blocks
         self.lbfgs = torch.optim.LBFGS(self._params, history_size=50, line_search_fn="strong_wolfe")
-        self.structured: SPQNOptimizer | GaussNewtonOptimizer | KFACOptimizer | None = None
+        self.structured: SPQNOptimizer | GaussNewtonOptimizer | KFACOptimizer | KFACLBFGSOptimizer | None = None
         self.phase = "warmup"  # -> "trial" -> "structured" | "lbfgs"
         self.choice = "lbfgs"
         self.plan: dict[str, Any] = {"n": sum(p.numel() for p in self._params)}
@@ -315,9 +331,15 @@ class AutoOptimizer(torch.optim.Optimizer):
         m = dense_block_size(n, eval_s, rate, memory_mb=group["memory_mb"], dense_cost=group["dense_cost"])
         kind = "dense" if m >= n else "block" if group["blocks"] and m >= group["min_block"] else "lbfgs"
         self.plan.update(eval_s=eval_s, matvec_rate=rate, max_dense=m, kind=kind)
-        if self.kfac_blocks is not None and kind != "dense":  # Kronecker-factored Gauss-Newton of the layers
-            self.plan["kind"] = self.choice = "kfac"
-            self.structured = KFACOptimizer(self._params, self.model, self.kfac_blocks)
+        if self.kfac_blocks is not None and kind != "dense":  # Kronecker-factored curvature of the layers
+            if group["kfac_step"] == "lbfgs":  # L-BFGS from the warm-up's pairs, KFAC as its initial matrix
+                self.plan["kind"] = self.choice = "kfac-lbfgs"
+                self.structured = KFACLBFGSOptimizer(self._params, self.model, self.kfac_blocks)
+                state = self.lbfgs.state[self._params[0]]
+                self.structured.seed_pairs(list(zip(state.get("old_stps", []), state.get("old_dirs", []))))
+            else:
+                self.plan["kind"] = self.choice = "kfac"
+                self.structured = KFACOptimizer(self._params, self.model, self.kfac_blocks)
             self.phase = "trial"
             return
         if self.residual_blocks is not None and kind != "dense":  # one cheap dense matrix comes first
@@ -423,7 +445,7 @@ class AutoOptimizer(torch.optim.Optimizer):
             out = out.detach() if isinstance(out, torch.Tensor) else torch.tensor(float(out))
             if self.f0 is None:
                 self.f0 = float(out)
-        elif isinstance(self.structured, (GaussNewtonOptimizer, KFACOptimizer)):
+        elif isinstance(self.structured, SECOND_ORDER):
             if self._x_switch is None:
                 self._x_switch = flat_params(self._params)
                 self._g_switch = self.lbfgs.state[self._params[0]].get("prev_flat_grad")
@@ -468,13 +490,16 @@ class AutoOptimizer(torch.optim.Optimizer):
                 if r_structured >= r_lbfgs:
                     self.phase = "structured"
                 else:
-                    gauss_newton = isinstance(self.structured, (GaussNewtonOptimizer, KFACOptimizer))
+                    gauss_newton = isinstance(
+                        self.structured, (GaussNewtonOptimizer, KFACOptimizer, KFACLBFGSOptimizer)
+                    )
                     self._back_to_lbfgs("slower than L-BFGS in the trial")
                     tries = self.plan.get("gn_trials", 0) + 1 if gauss_newton else 0
                     if gauss_newton and tries < MAX_GN_TRIALS:  # L-BFGS slows down as it goes: try again later
                         self.plan.update(gn_trials=tries, retry_at=2.0 * t1)
         elif self.phase == "lbfgs" and self.cpu >= self.plan.get("retry_at", math.inf):
             del self.plan["retry_at"]
+            self.plan.pop("reverted", None)  # this trial's verdict replaces the last one's
             self._switch = (self.cpu, max(f_start, 1e-300), len(self.trace) - 1)
             self._x_switch = self._g_switch = None
             self.choice = "lbfgs"
@@ -514,7 +539,12 @@ class AutoOptimizer(torch.optim.Optimizer):
         self.eval_times = list(state_dict["eval_times"])
         self._switch = None if state_dict["switch"] is None else tuple(state_dict["switch"])  # type: ignore[assignment]
         self._x_switch, self._g_switch = state_dict["x_switch"], state_dict["g_switch"]
-        if state_dict["structured"] is not None and self.choice.startswith("kfac"):
+        if state_dict["structured"] is not None and self.choice.startswith("kfac-lbfgs"):
+            if self.kfac_blocks is None:
+                raise ValueError("this AutoOptimizer state uses KFAC-L-BFGS steps: pass kfac_blocks")
+            self.structured = KFACLBFGSOptimizer(self._params, self.model, self.kfac_blocks)
+            self.structured.load_state_dict(copy.deepcopy(state_dict["structured"]))
+        elif state_dict["structured"] is not None and self.choice.startswith("kfac"):
             if self.kfac_blocks is None:
                 raise ValueError("this AutoOptimizer state uses KFAC steps: pass kfac_blocks")
             self.structured = KFACOptimizer(self._params, self.model, self.kfac_blocks)
@@ -610,6 +640,7 @@ class Auto(OptimizerAlgorithm):
     gauss_newton_max_s: float = 10.0
     blocks: bool = False
     kfac: bool = True
+    kfac_step: str = "lbfgs"
 
     def validate(self) -> None:
         if self.memory_mb is not None:
@@ -628,6 +659,7 @@ class Auto(OptimizerAlgorithm):
             raise TypeError(f"blocks must be a bool, got {self.blocks!r}")
         if not isinstance(self.kfac, bool):
             raise TypeError(f"kfac must be a bool, got {self.kfac!r}")
+        check_kfac_step(self.kfac_step)
 
     def make_optimizer(
         self,
@@ -653,6 +685,7 @@ class Auto(OptimizerAlgorithm):
             blocks=self.blocks,
             residual_blocks=residual_blocks,
             kfac_blocks=kfac_blocks if self.kfac and taylor_supported(model) else None,
+            kfac_step=self.kfac_step,
         )
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:

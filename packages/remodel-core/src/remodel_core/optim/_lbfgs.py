@@ -98,11 +98,15 @@ class LBFGSMemory:
         for i in range(k - 1, -1, -1):
             alphas[i] = self.rho[i] * float(self.s[i].dot(q))
             q.add_(self.y[i], alpha=-alphas[i])
-        q.mul_(self.gamma)
+        q = self.initial(q)
         for i in range(k):
             beta = self.rho[i] * float(self.y[i].dot(q))
             q.add_(self.s[i], alpha=alphas[i] - beta)
         return q
+
+    def initial(self, q: torch.Tensor) -> torch.Tensor:
+        """The initial inverse Hessian of the two-loop recursion applied to ``q`` (in place): ``gamma q``."""
+        return q.mul_(self.gamma)
 
     def direction(self, g: torch.Tensor) -> torch.Tensor:
         """The quasi-Newton direction ``-H g`` (float64, flat)."""
@@ -308,8 +312,9 @@ def lbfgs_iteration(
 ) -> LBFGSStep:
     """One robust L-BFGS iteration from ``(x, f, g)`` on the flat function ``evaluate(x) -> (f, g)``.
 
-    The direction is ``-H g`` from ``memory``; when it is not a descent direction (or not finite) the memory
-    is reset and steepest descent is used. The first trial step is :func:`initial_step`'s:
+    The direction is ``-H g`` from ``memory`` (steepest descent while it is empty, unless its initial matrix is
+    an operator, as :class:`~remodel_core.optim.PreconditionedMemory`'s); when it is not a descent direction (or not
+    finite) the memory is reset and steepest descent is used. The first trial step is :func:`initial_step`'s:
     ``lr * min(1, 1 / ||g||_1)`` while the memory is empty (first step, after a reset), ``lr`` otherwise.
     The step is chosen by :func:`~remodel_core.optim.strong_wolfe` (cubic
     interpolation, NaN-safe). A successful or merely decreasing step is accepted and its pair pushed
@@ -360,13 +365,14 @@ def lbfgs_iteration(
     >>> f < 1e-20
     True
     """
-    d = memory.direction(g) if len(memory) else -g
+    preconditioned = getattr(memory, "operator", None) is not None  # its initial matrix is not a multiple of I
+    d = memory.direction(g) if len(memory) or preconditioned else -g
     gtd = float(g.dot(d))
     restarted = False
     if not math.isfinite(gtd) or gtd >= 0 or not bool(torch.isfinite(d).all()):
         memory.reset()
         d, gtd, restarted = -g, -float(g.dot(g)), True
-    steepest = not len(memory)
+    steepest = restarted or not (len(memory) or preconditioned)
     if gtd == 0.0:
         return LBFGSStep(x, f, g, 0.0, 0, True, restarted, False, aux=aux)
     alpha0 = initial_step(g, lr, empty=steepest)

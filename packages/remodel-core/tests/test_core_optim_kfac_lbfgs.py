@@ -1,0 +1,130 @@
+"""L-BFGS preconditioned by KFAC (``KFACLBFGS``): the two-loop recursion with ``c K`` as its initial matrix."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from remodel_core import TrainingProblem, pde, solve
+from remodel_core.nn import MLP
+from remodel_core.optim import KFACLBFGS, KFACLBFGSOptimizer, LBFGSMemory, PreconditionedMemory
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    yield
+
+
+def _spd(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+    return Q @ torch.diag(torch.logspace(0, 3, n, dtype=torch.float64)) @ Q.T
+
+
+def test_without_an_operator_the_memory_is_plain_lbfgs():
+    A = _spd(6)
+    g = torch.Generator().manual_seed(1)
+    plain, pre = LBFGSMemory(4), PreconditionedMemory(4)
+    for _ in range(5):
+        s = torch.randn(6, generator=g, dtype=torch.float64)
+        assert plain.push(s, A @ s) == pre.push(s, A @ s)
+    v = torch.randn(6, generator=g, dtype=torch.float64)
+    assert torch.equal(plain.direction(v), pre.direction(v))
+
+
+def test_initial_matrix_is_the_operator_scaled_by_the_newest_pair():
+    """``H0 = c M`` with ``c = s'y / y'My``: with ``M`` twice the inverse Hessian of a quadratic, ``c = 1/2`` and
+    one pair gives the exact Newton direction; without the scaling the direction is twice too long."""
+    A = _spd(5)
+    M = 2.0 * torch.linalg.inv(A)
+    mem = PreconditionedMemory(3, operator=lambda v: M @ v)
+    s = torch.tensor([1.0, -2.0, 0.5, 0.0, 1.0], dtype=torch.float64)
+    assert mem.push(s, A @ s)
+    g = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    newton = -torch.linalg.solve(A, g)
+    assert torch.allclose(mem.direction(g), newton, atol=1e-10, rtol=0)
+    # empty memory: the operator itself (c = 1)
+    empty = PreconditionedMemory(3, operator=lambda v: M @ v)
+    assert torch.allclose(empty.apply(g), M @ g, atol=1e-12, rtol=0)
+
+
+def _pinn(width: int = 10, seed: int = 0):
+    torch.manual_seed(seed)
+    net = MLP(2, 1, width=width, depth=2).double()
+    return net, pde.poisson2d().discretize(net, points=80, boundary_points=32, seed=seed)
+
+
+def test_the_kfac_initial_matrix_is_what_makes_it_fast():
+    """The same iterations with the KFAC operator removed (plain L-BFGS from the same line search) end more than 4x
+    higher on a small 2D Poisson PINN after 60 iterations (measured 11.9x)."""
+    losses = {}
+    for with_kfac in (True, False):
+        net, train = _pinn()
+        x = train.data[0]
+        opt = KFACLBFGSOptimizer(list(net.parameters()), net, lambda: train.loss.residual_blocks(x, route="taylor"))
+        if not with_kfac:
+            set_operator = opt._set_operator
+
+            def identity(set_operator=set_operator, opt=opt):
+                set_operator()
+                opt.memory.operator = None
+
+            opt._set_operator = identity
+        f = [float(opt.step()) for _ in range(60)]
+        assert f[-1] < f[0]
+        losses[with_kfac] = f[-1]
+        assert float(train.loss(net, x)) == pytest.approx(f[-1], rel=0.5)  # the loss is sum(r^2) of the blocks
+    assert losses[False] > 4.0 * losses[True], losses
+
+
+def test_factors_are_formed_every_refresh_iterations():
+    net, train = _pinn(width=6)
+    x = train.data[0]
+    opt = KFACLBFGSOptimizer(
+        list(net.parameters()), net, lambda: train.loss.residual_blocks(x, route="taylor"), refresh=4
+    )
+    for _ in range(9):
+        opt.step()
+    assert opt.stats["steps"] == 9 and opt.stats["refreshes"] == 3  # at steps 0, 4 and 8
+
+
+def test_solve_trains_and_resumes_exactly(tmp_path):
+    _, train = _pinn(width=8)
+    full = solve(train, KFACLBFGS(refresh=3), maxiters=10, dtype=torch.float64)
+    assert full.history["loss"][-1] < 0.2 * full.history["loss"][0]
+    path = tmp_path / "kl.pt"
+    solve(train, KFACLBFGS(refresh=3), maxiters=5, dtype=torch.float64, checkpoint=path)
+    resumed = solve(train, KFACLBFGS(refresh=3), maxiters=10, dtype=torch.float64, checkpoint=path, resume=True)
+    assert resumed.history["loss"] == full.history["loss"]
+    assert all(torch.equal(p, q) for p, q in zip(resumed.u.parameters(), full.u.parameters()))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"history_size": 0}, "history_size"),
+        ({"refresh": 0}, "refresh"),
+        ({"refresh": 1.5}, "refresh"),
+        ({"factor_damping": -1.0}, "factor_damping"),
+        ({"factor_damping": float("nan")}, "factor_damping"),
+        ({"seed": "a"}, "seed"),
+    ],
+)
+def test_bad_options_are_refused_by_name(kwargs, match):
+    _, train = _pinn(width=4)
+    with pytest.raises((ValueError, TypeError), match=match):
+        solve(train, KFACLBFGS(**kwargs), maxiters=1)
+    with pytest.raises((ValueError, TypeError), match=match):
+        KFACLBFGSOptimizer(list(train.model.parameters()), train.model, lambda: [], **kwargs)
+
+
+def test_needs_residuals_full_batch_and_an_operator_that_is_callable():
+    _, train = _pinn(width=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        solve(TrainingProblem(model=train.model, loss=train.loss, data=train.data, batch_size=8), KFACLBFGS())
+    plain = TrainingProblem(model=train.model, loss=lambda m, x: m(x).pow(2).mean(), data=train.data)
+    with pytest.raises((ValueError, TypeError), match="residual"):
+        solve(plain, KFACLBFGS(), maxiters=1)
+    with pytest.raises(TypeError, match="operator"):
+        PreconditionedMemory(3, operator=3.0)
+    with pytest.raises(ValueError, match="residuals"):
+        KFACLBFGS().make_optimizer(train.model)
