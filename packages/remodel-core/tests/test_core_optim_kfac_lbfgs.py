@@ -60,7 +60,8 @@ def test_the_kfac_initial_matrix_is_what_makes_it_fast():
     for with_kfac in (True, False):
         net, train = _pinn()
         x = train.data[0]
-        opt = KFACLBFGSOptimizer(list(net.parameters()), net, lambda: train.loss.residual_blocks(x, route="taylor"))
+        blocks = lambda train=train, x=x: train.loss.residual_blocks(x, route="taylor")  # noqa: E731
+        opt = KFACLBFGSOptimizer(list(net.parameters()), net, blocks)
         if not with_kfac:
             set_operator = opt._set_operator
 
