@@ -22,8 +22,8 @@ from .._problem import Problem
 from .._solution import Solution
 from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
 from ._block import decompose
-from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, residuals_per_row
-from ._kfac import KFACOptimizer, _taylor_blocks, offers_routes
+from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, offers_routes, residuals_per_row, taylor_blocks
+from ._kfac import KFACOptimizer
 from ._kfac_lbfgs import KFACLBFGSOptimizer
 from ._lbfgs import flat_grad, flat_params
 from ._schwarz import SPQNOptimizer
@@ -696,5 +696,5 @@ class Auto(OptimizerAlgorithm):
         data = placed(problem.data or (), ctx.options)
         blocks = lambda: problem.loss.residual_blocks(*data)  # noqa: E731
         loss_blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
-        kfac = (lambda: _taylor_blocks(loss_blocks, data)) if offers_routes(loss_blocks) else None
+        kfac = (lambda: taylor_blocks(loss_blocks, data)) if offers_routes(loss_blocks) else None
         return train(problem, lambda model: self.make_optimizer(model, blocks, kfac), ctx, algorithm=self)

@@ -11,6 +11,7 @@ solve ``J^T (J J^T + lambda I)^{-1} r`` (Woodbury) as in Ren & Goldfarb (2019) a
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -459,19 +460,54 @@ class GaussNewton(OptimizerAlgorithm):
         raise ValueError("GaussNewton needs the problem's residuals: use solve(problem, GaussNewton())")
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
-        assert isinstance(problem, TrainingProblem)
-        if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
-            raise ValueError(f"GaussNewton trains full batch; got batch_size={problem.batch_size} (use None)")
-        data = placed(problem.data or (), ctx.options)
-        blocks = residual_blocks_of(problem, data)  # a loss without residuals is refused before training
-        made: list[GaussNewtonOptimizer] = []
+        def build(params: list[torch.Tensor], model: nn.Module, blocks: Any) -> GaussNewtonOptimizer:
+            return GaussNewtonOptimizer(params, model, blocks, **self._options())
 
-        def make(model: nn.Module) -> torch.optim.Optimizer:
-            params = [p for p in model.parameters() if p.requires_grad]
-            made.append(GaussNewtonOptimizer(params, model, blocks, **self._options()))
-            return made[-1]
+        return train_on_residuals(problem, ctx, self, build, taylor=False, prefix="gn")
 
-        sol = train(problem, make, ctx, algorithm=self)
-        if made:
-            sol.stats.update({f"gn_{k}": v for k, v in made[-1].stats.items()})
-        return sol
+
+def taylor_blocks(blocks: Callable[..., Sequence[ResidualBlock]], data: tuple) -> Sequence[ResidualBlock]:
+    """The residual blocks on the Taylor-mode route where the loss offers routes (PINN losses), else as given."""
+    if offers_routes(blocks):
+        return blocks(*data, route="taylor")
+    return blocks(*data)
+
+
+def offers_routes(blocks: Callable[..., Any]) -> bool:
+    """Whether ``residual_blocks`` takes a ``route`` keyword (PINN losses, or a wrapper that forwards keywords)."""
+    params = inspect.signature(blocks).parameters.values()
+    return any(p.name == "route" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def train_on_residuals(
+    problem: Problem,
+    ctx: SolveContext,
+    algorithm: OptimizerAlgorithm,
+    build: Callable[[list[torch.Tensor], nn.Module, Callable[[], Sequence[ResidualBlock]]], Any],
+    *,
+    taylor: bool,
+    prefix: str,
+) -> Solution:
+    """Full-batch training of a least-squares loss by an optimizer that evaluates the residual blocks itself:
+    ``build(params, model, blocks)``, with the blocks on the Taylor-mode route when ``taylor`` (KFAC's factors
+    read its channels) and the loss offers routes; the optimizer's ``stats`` join the solution's as
+    ``{prefix}_{key}``. A mini-batch problem or a loss without residual blocks is refused before training."""
+    assert isinstance(problem, TrainingProblem)
+    name = type(algorithm).__name__
+    if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
+        raise ValueError(f"{name} trains full batch; got batch_size={problem.batch_size} (use None)")
+    data = placed(problem.data or (), ctx.options)
+    blocks = residual_blocks_of(problem, data)  # a loss without residuals is refused before training
+    if taylor:
+        loss_blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
+        blocks = lambda: taylor_blocks(loss_blocks, data)  # noqa: E731
+    made: list[Any] = []
+
+    def make(model: nn.Module) -> torch.optim.Optimizer:
+        made.append(build([p for p in model.parameters() if p.requires_grad], model, blocks))
+        return made[-1]
+
+    sol = train(problem, make, ctx, algorithm=algorithm)
+    if made:
+        sol.stats.update({f"{prefix}_{k}": v for k, v in made[-1].stats.items()})
+    return sol

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -36,8 +35,8 @@ from .._algorithm import check_positive
 from .._context import SolveContext
 from .._problem import Problem
 from .._solution import Solution
-from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
-from ._gauss_newton import ResidualBlock, residual_blocks_of
+from .._training import OptimizerAlgorithm
+from ._gauss_newton import ResidualBlock, train_on_residuals
 from ._lbfgs import flat_params, set_flat_params
 
 __all__ = ["KFAC", "KFACOptimizer"]
@@ -682,33 +681,7 @@ class KFAC(OptimizerAlgorithm):
         raise ValueError("KFAC needs the problem's residuals: use solve(problem, KFAC())")
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
-        assert isinstance(problem, TrainingProblem)
-        if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
-            raise ValueError(f"KFAC trains full batch; got batch_size={problem.batch_size} (use None)")
-        data = placed(problem.data or (), ctx.options)
-        residual_blocks_of(problem, data)  # a loss without residuals is refused before training
-        blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
-        made: list[KFACOptimizer] = []
+        def build(params: list[torch.Tensor], model: nn.Module, blocks: Any) -> KFACOptimizer:
+            return KFACOptimizer(params, model, blocks, **self._options())
 
-        def make(model: nn.Module) -> torch.optim.Optimizer:
-            params = [p for p in model.parameters() if p.requires_grad]
-            made.append(KFACOptimizer(params, model, lambda: _taylor_blocks(blocks, data), **self._options()))
-            return made[-1]
-
-        sol = train(problem, make, ctx, algorithm=self)
-        if made:
-            sol.stats.update({f"kfac_{k}": v for k, v in made[-1].stats.items()})
-        return sol
-
-
-def _taylor_blocks(blocks: Callable[..., Sequence[ResidualBlock]], data: tuple) -> Sequence[ResidualBlock]:
-    """The residual blocks on the Taylor-mode route where the loss offers routes (PINN losses), else as given."""
-    if offers_routes(blocks):
-        return blocks(*data, route="taylor")
-    return blocks(*data)
-
-
-def offers_routes(blocks: Callable[..., Any]) -> bool:
-    """Whether ``residual_blocks`` takes a ``route`` keyword (PINN losses, or a wrapper that forwards keywords)."""
-    params = inspect.signature(blocks).parameters.values()
-    return any(p.name == "route" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        return train_on_residuals(problem, ctx, self, build, taylor=True, prefix="kfac")

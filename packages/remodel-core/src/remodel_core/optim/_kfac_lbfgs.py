@@ -29,9 +29,9 @@ from .._algorithm import check_positive
 from .._context import SolveContext
 from .._problem import Problem
 from .._solution import Solution
-from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
-from ._gauss_newton import ResidualBlock, residual_blocks_of
-from ._kfac import KFACOptimizer, _taylor_blocks
+from .._training import OptimizerAlgorithm
+from ._gauss_newton import ResidualBlock, train_on_residuals
+from ._kfac import KFACOptimizer
 from ._lbfgs import LBFGSMemory, flat_params, lbfgs_iteration, set_flat_params
 
 __all__ = ["KFACLBFGS", "KFACLBFGSOptimizer", "PreconditionedMemory"]
@@ -295,20 +295,7 @@ class KFACLBFGS(OptimizerAlgorithm):
         raise ValueError("KFACLBFGS needs the problem's residuals: use solve(problem, KFACLBFGS())")
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
-        assert isinstance(problem, TrainingProblem)
-        if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
-            raise ValueError(f"KFACLBFGS trains full batch; got batch_size={problem.batch_size} (use None)")
-        data = placed(problem.data or (), ctx.options)
-        residual_blocks_of(problem, data)  # a loss without residuals is refused before training
-        blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
-        made: list[KFACLBFGSOptimizer] = []
+        def build(params: list[torch.Tensor], model: nn.Module, blocks: Any) -> KFACLBFGSOptimizer:
+            return KFACLBFGSOptimizer(params, model, blocks, **self._options())
 
-        def make(model: nn.Module) -> torch.optim.Optimizer:
-            params = [p for p in model.parameters() if p.requires_grad]
-            made.append(KFACLBFGSOptimizer(params, model, lambda: _taylor_blocks(blocks, data), **self._options()))
-            return made[-1]
-
-        sol = train(problem, make, ctx, algorithm=self)
-        if made:
-            sol.stats.update({f"kfac_lbfgs_{k}": v for k, v in made[-1].stats.items()})
-        return sol
+        return train_on_residuals(problem, ctx, self, build, taylor=True, prefix="kfac_lbfgs")
