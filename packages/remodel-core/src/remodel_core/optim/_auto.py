@@ -185,13 +185,15 @@ class AutoOptimizer(torch.optim.Optimizer):
        Burgers ResNet; when ``kfac_blocks`` are given the matrix starts from the damped KFAC inverse (the
        Kronecker-factored Gauss–Newton blocks of the layers, scaled to the last warm-up pair), not from a multiple
        of the identity, so that its secant updates only have to add the coupling across layers: on the Burgers
-       ResNet the dense phase then reached L-BFGS's 300-s error after 36 s instead of 111 s. Otherwise **KFAC**
-       when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN
-       loss of a tanh/sin MLP or ResNetMLP, whose Taylor-mode channels KFAC reads): Kronecker-factored
-       Gauss–Newton per layer (:class:`~remodel_core.optim.KFACOptimizer`, ``"kfac"``; Dangel, Müller &
-       Zeinhofer 2024), memory ``sum (in + 1)^2 + out^2``. Otherwise **Gauss–Newton**: when the loss is a sum
-       of squares (``residual_blocks``
-       given, as :class:`Auto` does for the loss of :meth:`~remodel_core.pde.PINNProblem.discretize`), its
+       ResNet the dense phase then reached L-BFGS's 300-s error after 36 s instead of 111 s (a 150-s probe; in
+       the merged 300-s suite 46 s, 6.4x sooner and 129x lower than L-BFGS). Otherwise **KFAC's curvature**
+       when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN loss of a tanh/sin MLP or
+       ResNetMLP, whose Taylor-mode channels KFAC reads; Dangel, Müller & Zeinhofer 2024): with
+       ``kfac_step="lbfgs"`` (default) L-BFGS whose initial matrix is the damped KFAC inverse
+       (:class:`~remodel_core.optim.KFACLBFGSOptimizer`, ``"kfac-lbfgs"``), its memory started from the
+       warm-up's pairs; with ``"gauss-newton"`` KFAC's own steps (:class:`~remodel_core.optim.KFACOptimizer`,
+       ``"kfac"``). Memory ``sum (in + 1)^2 + out^2`` for the factors. Otherwise **Gauss–Newton**: when the
+       loss is a sum of squares (``residual_blocks`` given, as :class:`Auto` does for the loss of :meth:`~remodel_core.pde.PINNProblem.discretize`), its
        Jacobian (``N`` residuals by ``n`` parameters) and the smaller Gram matrix fit ``memory_mb`` and one
        step's Gram-and-Cholesky flops at the measured :func:`gemm_rate` take at most ``gauss_newton_max_s``
        CPU seconds, Levenberg–Marquardt steps (:class:`~remodel_core.optim.GaussNewtonOptimizer`,
@@ -574,8 +576,9 @@ class Auto(OptimizerAlgorithm):
     memory_mb : float, optional
         Memory budget of the dense curvature (MB; default :func:`memory_budget_mb`, an eighth of the machine's
         memory). Measured in ``tools/bench/pinn_suite.py``: with 3 GB the 12.7k-parameter Klein–Gordon and
-        Allen–Cahn MLPs get one dense matrix (1.3 GB) started from the KFAC inverse, which reached L-BFGS's
-        300-s error on Klein–Gordon after 82 s where KFAC (chosen under a 1 GB budget) took 108 s.
+        Allen–Cahn MLPs fit one dense matrix (1.3 GB; on Allen–Cahn its cost per iteration rules it out). On
+        Klein–Gordon that matrix, started from the KFAC inverse, reached L-BFGS's 300-s error after 82 s (3.3x
+        sooner, 140x lower in the merged suite) where KFAC (chosen under a 1 GB budget) took 108 s.
     dense_cost : float
         Largest dense-curvature work per iteration, in loss-and-gradient evaluations (default 1: the dense
         matrix may at most double the cost of an iteration; its trial against L-BFGS decides whether it stays).
@@ -604,11 +607,16 @@ class Auto(OptimizerAlgorithm):
         150 s, now takes one dense matrix first: 141x); at
         40k parameters a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
     kfac : bool
-        Whether KFAC (:class:`~remodel_core.optim.KFAC`) is a choice for a PINN loss of a tanh/sin MLP or
-        ResNetMLP when one dense matrix does not fit (default True; it then comes before Gauss–Newton). Measured
-        in ``tools/bench/pinn_suite.py`` (300 CPU s, torch's L-BFGS side by side; docs/BENCHMARKS.md): ``Auto``
-        ended 101x below L-BFGS's error on the 99.6k-parameter Poisson MLP (5.4x sooner), 16.5x on
-        Klein-Gordon 4x64, 2.44x on Allen-Cahn 4x64 and 1.54x on the 40.8k Burgers MLP (1.16x sooner).
+        Whether KFAC's curvature is used for a PINN loss of a tanh/sin MLP or ResNetMLP: as the start of the
+        dense matrix, and as the choice when one dense matrix does not fit (default True; it then comes before
+        Gauss–Newton).
+    kfac_step : str
+        ``"lbfgs"`` (default): L-BFGS with the KFAC inverse as its initial matrix
+        (:class:`~remodel_core.optim.KFACLBFGS`); ``"gauss-newton"``: KFAC's own damped steps
+        (:class:`~remodel_core.optim.KFAC`). Measured in ``tools/bench/pinn_suite.py`` (300 CPU s, torch's L-BFGS
+        side by side; docs/BENCHMARKS.md), ``"lbfgs"`` against ``"gauss-newton"``: 59.7x against 0.75x below
+        L-BFGS's error on the 40.8k Burgers MLP (2.40x sooner), 9.7x against 3.7x on Allen–Cahn 4x64, 264x against
+        629x on the 99.6k Poisson MLP (5.75x and 6.89x sooner).
     blocks : bool
         Whether the additive Schwarz method with one dense SSBroyden matrix per subdomain is a choice when one
         dense matrix does not fit (default False). Off by default because it lost where the suite tried it:
