@@ -178,30 +178,29 @@ class AutoOptimizer(torch.optim.Optimizer):
        matrices) or the loss has fallen ``1 / warmup_decrease``-fold (default 100-fold), and ``warmup_s``
        CPU seconds (default 0) have passed; or until ``warmup_max_s`` CPU seconds have passed. The first
        steps of a large-residual start, where a self-scaled or Gauss–Newton step fails, are left to L-BFGS.
-    2. *Choice* (:func:`dense_block_size`): from the parameter count ``n``, the median CPU time of one
-       evaluation measured during the warm-up, the measured matrix-vector rate and the memory budget, the
-       largest dense block ``m``. **One dense matrix first**: ``m = n`` gives one dense self-scaled Broyden
-       matrix (``"dense"``; SSBroyden, Urbán et al. 2025), which reached 76x below L-BFGS's error on the 3.4k
-       Burgers ResNet; when ``kfac_blocks`` are given the matrix starts from the damped KFAC inverse (the
-       Kronecker-factored Gauss–Newton blocks of the layers, scaled to the last warm-up pair), not from a multiple
-       of the identity, so that its secant updates only have to add the coupling across layers: on the Burgers
-       ResNet the dense phase then reached L-BFGS's 300-s error after 36 s instead of 111 s (a 150-s probe; in
-       the merged 300-s suite 46 s, 6.4x sooner and 129x lower than L-BFGS). Otherwise **KFAC's curvature**
-       when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN loss of a tanh/sin MLP or
-       ResNetMLP, whose Taylor-mode channels KFAC reads; Dangel, Müller & Zeinhofer 2024): with
+    2. *Choice* (:func:`dense_block_size`): from the parameter count ``n``, the median CPU time of one evaluation
+       measured during the warm-up, the measured matrix-vector rate and the memory budget, the largest dense block
+       ``m``. **One dense matrix first**: ``m = n`` gives one dense self-scaled Broyden matrix (``"dense"``; SSBroyden,
+       Urbán et al. 2025), which reached 76x below L-BFGS's error on the 3.4k Burgers ResNet; when ``kfac_blocks`` are
+       given the matrix starts from the damped KFAC inverse (the Kronecker-factored Gauss–Newton blocks of the layers,
+       scaled to the last warm-up pair), not from a multiple of the identity, so that its secant updates only have to
+       add the coupling across layers: on the Burgers ResNet the dense phase then reached L-BFGS's 300-s error after 36
+       s instead of 111 s (a 150-s probe; in the merged 300-s suite 46 s, 6.4x sooner and 129x lower than L-BFGS).
+       Otherwise **KFAC's curvature** when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN loss of a
+       tanh/sin MLP or ResNetMLP, whose Taylor-mode channels KFAC reads; Dangel, Müller & Zeinhofer 2024): with
        ``kfac_step="lbfgs"`` (default) L-BFGS whose initial matrix is the damped KFAC inverse
-       (:class:`~remodel_core.optim.KFACLBFGSOptimizer`, ``"kfac-lbfgs"``), its memory started from the
-       warm-up's pairs; with ``"gauss-newton"`` KFAC's own steps (:class:`~remodel_core.optim.KFACOptimizer`,
-       ``"kfac"``). Memory ``sum (in + 1)^2 + out^2`` for the factors. Otherwise **Gauss–Newton**: when the
-       loss is a sum of squares (``residual_blocks`` given, as :class:`Auto` does for the loss of :meth:`~remodel_core.pde.PINNProblem.discretize`), its
-       Jacobian (``N`` residuals by ``n`` parameters) and the smaller Gram matrix fit ``memory_mb`` and one
-       step's Gram-and-Cholesky flops at the measured :func:`gemm_rate` take at most ``gauss_newton_max_s``
-       CPU seconds, Levenberg–Marquardt steps (:class:`~remodel_core.optim.GaussNewtonOptimizer`,
-       ``"gauss-newton"``). Otherwise, with ``blocks=True`` and ``min_block <= m``, the additive Schwarz method
-       with one dense SSBroyden matrix per subdomain, subdomains sized to ``max_dense = m`` (``"block"``,
-       :class:`~remodel_core.optim.SPQNOptimizer` with ``local_hessian="ssbroyden", global_hessian="block"``,
-       memory ``n m``); else L-BFGS to the end (``"lbfgs"``). The dense memory starts from the L-BFGS pairs
-       of the warm-up.
+       (:class:`~remodel_core.optim.KFACLBFGSOptimizer`, ``"kfac-lbfgs"``), its memory started from the warm-up's pairs;
+       with ``"gauss-newton"`` KFAC's own steps (:class:`~remodel_core.optim.KFACOptimizer`, ``"kfac"``). Memory ``sum
+       (in + 1)^2 + out^2`` for the factors. Otherwise **Gauss–Newton**: when the loss is a sum of squares
+       (``residual_blocks`` given, as :class:`Auto` does for the loss of
+       :meth:`~remodel_core.pde.PINNProblem.discretize`), its Jacobian (``N`` residuals by ``n`` parameters) and the
+       smaller Gram matrix fit ``memory_mb`` and one step's Gram-and-Cholesky flops at the measured :func:`gemm_rate`
+       take at most ``gauss_newton_max_s`` CPU seconds, Levenberg–Marquardt steps
+       (:class:`~remodel_core.optim.GaussNewtonOptimizer`, ``"gauss-newton"``). Otherwise, with ``blocks=True`` and
+       ``min_block <= m``, the additive Schwarz method with one dense SSBroyden matrix per subdomain, subdomains sized
+       to ``max_dense = m`` (``"block"``, :class:`~remodel_core.optim.SPQNOptimizer` with ``local_hessian="ssbroyden",
+       global_hessian="block"``, memory ``n m``); else L-BFGS to the end (``"lbfgs"``). The dense memory starts from the
+       L-BFGS pairs of the warm-up.
     3. *Trial*: the structured method runs for as much CPU time as the last quarter of the warm-up and at least
        ``trial_steps`` steps; it is kept only if it lowered ``log(loss)`` per CPU second at least as fast as
        L-BFGS did in that last quarter of its warm-up, otherwise
