@@ -287,7 +287,7 @@ def test_auto_takes_kfac_steps_where_one_dense_matrix_does_not_fit_and_resumes_t
     assert sol.history["loss"][-1] < 0.1 * sol.history["loss"][0]
     plain = dataclasses.replace(train, loss=lambda m, x: train.loss(m, x))
     solve(plain, tight, maxiters=4, dtype=torch.float64)
-    assert made["opt"].plan["kind"] != "kfac"
+    assert not made["opt"].plan["kind"].startswith("kfac")
     path = tmp_path / "auto.pt"
     full = solve(train, tight, maxiters=10, dtype=torch.float64)
     solve(train, tight, maxiters=6, dtype=torch.float64, checkpoint=path)

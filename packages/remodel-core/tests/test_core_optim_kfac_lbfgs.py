@@ -77,6 +77,33 @@ def test_the_kfac_initial_matrix_is_what_makes_it_fast():
     assert losses[False] > 4.0 * losses[True], losses
 
 
+def test_auto_starts_kfac_lbfgs_from_the_warmup_pairs():
+    """Where one dense matrix does not fit, Auto's KFAC-L-BFGS memory starts from the warm-up L-BFGS's pairs."""
+    from remodel_core.optim import AutoOptimizer
+
+    net, train = _pinn(width=10)
+    x = train.data[0]
+    blocks = lambda: train.loss.residual_blocks(x, route="taylor")  # noqa: E731
+    opt = AutoOptimizer(list(net.parameters()), net, memory_mb=1e-3, warmup_s=0.0, warmup_max_s=0.0, kfac_blocks=blocks)
+
+    def closure():
+        opt.zero_grad()
+        loss = train.loss(net, x)
+        loss.backward()
+        return loss
+
+    opt.step(closure)  # one warm-up step of torch's L-BFGS (up to 20 iterations), then the choice
+    assert opt.choice == "kfac-lbfgs" and isinstance(opt.structured, KFACLBFGSOptimizer)
+    state = opt.lbfgs.state[opt._params[0]]
+    assert len(opt.structured.memory) == len(state["old_dirs"]) > 5
+    assert torch.equal(opt.structured.memory.s[-1], state["old_stps"][-1].to(torch.float64))
+    assert torch.equal(opt.structured.memory.y[-1], state["old_dirs"][-1].to(torch.float64))
+    f0 = float(train.loss(net, x))
+    for _ in range(5):
+        opt.step(closure)
+    assert float(train.loss(net, x)) < f0
+
+
 def test_factors_are_formed_every_refresh_iterations():
     net, train = _pinn(width=6)
     x = train.data[0]
