@@ -639,12 +639,28 @@ def main() -> None:
         "--methods", type=str, default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}"
     )
     parser.add_argument("--cache", type=str, default=None, help="directory to save/reuse trained denoisers")
+    parser.add_argument("--crr-channels", type=int, default=None, help="override the convex ridge filters count")
+    parser.add_argument("--crr-kernel-size", type=int, default=None, help="override the convex ridge kernel size")
+    parser.add_argument(
+        "--crr-thresholds", type=str, default=None, help="override the convex ridge clip thresholds (comma-separated)"
+    )
+    parser.add_argument("--crr-iters", type=int, default=None, help="override the convex ridge training steps")
     args = parser.parse_args()
     methods = tuple(m for m in args.methods.split(",") if m)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"--methods: unknown {unknown}; choose from {list(METHODS)}")
-    out = run(QUICK if args.quick else FULL, methods, args.cache)
+    cfg = dict(QUICK if args.quick else FULL)
+    cfg["crr"] = dict(cfg["crr"])
+    if args.crr_channels is not None:
+        cfg["crr"]["channels"] = args.crr_channels
+    if args.crr_kernel_size is not None:
+        cfg["crr"]["kernel_size"] = args.crr_kernel_size
+    if args.crr_thresholds is not None:
+        cfg["crr"]["thresholds"] = tuple(float(t) for t in args.crr_thresholds.split(",") if t)
+    if args.crr_iters is not None:
+        cfg["crr_iters"] = args.crr_iters
+    out = run(cfg, methods, args.cache)
     keys = ["psnr", "ssim", "iters", "fp_residual", "lipschitz"]
     print(f"\n{out['task']} (observation {out['observation_psnr']:.2f} dB)")
     print(f"{'method':16s}" + "".join(f"{k:>14s}" for k in keys))
