@@ -156,3 +156,22 @@ def test_needs_residuals_full_batch_and_an_operator_that_is_callable():
         PreconditionedMemory(3, operator=3.0)
     with pytest.raises(ValueError, match="residuals"):
         KFACLBFGS().make_optimizer(train.model)
+
+
+def test_non_finite_residuals_fail_the_step_and_keep_the_point():
+    net, train = _pinn(width=6)
+    x = train.data[0]
+    opt = KFACLBFGSOptimizer(list(net.parameters()), net, lambda: train.loss.residual_blocks(x, route="taylor"))
+    with torch.no_grad():
+        net[0].weight.fill_(float("nan"))
+    before = [p.clone() for p in net.parameters()]
+    opt.step()
+    assert opt.failed
+    assert all(torch.allclose(p, q, equal_nan=True) for p, q in zip(net.parameters(), before))
+
+
+def test_interface():
+    from remodel_core.testing import check_algorithm
+
+    _, train = _pinn(width=6)
+    check_algorithm(KFACLBFGS(), train, maxiters=2, dtype=torch.float64)

@@ -162,6 +162,8 @@ class KFACLBFGSOptimizer(torch.optim.Optimizer):
         with torch.enable_grad():
             f = ev.r @ ev.r
             (g,) = torch.autograd.grad(f, ev.x, retain_graph=True, materialize_grads=True)
+            if not (math.isfinite(float(f.detach())) and bool(torch.isfinite(g).all())):
+                return float(f.detach()), g.detach().to(torch.float64)  # the step fails; no factors from NaNs
             kf._A, kf._B = kf._factors(ev.r, ev.taylor, ev.plain)
         self._set_operator()
         self.stats["refreshes"] += 1
@@ -201,7 +203,7 @@ class KFACLBFGSOptimizer(torch.optim.Optimizer):
             self._f, self._g = self._refresh(x)
         f, g = self._f, self._g
         assert f is not None and g is not None
-        if not math.isfinite(f):
+        if not (math.isfinite(f) and bool(torch.isfinite(g).all())):
             self.failed = True
             return torch.tensor(f)
         if float(g.norm()) == 0.0:
