@@ -369,7 +369,8 @@ def merge_runs(docs: list[dict[str, Any]]) -> tuple[dict, dict[int, list[float]]
     another), for :func:`summarise`. Every seed of a method is measured within one run (the REMODEL/torchcfm
     pairs of a seed share its data, initialisation and draws); the toy configuration must agree across runs,
     and a (method, seed) may come from one run only. Reads both this format (``key_seeds`` lists) and the
-    single-seed format of earlier versions. The digits figures come from the last run that has them. The floor
+    single-seed format of earlier versions. The digits figures come from the last run that has them (a digits-only
+    run, ``--toy-methods ""``, adds them and nothing else). The floor
     of a seed is its list of per-pair W2 values (``w2_floor_pairs``; runs before ``--floor-pairs`` had one pair,
     ``w2_floor_seeds``), which must agree where two runs share a seed."""
     per_seed: dict[str, dict[int, dict[str, float]]] = {}
@@ -379,11 +380,12 @@ def merge_runs(docs: list[dict[str, Any]]) -> tuple[dict, dict[int, list[float]]
     runs, config = [], None
     for doc in docs:
         a = doc["meta"]["args"]
-        cfg = {k: a.get(k, ADDED_DEFAULTS.get(k)) for k in SAME_CONFIG}
-        if config is not None and cfg != config:
-            raise ValueError(f"merge: toy configurations differ: {config} and {cfg}")
-        config = cfg
         seeds = a.get("seeds") or [a["seed"]]
+        if doc["toy"]:  # a digits-only run has no toy rows and no floor: its toy settings do not matter
+            cfg = {k: a.get(k, ADDED_DEFAULTS.get(k)) for k in SAME_CONFIG}
+            if config is not None and cfg != config:
+                raise ValueError(f"merge: toy configurations differ: {config} and {cfg}")
+            config = cfg
         for name, r in doc["toy"].items():
             vals = {k: r.get(f"{k}_seeds", [r[k]]) for k in (*W2_KEYS, "nfe_adaptive")}
             for i, seed in enumerate(r.get("seeds", seeds)):
@@ -394,7 +396,7 @@ def merge_runs(docs: list[dict[str, Any]]) -> tuple[dict, dict[int, list[float]]
             draws = [list(p) for p in doc["w2_floor_pairs"]]
         else:
             draws = [[f] for f in doc.get("w2_floor_seeds", [doc["w2_floor"]])]
-        for seed, f in zip(seeds, draws, strict=True):
+        for seed, f in zip(seeds, draws, strict=True) if doc["toy"] else ():
             if seed in floors and (len(floors[seed]) != len(f) or np.max(np.abs(np.subtract(floors[seed], f))) > 1e-9):
                 raise ValueError(f"merge: seed {seed} has two different floors ({floors[seed]} and {f})")
             floors[seed] = f

@@ -170,6 +170,22 @@ def test_floor_pairs_option_refuses_bad_values(text, monkeypatch, capsys):
     assert "--floor-pairs" in capsys.readouterr().err
 
 
+def test_merge_runs_takes_the_digits_of_a_digits_only_run_and_nothing_else():
+    toy = {"ot_cfm": G.aggregate([_row(0.2), _row(0.3)])}
+    toy_run = _doc([0, 1], toy, [0.1, 0.2])
+    # a digits-only run (--toy-methods ""): no toy rows, floor NaN, other toy settings, two seeds
+    digits_run = {
+        **_doc([0, 1], {}, [0.3], iters=300),
+        "w2_floor": float("nan"),
+        "digits": {"cfm_cond": {"acc_50": 0.97}},
+    }
+    digits_run.pop("w2_floor_seeds", None)
+    digits_run.pop("w2_floor_pairs", None)
+    per_seed, floors, digits_res, _, runs = G.merge_runs([toy_run, digits_run])
+    assert floors == {0: [0.1], 1: [0.2]} and digits_res == {"cfm_cond": {"acc_50": 0.97}}
+    assert list(per_seed) == ["ot_cfm"] and len(runs) == 2
+
+
 def test_merge_runs_keeps_per_pair_floors_and_refuses_other_pair_counts():
     toy = {"ot_cfm": G.aggregate([_row(0.2)])}
     new = {**_doc([1], toy, [0.2], floor_pairs=2), "w2_floor_pairs": [[0.1, 0.3]]}
@@ -179,4 +195,5 @@ def test_merge_runs_keeps_per_pair_floors_and_refuses_other_pair_counts():
     with pytest.raises(ValueError, match="configurations differ"):
         G.merge_runs([_doc([0], toy, [0.1]), new])
     with pytest.raises(ValueError, match="two different floors"):
-        G.merge_runs([new, {**_doc([1], {}, [0.2], floor_pairs=2), "w2_floor_pairs": [[0.1, 0.4]]}])
+        other = {"cfm": G.aggregate([_row(0.5)])}  # another method on the same seed: its floor must be the same
+        G.merge_runs([new, {**_doc([1], other, [0.2], floor_pairs=2), "w2_floor_pairs": [[0.1, 0.4]]}])
