@@ -104,15 +104,20 @@ def test_auto_starts_kfac_lbfgs_from_the_warmup_pairs():
     assert float(train.loss(net, x)) < f0
 
 
-def test_factors_are_formed_every_refresh_iterations():
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_factors_are_formed_every_refresh_iterations(dtype):
     net, train = _pinn(width=6)
-    x = train.data[0]
+    net.to(dtype)
+    x = train.data[0].to(dtype)
     opt = KFACLBFGSOptimizer(
         list(net.parameters()), net, lambda: train.loss.residual_blocks(x, route="taylor"), refresh=4
     )
     for _ in range(9):
         opt.step()
     assert opt.stats["steps"] == 9 and opt.stats["refreshes"] == 3  # at steps 0, 4 and 8
+    net[0].weight.data.add_(1e-3)  # someone moved the parameters: the next step forms the factors there
+    opt.step()
+    assert opt.stats["refreshes"] == 4
 
 
 def test_solve_trains_and_resumes_exactly(tmp_path):

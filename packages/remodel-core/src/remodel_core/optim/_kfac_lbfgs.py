@@ -158,7 +158,7 @@ class KFACLBFGSOptimizer(torch.optim.Optimizer):
         """Form the Kronecker factors at ``x`` (and the value and gradient there, from the same evaluation)."""
         kf = self.kfac
         blocks = kf.residual_blocks()
-        ev = kf._evaluate(x, blocks)
+        ev = kf._evaluate(x.to(self._params[0].dtype), blocks)
         with torch.enable_grad():
             f = ev.r @ ev.r
             (g,) = torch.autograd.grad(f, ev.x, retain_graph=True, materialize_grads=True)
@@ -220,7 +220,8 @@ class KFACLBFGSOptimizer(torch.optim.Optimizer):
             self._eig = None
             return torch.tensor(f)
         set_flat_params(self._params, out.x)
-        self._x, self._f, self._g = out.x, out.f, out.g
+        # the point as the parameters hold it (rounded to their dtype), so the next step knows no one moved it
+        self._x, self._f, self._g = flat_params(self._params).to(torch.float64), out.f, out.g
         self.stats["steps"] += 1
         return torch.tensor(f)
 
