@@ -336,8 +336,7 @@ class AutoOptimizer(torch.optim.Optimizer):
             if group["kfac_step"] == "lbfgs":  # L-BFGS from the warm-up's pairs, KFAC as its initial matrix
                 self.plan["kind"] = self.choice = "kfac-lbfgs"
                 self.structured = KFACLBFGSOptimizer(self._params, self.model, self.kfac_blocks)
-                state = self.lbfgs.state[self._params[0]]
-                self.structured.seed_pairs(list(zip(state.get("old_stps", []), state.get("old_dirs", []))))
+                self.structured.seed_pairs(self._warmup_pairs())
             else:
                 self.plan["kind"] = self.choice = "kfac"
                 self.structured = KFACOptimizer(self._params, self.model, self.kfac_blocks)
@@ -377,15 +376,18 @@ class AutoOptimizer(torch.optim.Optimizer):
             local_hessian="ssbroyden",
             global_hessian="block",
         )
-        # start from the warm-up's curvature: its L-BFGS pairs, oldest first
-        state = self.lbfgs.state[self._params[0]]
-        pairs = list(zip(state.get("old_stps", []), state.get("old_dirs", [])))
+        pairs = self._warmup_pairs()  # start from the warm-up's curvature
         if self.kfac_blocks is not None and pairs:
             self._seed_from_kfac(opt, dec, pairs[-1])
         for s, y in pairs:
             opt.memory.push(s, y)
         self.structured = opt
         self.phase = "trial"
+
+    def _warmup_pairs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The curvature pairs ``(s, y)`` of the warm-up's torch L-BFGS, oldest first."""
+        state = self.lbfgs.state[self._params[0]]
+        return list(zip(state.get("old_stps", []), state.get("old_dirs", [])))
 
     def _seed_from_kfac(self, opt: SPQNOptimizer, dec: Any, pair: tuple[torch.Tensor, torch.Tensor]) -> None:
         """The dense matrix starts from the damped KFAC inverse ``K`` at the switch point
@@ -491,9 +493,7 @@ class AutoOptimizer(torch.optim.Optimizer):
                 if r_structured >= r_lbfgs:
                     self.phase = "structured"
                 else:
-                    gauss_newton = isinstance(
-                        self.structured, (GaussNewtonOptimizer, KFACOptimizer, KFACLBFGSOptimizer)
-                    )
+                    gauss_newton = isinstance(self.structured, SECOND_ORDER)
                     self._back_to_lbfgs("slower than L-BFGS in the trial")
                     tries = self.plan.get("gn_trials", 0) + 1 if gauss_newton else 0
                     if gauss_newton and tries < MAX_GN_TRIALS:  # L-BFGS slows down as it goes: try again later

@@ -14,7 +14,7 @@ import dataclasses
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -406,7 +406,50 @@ def residual_blocks_of(
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class GaussNewton(OptimizerAlgorithm):
+class ResidualAlgorithm(OptimizerAlgorithm):
+    """Base of the algorithms whose optimizer evaluates the residual blocks of a least-squares loss itself
+    (:class:`GaussNewton`, :class:`~remodel_core.optim.KFAC`, :class:`~remodel_core.optim.KFACLBFGS`): full-batch
+    training where ``optimizer_class(params, model, blocks, **options)`` is built from the algorithm's fields, with
+    the blocks on the Taylor-mode route when ``taylor_route`` (KFAC's factors read its channels) and the loss offers
+    routes; the optimizer's ``stats`` join the solution's as ``{stats_prefix}_{key}``. A mini-batch problem or a loss
+    without residual blocks is refused before training."""
+
+    optimizer_class: ClassVar[type]
+    stats_prefix: ClassVar[str]
+    taylor_route: ClassVar[bool] = False
+
+    def _options(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        name = type(self).__name__
+        raise ValueError(f"{name} needs the problem's residuals: use solve(problem, {name}())")
+
+    def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
+        assert isinstance(problem, TrainingProblem)
+        name = type(self).__name__
+        if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
+            raise ValueError(f"{name} trains full batch; got batch_size={problem.batch_size} (use None)")
+        data = placed(problem.data or (), ctx.options)
+        blocks = residual_blocks_of(problem, data)  # a loss without residuals is refused before training
+        if self.taylor_route:
+            loss_blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
+            blocks = lambda: taylor_blocks(loss_blocks, data)  # noqa: E731
+        made: list[Any] = []
+
+        def make(model: nn.Module) -> torch.optim.Optimizer:
+            params = [p for p in model.parameters() if p.requires_grad]
+            made.append(self.optimizer_class(params, model, blocks, **self._options()))
+            return made[-1]
+
+        sol = train(problem, make, ctx, algorithm=self)
+        if made:
+            sol.stats.update({f"{self.stats_prefix}_{k}": v for k, v in made[-1].stats.items()})
+        return sol
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GaussNewton(ResidualAlgorithm):
     """Levenberg–Marquardt training of a least-squares loss (see :class:`GaussNewtonOptimizer`).
 
     The problem's loss must expose ``residual_blocks(*data)`` (the loss of
@@ -442,6 +485,9 @@ class GaussNewton(OptimizerAlgorithm):
     min_alpha: float = 1.0 / 16.0
     chunk: int = 512
 
+    optimizer_class = GaussNewtonOptimizer
+    stats_prefix = "gn"
+
     def validate(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
@@ -452,18 +498,6 @@ class GaussNewton(OptimizerAlgorithm):
         check_positive("min_alpha", self.min_alpha)
         if self.min_alpha > 0.5:
             raise ValueError(f"min_alpha must be <= 0.5, got {self.min_alpha!r}")
-
-    def _options(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        raise ValueError("GaussNewton needs the problem's residuals: use solve(problem, GaussNewton())")
-
-    def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
-        def build(params: list[torch.Tensor], model: nn.Module, blocks: Any) -> GaussNewtonOptimizer:
-            return GaussNewtonOptimizer(params, model, blocks, **self._options())
-
-        return train_on_residuals(problem, ctx, self, build, taylor=False, prefix="gn")
 
 
 def taylor_blocks(blocks: Callable[..., Sequence[ResidualBlock]], data: tuple) -> Sequence[ResidualBlock]:
@@ -477,37 +511,3 @@ def offers_routes(blocks: Callable[..., Any]) -> bool:
     """Whether ``residual_blocks`` takes a ``route`` keyword (PINN losses, or a wrapper that forwards keywords)."""
     params = inspect.signature(blocks).parameters.values()
     return any(p.name == "route" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-
-
-def train_on_residuals(
-    problem: Problem,
-    ctx: SolveContext,
-    algorithm: OptimizerAlgorithm,
-    build: Callable[[list[torch.Tensor], nn.Module, Callable[[], Sequence[ResidualBlock]]], Any],
-    *,
-    taylor: bool,
-    prefix: str,
-) -> Solution:
-    """Full-batch training of a least-squares loss by an optimizer that evaluates the residual blocks itself:
-    ``build(params, model, blocks)``, with the blocks on the Taylor-mode route when ``taylor`` (KFAC's factors
-    read its channels) and the loss offers routes; the optimizer's ``stats`` join the solution's as
-    ``{prefix}_{key}``. A mini-batch problem or a loss without residual blocks is refused before training."""
-    assert isinstance(problem, TrainingProblem)
-    name = type(algorithm).__name__
-    if problem.batch_size is not None and problem.n_samples is not None and problem.batch_size < problem.n_samples:
-        raise ValueError(f"{name} trains full batch; got batch_size={problem.batch_size} (use None)")
-    data = placed(problem.data or (), ctx.options)
-    blocks = residual_blocks_of(problem, data)  # a loss without residuals is refused before training
-    if taylor:
-        loss_blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
-        blocks = lambda: taylor_blocks(loss_blocks, data)  # noqa: E731
-    made: list[Any] = []
-
-    def make(model: nn.Module) -> torch.optim.Optimizer:
-        made.append(build([p for p in model.parameters() if p.requires_grad], model, blocks))
-        return made[-1]
-
-    sol = train(problem, make, ctx, algorithm=algorithm)
-    if made:
-        sol.stats.update({f"{prefix}_{k}": v for k, v in made[-1].stats.items()})
-    return sol

@@ -32,11 +32,7 @@ import torch
 from torch import nn
 
 from .._algorithm import check_positive
-from .._context import SolveContext
-from .._problem import Problem
-from .._solution import Solution
-from .._training import OptimizerAlgorithm
-from ._gauss_newton import ResidualBlock, train_on_residuals
+from ._gauss_newton import ResidualAlgorithm, ResidualBlock
 from ._lbfgs import flat_params, set_flat_params
 
 __all__ = ["KFAC", "KFACOptimizer"]
@@ -632,7 +628,7 @@ def _check_options(
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class KFAC(OptimizerAlgorithm):
+class KFAC(ResidualAlgorithm):
     """Kronecker-factored Gauss–Newton training of a least-squares loss (see :class:`KFACOptimizer`).
 
     The problem's loss must expose ``residual_blocks(*data, route=...)`` (the loss of
@@ -671,17 +667,9 @@ class KFAC(OptimizerAlgorithm):
     reuse: bool = True
     seed: int = 0
 
+    optimizer_class = KFACOptimizer
+    stats_prefix = "kfac"
+    taylor_route = True
+
     def validate(self) -> None:
         _check_options(**self._options())
-
-    def _options(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        raise ValueError("KFAC needs the problem's residuals: use solve(problem, KFAC())")
-
-    def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
-        def build(params: list[torch.Tensor], model: nn.Module, blocks: Any) -> KFACOptimizer:
-            return KFACOptimizer(params, model, blocks, **self._options())
-
-        return train_on_residuals(problem, ctx, self, build, taylor=True, prefix="kfac")

@@ -26,11 +26,7 @@ import torch
 from torch import nn
 
 from .._algorithm import check_positive
-from .._context import SolveContext
-from .._problem import Problem
-from .._solution import Solution
-from .._training import OptimizerAlgorithm
-from ._gauss_newton import ResidualBlock, train_on_residuals
+from ._gauss_newton import ResidualAlgorithm, ResidualBlock
 from ._kfac import KFACOptimizer
 from ._lbfgs import LBFGSMemory, flat_params, lbfgs_iteration, set_flat_params
 
@@ -260,7 +256,7 @@ def _check_options(*, history_size: Any, refresh: Any, factor_damping: Any, seed
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class KFACLBFGS(OptimizerAlgorithm):
+class KFACLBFGS(ResidualAlgorithm):
     """L-BFGS preconditioned by KFAC for a least-squares loss (see :class:`KFACLBFGSOptimizer`).
 
     The problem's loss must expose ``residual_blocks(*data, route=...)`` (the loss of
@@ -288,17 +284,9 @@ class KFACLBFGS(OptimizerAlgorithm):
     factor_damping: float = 1e-3
     seed: int = 0
 
+    optimizer_class = KFACLBFGSOptimizer
+    stats_prefix = "kfac_lbfgs"
+    taylor_route = True
+
     def validate(self) -> None:
         _check_options(**self._options())
-
-    def _options(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        raise ValueError("KFACLBFGS needs the problem's residuals: use solve(problem, KFACLBFGS())")
-
-    def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
-        def build(params: list[torch.Tensor], model: nn.Module, blocks: Any) -> KFACLBFGSOptimizer:
-            return KFACLBFGSOptimizer(params, model, blocks, **self._options())
-
-        return train_on_residuals(problem, ctx, self, build, taylor=True, prefix="kfac_lbfgs")
