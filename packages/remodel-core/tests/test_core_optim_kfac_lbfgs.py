@@ -140,6 +140,7 @@ def test_solve_trains_and_resumes_exactly(tmp_path):
         ({"factor_damping": -1.0}, "factor_damping"),
         ({"factor_damping": float("nan")}, "factor_damping"),
         ({"seed": "a"}, "seed"),
+        ({"trial_step": "cubic"}, "trial_step"),
     ],
 )
 def test_bad_options_are_refused_by_name(kwargs, match):
@@ -180,3 +181,66 @@ def test_interface():
 
     _, train = _pinn(width=6)
     check_algorithm(KFACLBFGS(), train, maxiters=2, dtype=torch.float64)
+
+
+def test_quadratic_trial_step_follows_the_last_decrease():
+    """``lbfgs_iteration(previous_f=...)`` tries ``1.01 * 2 (f - previous_f) / g'd`` first (Nocedal & Wright eq.
+    3.60): along a direction ten times too long, a last decrease equal to the exact step's gives a first trial
+    within 1 % of the exact step, accepted at once, where the unit step needs the line search's interpolation."""
+    from remodel_core.optim import lbfgs_iteration
+
+    A = _spd(6)
+    x = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64)
+    trials: list[torch.Tensor] = []
+
+    def evaluate(z: torch.Tensor) -> tuple[float, torch.Tensor]:
+        trials.append(z.clone())
+        return float(0.5 * z @ A @ z), A @ z
+
+    f, g = float(0.5 * x @ A @ x), A @ x
+    d = -10.0 * torch.linalg.solve(A, g)  # the empty memory's direction -M g with M = 10 A^-1
+    gtd = float(g @ d)
+    exact = -gtd / float(d @ A @ d)  # 0.1
+    previous_f = f - 0.5 * exact * gtd  # the last decrease was the exact step's along d
+    evals = {}
+    for prev in (previous_f, None):
+        trials.clear()
+        mem = PreconditionedMemory(3, operator=lambda v: 10.0 * torch.linalg.solve(A, v))
+        out = lbfgs_iteration(evaluate, x, f, g, mem, previous_f=prev)
+        evals[prev is None] = out.evals
+        if prev is not None:
+            assert torch.allclose(trials[0], x + 1.01 * exact * d, atol=1e-12, rtol=0)
+    assert exact == pytest.approx(0.1)
+    assert evals[False] == 1 and evals[True] > 1, evals
+
+
+@pytest.mark.parametrize("trial_step", ["quadratic", "unit"])
+def test_each_step_passes_the_previous_value(monkeypatch, trial_step):
+    """KFAC-L-BFGS hands the value at the previous iterate to the line search (quadratic trial step), and nothing
+    with ``trial_step="unit"`` or after the parameters were moved from outside."""
+    from remodel_core.optim import _kfac_lbfgs
+
+    seen: list = []
+    inner = _kfac_lbfgs.lbfgs_iteration
+
+    def recording(*args, **kwargs):
+        seen.append((args[2], kwargs["previous_f"]))
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(_kfac_lbfgs, "lbfgs_iteration", recording)
+    net, train = _pinn()
+    x = train.data[0]
+    opt = KFACLBFGSOptimizer(
+        list(net.parameters()), net, lambda: train.loss.residual_blocks(x, route="taylor"), trial_step=trial_step
+    )
+    for _ in range(4):
+        opt.step()
+    with torch.no_grad():
+        next(net.parameters()).mul_(1.01)  # moved: the previous value no longer belongs to this point's path
+    opt.step()
+    previous = [p for _, p in seen]
+    if trial_step == "unit":
+        assert previous == [None] * 5
+    else:
+        assert previous[0] is None and previous[4] is None
+        assert previous[1:4] == [f for f, _ in seen[:3]]

@@ -309,6 +309,7 @@ def lbfgs_iteration(
     max_ls: int = 25,
     push: bool = True,
     aux: Any = None,
+    previous_f: float | None = None,
 ) -> LBFGSStep:
     """One robust L-BFGS iteration from ``(x, f, g)`` on the flat function ``evaluate(x) -> (f, g)``.
 
@@ -325,6 +326,12 @@ def lbfgs_iteration(
     ``evaluate`` may return a third item (``aux``, e.g. the full gradient when ``x`` is a subdomain's
     parameters); the accepted point's ``aux`` is returned (``aux`` of the start when no step is taken).
     With ``push=False`` the pair is not stored (the caller forms its own pairs).
+
+    With ``previous_f`` (the value at the previous iterate), a direction from the memory gets the first trial
+    step ``min(lr, 1.01 * 2 (f - previous_f) / g'd)`` instead of ``lr``: the minimiser of the quadratic through
+    ``f``, ``g'd`` and the last decrease (Nocedal & Wright, *Numerical Optimization*, eq. 3.60), the rule for
+    directions that are not well scaled (see :class:`~remodel_core.optim.KFACLBFGSOptimizer`). A previous value
+    not above ``f`` leaves ``lr``.
 
     Parameters
     ----------
@@ -348,6 +355,8 @@ def lbfgs_iteration(
         Store the new pair ``(s, y)`` in ``memory``.
     aux : object, optional
         ``aux`` of the starting point, returned when no step is taken.
+    previous_f : float, optional
+        The value at the previous iterate: the first trial step is then Nocedal & Wright's eq. 3.60 (above).
 
     Returns
     -------
@@ -376,6 +385,8 @@ def lbfgs_iteration(
     if gtd == 0.0:
         return LBFGSStep(x, f, g, 0.0, 0, True, restarted, False, aux=aux)
     alpha0 = initial_step(g, lr, empty=steepest)
+    if previous_f is not None and not steepest and previous_f > f:
+        alpha0 = min(alpha0, 1.01 * 2.0 * (f - previous_f) / gtd)
 
     finite_seen = [False]
 
