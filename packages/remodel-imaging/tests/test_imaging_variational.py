@@ -69,6 +69,30 @@ def test_training_learns_the_weight_and_lowers_the_loss():
     assert rec.lam == pytest.approx(0.02)  # the input model is left as it was
 
 
+def test_warm_steps_reach_the_minimiser_and_carry_no_gradient():
+    rec, prob = _model(), _problem()
+    A, y = prob.operator, prob.y[None, None]
+    rec.unrolled_steps, rec.warm_steps = 1, 399
+    out = rec(y, A)[0, 0]
+    with torch.no_grad():
+        assert float(_grad_F(rec, out, prob).norm()) < 1e-6 * float(prob.y.norm())  # the minimiser of F
+    # W warm steps then one differentiable step = one gradient step from the (detached) W-step FISTA iterate
+    rec.unrolled_steps, rec.warm_steps = 30, 0
+    with torch.no_grad():
+        x_w = rec(y, A)[0, 0]
+    rec.unrolled_steps, rec.warm_steps = 1, 30
+    out = rec(y, A)[0, 0]
+    L = A.norm(dtype=torch.float64) ** 2 + rec.lam * rec.regulariser.smoothness()
+    with torch.no_grad():
+        expected = x_w - _grad_F(rec, x_w, prob) / L
+        grad_R = rec.regulariser.grad_regulariser(x_w[None, None])[0, 0]
+    assert torch.allclose(out, expected, rtol=0, atol=1e-10)
+    v = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=out.dtype)
+    (g,) = torch.autograd.grad((out * v).sum(), rec.log_lam)
+    # d out / d log(lam) = -lam grad R(x_w) / L: nothing flows back through the warm steps
+    assert float(g) == pytest.approx(-rec.lam * float((grad_R * v).sum()) / L, rel=1e-8)
+
+
 def test_bad_inputs_name_the_argument():
     reg = ConvexRidgeDenoiser(channels=2, kernel_size=3)
     A = GaussianBlur((8, 8), 1.0)
@@ -80,6 +104,10 @@ def test_bad_inputs_name_the_argument():
         ConvexRidgeVariational(reg, lam=-1.0)
     with pytest.raises(ValueError, match="eps"):
         ConvexRidgeVariational(reg, eps=float("nan"))
+    with pytest.raises(ValueError, match="warm_steps"):
+        ConvexRidgeVariational(reg, warm_steps=-1)
+    with pytest.raises(ValueError, match="warm_steps"):
+        ConvexRidgeVariational(reg, warm_steps=2.5)
     rec = ConvexRidgeVariational(reg)
     with pytest.raises(ValueError, match="gamma"):
         rec.pnp_denoiser(gamma=0.0)

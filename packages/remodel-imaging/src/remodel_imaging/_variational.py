@@ -47,6 +47,13 @@ class ConvexRidgeVariational(nn.Module):
         Initial ``λ > 0`` (learnable through ``log λ``).
     eps : float
         ``ε > 0`` of the Tikhonov start.
+    warm_steps : int
+        ``W >= 0`` accelerated steps taken first *without* gradient (then the ``K`` differentiable steps start
+        from their result with the momentum restarted). With ``W`` large the output is the minimiser of ``F``
+        and training differentiates only the last ``K`` steps (truncated backpropagation, as in Jacobian-free
+        training of equilibrium models, Fung et al., AAAI 2022): the loss is then that of the minimiser, the
+        reconstruction used at test time, rather than that of ``K`` steps from the start. ``0`` (default):
+        plain ``K`` unrolled steps.
 
     Examples
     --------
@@ -58,12 +65,21 @@ class ConvexRidgeVariational(nn.Module):
     """
 
     def __init__(
-        self, regulariser: ConvexRidgeDenoiser, *, unrolled_steps: int = 20, lam: float = 0.1, eps: float = 0.02
+        self,
+        regulariser: ConvexRidgeDenoiser,
+        *,
+        unrolled_steps: int = 20,
+        lam: float = 0.1,
+        eps: float = 0.02,
+        warm_steps: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(regulariser, ConvexRidgeDenoiser):
             raise TypeError(f"regulariser must be a ConvexRidgeDenoiser, got {type(regulariser).__name__}")
         check_positive_ints(unrolled_steps=unrolled_steps)
+        if isinstance(warm_steps, bool) or not isinstance(warm_steps, int) or warm_steps < 0:
+            raise ValueError(f"warm_steps must be an int >= 0, got {warm_steps!r}")
+        self.warm_steps = warm_steps
         self.regulariser = regulariser
         self.unrolled_steps = unrolled_steps
         self.log_lam = nn.Parameter(torch.tensor(math.log(_positive("lam", lam))))
@@ -93,9 +109,17 @@ class ConvexRidgeVariational(nn.Module):
         with torch.no_grad():
             zero = torch.zeros_like(A.apply_adjoint(y))
             x = data_prox(A, y, zero, 1.0 / self.eps, zero)
+            if self.warm_steps:
+                x = self._fista(x, y, A, lam.detach(), T.detach(), L, self.warm_steps)
+        return self._fista(x, y, A, lam, T, L, self.unrolled_steps)
+
+    def _fista(
+        self, x: torch.Tensor, y: torch.Tensor, A: LinearOperator, lam: torch.Tensor, T: torch.Tensor, L: float, k: int
+    ) -> torch.Tensor:
+        """``k`` FISTA steps ``x_{j+1} = z_j - ∇F(z_j) / L`` from ``x`` (momentum started afresh)."""
         z, t = x, 1.0
-        for _ in range(self.unrolled_steps):
-            grad = A.apply_adjoint(A.apply(z) - y) + lam * reg._grad_fft(z, T)
+        for _ in range(k):
+            grad = A.apply_adjoint(A.apply(z) - y) + lam * self.regulariser._grad_fft(z, T)
             x_new = z - grad / L
             t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
             z = x_new + (t - 1.0) / t_new * (x_new - x)
