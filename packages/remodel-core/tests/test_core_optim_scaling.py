@@ -287,6 +287,7 @@ def test_auto_choice_depends_on_the_size():
     small = MLP(1, 1, width=8, depth=2).double()
     opt, _ = _auto_run(small, memory_mb=1.0)
     assert opt.plan["kind"] == "dense" and opt.plan["subdomains"] == 1
+    assert opt.structured.param_groups[0]["trial_step"] == "quadratic"  # the dense directions are not well scaled
     torch.manual_seed(0)
     big = MLP(1, 1, width=40, depth=3).double()  # 3,401 parameters
     n = sum(p.numel() for p in big.parameters())

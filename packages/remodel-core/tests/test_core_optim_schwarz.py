@@ -243,3 +243,48 @@ def test_distributed_additive_equals_single_process(tmp_path):
         SPQNOptimizer(
             MLP(1, 1, width=3, depth=1).parameters(), decompose_layers(MLP(1, 1, width=3, depth=1), 1), distributed=True
         )
+
+
+@pytest.mark.parametrize("trial_step", ["quadratic", "unit"])
+def test_global_step_follows_the_last_decrease(monkeypatch, trial_step):
+    """With ``trial_step="quadratic"`` each global line search gets the value at the previous global iterate
+    (Nocedal & Wright eq. 3.60 in ``lbfgs_iteration``); with ``"unit"``, or after the parameters were moved from
+    outside, it gets none."""
+    from remodel_core.optim import _schwarz
+
+    seen: list = []
+    inner = _schwarz.lbfgs_iteration
+
+    def recording(*args, **kwargs):
+        if kwargs.get("push") is False:  # the global step
+            seen.append((args[2], kwargs["previous_f"]))
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(_schwarz, "lbfgs_iteration", recording)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    x = torch.linspace(-1, 1, 32, dtype=torch.float64).unsqueeze(1)
+    opt = SPQNOptimizer(
+        net.parameters(), decompose_layers(net, 1), local_iters=0, hessian="ssbroyden", trial_step=trial_step
+    )
+
+    def closure():
+        opt.zero_grad()
+        loss = ((net(x) - x.sin()) ** 2).mean()
+        loss.backward()
+        return loss
+
+    for _ in range(4):
+        opt.step(closure)
+    with torch.no_grad():
+        next(net.parameters()).mul_(1.01)
+    opt.step(closure)
+    previous = [p for _, p in seen]
+    assert len(previous) == 5
+    if trial_step == "unit":
+        assert previous == [None] * 5
+    else:
+        assert previous[0] is None and previous[4] is None
+        assert previous[1:4] == [f for f, _ in seen[:3]]
+    with pytest.raises(ValueError, match="trial_step"):
+        SPQNOptimizer(net.parameters(), decompose_layers(net, 1), trial_step="cubic")

@@ -375,6 +375,7 @@ class AutoOptimizer(torch.optim.Optimizer):
             global_iters=1,
             local_hessian="ssbroyden",
             global_hessian="block",
+            trial_step="quadratic",  # the dense matrix's directions are about twice too long (docs/BENCHMARKS.md)
         )
         pairs = self._warmup_pairs()  # start from the warm-up's curvature
         if self.kfac_blocks is not None and pairs:
@@ -557,7 +558,9 @@ class AutoOptimizer(torch.optim.Optimizer):
             self.structured.load_state_dict(copy.deepcopy(state_dict["structured"]))
         elif state_dict["structured"] is not None:
             dec = decompose(self.model, by="layers", max_dense=min(int(self.plan["max_dense"]), self.plan["n"]))
-            self.structured = SPQNOptimizer(self._params, dec, local_hessian="ssbroyden", global_hessian="block")
+            self.structured = SPQNOptimizer(
+                self._params, dec, local_hessian="ssbroyden", global_hessian="block", trial_step="quadratic"
+            )
             self.structured.load_state_dict(copy.deepcopy(state_dict["structured"]))
         else:
             self.structured = None
