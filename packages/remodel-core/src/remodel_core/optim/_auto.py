@@ -617,10 +617,10 @@ class Auto(OptimizerAlgorithm):
         (:class:`~remodel_core.optim.KFACLBFGS`); ``"gauss-newton"``: KFAC's own damped steps
         (:class:`~remodel_core.optim.KFAC`). Measured in ``tools/bench/pinn_suite.py`` (300 CPU s, torch's L-BFGS
         side by side; docs/BENCHMARKS.md), ``"lbfgs"`` against ``"gauss-newton"``: 59.7x against 0.75x below
-        L-BFGS's error on the 40.8k Burgers MLP, 9.7x against 3.7x on Allen–Cahn 4x64, 264x against
-        629x on the 99.6k Poisson MLP (5.75x and 6.89x sooner). With its quadratic first trial step
-        (``KFACLBFGS(trial_step="quadratic")``, later): 71.9x lower and 3.63x sooner on the Burgers MLP, 308.6x and
-        6.62x on the Poisson MLP, 7.9x and 9.8x on Allen–Cahn.
+        L-BFGS's error on the 40.8k Burgers MLP, 9.7x against 3.7x on Allen–Cahn 4x64, 264x against 629x on the
+        99.6k Poisson MLP (5.75x and 6.89x sooner; KFAC-L-BFGS then with the unit first trial step). With the
+        quadratic first trial step of ``KFACLBFGS(trial_step="quadratic")``, now the default: 71.9x lower and 3.63x
+        sooner on the Burgers MLP, 308.6x and 6.62x on the Poisson MLP, 7.9x and 9.8x on Allen–Cahn.
     blocks : bool
         Whether the additive Schwarz method with one dense SSBroyden matrix per subdomain is a choice when one
         dense matrix does not fit (default False). Off by default because it lost where the suite tried it:

@@ -36,7 +36,7 @@ from torch import nn
 from .._algorithm import check_positive
 from ._gauss_newton import ResidualAlgorithm, ResidualBlock
 from ._kfac import KFACOptimizer
-from ._lbfgs import LBFGSMemory, flat_params, lbfgs_iteration, set_flat_params
+from ._lbfgs import LBFGSMemory, check_trial_step, flat_params, lbfgs_iteration, set_flat_params
 
 __all__ = ["KFACLBFGS", "KFACLBFGSOptimizer", "PreconditionedMemory"]
 
@@ -273,8 +273,7 @@ def _check_options(*, history_size: Any, refresh: Any, factor_damping: Any, seed
     check_positive("factor_damping", factor_damping)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if trial_step not in ("quadratic", "unit"):
-        raise ValueError(f"trial_step must be 'quadratic' or 'unit', got {trial_step!r}")
+    check_trial_step(trial_step)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

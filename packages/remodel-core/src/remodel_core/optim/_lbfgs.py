@@ -256,6 +256,16 @@ def initial_step(g: torch.Tensor, lr: float = 1.0, *, empty: bool) -> float:
     return alpha if math.isfinite(alpha) and alpha > 0 else lr
 
 
+#: first trial steps of :func:`lbfgs_iteration`'s callers: 1, or Nocedal & Wright's eq. 3.60 (``previous_f``)
+TRIAL_STEPS = ("unit", "quadratic")
+
+
+def check_trial_step(trial_step: Any) -> None:
+    """``trial_step`` is one of :data:`TRIAL_STEPS`, else ``ValueError`` naming it."""
+    if trial_step not in TRIAL_STEPS:
+        raise ValueError(f"trial_step must be one of {TRIAL_STEPS}, got {trial_step!r}")
+
+
 @dataclasses.dataclass
 class LBFGSStep:
     """Outcome of :func:`lbfgs_iteration`: the new point, its value and gradient, and what happened.

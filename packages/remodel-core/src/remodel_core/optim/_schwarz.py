@@ -23,7 +23,7 @@ from .._algorithm import check_positive
 from .._training import OptimizerAlgorithm
 from ._block import BlockInverseHessian, decompose
 from ._decomposition import BALANCES, ParameterDecomposition
-from ._lbfgs import LBFGSMemory, flat_params, lbfgs_iteration, set_flat_params
+from ._lbfgs import LBFGSMemory, check_trial_step, flat_params, lbfgs_iteration, set_flat_params
 from ._linesearch import strong_wolfe
 from ._robust_lbfgs import CachedPoint, FlatClosure, check_line_search_options, group_params
 from ._ssbroyden import check_hessian, make_memory
@@ -153,8 +153,7 @@ class SPQNOptimizer(CachedPoint, torch.optim.Optimizer):
         check_positive("tolerance_grad", tolerance_grad, allow_zero=True)
         check_positive("curvature_eps", curvature_eps, allow_zero=True)
         check_hessian(hessian)
-        if trial_step not in ("unit", "quadratic"):
-            raise ValueError(f"trial_step must be 'unit' or 'quadratic', got {trial_step!r}")
+        check_trial_step(trial_step)
         local_hessian = hessian if local_hessian is None else local_hessian
         global_hessian = hessian if global_hessian is None else global_hessian
         check_hessian(local_hessian, name="local_hessian")
