@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+
+def check_box(box: tuple[float, float] | None) -> None:
+    """Raise ``ValueError`` unless ``box`` is ``None`` or a tuple ``(lo, hi)`` of finite numbers with ``lo < hi``.
+
+    Examples
+    --------
+    >>> check_box((0.0, 1.0))
+    >>> check_box((1.0, 0.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: box must be None or a tuple (lo, hi) of finite numbers with lo < hi, got (1.0, 0.0)
+    """
+    if box is None:
+        return
+    ok = (
+        isinstance(box, tuple)
+        and len(box) == 2
+        and all(isinstance(b, int | float) and not isinstance(b, bool) and math.isfinite(b) for b in box)
+    )
+    if not ok or not box[0] < box[1]:
+        raise ValueError(f"box must be None or a tuple (lo, hi) of finite numbers with lo < hi, got {box!r}")
 
 
 def check_positive_ints(**values: int) -> None:

@@ -9,6 +9,7 @@ from typing import ClassVar
 import torch
 from remodel_core import Algorithm, ReturnCode, Solution, SolveContext, check_positive
 
+from ._checks import check_box
 from ._metrics import psnr
 from ._operator import inner
 from ._operators import Gradient
@@ -176,16 +177,7 @@ class FISTA(Algorithm):
         for name in ("accelerated", "monotone"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        if self.box is not None:
-            ok = (
-                isinstance(self.box, tuple)
-                and len(self.box) == 2
-                and all(isinstance(b, int | float) and not isinstance(b, bool) and math.isfinite(b) for b in self.box)
-            )
-            if not ok or not self.box[0] < self.box[1]:
-                raise ValueError(
-                    f"box must be None or a tuple (lo, hi) of finite numbers with lo < hi, got {self.box!r}"
-                )
+        check_box(self.box)
 
     def _solve(self, problem: InverseProblem, ctx: SolveContext) -> Solution:
         opts = ctx.options
