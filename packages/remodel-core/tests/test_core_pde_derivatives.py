@@ -22,6 +22,10 @@ def _nets():
         "mlp_tanh": MLP(2, 1, width=10, depth=3).double(),
         "mlp_sin": MLP(2, 1, width=10, depth=2, activation="sin").double(),
         "resnet_sin_3d": ResNetMLP(3, 1, width=6, depth=2, activation="sin").double(),
+        "mlp_softplus": MLP(2, 1, width=10, depth=3, activation="softplus").double(),
+        "mlp_silu": MLP(2, 1, width=10, depth=3, activation="silu").double(),
+        "resnet_gelu": ResNetMLP(2, 1, width=8, depth=3, activation="gelu").double(),
+        "mlp_gelu_3d": MLP(3, 1, width=8, depth=2, activation="gelu").double(),
     }
 
 
@@ -88,6 +92,11 @@ def test_pinn_losses_agree_across_routes(make):
 
 def test_auto_route_and_unsupported_models():
     assert taylor_supported(ResNetMLP(2, 1)) and taylor_supported(MLP(2, 1, activation="sin"))
+    for act in ("softplus", "silu", "gelu"):
+        assert taylor_supported(MLP(2, 1, activation=act)) and taylor_supported(ResNetMLP(2, 1, activation=act))
+    # activations whose derivatives the Taylor channels do not carry: GELU's tanh approximation, softplus(beta=2)
+    for other in (torch.nn.GELU(approximate="tanh"), torch.nn.Softplus(beta=2.0)):
+        assert not taylor_supported(torch.nn.Sequential(torch.nn.Linear(2, 4), other, torch.nn.Linear(4, 1)))
     relu = MLP(2, 1, activation="relu").double()
     assert not taylor_supported(relu) and not taylor_supported(MLP(2, 2))
     assert resolve_route(ResNetMLP(2, 1), "auto") == "taylor"
@@ -112,10 +121,12 @@ def test_no_create_graph_detaches():
     assert not dv.u.requires_grad and not dv.grad.requires_grad and not dv.dxx(0).requires_grad
 
 
-def test_hessian_vector_products_agree():
-    """Double backward through every route (optimizers may use Hessian-vector products of the loss)."""
+@pytest.mark.parametrize("act", ["tanh", "sin", "softplus", "silu", "gelu"])
+def test_hessian_vector_products_agree(act):
+    """Double backward through every route (optimizers may use Hessian-vector products of the loss): the third
+    derivative of each activation enters here."""
     torch.manual_seed(3)
-    net = ResNetMLP(2, 1, width=6, depth=2).double()
+    net = ResNetMLP(2, 1, width=6, depth=2, activation=act).double()
     x = torch.rand(20, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     params = list(net.parameters())
     v = [torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator().manual_seed(i)) for i, p in enumerate(params)]

@@ -12,9 +12,10 @@ respect to the network's parameters. Three routes compute the same numbers:
     column by a ``torch.func.jvp`` of it, several columns at once with ``torch.func.vmap``.
 ``"taylor"``
     value, gradient and second derivatives propagated forward through the layers by hand (Taylor-mode
-    forward differentiation, Griewank & Walther 2008, ch. 13), for tanh/sin :class:`~remodel_core.nn.MLP`
-    and :class:`~remodel_core.nn.ResNetMLP` networks; the input derivatives are stacked as extra rows of
-    every matrix product, so one backward pass gives the parameter gradient.
+    forward differentiation, Griewank & Walther 2008, ch. 13), for :class:`~remodel_core.nn.MLP` and
+    :class:`~remodel_core.nn.ResNetMLP` networks with tanh, sin, softplus, SiLU or GELU activations; the input
+    derivatives are stacked as extra rows of every matrix product, so one backward pass gives the parameter
+    gradient.
 
 The input points are constants of the loss: no gradient with respect to ``x`` flows out of the
 ``"func"`` and ``"taylor"`` routes. The ``"autograd"`` and ``"func"`` routes assume the network maps rows

@@ -1,4 +1,5 @@
-"""Taylor-mode forward propagation of value, gradient and diagonal Hessian through tanh/sin networks.
+"""Taylor-mode forward propagation of value, gradient and diagonal Hessian through smooth-activation networks
+(tanh, sin, softplus, SiLU, exact GELU).
 
 For a layer ``z -> a = act(W z + b)`` and a point ``x``, the chain rule carries
 
@@ -13,6 +14,7 @@ backward pass, which is cheaper than nesting ``torch.autograd.grad`` (see ``tool
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +22,8 @@ from torch import nn
 
 from ..nn import MLP, ResidualBlock, ResNetMLP, _Sin
 
-_ACTS = (nn.Tanh, _Sin)
+#: the activations the Taylor channels differentiate, by name (each smooth, with closed-form derivatives)
+KINDS = ("tanh", "sin", "softplus", "silu", "gelu")
 
 #: when a list, every linear map of the propagation appends ``(layer, input stack, output stack)`` to it; the
 #: Kronecker-factored curvature of :class:`remodel_core.optim.KFAC` reads its factors from these (the output is
@@ -33,7 +36,17 @@ def _ops(model: nn.Module) -> list[tuple] | None:
     ops: list[tuple] = []
 
     def act_kind(m: nn.Module) -> str | None:
-        return "tanh" if isinstance(m, nn.Tanh) else "sin" if isinstance(m, _Sin) else None
+        if isinstance(m, nn.Tanh):
+            return "tanh"
+        if isinstance(m, _Sin):
+            return "sin"
+        if isinstance(m, nn.Softplus) and m.beta == 1:
+            return "softplus"
+        if isinstance(m, nn.SiLU):
+            return "silu"
+        if isinstance(m, nn.GELU) and m.approximate == "none":
+            return "gelu"
+        return None
 
     def sequential(seq: nn.Sequential) -> bool:
         for m in seq:
@@ -67,7 +80,8 @@ def _ops(model: nn.Module) -> list[tuple] | None:
 
 
 def taylor_supported(model: nn.Module) -> bool:
-    """Whether :func:`taylor_derivatives` can differentiate ``model`` (tanh/sin MLP or ResNetMLP, one output).
+    """Whether :func:`taylor_derivatives` can differentiate ``model`` (an MLP or ResNetMLP with one output and
+    tanh, sin, softplus, SiLU or exact GELU activations; not ReLU, whose second derivative vanishes).
 
     Parameters
     ----------
@@ -77,7 +91,7 @@ def taylor_supported(model: nn.Module) -> bool:
     Returns
     -------
     bool
-        True for a tanh/sin ``MLP`` or ``ResNetMLP`` with one output.
+        True for a ``MLP`` or ``ResNetMLP`` with one output and activations of :data:`KINDS`.
 
     Examples
     --------
@@ -91,16 +105,30 @@ def taylor_supported(model: nn.Module) -> bool:
 def _act_derivatives(
     z: torch.Tensor, kind: str, third: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """``act(z)`` and its first three derivatives (tanh or sin)."""
+    """``act(z)`` and its first three derivatives (an activation of :data:`KINDS`)."""
     if kind == "tanh":
         a = torch.tanh(z)
         a1 = 1.0 - a * a
         a2 = -2.0 * a * a1
         a3 = -2.0 * a1 * a1 - 2.0 * a * a2 if third else None
-    else:
+    elif kind == "sin":
         a, a1 = torch.sin(z), torch.cos(z)
         a2 = -a
         a3 = -a1
+    elif kind == "gelu":  # z Phi(z): Phi + z phi, phi (2 - z^2), phi (z^3 - 4 z)
+        phi = torch.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+        cdf = 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
+        a, a1, a2 = z * cdf, cdf + z * phi, phi * (2.0 - z * z)
+        a3 = phi * z * (z * z - 4.0)
+    else:  # softplus log(1 + e^z) and SiLU z sigma(z), from the sigmoid and its derivatives s1, s2, s3
+        sig = torch.sigmoid(z)
+        s1 = sig * (1.0 - sig)
+        s2 = s1 * (1.0 - 2.0 * sig)
+        if kind == "softplus":
+            a, a1, a2, a3 = torch.nn.functional.softplus(z), sig, s1, s2
+        else:
+            s3 = s1 * (1.0 - 6.0 * sig * (1.0 - sig))
+            a, a1, a2, a3 = z * sig, sig + z * s1, 2.0 * s1 + z * s2, 3.0 * s2 + z * s3
     return a, a1, a2, a3
 
 
@@ -131,7 +159,12 @@ class _TaylorAct(torch.autograd.Function):
         d, sel = ctx.d, list(ctx.sel)
         g_first, first = grad[1 : 1 + d], s[1 : 1 + d]
         if not torch.is_grad_enabled():  # plain backward: write into one buffer, no concatenation
-            a3 = (a * a2).mul_(-2.0).addcmul_(a1, a1, value=-2.0) if ctx.kind == "tanh" else -a1
+            if ctx.kind == "tanh":
+                a3 = (a * a2).mul_(-2.0).addcmul_(a1, a1, value=-2.0)
+            elif ctx.kind == "sin":
+                a3 = -a1
+            else:
+                a3 = _act_derivatives(s[0] + bias, ctx.kind)[3]
             gs = torch.empty_like(s)
             gz = gs[0]
             torch.mul(grad[0], a1, out=gz)
@@ -186,7 +219,8 @@ def _act_linear(s: torch.Tensor, layer: nn.Linear, kind: str, d: int, sel: tuple
 def taylor_derivatives(
     model: nn.Module, x: torch.Tensor, second: Sequence[int] = ()
 ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
-    """Value ``[n]``, gradient ``[n, d]`` and ``{i: d2u/dx_i^2 [n]}`` of a tanh/sin MLP or ResNetMLP.
+    """Value ``[n]``, gradient ``[n, d]`` and ``{i: d2u/dx_i^2 [n]}`` of an MLP or ResNetMLP (see
+    :func:`taylor_supported`).
 
     Parameters
     ----------
@@ -214,7 +248,8 @@ def taylor_derivatives(
     ops = _ops(model)
     if ops is None:
         raise ValueError(
-            f"taylor_derivatives does not support {type(model).__name__} (tanh/sin MLP or ResNetMLP with one output)"
+            f"taylor_derivatives does not support {type(model).__name__} (an MLP or ResNetMLP with one output and "
+            f"activations in {KINDS})"
         )
     n, d = x.shape
     sel = list(second)
