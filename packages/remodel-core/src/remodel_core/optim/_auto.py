@@ -187,7 +187,8 @@ class AutoOptimizer(torch.optim.Optimizer):
        add the coupling across layers: on the Burgers ResNet the dense phase then reached L-BFGS's 300-s error after 36
        s instead of 111 s (a 150-s probe; in the merged 300-s suite 46 s, 6.4x sooner and 129x lower than L-BFGS).
        Otherwise **KFAC's curvature** when ``kfac_blocks`` are given (:class:`Auto` gives them for the PINN loss of a
-       tanh/sin MLP or ResNetMLP, whose Taylor-mode channels KFAC reads; Dangel, Müller & Zeinhofer 2024): with
+       MLP or ResNetMLP with tanh, sin, softplus, SiLU or GELU activations, whose Taylor-mode channels KFAC reads;
+       Dangel, Müller & Zeinhofer 2024): with
        ``kfac_step="lbfgs"`` (default) L-BFGS whose initial matrix is the damped KFAC inverse
        (:class:`~remodel_core.optim.KFACLBFGSOptimizer`, ``"kfac-lbfgs"``), its memory started from the warm-up's pairs;
        with ``"gauss-newton"`` KFAC's own steps (:class:`~remodel_core.optim.KFACOptimizer`, ``"kfac"``). Memory ``sum
@@ -609,7 +610,8 @@ class Auto(OptimizerAlgorithm):
         150 s, now takes one dense matrix first: 141x); at
         40k parameters a step took 22-30 s (``tools/bench/gauss_newton_after_lbfgs.py``) and lost to L-BFGS.
     kfac : bool
-        Whether KFAC's curvature is used for a PINN loss of a tanh/sin MLP or ResNetMLP: as the start of the
+        Whether KFAC's curvature is used for a PINN loss of an MLP or ResNetMLP with smooth activations
+        (:func:`~remodel_core.pde.taylor_supported`): as the start of the
         dense matrix, and as the choice when one dense matrix does not fit (default True; it then comes before
         Gauss–Newton).
     kfac_step : str

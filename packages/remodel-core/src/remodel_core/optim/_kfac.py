@@ -633,7 +633,8 @@ class KFAC(ResidualAlgorithm):
 
     The problem's loss must expose ``residual_blocks(*data, route=...)`` (the loss of
     :meth:`remodel_core.pde.PINNProblem.discretize` does) and the network must be built of ``nn.Linear`` layers
-    (for a PINN: a tanh/sin MLP or ResNetMLP, which the Taylor-mode route differentiates); training is full batch.
+    (for a PINN: an MLP or ResNetMLP with tanh, sin, softplus, SiLU or GELU activations, which the Taylor-mode route
+    differentiates); training is full batch.
     The curvature takes ``sum (in_l + 1)^2 + out_l^2`` numbers, so it scales to networks where a dense or
     sample-space Gauss–Newton matrix does not fit.
 
