@@ -330,6 +330,36 @@ def test_auto_trains_and_keeps_or_reverts():
     assert ("rate_structured" in opt.plan) or opt.phase == "trial"
 
 
+def test_auto_tries_a_lost_trial_again_when_the_cpu_time_has_doubled(monkeypatch):
+    """A structured trial that loses hands back to L-BFGS and is tried again at twice the CPU time of its switch,
+    up to ``MAX_TRIALS`` trials in all (here the dense matrix always loses: L-BFGS's rate is made infinite)."""
+    from remodel_core.optim import _auto
+
+    monkeypatch.setattr(_auto.AutoOptimizer, "_lbfgs_rate", lambda self: math.inf)
+    switches = []
+    decide = _auto.AutoOptimizer._decide
+
+    def spy(self):
+        switches.append((self.cpu, self._switch[0]))
+        decide(self)
+
+    monkeypatch.setattr(_auto.AutoOptimizer, "_decide", spy)
+    captured = {}
+
+    class Spy(Auto):
+        def make_optimizer(self, model):
+            captured["opt"] = opt = super().make_optimizer(model)
+            return opt
+
+    solve(P.regression(), Spy(warmup_s=0.0, trial_steps=2), maxiters=400, dtype=torch.float64)
+    opt = captured["opt"]
+    assert len(switches) == _auto.MAX_TRIALS and opt.plan["trials"] == _auto.MAX_TRIALS
+    assert opt.plan["kind"] == "dense" and opt.phase == "lbfgs" and opt.structured is None
+    assert "retry_at" not in opt.plan and opt.plan["reverted"] == "slower than L-BFGS in the trial"
+    for (_, before), (now, _) in zip(switches, switches[1:]):  # each retry at least at twice the previous switch
+        assert now >= 2.0 * before
+
+
 def test_auto_state_dict_round_trip(tmp_path):
     prob = P.regression()
     alg = Auto(warmup_s=0.0, trial_steps=2)

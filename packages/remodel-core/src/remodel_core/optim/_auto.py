@@ -39,8 +39,9 @@ FLOPS_PER_ENTRY = 2.6
 #: size of the matrix whose matrix-vector rate is measured: larger than the caches of a CPU core, as the
 #: dense inverse Hessians Auto weighs are (the rate of a 2,048 matrix was 1.8x that of a 6,000 one here)
 RATE_SIZE = 4096
-#: Gauss–Newton trials (the first after the warm-up, the others each at twice the CPU time of the previous)
-MAX_GN_TRIALS = 3
+#: trials of the structured method (the first after the warm-up, the others each at twice the CPU time of the
+#: previous one)
+MAX_TRIALS = 3
 #: the steps :class:`Auto` takes with the KFAC curvature: L-BFGS with KFAC as its initial matrix, or KFAC's own
 KFAC_STEPS = ("lbfgs", "gauss-newton")
 
@@ -164,7 +165,7 @@ def check_kfac_step(kfac_step: Any) -> None:
         raise ValueError(f"kfac_step must be one of {KFAC_STEPS}, got {kfac_step!r}")
 
 
-#: the structured optimizers that evaluate the residuals themselves; a lost trial of theirs is tried again later
+#: the structured optimizers that evaluate the residuals themselves
 SECOND_ORDER = (GaussNewtonOptimizer, KFACOptimizer, KFACLBFGSOptimizer)
 
 
@@ -206,9 +207,10 @@ class AutoOptimizer(torch.optim.Optimizer):
        ``trial_steps`` steps; it is kept only if it lowered ``log(loss)`` per CPU second at least as fast as
        L-BFGS did in that last quarter of its warm-up, otherwise
        L-BFGS resumes with its memory (``choice`` then ends in ``"->lbfgs"``). A structured step that fails
-       or diverges later also hands back to L-BFGS. A Gauss–Newton trial needs 3 steps (not ``trial_steps``);
-       one that loses is tried again, up to 3 trials, each when the CPU time has doubled since the previous
-       switch (L-BFGS slows down as the residual shrinks; a Gauss–Newton step from a large residual fails).
+       or diverges later also hands back to L-BFGS. A Gauss–Newton trial needs 3 steps (not ``trial_steps``).
+       A trial that loses is tried again, up to 3 trials in all, each when the CPU time has doubled since the
+       previous switch: L-BFGS slows down as the residual shrinks, and a structured step from a large residual
+       (a Gauss–Newton step, or a dense matrix still far from the curvature) can lose where it wins later.
 
     Parameters
     ----------
@@ -495,11 +497,11 @@ class AutoOptimizer(torch.optim.Optimizer):
                 if r_structured >= r_lbfgs:
                     self.phase = "structured"
                 else:
-                    gauss_newton = isinstance(self.structured, SECOND_ORDER)
                     self._back_to_lbfgs("slower than L-BFGS in the trial")
-                    tries = self.plan.get("gn_trials", 0) + 1 if gauss_newton else 0
-                    if gauss_newton and tries < MAX_GN_TRIALS:  # L-BFGS slows down as it goes: try again later
-                        self.plan.update(gn_trials=tries, retry_at=2.0 * t1)
+                    tries = self.plan.get("trials", 0) + 1
+                    self.plan["trials"] = tries
+                    if tries < MAX_TRIALS:  # L-BFGS slows down as it goes: try again later
+                        self.plan["retry_at"] = 2.0 * t1
         elif self.phase == "lbfgs" and self.cpu >= self.plan.get("retry_at", math.inf):
             del self.plan["retry_at"]
             self.plan.pop("reverted", None)  # this trial's verdict replaces the last one's
