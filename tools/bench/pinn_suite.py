@@ -13,6 +13,7 @@ row the speed-up and the error ratio of ``auto`` against torch's L-BFGS and what
 
     uv run --frozen python tools/bench/pinn_suite.py --budget 300 --json docs/bench/pinn_suite.json
     uv run --frozen python tools/bench/pinn_suite.py --quick                     # two rows, 30 s
+    uv run --frozen python tools/bench/pinn_suite.py --rows held_out --methods lbfgs,auto   # rows never tuned on
     uv run --frozen python tools/bench/pinn_suite.py --rows burgers_resnet8x20 --methods lbfgs,auto --budget 60
     uv run --frozen python tools/bench/pinn_suite.py --resummarize out.json --json out.json   # re-derive ratios
     uv run --frozen python tools/bench/pinn_suite.py --markdown out.json
@@ -432,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     def write(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         summary = summarize({r: ms for r, ms in results.items() if ms}, args.budget)
         summary["command"] = " ".join(["tools/bench/pinn_suite.py", *(argv if argv is not None else sys.argv[1:])])
+        summary["clock"] = f"process CPU seconds, one thread per process, {args.procs} process(es) side by side"
         summary["failed_jobs"] = list(failed)
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -94,8 +94,9 @@ def test_auto_route_and_unsupported_models():
     assert taylor_supported(ResNetMLP(2, 1)) and taylor_supported(MLP(2, 1, activation="sin"))
     for act in ("softplus", "silu", "gelu"):
         assert taylor_supported(MLP(2, 1, activation=act)) and taylor_supported(ResNetMLP(2, 1, activation=act))
-    # activations whose derivatives the Taylor channels do not carry: GELU's tanh approximation, softplus(beta=2)
-    for other in (torch.nn.GELU(approximate="tanh"), torch.nn.Softplus(beta=2.0)):
+    # activations whose derivatives the Taylor channels do not carry: GELU's tanh approximation, softplus with
+    # beta 2 or a threshold other than the default 20 (above it the module is linear)
+    for other in (torch.nn.GELU(approximate="tanh"), torch.nn.Softplus(beta=2.0), torch.nn.Softplus(threshold=5.0)):
         assert not taylor_supported(torch.nn.Sequential(torch.nn.Linear(2, 4), other, torch.nn.Linear(4, 1)))
     relu = MLP(2, 1, activation="relu").double()
     assert not taylor_supported(relu) and not taylor_supported(MLP(2, 2))

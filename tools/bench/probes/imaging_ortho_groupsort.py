@@ -9,14 +9,15 @@ evaluated with PnPPGD at 128x128 in float64. A one-off probe, not a bench:
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from remodel_core import solve
 from remodel_imaging import (
     GaussianBlur,
-    InverseProblem,
     PnPPGD,
     camera,
     lipschitz_estimate,
@@ -26,8 +27,10 @@ from remodel_imaging import (
 )
 from torch import nn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from imaging import BLUR, NOISE, problem  # noqa: E402  (the bench's task: blur, noise, seeds)
+
 torch.set_num_threads(1)
-BLUR, NOISE = 1.5, 0.03
 
 
 class CayleyConv(nn.Module):
@@ -129,10 +132,6 @@ class OrthoGroupSortDenoiser(nn.Module):
             e = K.pow(2)
             out.append(float(e[..., far].sum() / e.sum()))
         return max(out)
-
-
-def problem(img, seed):
-    return InverseProblem.simulate(GaussianBlur(tuple(img.shape), sigma=BLUR), img, noise_sigma=NOISE, seed=seed)
 
 
 def evaluate(net, prob, truth, step, relax=0.9, maxiters=2000):

@@ -40,7 +40,7 @@ def _ops(model: nn.Module) -> list[tuple] | None:
             return "tanh"
         if isinstance(m, _Sin):
             return "sin"
-        if isinstance(m, nn.Softplus) and m.beta == 1:
+        if isinstance(m, nn.Softplus) and m.beta == 1 and m.threshold == 20:  # what the channels compute
             return "softplus"
         if isinstance(m, nn.SiLU):
             return "silu"
