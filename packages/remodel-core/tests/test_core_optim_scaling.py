@@ -328,6 +328,7 @@ def test_auto_trains_and_keeps_or_reverts():
     assert opt.plan["kind"] == "dense"
     assert opt.phase in ("structured", "lbfgs")
     assert ("rate_structured" in opt.plan) or opt.phase == "trial"
+    assert sol.stats["plan"] == opt.plan and sol.stats["plan"] is not opt.plan  # the user sees what it chose
 
 
 def test_auto_tries_a_lost_trial_again_when_the_cpu_time_has_doubled(monkeypatch):

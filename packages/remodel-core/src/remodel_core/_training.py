@@ -554,5 +554,8 @@ def train(
             if retcode is not None or iteration % opts.checkpoint_every == 0:
                 checkpoint(final=retcode is not None)
     ctx.stats["wall_s"] = ctx.elapsed()
+    plan = getattr(optimizer, "plan", None)  # what an optimizer that chooses its method chose (Auto)
+    if isinstance(plan, dict):
+        ctx.stats["plan"] = dict(plan)
     assert retcode is not None
     return Solution(u=model, retcode=retcode, stats=dict(ctx.stats), history=ctx.history)

@@ -576,6 +576,12 @@ class Auto(OptimizerAlgorithm):
     structured method does not measurably help. With a full-batch sum-of-squares loss (a PINN's,
     ``loss.residual_blocks``) Levenberg–Marquardt steps are among the choices.
 
+    What it chose is in ``solution.stats["plan"]`` (``"kind"``, the measured rates, the trials and whether it
+    reverted to L-BFGS). The choice and the moment of each switch come from measured CPU times, so two runs
+    with the same seed can take different paths and differ beyond rounding; a run that must be bit-identical
+    should use the method the plan names directly (checkpoints still resume Auto's own state: its phase,
+    trials and curvature).
+
     Parameters
     ----------
     memory_mb : float, optional
