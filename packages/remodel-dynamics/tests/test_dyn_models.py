@@ -204,3 +204,18 @@ def test_bad_shapes_and_options_give_clear_errors(spring_data):
         HamiltonianProblem(system=MassSpring(), t=spring_data.t, x=torch.zeros(2, 20, 3), dx=torch.zeros(2, 20, 3))
     with pytest.raises(ValueError, match="strictly increasing"):
         HNN(2).rollout(torch.zeros(1, 2), torch.tensor([0.0, 0.0]))
+
+
+def test_float32_time_grids_train_and_roll_out_sympnets():
+    """Before: float32 data (``generate(dtype=float32)``) had "the time grid is not uniform" and a float32
+    ``t`` (``torch.linspace``) a step "not a multiple" of ``h``: steps of a float32 grid differ by ulps."""
+    data = HamiltonianProblem.generate(MassSpring(), n_trajectories=4, n_times=30, seed=0, dtype=torch.float32)
+    assert abs(data.dt - 0.1) < 1e-6
+    torch.manual_seed(0)
+    sol = solve(data.discretize(GSympNet(2, h=0.1, layers=2, width=8), target="pairs"), Adam(lr=1e-2), maxiters=3)
+    assert sol.u.rollout(data.x[:2, 0], torch.linspace(0, 2, 21)).shape == (2, 21, 2)
+    assert data.discretize(HNN(2, width=8, depth=1), target="pairs").name == "hnn-mass_spring-pairs"
+    with pytest.raises(ValueError, match="uniformly spaced"):  # a grid that is not uniform is still refused
+        sol.u.rollout(data.x[:2, 0], torch.tensor([0.0, 0.1, 0.3]))
+    with pytest.raises(ValueError, match="not a multiple"):
+        sol.u.rollout(data.x[:2, 0], torch.linspace(0, 1.5, 11))

@@ -31,6 +31,16 @@ def _check_times(t: torch.Tensor) -> float:
     return float(steps[0])
 
 
+def time_tolerance(t: torch.Tensor) -> float:
+    """Absolute rounding error of times stored in ``t``'s dtype: 8 ulps of ``max(1, max |t|)``.
+
+    Steps of a uniform grid held in float32 (``HamiltonianProblem.generate(dtype=torch.float32)``,
+    ``torch.linspace``) differ by a few ulps of the largest time; comparisons of steps allow this much.
+    """
+    eps = torch.finfo(t.dtype).eps if t.is_floating_point() else 0.0
+    return 8.0 * eps * max(1.0, float(t.detach().abs().max()))
+
+
 INITS = ("orthogonal", "default")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from remodel_core import Problem, TrainingProblem, check_positive
 
-from ._models import DynamicsModel, _param_dtype
+from ._models import DynamicsModel, _param_dtype, time_tolerance
 from ._systems import HamiltonianSystem
 
 TARGETS = ("derivatives", "pairs")
@@ -135,7 +135,7 @@ class HamiltonianProblem(Problem):
     def dt(self) -> float:
         """The (uniform) time step of the grid."""
         steps = torch.diff(self.t)
-        if not torch.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
+        if not torch.allclose(steps, steps[0], rtol=1e-9, atol=time_tolerance(self.t)):
             raise ValueError("the time grid is not uniform")
         return round(float(steps[0]), 12)
 

@@ -14,7 +14,7 @@ from remodel_core import check_positive
 from remodel_core.nn import activation as make_activation
 from torch import nn
 
-from ._models import DynamicsModel, _check_dim, _check_times, _PairLoss
+from ._models import DynamicsModel, _check_dim, _check_times, _PairLoss, time_tolerance
 
 
 class LinearModule(nn.Module):
@@ -112,9 +112,10 @@ class SympNet(DynamicsModel):
     def time_derivative(self, x: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"{type(self).__name__} learns a flow map, not a vector field; use step/rollout")
 
-    def _steps(self, h: float) -> int:
+    def _steps(self, h: float, atol: float = 0.0) -> int:
+        """How many applications of the map make a step ``h`` (``atol``: rounding error of ``h``)."""
         n = round(h / self.h)
-        if n < 1 or abs(n * self.h - h) > 1e-9 * max(1.0, h):
+        if n < 1 or abs(n * self.h - h) > 1e-9 * max(1.0, h) + atol:
             raise ValueError(f"a {type(self).__name__} steps by h={self.h}; got a step of {h} (not a multiple)")
         return n
 
@@ -127,9 +128,10 @@ class SympNet(DynamicsModel):
         self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None, **kwargs: Any
     ) -> torch.Tensor:
         self._check_state(x0, "x0")
-        n = self._steps(_check_times(t))
+        tol = time_tolerance(t)
+        n = self._steps(_check_times(t), atol=tol)
         steps = torch.diff(t)
-        if not torch.allclose(steps, steps[0], rtol=1e-9, atol=1e-12):
+        if not torch.allclose(steps, steps[0], rtol=1e-9, atol=max(1e-12, tol)):
             raise ValueError("SympNet rollouts need uniformly spaced t")
         out = [x0]
         x = x0
@@ -145,8 +147,9 @@ class SympNet(DynamicsModel):
     ) -> tuple[tuple[torch.Tensor, ...], Any, str]:
         if target != "pairs":
             raise ValueError(f"{type(self).__name__} learns a flow map from target='pairs', got {target!r}")
-        self._steps(problem.dt)
-        return problem.pairs(), _PairLoss(problem.dt, None), f"{type(self).__name__.lower()}-{problem.system.name}"
+        n = self._steps(problem.dt, atol=time_tolerance(problem.t))
+        # the loss steps by exactly n * h, so a grid held in float32 (dt off by ulps) still trains the map
+        return problem.pairs(), _PairLoss(n * self.h, None), f"{type(self).__name__.lower()}-{problem.system.name}"
 
 
 class LASympNet(SympNet):
