@@ -218,3 +218,28 @@ def test_sindy_full_rank_library_gives_no_rank_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SINDy(PolynomialLibrary(degree=1), fd_order=6).fit(np.exp(-t), t)
+
+
+def test_score_uses_every_trajectory_and_t_as_in_fit():
+    """Before: ``score([a, b], dt)`` scored ``a`` only (R^2 = 1 with ``b`` pure noise), and ``fit(x, list_of_times)``
+    for one trajectory read the list as one time array per trajectory."""
+    t = np.linspace(0, 5, 501)
+    a = np.stack([np.cos(t), -np.sin(t)], axis=1)
+    noise = np.random.default_rng(0).standard_normal(a.shape)
+    model = SINDy(PolynomialLibrary(degree=1), threshold=0.05, fd_order=6).fit(a, list(t))
+    np.testing.assert_allclose(model.coefficients_, [[0, 0, 1], [0, -1, 0]], atol=1e-6)
+    assert model.score(a, t[1] - t[0]) > 0.999999
+    both = model.score([a, noise], t[1] - t[0])
+    assert both < 0.5 and both == model.score([a, noise], [t, t])
+    dots = [model.differentiate(a, t), model.differentiate(noise, t)]
+    assert model.score([a, noise], x_dot=dots) == both
+    with pytest.raises(ValueError, match="t must be strictly increasing"):
+        model.simulate(a[0], t[::-1][:5])
+    with pytest.raises(ValueError, match="finite"):
+        model.fit(a, float("inf"))
+    with pytest.raises(ValueError, match="precision"):
+        model.equations(precision=-1)
+    with pytest.raises(ValueError, match="polyorder"):
+        savgol_derivative(a, t, polyorder=2.5)
+    with pytest.raises(TypeError, match="x must be real"):
+        finite_difference(np.exp(1j * t), t)

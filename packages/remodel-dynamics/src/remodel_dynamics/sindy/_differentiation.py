@@ -6,12 +6,19 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 
+def _real(x: np.ndarray) -> np.ndarray:
+    """``x`` as a float64 array; complex samples are refused (the cast would drop the imaginary part)."""
+    if np.iscomplexobj(x):
+        raise TypeError("x must be real (differentiate the real and imaginary parts separately), got complex")
+    return np.asarray(x, dtype=np.float64)
+
+
 def _times(x: np.ndarray, t: float | np.ndarray) -> np.ndarray:
     n = x.shape[0]
     if np.ndim(t) == 0:
         dt = float(t)
-        if not dt > 0:
-            raise ValueError(f"t (the time step) must be > 0, got {t!r}")
+        if not (dt > 0 and np.isfinite(dt)):
+            raise ValueError(f"t (the time step) must be finite and > 0, got {t!r}")
         return dt * np.arange(n)
     t = np.asarray(t, dtype=np.float64)
     if t.shape != (n,):
@@ -86,7 +93,7 @@ def finite_difference(x: np.ndarray, t: float | np.ndarray, order: int = 2) -> n
     >>> float(np.abs(finite_difference(t**3, t, order=4) - 3 * t**2).max()) < 1e-12
     True
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _real(x)
     if x.ndim == 0:
         raise ValueError("x must have a time axis")
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or order < 2 or order % 2:
@@ -140,15 +147,15 @@ def savgol_derivative(x: np.ndarray, t: float | np.ndarray, window: int = 11, po
     >>> float(np.abs(savgol_derivative(t**2, t) - 2 * t).max()) < 1e-10
     True
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _real(x)
     ts = _times(x, t)
     dts = np.diff(ts)
     if not np.allclose(dts, dts[0], rtol=1e-8, atol=0.0):
         raise ValueError("savgol_derivative needs uniformly spaced times")
     if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 3 or window % 2 == 0:
         raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
-    if not 0 < polyorder < window:
-        raise ValueError(f"polyorder must be in [1, window), got {polyorder!r}")
+    if isinstance(polyorder, bool) or not isinstance(polyorder, int | np.integer) or not 0 < polyorder < window:
+        raise ValueError(f"polyorder must be an integer in [1, window), got {polyorder!r}")
     if x.shape[0] < window:
         raise ValueError(f"window ({window}) exceeds the number of samples ({x.shape[0]})")
     return savgol_filter(x, window, polyorder, deriv=1, delta=float(dts[0]), axis=0, mode="interp")

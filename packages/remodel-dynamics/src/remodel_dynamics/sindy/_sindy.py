@@ -118,6 +118,30 @@ class SINDy(BaseEstimator):
         tags.target_tags.required = False  # fit(x, t): the second argument is time, not a target
         return tags
 
+    def _states_and_derivatives(
+        self,
+        x: np.ndarray | Sequence[np.ndarray],
+        t: float | np.ndarray | Sequence | None,
+        x_dot: np.ndarray | Sequence[np.ndarray] | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """All trajectories' states and derivatives (given, or estimated from ``t``), stacked."""
+        trajs = self._trajectories(x)
+        if x_dot is not None:
+            dots = self._trajectories(x_dot, "x_dot")
+            if len(dots) != len(trajs) or any(a.shape != b.shape for a, b in zip(trajs, dots)):
+                raise ValueError("x_dot must have the shape of x")
+        else:
+            if t is None:
+                raise ValueError("t (time step or sample times) is needed when x_dot is not given")
+            # a list of times is one entry per trajectory when x is a list of trajectories; for one trajectory
+            # (an array) it is that trajectory's sample times, unless it holds exactly one entry
+            per_trajectory = isinstance(t, list | tuple) and (isinstance(x, list | tuple) or len(t) == 1)
+            ts = list(t) if per_trajectory else [t] * len(trajs)
+            if len(ts) != len(trajs):
+                raise ValueError(f"t must give {len(trajs)} time arrays, one per trajectory, got {len(ts)}")
+            dots = [self.differentiate(xi, ti) for xi, ti in zip(trajs, ts)]
+        return np.concatenate(trajs), np.concatenate(dots)
+
     def differentiate(self, x: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         """Time derivative of one trajectory ``x`` (n_times, n_features) by the configured method."""
         if self.differentiation == "finite_difference":
@@ -155,19 +179,7 @@ class SINDy(BaseEstimator):
             raise ValueError(f"backend must be 'numba' or 'numpy', got {self.backend!r}")
         if self.differentiation not in _DIFFERENTIATION:
             raise ValueError(f"differentiation must be one of {_DIFFERENTIATION}, got {self.differentiation!r}")
-        trajs = self._trajectories(x)
-        if x_dot is not None:
-            dots = self._trajectories(x_dot, "x_dot")
-            if len(dots) != len(trajs) or any(a.shape != b.shape for a, b in zip(trajs, dots)):
-                raise ValueError("x_dot must have the shape of x")
-        else:
-            if t is None:
-                raise ValueError("t (time step or sample times) is needed when x_dot is not given")
-            ts = list(t) if isinstance(t, list | tuple) else [t] * len(trajs)
-            if len(ts) != len(trajs):
-                raise ValueError(f"t must give {len(trajs)} time arrays, one per trajectory, got {len(ts)}")
-            dots = [self.differentiate(xi, ti) for xi, ti in zip(trajs, ts)]
-        xs, dxs = np.concatenate(trajs), np.concatenate(dots)
+        xs, dxs = self._states_and_derivatives(x, t, x_dot)
         self.n_features_in_ = xs.shape[1]
         names = list(self.feature_names) if self.feature_names is not None else None
         if names is not None and len(names) != self.n_features_in_:
@@ -192,15 +204,21 @@ class SINDy(BaseEstimator):
         out = self.library_.transform(x2) @ self.coefficients_.T
         return out[0] if squeeze else out
 
-    def score(self, x: np.ndarray, t: float | np.ndarray | None = None, x_dot: np.ndarray | None = None) -> float:
-        """Coefficient of determination R^2 of the predicted derivatives (estimated from ``t`` if not given)."""
+    def score(
+        self,
+        x: np.ndarray | Sequence[np.ndarray],
+        t: float | np.ndarray | Sequence | None = None,
+        x_dot: np.ndarray | Sequence[np.ndarray] | None = None,
+    ) -> float:
+        """Coefficient of determination R^2 of the predicted derivatives (estimated from ``t`` if not given).
+
+        ``x``, ``t`` and ``x_dot`` are read as in :meth:`fit` (one trajectory or a list); R^2 is taken over the
+        samples of all trajectories together.
+        """
         check_is_fitted(self, "coefficients_")
-        x = self._trajectories(x)[0]
-        if x_dot is None:
-            if t is None:
-                raise ValueError("t is needed when x_dot is not given")
-            x_dot = self.differentiate(x, t)
-        x_dot = np.asarray(x_dot, dtype=np.float64).reshape(x.shape)
+        if x_dot is None and t is None:
+            raise ValueError("t is needed when x_dot is not given")
+        x, x_dot = self._states_and_derivatives(x, t, x_dot)
         resid = ((self.predict(x) - x_dot) ** 2).sum()
         total = ((x_dot - x_dot.mean(axis=0)) ** 2).sum()
         return float(1.0 - resid / total) if total > 0 else float(resid == 0)
@@ -216,9 +234,11 @@ class SINDy(BaseEstimator):
         x0 = np.asarray(x0, dtype=np.float64)
         if x0.shape != (self.n_features_in_,):
             raise ValueError(f"x0 must have shape ({self.n_features_in_},), got {x0.shape}")
-        t = np.asarray(t, dtype=np.float64)
+        t = np.ascontiguousarray(t, dtype=np.float64)
         if t.ndim != 1 or t.size < 2:
             raise ValueError("t must be a 1-d array of at least two times")
+        if not np.all(np.diff(t) > 0):
+            raise ValueError("t must be strictly increasing (finite times)")
 
         def rhs(_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(self.predict(y.detach().numpy()))
@@ -231,6 +251,8 @@ class SINDy(BaseEstimator):
     def equations(self, precision: int = 3) -> list[str]:
         """The identified equations as text, one per state variable, e.g. ``"x0' = -10.000 x0 + 10.000 x1"``."""
         check_is_fitted(self, "coefficients_")
+        if isinstance(precision, bool) or not isinstance(precision, int | np.integer) or precision < 0:
+            raise ValueError(f"precision must be an integer >= 0 (decimal places), got {precision!r}")
         out = []
         for name, row in zip(self.state_names_, self.coefficients_):
             terms = []
