@@ -168,6 +168,26 @@ def test_resume_equals_uninterrupted(tmp_path):
     solve(train, GaussNewton(), maxiters=3, dtype=torch.float64, checkpoint=path)
     resumed = solve(train, GaussNewton(), maxiters=6, dtype=torch.float64, checkpoint=path, resume=True)
     assert resumed.history["loss"] == full.history["loss"]
+    assert resumed.stats["evals"] == full.stats["evals"]
+
+
+def test_evaluations_count_the_jacobians_and_the_trial_points():
+    """``stats["evals"]``: one evaluation per Jacobian (taken by the optimizer itself) plus one per trial point
+    (through the solve's closure, i.e. the loss)."""
+    net, train = _pinn()
+    calls = [0]
+
+    class Counted:
+        def __call__(self, model, *data):
+            calls[0] += 1
+            return train.loss(model, *data)
+
+        def residual_blocks(self, *data, **kwargs):
+            return train.loss.residual_blocks(*data, **kwargs)
+
+    sol = solve(dataclasses.replace(train, loss=Counted()), GaussNewton(), maxiters=6, dtype=torch.float64)
+    assert sol.stats["gn_jacobians"] == 6 and calls[0] >= sol.stats["gn_solves"] > 0
+    assert sol.stats["evals"] == sol.stats["gn_jacobians"] + calls[0]
 
 
 def test_interface():

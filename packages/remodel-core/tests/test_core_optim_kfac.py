@@ -153,6 +153,11 @@ def test_resume_equals_uninterrupted(tmp_path):
     solve(train, KFAC(), maxiters=3, dtype=torch.float64, checkpoint=path)
     resumed = solve(train, KFAC(), maxiters=6, dtype=torch.float64, checkpoint=path, resume=True)
     assert resumed.history["loss"] == full.history["loss"]
+    # its own passes over the residuals are the solution's evaluations: at least one per step
+    assert full.stats["evals"] >= full.stats["kfac_steps"] + full.stats["kfac_rejected"] > 0
+    # the resumed run evaluates its first point once more (the evaluation KFAC carries to its next step is not
+    # checkpointed); the iterates are the same
+    assert full.stats["evals"] <= resumed.stats["evals"] <= full.stats["evals"] + 1
 
 
 def test_interface():

@@ -129,6 +129,10 @@ def test_solve_trains_and_resumes_exactly(tmp_path):
     resumed = solve(train, KFACLBFGS(refresh=3), maxiters=10, dtype=torch.float64, checkpoint=path, resume=True)
     assert resumed.history["loss"] == full.history["loss"]
     assert all(torch.equal(p, q) for p, q in zip(resumed.u.parameters(), full.u.parameters()))
+    # its own evaluations (factor refreshes, line-search points) are the solution's, and resume counts on
+    s = full.stats
+    assert s["evals"] == s["kfac_lbfgs_refreshes"] + s["kfac_lbfgs_line_search_evals"] > 0
+    assert resumed.stats["evals"] == s["evals"] and resumed.history["evals"] == full.history["evals"]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,14 @@ from .._problem import Problem
 from .._solution import Solution
 from .._training import OptimizerAlgorithm, TrainingProblem, placed, train
 from ._block import decompose
-from ._gauss_newton import GaussNewtonOptimizer, ResidualBlock, offers_routes, residuals_per_row, taylor_blocks
+from ._gauss_newton import (
+    GaussNewtonOptimizer,
+    ResidualBlock,
+    counted_blocks,
+    offers_routes,
+    residuals_per_row,
+    taylor_blocks,
+)
 from ._kfac import KFACOptimizer
 from ._kfac_lbfgs import KFACLBFGSOptimizer
 from ._lbfgs import flat_grad, flat_params
@@ -716,7 +723,11 @@ class Auto(OptimizerAlgorithm):
         if not (full_batch and callable(getattr(problem.loss, "residual_blocks", None))):
             return train(problem, self.make_optimizer, ctx, algorithm=self)
         data = placed(problem.data or (), ctx.options)
-        blocks = lambda: problem.loss.residual_blocks(*data)  # noqa: E731
+        blocks = counted_blocks(lambda: problem.loss.residual_blocks(*data), ctx.stats, each_pass=False)
         loss_blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
-        kfac = (lambda: taylor_blocks(loss_blocks, data)) if offers_routes(loss_blocks) else None
+        kfac = (
+            counted_blocks(lambda: taylor_blocks(loss_blocks, data), ctx.stats, each_pass=True)
+            if offers_routes(loss_blocks)
+            else None
+        )
         return train(problem, lambda model: self.make_optimizer(model, blocks, kfac), ctx, algorithm=self)

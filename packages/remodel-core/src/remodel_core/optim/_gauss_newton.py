@@ -405,6 +405,33 @@ def residual_blocks_of(
     return lambda: blocks(*data)
 
 
+def counted_blocks(
+    blocks: Callable[[], Sequence[ResidualBlock]], stats: dict[str, Any], *, each_pass: bool
+) -> Callable[[], Sequence[ResidualBlock]]:
+    """``blocks`` that count evaluations in ``stats["evals"]``, for an optimizer that evaluates the residuals
+    itself rather than through the solve's closure, so that the solution's ``evals`` counts its evaluations as it
+    counts the closure's (the convention of ``tools/bench/pinn_suite.py``).
+
+    ``each_pass``: count each pass over the first block (KFAC and KFAC-L-BFGS evaluate all blocks together,
+    several times per taking); otherwise count each taking (Gauss-Newton takes them once per Jacobian, whose
+    vectorised passes are not separate evaluations; its trial points go through the closure)."""
+
+    def taken() -> Sequence[ResidualBlock]:
+        got = blocks()
+        if not each_pass:
+            stats["evals"] += 1
+            return got
+        (fn, rows), *rest = got
+
+        def counted(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
+            stats["evals"] += 1
+            return fn(model, z)
+
+        return [(counted, rows), *rest]
+
+    return taken
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ResidualAlgorithm(OptimizerAlgorithm):
     """Base of the algorithms whose optimizer evaluates the residual blocks of a least-squares loss itself
@@ -435,6 +462,7 @@ class ResidualAlgorithm(OptimizerAlgorithm):
         if self.taylor_route:
             loss_blocks = problem.loss.residual_blocks  # type: ignore[union-attr]
             blocks = lambda: taylor_blocks(loss_blocks, data)  # noqa: E731
+        blocks = counted_blocks(blocks, ctx.stats, each_pass=self.taylor_route)
         made: list[Any] = []
 
         def make(model: nn.Module) -> torch.optim.Optimizer:
