@@ -77,3 +77,14 @@ def test_pod_reduce_gives_galerkin_model_and_checks_the_model():
         POD(n_components=2).fit(S).reduce(thermal_block(n=4))
     with pytest.raises(TypeError, match="POD.reduce projects"):
         POD(n_components=2).fit(S).reduce(type("M", (), {"n_dofs": 49})())
+
+
+@pytest.mark.parametrize("method", ["exact", "randomized", "incremental"])
+def test_explained_energy_ratio_is_against_all_of_the_snapshot_energy(method):
+    """Before: the randomized and incremental SVDs divided by the energy of the modes they computed (1.0 for
+    2 modes of white noise that hold 6 % of it)."""
+    X = np.random.default_rng(0).standard_normal((60, 300))
+    pod = POD(n_components=2, method=method).fit(X)
+    captured = 1.0 - np.sum((X - pod.inverse_transform(pod.transform(X))) ** 2) / np.sum(X**2)
+    assert pod.explained_energy_ratio_ < 0.1
+    assert abs(pod.explained_energy_ratio_ - captured) < 1e-3

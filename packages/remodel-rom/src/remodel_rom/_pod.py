@@ -147,6 +147,7 @@ class POD(TransformerMixin, BaseEstimator):
     singular_values_ : ndarray
         All computed singular values above ``1e-12 * s_max`` (not only the kept ones).
     explained_energy_ratio_ : float
+        Fraction of the snapshot energy ``||X||^2`` (in ``product``) that the kept modes hold.
     n_components_ : int
 
     Examples
@@ -257,7 +258,10 @@ class POD(TransformerMixin, BaseEstimator):
                 )
         self.components_ = np.ascontiguousarray(U[:, :r].T)
         self.singular_values_ = s
-        self.explained_energy_ratio_ = float(np.sum(s[:r] ** 2) / np.sum(s**2))
+        # the total energy is ||X||^2: the sum of all squared singular values, of which the randomized and
+        # incremental SVDs compute only the leading ones (their own sum would give a ratio of 1)
+        total = np.sum(s**2) if self.method == "exact" else np.sum(X**2)
+        self.explained_energy_ratio_ = float(np.sum(s[:r] ** 2) / total)
         self.n_components_ = r
         self.n_features_in_ = X.shape[1]
         return self
