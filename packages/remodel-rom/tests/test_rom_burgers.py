@@ -71,3 +71,14 @@ def test_heat_pod_galerkin_and_bad_inputs():
         BurgersModel(n=1000, nt=10, save_every=5)
     with pytest.raises(ValueError, match="viscosity"):
         BurgersModel(n=50, nt=100, save_every=10).solve([1.0, -0.1])
+
+
+def test_burgers_refuses_an_amplitude_beyond_its_cfl_limit():
+    """Before: ``solve`` at an amplitude outside the ranges the CFL check saw ran unstable steps silently
+    (a = 10 with dt |a| / h = 2.5 gave max|u| = 10.9 > 10, against the maximum principle)."""
+    fom = BurgersModel(n=200, nt=400, save_every=40)
+    assert np.isfinite(fom.solve([3.9, 0.02])).all()  # outside the ranges but inside the CFL limit 3.98
+    with pytest.raises(ValueError, match="CFL"):
+        fom.solve([10.0, 0.02])
+    with pytest.raises(ValueError, match="n must"):
+        fom.sample(0, np.random.default_rng(0))

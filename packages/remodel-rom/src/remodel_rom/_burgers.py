@@ -150,9 +150,18 @@ class BurgersModel:
             raise ValueError(f"mu must be finite, got {mu}")
         if mu[1] <= 0:
             raise ValueError(f"the viscosity mu[1] must be > 0, got {mu[1]}")
+        if self.dt * abs(mu[0]) / self.h > 1.0:
+            # the explicit convective flux is stable for dt * max|u| / h <= 1 (max|u| = |a| by the maximum
+            # principle); the constructor checked it on parameter_ranges only
+            raise ValueError(
+                f"mu[0] (the amplitude) = {mu[0]} violates the convective CFL condition dt * |a| / h <= 1 of "
+                f"this model (|a| <= {self.h / self.dt:.4g}); build it with a larger nt"
+            )
         return mu
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
         lo, hi = self.parameter_ranges[:, 0], self.parameter_ranges[:, 1]
         return lo + (hi - lo) * rng.random((n, 2))
 
