@@ -50,3 +50,18 @@ def test_bad_inputs():
         CotangentLiftPOD(n_components=1).fit(np.ones((4, 5)))
     with pytest.raises(ValueError, match="n_components must be an integer"):
         CotangentLiftPOD(n_components=9).fit(np.ones((4, 6)))
+
+
+def test_implicit_midpoint_linear_and_poisson_matrix_refuse_bad_input():
+    """Before: raw matmul/IndexError messages, and ``dt=nan`` returned a NaN trajectory."""
+    with pytest.raises(ValueError, match="K must"):
+        implicit_midpoint_linear(np.eye(3), np.ones(2), 0.1, 3)
+    with pytest.raises(ValueError, match="z0 must"):
+        implicit_midpoint_linear(np.eye(3), np.ones(3), 0.1, 3)
+    with pytest.raises(ValueError, match="dt must"):
+        implicit_midpoint_linear(np.eye(2), np.ones(2), float("nan"), 3)
+    with pytest.raises(ValueError, match="n_steps must"):
+        implicit_midpoint_linear(np.eye(2), np.ones(2), 0.1, -1)
+    with pytest.raises(ValueError, match="n must"):
+        poisson_matrix(0)
+    assert implicit_midpoint_linear(np.eye(2), np.ones(2), 0.1, 0).shape == (1, 2)

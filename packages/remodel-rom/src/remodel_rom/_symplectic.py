@@ -27,6 +27,8 @@ def poisson_matrix(n: int) -> np.ndarray:
     array([[ 0.,  1.],
            [-1.,  0.]])
     """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer (degrees of freedom), got {n!r}")
     J = np.zeros((2 * n, 2 * n))
     J[:n, n:] = np.eye(n)
     J[n:, :n] = -np.eye(n)
@@ -143,6 +145,16 @@ def implicit_midpoint_linear(K: np.ndarray, z0: np.ndarray, dt: float, n_steps: 
     >>> bool(np.allclose((Z**2).sum(1), 1.0))
     True
     """
+    z0 = np.asarray(z0, dtype=np.float64)
+    K = np.asarray(K, dtype=np.float64)
+    if z0.ndim != 1 or z0.size == 0 or z0.size % 2 or not np.all(np.isfinite(z0)):
+        raise ValueError(f"z0 must be a finite state (q, p) of even length 2n, got shape {z0.shape}")
+    if K.shape != (z0.size, z0.size) or not np.all(np.isfinite(K)):
+        raise ValueError(f"K must be a finite {z0.size} x {z0.size} matrix (like z0), got shape {K.shape}")
+    if not (isinstance(dt, int | float | np.floating) and np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a finite time step > 0, got {dt!r}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
     m = len(z0) // 2
     L = poisson_matrix(m) @ K
     eye = np.eye(len(z0))
