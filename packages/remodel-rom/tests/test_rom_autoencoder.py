@@ -32,3 +32,17 @@ def test_autoencoder_bad_inputs():
     rom = AutoencoderROM(latent=1, ae_iters=1, map_iters=1).fit(np.linspace(0, 1, 4)[:, None], np.ones((4, 10)))
     assert rom.predict(np.array([[0.5]])).shape == (1, 10)
     assert rom.reconstruct_snapshots(np.ones((2, 10))).shape == (2, 10)
+
+
+def test_autoencoder_reconstruct_checks_fit_and_latent_size():
+    """Before: a raw torch 'shapes cannot be multiplied' for a wrong latent size, AttributeError unfitted."""
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        AutoencoderROM().reconstruct(np.zeros(2))
+    rom = AutoencoderROM(latent=1, ae_iters=1, map_iters=1).fit(np.linspace(0, 1, 4)[:, None], np.ones((4, 8)))
+    with pytest.raises(ValueError, match=r"z must be finite latent coordinates of shape \(1,\)"):
+        rom.reconstruct(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="z must"):
+        rom.reconstruct(np.array([np.nan]))
+    assert rom.reconstruct(np.zeros((2, 1))).shape == (2, 8) and rom.reconstruct(np.zeros(1)).shape == (8,)

@@ -215,8 +215,17 @@ class AutoencoderROM(RegressorMixin, BaseEstimator):
         return z.numpy()
 
     def reconstruct(self, z: np.ndarray) -> np.ndarray:
-        """Decode latent coordinates to the full field."""
-        z = torch.from_numpy(np.atleast_2d(np.asarray(z, dtype=np.float64)))
+        """Decode latent coordinates ``z`` (latent,) or (n, latent) to the full field."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "autoencoder_")
+        latent = self.autoencoder_.decoder_dense[0].in_features
+        z = np.asarray(z, dtype=np.float64)
+        if z.ndim not in (1, 2) or z.shape[-1] != latent or not np.all(np.isfinite(z)):
+            raise ValueError(
+                f"z must be finite latent coordinates of shape ({latent},) or (n, {latent}), got {z.shape}"
+            )
+        z = torch.from_numpy(np.atleast_2d(z))
         with torch.no_grad():
             out = self.autoencoder_.decode(z).numpy()[:, : self.n_outputs_] * self.scale_ + self.shift_
         return out[0] if out.shape[0] == 1 else out
