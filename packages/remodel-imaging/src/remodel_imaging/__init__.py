@@ -35,6 +35,7 @@ from ._pnp import RED, PnPADMM, PnPHQS, PnPPGD, cg_solve, data_prox
 from ._primal_dual import ChambollePock, tv_objective
 from ._problem import InverseProblem
 from ._tv import TVPrimalDual, tikhonov_start
+from ._unrolled import LearnedPrimalDual, Unrolled, UnrolledPGD, train_reconstruction
 from ._variational import ConvexRidgeVariational, train_regulariser
 
 __version__ = "0.1.0"
@@ -57,6 +58,7 @@ __all__ = [
     "GaussianNoise",
     "Gradient",
     "InverseProblem",
+    "LearnedPrimalDual",
     "LinearOperator",
     "LipschitzDenoiser",
     "Mask",
@@ -70,6 +72,8 @@ __all__ = [
     "SpectralConv2d",
     "SubsampledFourier",
     "TVPrimalDual",
+    "Unrolled",
+    "UnrolledPGD",
     "augment",
     "camera",
     "cg_solve",
@@ -92,6 +96,7 @@ __all__ = [
     "ssim",
     "tikhonov_start",
     "train_denoiser",
+    "train_reconstruction",
     "train_regulariser",
     "tv_objective",
 ]

@@ -115,8 +115,10 @@ class ConvexRidgeDenoiser(nn.Module):
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         thresholds = tuple(thresholds)
-        if not thresholds or any(isinstance(t, bool) or not isinstance(t, int | float) or t <= 0 for t in thresholds):
-            raise ValueError(f"thresholds must be a non-empty tuple of numbers > 0, got {thresholds!r}")
+        if not thresholds or any(
+            isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t <= 0 for t in thresholds
+        ):
+            raise ValueError(f"thresholds must be a non-empty tuple of finite numbers > 0, got {thresholds!r}")
         self.strength = strength
         gen = torch.Generator().manual_seed(0)
         self.weight = nn.Parameter(torch.randn(channels, 1, kernel_size, kernel_size, generator=gen) / kernel_size)

@@ -78,6 +78,12 @@ def fgp_tv_prox(
     >>> round(float(x[0, 0]), 4), round(float(x[0, 7]), 4)      # the jump shrinks by 2 t / width = 0.25
     (0.125, 0.875)
     """
+    try:
+        t = float(t)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"t must be a number >= 0, got {t!r}") from err
+    if not math.isfinite(t) or t < 0:
+        raise ValueError(f"t must be a finite number >= 0, got {t!r}")
     grad = Gradient(tuple(b.shape))
     lo, hi = box
     if t == 0:

@@ -219,6 +219,11 @@ class SpectralConv2d(nn.Module):
         )
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if not isinstance(shape, tuple | list) or len(shape) != 2:
+            raise ValueError(f"shape must be a pair (H, W) of positive integers, got {shape!r}")
+        check_positive_ints(**{"shape[0]": shape[0], "shape[1]": shape[1]})
+        if shape[0] < kernel_size // 2 or shape[1] < kernel_size // 2:
+            raise ValueError(f"shape must be at least kernel_size // 2 = {kernel_size // 2} per side, got {shape!r}")
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None

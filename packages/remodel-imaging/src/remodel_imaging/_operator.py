@@ -89,6 +89,9 @@ class LinearOperator:
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if tuple(t.shape[t.dim() - len(shape) :]) != shape or t.dim() < len(shape):
             raise ValueError(f"{name} must have trailing shape {list(shape)}, got {list(t.shape)}")
+        if not (t.is_floating_point() or t.is_complex()):
+            # an integer image (e.g. uint8 from scikit-image) would come back rounded to integers
+            raise TypeError(f"{name} must be a floating-point (or complex) tensor, got {t.dtype}")
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """``A x`` for ``x`` of (trailing) shape ``in_shape``."""
@@ -206,6 +209,27 @@ class Composition(LinearOperator):
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         return self.b._adjoint(self.a._adjoint(y))
+
+
+def cached_norm(cache: dict[int, tuple[LinearOperator, float]], op: LinearOperator) -> float:
+    """``op.norm()`` (float64 power iteration), computed once per operator and kept in ``cache``.
+
+    The cache is keyed by ``id(op)`` and holds the operator itself, so that an id reused by a new operator after
+    the old one was freed cannot return the old one's norm (a stale, too small norm makes a step ``1 / ||A||^2``
+    too long and the iteration diverge).
+
+    Examples
+    --------
+    >>> from remodel_imaging import GaussianBlur
+    >>> cache = {}
+    >>> round(cached_norm(cache, GaussianBlur((8, 8), sigma=1.0)), 6), len(cache)
+    (1.0, 1)
+    """
+    entry = cache.get(id(op))
+    if not isinstance(entry, tuple) or entry[0] is not op:
+        entry = (op, op.norm(dtype=torch.float64))
+        cache[id(op)] = entry
+    return entry[1]
 
 
 def dot_test(op: LinearOperator, *, seed: int = 0, dtype: torch.dtype = torch.float64) -> float:

@@ -141,7 +141,7 @@ class SubsampledFourier(LinearOperator):
         full = torch.zeros(
             (*y.shape[:-1], h * w), dtype=y.dtype if y.is_complex() else torch.complex128, device=y.device
         )
-        full[..., self._idx.to(y.device)] = y
+        full[..., self._idx.to(y.device)] = y.to(full.dtype)  # a real y is a complex one with zero imaginary part
         return torch.fft.ifft2(full.reshape(*y.shape[:-1], h, w), norm="ortho").real
 
     @staticmethod

@@ -173,6 +173,8 @@ class Radon(LinearOperator):
             angles = torch.arange(angles, dtype=torch.float64) * (math.pi / angles)
         if not isinstance(angles, torch.Tensor) or angles.dim() != 1 or angles.numel() == 0:
             raise ValueError(f"angles must be a positive integer or a non-empty 1-D tensor, got {angles!r}")
+        if angles.is_complex() or not bool(torch.isfinite(angles).all()):
+            raise ValueError(f"angles must be real and finite (radians), got {angles!r}")
         n_det = math.ceil(math.sqrt(2) * n)
         n_det += (n_det - n) % 2  # same parity as n: at angle 0 the detectors sit on pixel centres
         super().__init__((n, n), (int(angles.numel()), n_det))

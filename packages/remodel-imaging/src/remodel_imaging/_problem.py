@@ -61,6 +61,8 @@ class InverseProblem(Problem):
                     f"x_true must be a tensor of the operator's input shape "
                     f"{list(self.operator.in_shape)}, got {list(getattr(self.x_true, 'shape', []))}"
                 )
+            if not bool(torch.isfinite(self.x_true).all()):
+                raise ValueError("x_true must be finite (it is the reference of the PSNR monitored by the algorithms)")
 
     @classmethod
     def simulate(

@@ -13,7 +13,7 @@ from torch import nn
 
 from ._checks import check_positive_ints
 from ._metrics import psnr
-from ._operator import LinearOperator
+from ._operator import LinearOperator, cached_norm
 from ._problem import InverseProblem
 
 
@@ -181,12 +181,10 @@ def pnp_fixed_point_forward(
     torch.Size([1, 1, 8, 8])
     """
 
-    norms: dict[int, float] = {}
+    norms: dict[int, tuple[LinearOperator, float]] = {}
 
     def forward(denoiser: nn.Module, y: torch.Tensor, A: LinearOperator) -> torch.Tensor:
-        if id(A) not in norms:
-            norms[id(A)] = A.norm()
-        gamma = step / max(norms[id(A)] ** 2, 1e-300)
+        gamma = step / max(cached_norm(norms, A) ** 2, 1e-300)
 
         def T(x: torch.Tensor) -> torch.Tensor:
             return denoiser(x - gamma * A.apply_adjoint(A.apply(x) - y))
@@ -214,6 +212,34 @@ def train_reconstruction(
     **options,
 ) -> Solution:
     """Train ``model`` end to end with Adam through :func:`remodel_core.solve` (see :func:`reconstruction_problem`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The reconstruction network, called as ``model(y, A)`` (e.g. :class:`UnrolledPGD`, :class:`LearnedPrimalDual`).
+    operator : LinearOperator
+        The forward operator on patches (``in_shape`` the patch size).
+    patches : torch.Tensor
+        Clean patches ``(N, 1, *operator.in_shape)``.
+    noise_sigma : float
+        Standard deviation of the measurement noise (one seeded draw per patch).
+    iters : int
+        Adam steps.
+    lr : float
+        Adam's step size.
+    batch_size : int
+        Patches per minibatch.
+    seed : int
+        Seed of the noise and the minibatch order.
+    forward : callable, optional
+        ``forward(model, y, A)`` in place of ``model(y, A)`` (e.g. :func:`pnp_fixed_point_forward`).
+    **options
+        Further shared options of :func:`remodel_core.solve`.
+
+    Returns
+    -------
+    remodel_core.Solution
+        ``Solution.u`` is the trained model.
 
     Examples
     --------
@@ -271,7 +297,11 @@ class Unrolled(Algorithm):
         p = next(iter(self.network.parameters()), None)
         dtype = p.dtype if p is not None else torch.float64
         self.network.to(ctx.options.device)
-        y = problem.y.to(device=ctx.options.device, dtype=dtype)
+        if problem.y.is_complex():  # e.g. MRI k-space: keep the imaginary part (A^* takes complex data)
+            dtype_y = torch.complex128 if dtype == torch.float64 else torch.complex64
+        else:
+            dtype_y = dtype
+        y = problem.y.to(device=ctx.options.device, dtype=dtype_y)
         with torch.no_grad():
             x = self.network(y[None, None], A)[0, 0].to(torch.float64)
         ctx.stats["iterations"] = 1

@@ -11,7 +11,7 @@ from torch import nn
 
 from ._checks import check_positive_ints
 from ._convex_ridge import ConvexRidgeDenoiser
-from ._operator import LinearOperator
+from ._operator import LinearOperator, cached_norm
 from ._pnp import data_prox
 
 __all__ = ["ConvexRidgeVariational", "train_regulariser"]
@@ -84,7 +84,7 @@ class ConvexRidgeVariational(nn.Module):
         self.unrolled_steps = unrolled_steps
         self.log_lam = nn.Parameter(torch.tensor(math.log(_positive("lam", lam))))
         self.eps = _positive("eps", eps)
-        self._norms: dict[int, float] = {}
+        self._norms: dict[int, tuple[LinearOperator, float]] = {}
 
     @property
     def lam(self) -> float:
@@ -92,9 +92,7 @@ class ConvexRidgeVariational(nn.Module):
         return float(torch.exp(self.log_lam.detach()))
 
     def _norm2(self, A: LinearOperator) -> float:
-        if id(A) not in self._norms:
-            self._norms[id(A)] = A.norm(dtype=torch.float64) ** 2
-        return self._norms[id(A)]
+        return cached_norm(self._norms, A) ** 2
 
     def forward(self, y: torch.Tensor, A: LinearOperator) -> torch.Tensor:
         if not isinstance(A, LinearOperator):

@@ -1,0 +1,111 @@
+"""Defects found by a new-user trial of the public API (session 13): norm caches, integer images, real or complex
+MRI data, and argument checks."""
+
+import math
+
+import pytest
+import torch
+from remodel_core import solve
+from remodel_imaging import (
+    FISTA,
+    ConvexRidgeDenoiser,
+    ConvexRidgeVariational,
+    Convolution,
+    GaussianBlur,
+    InverseProblem,
+    Radon,
+    SpectralConv2d,
+    SubsampledFourier,
+    Unrolled,
+    UnrolledPGD,
+    fgp_tv_prox,
+)
+from remodel_imaging._operator import cached_norm
+
+
+def _identity_kernel(scale: float) -> torch.Tensor:
+    k = torch.zeros(3, 3, dtype=torch.float64)
+    k[1, 1] = scale
+    return k
+
+
+def test_norm_cache_is_not_fooled_by_a_reused_id():
+    # CPython reuses the id of a freed object; a cache keyed by id alone returned the freed operator's norm
+    old, new = Convolution((8, 8), _identity_kernel(1.0)), Convolution((8, 8), _identity_kernel(10.0))
+    cache = {id(new): (old, 1.0)}  # what the cache holds when ``new`` got the id of the freed ``old``
+    assert cached_norm(cache, new) == pytest.approx(10.0, rel=1e-9)
+    assert cached_norm(cache, new) == pytest.approx(10.0, rel=1e-9) and cache[id(new)][0] is new
+
+
+def test_variational_reconstruction_uses_the_norm_of_the_operator_it_is_given():
+    torch.manual_seed(0)
+    rec = ConvexRidgeVariational(ConvexRidgeDenoiser(channels=2, kernel_size=3), unrolled_steps=5).double()
+    A_old, A = Convolution((12, 12), _identity_kernel(1.0)), Convolution((12, 12), _identity_kernel(10.0))
+    rec._norms[id(A)] = (A_old, 1.0)  # the stale entry a reused id used to hit (step 100x too long: 3e5)
+    y = A(torch.rand(1, 1, 12, 12, dtype=torch.float64))
+    with torch.no_grad():
+        x = rec(y, A)
+    assert float(x.abs().max()) < 2.0
+
+
+def test_operators_refuse_integer_images_instead_of_rounding_them():
+    A = GaussianBlur((8, 8), sigma=1.0)
+    with pytest.raises(TypeError, match="x must be a floating-point"):
+        A(torch.full((8, 8), 200, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="y must be a floating-point"):
+        A.apply_adjoint(torch.ones(8, 8, dtype=torch.int64))
+    with pytest.raises(TypeError, match="x must be a floating-point"):
+        InverseProblem.simulate(A, torch.ones(8, 8, dtype=torch.int64), noise_sigma=0.1)
+
+
+def test_subsampled_fourier_takes_real_measurements_as_complex_ones():
+    A = SubsampledFourier(SubsampledFourier.variable_density_mask((9, 11), fraction=0.4, seed=0))
+    y = torch.randn(A.out_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(A.apply_adjoint(y), A.apply_adjoint(y.to(torch.complex128)))
+    sol = solve(InverseProblem(operator=A, y=y), FISTA(lam=0.01), maxiters=3)
+    assert sol.u.shape == (9, 11) and bool(torch.isfinite(sol.u).all())
+
+
+def test_unrolled_keeps_the_imaginary_part_of_complex_measurements():
+    torch.manual_seed(0)
+    A = SubsampledFourier(SubsampledFourier.variable_density_mask((12, 12), fraction=0.4, seed=0))
+    x = torch.rand(12, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    prob = InverseProblem.simulate(A, x, noise_sigma=0.01, seed=0)
+    net = UnrolledPGD(iters=2, features=4, depth=2).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        expected = net(prob.y[None, None], A)[0, 0]
+    assert torch.allclose(solve(prob, Unrolled(network=net)).u, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda: Radon(8, angles=torch.tensor([0.0, math.nan])), ValueError, "angles must be real and finite"),
+        (
+            lambda: InverseProblem(
+                operator=GaussianBlur((4, 4), 1.0), y=torch.zeros(4, 4), x_true=torch.full((4, 4), math.nan)
+            ).validate(),
+            ValueError,
+            "x_true must be finite",
+        ),
+        (lambda: fgp_tv_prox(torch.rand(6, 6), -0.1), ValueError, "t must be a finite number >= 0"),
+        (lambda: fgp_tv_prox(torch.rand(6, 6), math.nan), ValueError, "t must be a finite number >= 0"),
+        (lambda: fgp_tv_prox(torch.rand(6, 6), "t"), TypeError, "t must be a number"),
+        (lambda: ConvexRidgeDenoiser(thresholds=(math.nan,)), ValueError, "thresholds"),
+        (lambda: ConvexRidgeDenoiser(thresholds=(0.01, math.inf)), ValueError, "thresholds"),
+        (lambda: SpectralConv2d(1, 1, 3, shape=(0, 4)), ValueError, r"shape\[0\]"),
+        (lambda: SpectralConv2d(1, 1, 3, shape=16), ValueError, "shape must be a pair"),
+    ],
+)
+def test_bad_arguments_fail_early_and_name_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_end_to_end_networks_are_public():
+    import remodel_imaging
+
+    for name in ("UnrolledPGD", "LearnedPrimalDual", "Unrolled", "train_reconstruction"):
+        assert name in remodel_imaging.__all__ and hasattr(remodel_imaging, name)
