@@ -33,6 +33,9 @@ from ._problem import GenerativeProblem
 SCHEDULERS = ("ddim", "dpm", "ddpm")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
+# below this alpha_bar at the last training timestep (the capped cosine schedule: 2.4e-9) a noise predictor's
+# data estimate is too ill-conditioned there for DPM-Solver to start at it (see make_scheduler)
+EPSILON_MIN_ALPHA_BAR = 1e-6
 
 
 def _diffusers():
@@ -53,7 +56,11 @@ def make_scheduler(kind: str, config: dict[str, Any]):
         multistep DPM-Solver++ (Lu et al. 2022).
     config : dict
         Keyword arguments of the diffusers scheduler (e.g. ``num_train_timesteps``, ``beta_schedule``); the
-        clipping options are dropped for ``"dpm"``.
+        clipping options are dropped for ``"dpm"``. The timestep grids are diffusers' defaults ("leading" for
+        DDPM and DDIM, "linspace" for DPM-Solver), except that DPM-Solver with a noise predictor
+        (``prediction_type="epsilon"``) on a schedule whose last ``alpha_bar`` is below 1e-6 (the capped
+        cosine ``squaredcos_cap_v2``: 2.4e-9) uses "leading" too: at the last timestep the predictor's error
+        would be multiplied by ``1 / sqrt(alpha_bar)``. A ``timestep_spacing`` in ``config`` is kept.
 
     Returns
     -------
@@ -76,7 +83,19 @@ def make_scheduler(kind: str, config: dict[str, Any]):
         return d.DDIMScheduler(**cfg)
     cfg.pop("clip_sample", None)
     cfg.pop("clip_sample_range", None)
-    return d.DPMSolverMultistepScheduler(**cfg, algorithm_type="dpmsolver++", solver_order=2)
+    sched = d.DPMSolverMultistepScheduler(**cfg, algorithm_type="dpmsolver++", solver_order=2)
+    if (
+        "timestep_spacing" not in cfg
+        and cfg.get("prediction_type", "epsilon") == "epsilon"
+        and float(sched.alphas_cumprod[-1]) < EPSILON_MIN_ALPHA_BAR
+    ):
+        # DPM-Solver's default "linspace" grid starts at the last training timestep, where the capped cosine
+        # schedule has alpha_bar ~ 2e-9: the data estimate (x - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar) of
+        # a noise predictor multiplies its error by ~2e4 there. Start where DDIM and DDPM start ("leading").
+        sched = d.DPMSolverMultistepScheduler(
+            **cfg, algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="leading"
+        )
+    return sched
 
 
 class DiffusionModel(nn.Module):
