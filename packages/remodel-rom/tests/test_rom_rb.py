@@ -80,3 +80,26 @@ def test_training_array_and_bad_options(fom):
         solve(ReductionProblem(object()), RBGreedy())
     with pytest.raises(ValueError, match="basis must have shape"):
         ReducedStationaryModel(fom, np.ones((5, 2)))
+
+
+def test_reduced_model_refuses_a_batch_in_estimate_error_and_bad_sizes():
+    """Before: ``estimate_error`` of 3 parameters returned the first one's bound silently; ``n=0`` gave an
+    empty model, ``n`` too large an IndexError, a NaN basis NaN solutions, wrong ``u_r`` raw numpy errors."""
+    fom = thermal_block(n=8)
+    rom = solve(ReductionProblem(fom, training=20), RBGreedy(basis_size=5), seed=0).u
+    mus = fom.sample(3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="estimate_errors takes a batch"):
+        rom.estimate_error(mus)
+    assert rom.estimate_error(mus[1]) == pytest.approx(rom.estimate_errors(mus)[1], rel=1e-12)
+    with pytest.raises(ValueError, match="u_r must"):
+        rom.estimate_error(mus[0], np.ones(3))
+    with pytest.raises(ValueError, match="u_r must"):
+        rom.reconstruct(np.ones(3))
+    assert rom.reconstruct(np.ones((5, 2))).shape == (fom.n_dofs, 2)
+    for bad in (0, 10, 2.5, True):
+        with pytest.raises(ValueError, match="n must be an integer"):
+            ReducedStationaryModel(fom, rom.basis, n=bad)
+    with pytest.raises(ValueError, match="n must be an integer"):
+        rom.truncate(2.5)
+    with pytest.raises(ValueError, match="basis must be finite"):
+        ReducedStationaryModel(fom, np.full((fom.n_dofs, 2), np.nan))

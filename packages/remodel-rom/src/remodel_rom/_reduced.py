@@ -61,6 +61,13 @@ class ResidualEstimator:
         return R[:, 0].copy(), RA
 
 
+def _check_size(n: int, available: int) -> int:
+    """``n`` basis vectors out of ``available``: an integer in ``[1, available]``, else a clear error."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or not 1 <= n <= available:
+        raise ValueError(f"n must be an integer in [1, {available}] (basis vectors to use), got {n!r}")
+    return int(n)
+
+
 class ReducedStationaryModel:
     """A Galerkin reduced model of a :class:`StationaryAffineModel`.
 
@@ -99,9 +106,11 @@ class ReducedStationaryModel:
         n: int | None = None,
     ) -> None:
         basis = np.asarray(basis, dtype=np.float64)
-        if basis.ndim != 2 or basis.shape[0] != fom.n_dofs:
-            raise ValueError(f"basis must have shape ({fom.n_dofs}, n), got {basis.shape}")
-        n = basis.shape[1] if n is None else n
+        if basis.ndim != 2 or basis.shape[0] != fom.n_dofs or basis.shape[1] == 0:
+            raise ValueError(f"basis must have shape ({fom.n_dofs}, n) with n >= 1, got {basis.shape}")
+        if not np.all(np.isfinite(basis)):
+            raise ValueError("basis must be finite (it contains NaN or Inf)")
+        n = basis.shape[1] if n is None else _check_size(n, basis.shape[1])
         self.fom = fom
         self.basis = np.ascontiguousarray(basis[:, :n])
         self.theta = fom.theta
@@ -121,8 +130,7 @@ class ReducedStationaryModel:
 
     def truncate(self, n: int) -> ReducedStationaryModel:
         """The reduced model of the first ``n`` basis vectors (estimator data reused)."""
-        if not 1 <= n <= self.basis_size:
-            raise ValueError(f"n must lie in [1, {self.basis_size}], got {n}")
+        n = _check_size(n, self.basis_size)
         return ReducedStationaryModel(self.fom, self.basis, estimator=self._estimator, n=n)
 
     def solve(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -149,8 +157,18 @@ class ReducedStationaryModel:
         return np.linalg.norm(r, axis=1)
 
     def estimate_error(self, mu: Sequence[float] | np.ndarray, u_r: np.ndarray | None = None) -> float:
-        """Upper bound of the error ``||u(mu) - V u_r(mu)||`` in the model's energy product."""
-        mu = np.atleast_2d(self.fom.parse(mu))
+        """Upper bound of the error ``||u(mu) - V u_r(mu)||`` in the model's energy product (one ``mu``)."""
+        mu = self.fom.parse(mu)
+        if mu.ndim != 1:
+            raise ValueError(
+                f"mu must have shape ({self.fom.n_parameters},) (one parameter; estimate_errors takes a batch), "
+                f"got {mu.shape}"
+            )
+        mu = mu[None, :]
+        if u_r is not None:
+            u_r = np.asarray(u_r, dtype=np.float64)
+            if u_r.shape not in ((self.basis_size,), (1, self.basis_size)):
+                raise ValueError(f"u_r must have shape ({self.basis_size},) (reduced coefficients), got {u_r.shape}")
         u = self.solve_many(mu) if u_r is None else np.atleast_2d(u_r)
         return float((self.residual_norm(mu, u) / self.fom.coercivity_lower_bound(mu))[0])
 
@@ -160,8 +178,11 @@ class ReducedStationaryModel:
         return self.residual_norm(mus, self.solve_many(mus)) / self.fom.coercivity_lower_bound(mus)
 
     def reconstruct(self, u_r: np.ndarray) -> np.ndarray:
-        """The full-order vector ``V u_r``."""
-        return self.basis @ np.asarray(u_r)
+        """The full-order vector ``V u_r`` (``u_r`` of shape (n,), or (n, m) for m vectors)."""
+        u_r = np.asarray(u_r, dtype=np.float64)
+        if u_r.ndim not in (1, 2) or u_r.shape[0] != self.basis_size:
+            raise ValueError(f"u_r must have {self.basis_size} rows (reduced coefficients), got shape {u_r.shape}")
+        return self.basis @ u_r
 
     def __repr__(self) -> str:
         return f"ReducedStationaryModel(fom={self.fom.name!r}, basis_size={self.basis_size})"
