@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from remodel_gen import cfm_target, eight_gaussians, energy_distance, gaussian, ot_pairing, two_moons
+from remodel_gen import cfm_target, eight_gaussians, energy_distance, gaussian, mmd, ot_pairing, two_moons
 from scipy.stats import energy_distance as scipy_energy
 
 
@@ -26,6 +26,14 @@ def test_energy_distance_separates_distributions():
         energy_distance(a, torch.zeros(5, 3))
     with pytest.raises(ValueError, match="x must"):
         energy_distance(torch.zeros(5), a)
+
+
+def test_metrics_take_image_shaped_samples_and_numpy_bandwidths():
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(50, 1, 2, 3, generator=g), torch.randn(60, 1, 2, 3, generator=g)
+    # samples [n, ...] are flattened, as by the other metrics (energy_distance refused them)
+    assert energy_distance(a, b) == energy_distance(a.reshape(50, -1), b.reshape(60, -1))
+    assert mmd(a, b, bandwidths=(np.float32(1.5), np.float64(3.0))) == mmd(a, b, bandwidths=(1.5, 3.0))
 
 
 def test_densities_are_seeded_and_shaped():

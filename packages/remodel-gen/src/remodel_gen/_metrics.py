@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
 
@@ -32,15 +35,8 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor, *, unbiased: bool = True) 
     >>> energy_distance(a, b) < 0.02 < energy_distance(a, b + 1.0)
     True
     """
-    for name, t in (("x", x), ("y", y)):
-        if not isinstance(t, torch.Tensor) or t.dim() != 2 or t.shape[0] < 2:
-            raise ValueError(
-                f"{name} must be a tensor of shape [n, d] with n >= 2, got "
-                f"{list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}"
-            )
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
-    x, y = x.detach().double(), y.detach().double()
+    x, y = _samples("x", x), _samples("y", y)
+    _same_dim(x, y)
     n, m = x.shape[0], y.shape[0]
     xy = torch.cdist(x, y).mean()
     xx, yy = torch.cdist(x, x).sum(), torch.cdist(y, y).sum()
@@ -156,7 +152,9 @@ def mmd(x: torch.Tensor, y: torch.Tensor, *, bandwidths: tuple[float, ...] | Non
     if bandwidths is None:
         med = float(d2[d2 > 0].median().sqrt()) if bool((d2 > 0).any()) else 1.0
         bandwidths = (0.5 * med, med, 2.0 * med)
-    if not bandwidths or not all(isinstance(s, (int, float)) and s > 0 for s in bandwidths):
+    if not bandwidths or not all(
+        isinstance(s, numbers.Real) and not isinstance(s, bool) and math.isfinite(s) and s > 0 for s in bandwidths
+    ):
         raise ValueError(f"bandwidths must be positive numbers, got {bandwidths!r}")
     k = sum(torch.exp(-d2 / (2.0 * s * s)) for s in bandwidths)
     n, m = x.shape[0], y.shape[0]
