@@ -48,7 +48,9 @@ class StationaryAffineModel:
     functions, vectorised over leading parameter axes. The energy product ``product`` defaults to
     ``A(mu_bar)``; the coercivity lower bound is the min-theta bound (Patera & Rozza 2007),
     ``alpha_LB(mu) = min_q theta_q(mu) / theta_q(mu_bar)``, valid when every ``A_q`` is positive
-    semi-definite and every ``theta_q > 0``.
+    semi-definite and every ``theta_q > 0``. It is a lower bound in ``product`` only if ``v^T product v <=
+    v^T A(mu_bar) v`` for the errors ``v`` (true for the default product): with a stronger ``product``
+    (e.g. ``10 * A(mu_bar)``) the error "bound" of the reduced models is too small by that factor.
 
     Parameters
     ----------
