@@ -1,6 +1,7 @@
+import numpy as np
 import pytest
 import torch
-from remodel_sampling import RAD, Sobol, rad_density, rad_resample
+from remodel_sampling import RAD, Sobol, density, rad_density, rad_resample
 
 
 def peak(x):
@@ -14,6 +15,16 @@ def test_density_formula():
     assert torch.allclose(p, (expected / expected.sum()).double())
     assert torch.allclose(rad_density(r, k=0.0, c=1.0), torch.full((4,), 0.25, dtype=torch.float64))
     assert torch.allclose(rad_density(torch.zeros(3), k=1.0, c=0.0), torch.full((3,), 1 / 3, dtype=torch.float64))
+
+
+def test_density_of_huge_and_tiny_residuals_is_scale_free():
+    # |r|^k overflowed (1e160^2) or underflowed (1e-170^2): the weights silently became uniform ([1, 1, 1])
+    r = np.array([2.0, 1.0, 0.0])
+    expected = density(r, k=2.0, c=0.0)  # [2.4, 0.6, 0]
+    for scale in (1e160, 1e-170, 1e-160):
+        assert np.allclose(density(scale * r, k=2.0, c=0.0), expected, rtol=1e-12, atol=0)
+    assert np.allclose(density(np.array([1e110, 1.0]), k=3.0, c=1.0), [3.0, 1.0], rtol=1e-12, atol=0)
+    assert np.array_equal(density(np.array([3.0, 1.0, 0.5]), k=2.0), density(np.array([3.0, 1.0, 0.5]), k=2.0))
 
 
 def test_rad_concentrates_where_residual_is_large():
@@ -72,3 +83,13 @@ def test_rad_without_seed_leaves_global_rng_alone():
     x = rad_resample(peak, 8, [(0, 1), (0, 1)], seed=None)
     assert x.shape == (8, 2)
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_rar_strategies_take_numpy_integer_counts():
+    from remodel_sampling import RARD, RARG
+
+    cand, res = torch.rand(50, 2, dtype=torch.float64), torch.rand(50, dtype=torch.float64)
+    for strategy in (RARG(m=np.int64(3)), RARD(m=np.int64(3))):  # refused: "m must be a positive integer, got 3"
+        new = strategy.update(torch.zeros(4, 2, dtype=torch.float64), cand, res, np.random.default_rng(0))
+        assert new.shape == (7, 2)
+        assert strategy.initial_points(10, 2) == 4

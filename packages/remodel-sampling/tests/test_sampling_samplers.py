@@ -84,3 +84,8 @@ def test_bad_arguments():
         discrepancy(torch.tensor([[2.0]]), [(0, 1)])
     with pytest.raises(ValueError, match="method"):
         discrepancy(torch.rand(4, 1), method="XX")
+    with pytest.raises(ValueError, match="points must be finite"):  # scipy returned nan
+        discrepancy(np.array([[0.5], [np.nan]]))
+    for make in (Sobol, Halton, LatinHypercube):  # "no" is truthy: it scrambled
+        with pytest.raises(TypeError, match="scramble must be a bool"):
+            make(scramble="no")

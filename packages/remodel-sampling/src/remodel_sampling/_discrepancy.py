@@ -46,6 +46,8 @@ def discrepancy(points: torch.Tensor | np.ndarray, bounds: Bounds | None = None,
     x = np.asarray(points, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"points must have shape [n, d] with n > 0, got shape {list(x.shape)}")
+    if not np.isfinite(x).all():
+        raise ValueError("points must be finite (they hold NaN or Inf)")
     box = as_bounds(bounds if bounds is not None else [(0.0, 1.0)] * x.shape[1])
     if box.shape[0] != x.shape[1]:
         raise ValueError(f"bounds has {box.shape[0]} dimensions but points have {x.shape[1]}")

@@ -14,6 +14,11 @@ from remodel_core.pde import Geometry, unit_points
 from ._bounds import Bounds, as_bounds, check_n, check_seed, scale
 
 
+def _check_scramble(scramble: object) -> None:
+    if not isinstance(scramble, bool | np.bool_):
+        raise TypeError(f"scramble must be a bool, got {scramble!r}")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Sampler:
     """Base class: ``sampler.sample(n, bounds, seed)`` draws ``n`` points in a box as a ``[n, d]`` tensor.
@@ -120,6 +125,9 @@ class Sobol(Sampler):
     scramble: bool = True
     name: ClassVar[str] = "sobol"
 
+    def __post_init__(self) -> None:
+        _check_scramble(self.scramble)
+
     def _unit(self, n: int, d: int, seed: int | None) -> np.ndarray:
         return unit_points("sobol", n, d, seed=seed, scramble=self.scramble)
 
@@ -144,6 +152,9 @@ class Halton(Sampler):
 
     scramble: bool = True
     name: ClassVar[str] = "halton"
+
+    def __post_init__(self) -> None:
+        _check_scramble(self.scramble)
 
     def _unit(self, n: int, d: int, seed: int | None) -> np.ndarray:
         return unit_points("halton", n, d, seed=seed, scramble=self.scramble)
@@ -177,6 +188,7 @@ class LatinHypercube(Sampler):
     name: ClassVar[str] = "lhs"
 
     def __post_init__(self) -> None:
+        _check_scramble(self.scramble)
         if self.optimization not in (None, "random-cd", "lloyd"):
             raise ValueError(f"optimization must be None, 'random-cd' or 'lloyd', got {self.optimization!r}")
 

@@ -23,7 +23,7 @@ def _check_kc(k: float, c: float) -> None:
 
 
 def _check_m(m: int) -> None:
-    if isinstance(m, bool) or not isinstance(m, int) or m <= 0:
+    if isinstance(m, bool) or not isinstance(m, int | np.integer) or m <= 0:
         raise ValueError(f"m must be a positive integer, got {m!r}")
 
 
@@ -58,7 +58,10 @@ def density(residual_values: torch.Tensor | np.ndarray, *, k: float = 1.0, c: fl
         raise ValueError("residual_values must not be empty")
     if not np.isfinite(r).all():
         raise ValueError("residual_values must be finite")
-    rk = r**k
+    with np.errstate(over="ignore", under="ignore"):
+        rk = r**k
+    if r.max() > 0 and not (np.isfinite(rk).all() and rk.max() >= np.finfo(np.float64).tiny):
+        rk = (r / r.max()) ** k  # |r|^k overflowed or underflowed: the same weights from the scaled residual
     mean = rk.mean()
     w = (rk / mean if mean > 0 else np.zeros_like(rk)) + c
     return w if w.sum() > 0 else np.ones_like(w)
