@@ -84,6 +84,7 @@ def run(alg, prob=PROB, **kw):
         ({"reflow_time_sampling": "u"}, "reflow_time_sampling"),
         ({"time_scale": 0.0}, "time_scale"),
         ({"time_scale": -4.0}, "time_scale"),
+        ({"time_scale": 1000.0}, "time_scale"),  # OverflowError: math range error, at the first step
         ({"optimizer": EMA(optimizer=Adam(), decay=1.0)}, "decay"),
         ({"reflow_optimizer": EMA(optimizer=Adam(), decay=-0.5)}, "decay"),
     ],
@@ -383,6 +384,7 @@ def test_ema_rejects_bad_arguments(kw, err, match):
         ({"kind": "beta"}, "kind"),
         ({"kind": "u_shaped", "scale": 0.0}, "scale"),
         ({"kind": "u_shaped", "scale": -1}, "scale"),
+        ({"kind": "u_shaped", "scale": 1000.0}, "scale"),
     ],
 )
 def test_sample_times_rejects_bad_arguments(kw, match):

@@ -27,7 +27,7 @@ from ._coupling import ot_pairing, sample_plan, sinkhorn_plan
 from ._metrics import energy_distance
 from ._model import FlowModel, MLPField, call_field, draw_source
 from ._optim import train_averaged
-from ._paths import TIME_SAMPLINGS, Path, make_path, sample_times
+from ._paths import MAX_TIME_SCALE, TIME_SAMPLINGS, Path, make_path, sample_times
 from ._problem import GenerativeProblem
 
 COUPLINGS = ("independent", "ot", "sinkhorn")
@@ -107,7 +107,7 @@ class FlowMatching(Algorithm):
         Distribution of the training times ``t``: ``"uniform"`` or ``"u_shaped"`` (density
         ``∝ cosh(time_scale (2 t - 1))``, Lee, Lin & Fanti 2024; see :func:`sample_times`).
     time_scale : float
-        Steepness of ``"u_shaped"``.
+        Steepness of ``"u_shaped"`` (positive, at most 700).
     reflow_time_sampling : str, optional
         ``time_sampling`` of the reflow stages (default: ``time_sampling``); Lee et al. train the reflow with
         the U-shaped distribution, whose weight near ``t = 0`` is where a one-step sampler reads the field.
@@ -192,6 +192,8 @@ class FlowMatching(Algorithm):
             if (kind is not None or name == "time_sampling") and kind not in TIME_SAMPLINGS:
                 raise ValueError(f"{name} must be one of {list(TIME_SAMPLINGS)}, got {kind!r}")
         check_positive("time_scale", self.time_scale)
+        if self.time_scale > MAX_TIME_SCALE:  # an OverflowError of math.sinh at the first loss evaluation
+            raise ValueError(f"time_scale must be <= {MAX_TIME_SCALE}, got {self.time_scale!r}")
         check_positive("p_uncond", self.p_uncond, allow_zero=True)
         if not self.p_uncond < 1:
             raise ValueError(f"p_uncond must be < 1, got {self.p_uncond!r}")

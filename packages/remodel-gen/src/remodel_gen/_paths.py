@@ -315,6 +315,7 @@ def cfm_target(
 
 
 TIME_SAMPLINGS = ("uniform", "u_shaped")
+MAX_TIME_SCALE = 700.0  # math.sinh overflows float64 above ~710
 
 
 def sample_times(
@@ -341,7 +342,7 @@ def sample_times(
     kind : str
         ``"uniform"`` or ``"u_shaped"``.
     scale : float
-        Positive: the steepness ``a`` of ``cosh(a (2 t - 1))`` (``p(0) / p(1/2) = cosh(a)``).
+        Positive, at most 700: the steepness ``a`` of ``cosh(a (2 t - 1))`` (``p(0) / p(1/2) = cosh(a)``).
     dtype : torch.dtype
         Of the result.
 
@@ -355,7 +356,9 @@ def sample_times(
         raise ValueError(f"kind must be one of {list(TIME_SAMPLINGS)}, got {kind!r}")
     if kind == "uniform":
         return torch.rand(n, generator=generator, dtype=dtype)
-    if not scale > 0:
-        raise ValueError(f"scale must be positive, got {scale!r}")
+    if not 0 < scale <= MAX_TIME_SCALE:
+        raise ValueError(
+            f"scale must be positive and <= {MAX_TIME_SCALE} (sinh(scale) overflows beyond), got {scale!r}"
+        )
     u = torch.rand(n, generator=generator, dtype=torch.float64)
     return (0.5 * (1.0 + torch.asinh((2.0 * u - 1.0) * math.sinh(scale)) / scale)).to(dtype)
