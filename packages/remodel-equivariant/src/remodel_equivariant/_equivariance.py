@@ -116,6 +116,12 @@ def check_equivariance(
     float
         The worst relative error (0 for exact equivariance; float32 round-off is about 1e-7).
 
+    Raises
+    ------
+    ValueError
+        When ``group`` has no exact element other than the identity (``C_N`` with ``N`` odd: nothing to check),
+        or the output does not fit ``output``.
+
     Examples
     --------
     >>> from remodel_equivariant import GCNN
@@ -127,6 +133,11 @@ def check_equivariance(
     from ._quotient import QuotientSpace
 
     g = as_group(group)
+    if len(g.exact_elements()) < 2:
+        raise ValueError(
+            f"{g.name} has no element but the identity that maps the pixel grid to itself (rotations by multiples "
+            "of 90° and flips), so the check would be vacuous; use equivariance_error with your own actions"
+        )
     space = output if isinstance(output, QuotientSpace) else None
     if space is not None and space.group != g:
         raise ValueError(f"output must be a quotient of {g.name}, got {space.name}")
@@ -136,6 +147,8 @@ def check_equivariance(
     kind = "quotient" if space else output or {2: "invariant", 4: "image", 5: "regular"}.get(fx.dim())
     if kind not in ("invariant", "image", "regular", "quotient"):
         raise ValueError(f"output must be 'invariant', 'image' or 'regular', got {output!r} (output dim {fx.dim()})")
+    if kind == "image" and fx.dim() < 4:
+        raise ValueError(f"an image output must be maps [B, C, H, W], got {list(fx.shape)} (output='invariant'?)")
     if kind == "regular" and (fx.dim() != 5 or fx.shape[2] != g.order):
         raise ValueError(f"a regular output must be [B, C, {g.order}, H, W] for {g.name}, got {list(fx.shape)}")
     scale = float(fx.norm())

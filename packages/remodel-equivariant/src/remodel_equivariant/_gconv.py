@@ -434,6 +434,11 @@ class InvariantHead(nn.Module):
         self.linear = nn.Linear(_check_int("channels", channels), _check_int("out_features", out_features))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
+        if not isinstance(f, torch.Tensor) or f.dim() != 5 or f.shape[1] != self.linear.in_features:
+            raise ValueError(
+                f"f must be fields over the group [B, {self.linear.in_features}, |G|, H, W], "
+                f"got {list(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__}"
+            )
         pooled = f.amax(dim=2)
         pooled = pooled.amax(dim=(-2, -1)) if self.reduction == "max" else pooled.mean(dim=(-2, -1))
         return self.linear(pooled)

@@ -5,8 +5,8 @@ Fields ``f(x, θ)`` over positions and ``N`` orientations (``[B, C, N, H, W]``, 
 ``C_N``) are evolved by left-invariant PDEs whose solution operators are the layers:
 
 - **diffusion** ``∂_t f = D_∥ ∂_∥² f + D_⊥ ∂_⊥² f + D_θ ∂_θ² f`` for ``t = 1``: a convolution with an anisotropic
-  Gaussian aligned with each orientation (``∂_∥`` along the orientation ``θ``), then a periodic Gaussian along
-  ``θ``;
+  Gaussian aligned with each orientation (``∂_∥`` along the orientation ``θ``, cut to the kernel window), then a
+  periodic Gaussian along ``θ``;
 - **convection** ``∂_t f + c · ∇_G f = 0`` with a left-invariant vector field ``c = c_1 A_1 + c_2 A_2 + c_3 A_3``
   (``A_1 = cos θ ∂_x + sin θ ∂_y``, ``A_2 = -sin θ ∂_x + cos θ ∂_y``, ``A_3 = ∂_θ``): the solution is the
   left-invariant shift ``f(g) <- f(g exp(-c))``, i.e. every orientation ``θ`` is moved in space by ``R_θ d``
@@ -61,8 +61,14 @@ class _Metric(nn.Module):
 
 
 class DiffusionLayer(_Metric):
-    """Left-invariant anisotropic diffusion on ``C_N``-lifted fields, solved exactly for unit time by
-    convolution with oriented Gaussians and a periodic Gaussian along the orientation axis.
+    """Left-invariant anisotropic diffusion on ``C_N``-lifted fields for unit time, by convolution with the
+    oriented Gaussian heat kernel ``exp(-(u²/D_∥ + v²/D_⊥)/4)`` and then a periodic Gaussian along the orientation
+    axis (the spatial and angular steps applied one after the other, a splitting of the SE(2) heat kernel).
+
+    The spatial kernel is cut to the ``kernel_size`` window and renormalised to unit sum, so it is the exact heat
+    kernel only while ``sqrt(2 D)`` is small against the window: with ``D_∥ = D_⊥ = 1`` (variance ``2 D t = 2``
+    per axis) the window keeps a variance of 0.61 at ``kernel_size=3`` (the default of :class:`PDEGCNN`), 1.37 at
+    5, 1.83 at 7 and 2.00 from 11 on; larger learned coefficients then diffuse less than they say.
 
     Parameters
     ----------

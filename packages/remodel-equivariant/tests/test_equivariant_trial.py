@@ -1,0 +1,54 @@
+"""Defects found by a new-user trial of the public API (session 13): vacuous or ill-posed equivariance checks, the
+invariant head's input, and the diffusion layer's window."""
+
+import math
+
+import pytest
+import torch
+from remodel_equivariant import DiffusionLayer, InvariantHead, PlanarGroup, check_equivariance
+
+
+def _not_invariant(x: torch.Tensor) -> torch.Tensor:
+    return x[..., :, 0].sum(-1)  # the first column: moves under every rotation and left-right flip
+
+
+@pytest.mark.parametrize("name", ["C1", "C3", "C5"])
+def test_check_equivariance_refuses_a_group_with_nothing_to_check(name):
+    # only the identity maps the pixel grid to itself: the check returned 0.0 for any function
+    x = torch.randn(2, 1, 9, 9, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="vacuous"):
+        check_equivariance(_not_invariant, name, x)
+
+
+@pytest.mark.parametrize("name", ["C2", "D1", "D3", "C6"])
+def test_check_equivariance_still_checks_groups_with_a_flip_or_a_half_turn(name):
+    x = torch.randn(2, 1, 9, 9, generator=torch.Generator().manual_seed(0))
+    assert check_equivariance(_not_invariant, name, x) > 0.1
+    assert check_equivariance(lambda v: v.sum((-2, -1)), name, x) < 1e-5
+
+
+def test_check_equivariance_refuses_an_image_action_on_logits():
+    # rot90 of a [B, C] tensor of logits is no action of the group (it even broadcast [1, 3] against [3, 1])
+    x = torch.randn(1, 1, 9, 9, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="an image output must be maps"):
+        check_equivariance(lambda v: v.sum((-2, -1)).expand(-1, 3), "C4", x, output="image")
+
+
+@pytest.mark.parametrize("bad", [torch.randn(1, 3, 5, 5), torch.randn(1, 4, 8, 5, 5), "f"])
+def test_invariant_head_names_its_input(bad):
+    with pytest.raises(ValueError, match=r"f must be fields over the group \[B, 3, \|G\|, H, W\]"):
+        InvariantHead(3, 2)(bad)
+
+
+@pytest.mark.parametrize(("kernel_size", "variance"), [(3, 0.61), (5, 1.37), (7, 1.83), (11, 2.00)])
+def test_diffusion_window_keeps_the_variance_its_docstring_states(kernel_size, variance):
+    layer = DiffusionLayer(1, PlanarGroup(8), kernel_size=kernel_size).double()
+    with torch.no_grad():  # D_par = D_perp = 1, no angular diffusion: exact heat kernel variance 2 D t = 2
+        layer.raw.copy_(torch.tensor([[math.log(math.expm1(v)) for v in (1.0, 1.0, 1e-6)]]))
+    n = 31
+    f = torch.zeros(1, 1, 8, n, n, dtype=torch.float64)
+    f[..., n // 2, n // 2] = 1.0
+    with torch.no_grad():
+        out = layer(f)[0, 0, 0]
+    i = torch.arange(n, dtype=torch.float64) - n // 2
+    assert float((out.sum(1) * i**2).sum() / out.sum()) == pytest.approx(variance, abs=0.006)
