@@ -24,6 +24,7 @@ from remodel_gen import (
     eight_gaussians,
     energy_distance,
     frechet_distance,
+    gaussian,
     make_path,
     make_scheduler,
     mmd,
@@ -318,6 +319,24 @@ def test_metric_bad_arguments():
         frechet_distance(torch.zeros(1, 3), torch.zeros(5, 3))
     with pytest.raises(ValueError, match="feature dimension"):
         frechet_distance(torch.zeros(5, 3), torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="b must be finite"):  # returned nan
+        frechet_distance(torch.zeros(5, 3), torch.full((5, 3), float("nan")))
+
+
+@pytest.mark.parametrize(
+    "args,error,match",
+    [
+        (([float("nan")],), ValueError, "mean must be finite"),  # sampled NaN
+        (([],), ValueError, "mean must be finite"),
+        (("a",), TypeError, "mean must be"),
+        ((3, torch.Generator()), TypeError, "std must be a number"),  # '>' not supported between Generator and int
+        ((0.0, float("inf")), ValueError, "std must be"),
+        ((0.0, 0.0), ValueError, "std must be"),
+    ],
+)
+def test_gaussian_rejects_bad_arguments(args, error, match):
+    with pytest.raises(error, match=match):
+        gaussian(*args)
 
 
 # ---------------------------------------------------------------- data and digits helpers

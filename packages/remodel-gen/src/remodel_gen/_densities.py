@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -112,9 +113,16 @@ def gaussian(mean: float | list[float], std: float = 1.0):
     >>> gaussian([1.0, -1.0], 0.5)(1000, torch.Generator().manual_seed(0)).mean(0).round(decimals=1)
     tensor([ 1., -1.])
     """
-    m = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
-    if not std > 0:
-        raise ValueError(f"std must be > 0, got {std!r}")
+    try:
+        m = torch.as_tensor(mean, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"mean must be a number or a list of numbers, got {mean!r}") from err
+    if m.numel() == 0 or not bool(torch.isfinite(m).all()):
+        raise ValueError(f"mean must be finite and not empty, got {mean!r}")
+    if isinstance(std, bool) or not isinstance(std, numbers.Real):
+        raise TypeError(f"std must be a number, got {type(std).__name__} {std!r}")
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"std must be a finite number > 0, got {std!r}")
 
     def sample(n: int, generator: torch.Generator | None = None, *, dtype: torch.dtype = torch.float32):
         _check(n, generator)

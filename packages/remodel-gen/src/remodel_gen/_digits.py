@@ -168,6 +168,9 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must have the same feature dimension, got {a.shape[1]} and {b.shape[1]}")
     xa, xb = a.detach().double().cpu().numpy(), b.detach().double().cpu().numpy()
+    for name, x in (("a", xa), ("b", xb)):
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} must be finite (it holds NaN or Inf)")
     mu_a, mu_b = xa.mean(0), xb.mean(0)
     sa, sb = np.atleast_2d(np.cov(xa, rowvar=False)), np.atleast_2d(np.cov(xb, rowvar=False))
     covmean = linalg.sqrtm(sa @ sb)
