@@ -219,3 +219,18 @@ def test_float32_time_grids_train_and_roll_out_sympnets():
         sol.u.rollout(data.x[:2, 0], torch.tensor([0.0, 0.1, 0.3]))
     with pytest.raises(ValueError, match="not a multiple"):
         sol.u.rollout(data.x[:2, 0], torch.linspace(0, 1.5, 11))
+
+
+@pytest.mark.parametrize("make", [lambda: HNN(2, width=4, depth=1), lambda: GSympNet(2, h=0.1, width=4)])
+def test_rollout_names_a_dtype_mismatch(make):
+    """Before: a float32 model rolled out from float64 states failed in torch ('mat1 and mat2 ...')."""
+    with pytest.raises(TypeError, match="x0 has dtype torch.float64 but the model's parameters are torch.float32"):
+        make().rollout(torch.zeros(1, 2, dtype=F64), torch.linspace(0, 1, 11, dtype=F64))
+    assert make().double().rollout(torch.zeros(1, 2, dtype=F64), torch.linspace(0, 1, 11, dtype=F64)).dtype == F64
+
+
+def test_problem_refuses_non_finite_clean_states(spring_data):
+    bad = spring_data.x.clone()
+    bad[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="x_clean must be finite"):
+        HamiltonianProblem(system=MassSpring(), t=spring_data.t, x=spring_data.x, dx=spring_data.dx, x_clean=bad)

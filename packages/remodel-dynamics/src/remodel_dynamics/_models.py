@@ -109,6 +109,16 @@ class DynamicsModel(nn.Module):
         if x.ndim == 0 or x.shape[-1] != self.dim:
             raise ValueError(f"{name} must have last dimension {self.dim}, got shape {tuple(x.shape)}")
 
+    def _check_initial(self, x0: torch.Tensor) -> None:
+        """Rollouts: ``x0`` of the state shape and of the parameters' dtype (no silent cast of either)."""
+        self._check_state(x0, "x0")
+        p = next(self.parameters(), None)
+        if p is not None and x0.dtype != p.dtype:
+            raise TypeError(
+                f"x0 has dtype {x0.dtype} but the model's parameters are {p.dtype}: cast one to the other "
+                f"(e.g. model.to({x0.dtype}) or x0.to({p.dtype}))"
+            )
+
     def time_derivative(self, x: torch.Tensor) -> torch.Tensor:
         """The learned vector field ``f(x)``."""
         raise NotImplementedError
@@ -130,7 +140,7 @@ class DynamicsModel(nn.Module):
         ``method`` is the integrator (model default when ``None``); ``dt`` the largest step (default: the spacing
         of ``t``); further keywords go to ``remodel_core.integrate``.
         """
-        self._check_state(x0, "x0")
+        self._check_initial(x0)
         _check_times(t)
         with torch.no_grad():
             ys = odeint(
@@ -271,7 +281,7 @@ class HNN(DynamicsModel):
         method = method or self.default_method
         if method not in SYMPLECTIC_METHODS:
             return super().rollout(x0, t, method, dt, **kwargs)
-        self._check_state(x0, "x0")
+        self._check_initial(x0)
         _check_times(t)
         with torch.no_grad():
             qs, ps = hamiltonian_odeint(

@@ -123,6 +123,8 @@ class HamiltonianProblem(Problem):
             raise ValueError(f"x_clean must have the shape of x {tuple(self.x.shape)}, got {tuple(self.x_clean.shape)}")
         if not (torch.isfinite(self.x).all() and torch.isfinite(self.dx).all()):
             raise ValueError("x and dx must be finite")
+        if self.x_clean is not None and not torch.isfinite(self.x_clean).all():
+            raise ValueError("x_clean must be finite (it contains NaN or Inf)")
 
     def __post_init__(self) -> None:
         self.validate()

@@ -127,7 +127,7 @@ class SympNet(DynamicsModel):
     def rollout(
         self, x0: torch.Tensor, t: torch.Tensor, method: str | None = None, dt: float | None = None, **kwargs: Any
     ) -> torch.Tensor:
-        self._check_state(x0, "x0")
+        self._check_initial(x0)
         tol = time_tolerance(t)
         n = self._steps(_check_times(t), atol=tol)
         steps = torch.diff(t)
