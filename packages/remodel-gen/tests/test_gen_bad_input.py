@@ -119,6 +119,15 @@ def test_flow_matching_refuses_reflow_iters_beyond_maxiters():
         solve(PROB, FlowMatching(reflow=1, reflow_iters=50, n_train=100, eval_samples=0), maxiters=40)
 
 
+def test_flow_matching_refuses_fewer_iterations_than_stages():
+    # maxiters is the total over the reflow + 1 stages: maxiters=2 with reflow=2 ran 4 iterations ([1, 1, 2])
+    with pytest.raises(ValueError, match="maxiters=2 is smaller than the 3 stages"):
+        solve(PROB, FlowMatching(reflow=2, n_train=100, eval_samples=0), maxiters=2)
+    alg = FlowMatching(reflow=2, reflow_method="euler", reflow_steps=2, width=8, depth=1, n_train=64, eval_samples=0)
+    sol = solve(PROB, alg, maxiters=4, seed=0)
+    assert sol.stats["stage_iters"] == [1, 1, 2] and sol.stats["iterations"] == 4
+
+
 def test_flow_matching_with_reflow_refuses_a_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="checkpoint"):
         run(FlowMatching(reflow=1, n_train=100, eval_samples=0), checkpoint=tmp_path / "x.pt")

@@ -352,7 +352,11 @@ class FlowMatching(Algorithm):
             return None
         stages = self.reflow + 1
         if self.reflow_iters is None or not self.reflow:
-            return [max(1, total // stages + (total % stages if s == stages - 1 else 0)) for s in range(stages)]
+            if total < stages:  # one iteration per stage would exceed the budget (maxiters=2, reflow=2 ran 4)
+                raise ValueError(
+                    f"maxiters={total} is smaller than the {stages} stages of reflow={self.reflow} (one iteration each)"
+                )
+            return [total // stages + (total % stages if s == stages - 1 else 0) for s in range(stages)]
         first = total - self.reflow * self.reflow_iters
         if first < 0:
             raise ValueError(f"reflow_iters={self.reflow_iters} times reflow={self.reflow} exceeds maxiters={total}")
