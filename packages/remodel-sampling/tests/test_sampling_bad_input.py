@@ -210,6 +210,8 @@ ALGORITHM = [
     ({"boundary": "yes"}, TypeError, "boundary must"),
     ({"balance": 1}, TypeError, "balance must"),
     ({"on_round": 1}, TypeError, "on_round must"),
+    # 10 candidates for 16 points: RAD failed only at its first round, after `every` iterations of training
+    ({"candidates": 10, "every": 5}, ValueError, "candidates must be at least the number of collocation points"),
 ]
 
 

@@ -15,7 +15,7 @@ from remodel_core.pde import Geometry
 from torch import nn
 
 from ._samplers import Sampler, get_sampler
-from ._strategies import ImportanceSampling, Strategy
+from ._strategies import RAD, ImportanceSampling, Strategy
 
 MEMORY_RULES = ("auto", "keep", "reset")
 _LBFGS_HISTORY = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
@@ -264,6 +264,12 @@ class AdaptiveSampling(Algorithm):
         geometry = self.geometry if self.geometry is not None else getattr(pinn, "domain", None)
         if geometry is None:
             raise ValueError("AdaptiveSampling needs geometry= where the training problem has no PINN domain")
+        if isinstance(self.strategy, RAD) and self.candidates < problem.data[0].shape[0]:
+            # RAD draws the points without replacement from the candidates: refuse now, not after `every` steps
+            raise ValueError(
+                f"candidates must be at least the number of collocation points ({problem.data[0].shape[0]}) for "
+                f"RAD, got {self.candidates}"
+            )
         weighted = isinstance(self.strategy, ImportanceSampling)
         if weighted:
             if pinn is None:
