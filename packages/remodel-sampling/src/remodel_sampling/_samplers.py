@@ -197,7 +197,7 @@ class LatinHypercube(Sampler):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            engine = qmc.LatinHypercube(d, scramble=self.scramble, optimization=self.optimization, seed=seed)
+            engine = qmc.LatinHypercube(d, scramble=self.scramble, optimization=self.optimization, rng=seed)
             return engine.random(n)
 
 
