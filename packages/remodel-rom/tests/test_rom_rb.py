@@ -103,3 +103,18 @@ def test_reduced_model_refuses_a_batch_in_estimate_error_and_bad_sizes():
         rom.truncate(2.5)
     with pytest.raises(ValueError, match="basis must be finite"):
         ReducedStationaryModel(fom, np.full((fom.n_dofs, 2), np.nan))
+
+
+def test_greedy_starts_where_the_empty_basis_bound_is_largest():
+    """Before: the first snapshot was training[0] (pyMOR's rb_greedy takes the largest ||f||/alpha_LB(mu)): on
+    pyMOR's 3x3 thermal block with 100 training parameters the 12-vector bases then differed (max test error
+    0.231 against pyMOR's 0.176); now they agree to 3e-15."""
+    fom = thermal_block(n=8)
+    train = fom.sample(30, np.random.default_rng(0))
+    k = int(np.argmin(fom.coercivity_lower_bound(train)))
+    assert k != 0
+    sol = solve(ReductionProblem(fom, training=train), RBGreedy(basis_size=3))
+    u = fom.solve(train[k])
+    v = sol.u.basis[:, 0]
+    cos = abs(v @ (fom.product @ u)) / (fom.energy_norm(v) * fom.energy_norm(u))
+    assert cos == pytest.approx(1.0, abs=1e-12)

@@ -139,8 +139,9 @@ class RBGreedy(Algorithm):
         with ProgressBar("rb greedy", self.basis_size, enabled=want_progress(ctx.options.progress)) as bar:
             while True:
                 if rom is None:
-                    est = np.full(len(mus), np.inf)
-                    k = 0
+                    # the empty basis: u_r = 0, residual f, bound ||f||_X' / alpha_LB(mu) (as pyMOR's rb_greedy)
+                    est = np.linalg.norm(estimator.matrices(0)[0]) / fom.coercivity_lower_bound(mus)
+                    k = int(np.argmax(est))
                 else:
                     est = rom.estimate_errors(mus)
                     k = int(np.argmax(est))
