@@ -92,3 +92,29 @@ def test_box_sampling_is_seeded_and_inside():
     face = box.sample_face(10, dim=2, side=1, seed=0)
     assert torch.all(face[:, 2] == 3.0) and bool(box.contains(face).all())
     assert box.grid(3, 4, 5).shape == (60, 3)
+
+
+class FourierFeatures(torch.nn.Module):
+    """Random Fourier features (Tancik et al., NeurIPS 2020) before an MLP: its first Linear takes 2 m inputs."""
+
+    def __init__(self, m: int = 4):
+        super().__init__()
+        self.register_buffer("B", torch.randn(2, m, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+        self.net = torch.nn.Sequential(torch.nn.Linear(2 * m, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+
+    def forward(self, x):
+        z = x @ self.B
+        return self.net(torch.cat([z.sin(), z.cos()], -1))
+
+
+def test_a_network_with_a_feature_map_is_accepted_and_its_residual_is_the_pde():
+    """discretize takes a network whose first Linear does not see the coordinates (a feature map comes first),
+    and its loss is the mean squared Poisson residual of that network (nested autograd)."""
+    prob = poisson2d()
+    torch.manual_seed(0)
+    net = FourierFeatures()
+    train = prob.discretize(net, points=32, boundary_points=16, seed=0, weights={"boundary": 0.0})
+    (x,) = train.data
+    d = derivatives(net, x, second=(0, 1))
+    expected = prob.pde(x, d).pow(2).mean()
+    torch.testing.assert_close(train.loss(net, x), expected, rtol=1e-12, atol=0)

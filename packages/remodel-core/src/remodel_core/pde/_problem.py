@@ -31,6 +31,24 @@ def _model_dtype(model: nn.Module) -> tuple[torch.dtype, torch.device]:
     return p.dtype, p.device
 
 
+def _check_takes_points(network: nn.Module, domain: Geometry) -> None:
+    """A clear error when ``network`` cannot take points of ``domain``: its first layer with ``in_features`` must
+    take the domain's dimension, unless a feature map before it (Fourier features, an embedding) makes a forward
+    pass on two domain points work."""
+    first = next((m for m in network.modules() if isinstance(getattr(m, "in_features", None), int)), None)
+    if first is None or first.in_features == domain.dim:
+        return
+    dtype, device = _model_dtype(network)
+    try:
+        with torch.no_grad():
+            network(domain.sample(2, seed=0, dtype=dtype).to(device))
+    except RuntimeError as err:
+        raise ValueError(
+            f"network takes {first.in_features} input features (its first {type(first).__name__}) but the "
+            f"domain has dimension {domain.dim}: build it with in_features={domain.dim} ({err})"
+        ) from err
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class PINNProblem(Problem):
     """A PDE ``pde(x, D) = 0`` on a geometry (box, CSG domain, space-time product), with conditions and a
@@ -264,12 +282,7 @@ class PINNProblem(Problem):
         self.validate()
         if not isinstance(network, nn.Module):
             raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
-        first = next((m for m in network.modules() if isinstance(getattr(m, "in_features", None), int)), None)
-        if first is not None and first.in_features != self.domain.dim:
-            raise ValueError(
-                f"network takes {first.in_features} input features (its first {type(first).__name__}) but the "
-                f"domain has dimension {self.domain.dim}: build it with in_features={self.domain.dim}"
-            )
+        _check_takes_points(network, self.domain)
         check_route(derivatives)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
