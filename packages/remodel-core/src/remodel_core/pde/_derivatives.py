@@ -94,7 +94,8 @@ def resolve_route(model: nn.Module, route: str) -> str:
     if route == "taylor" and not taylor_supported(model):
         raise ValueError(
             "derivatives='taylor' needs a remodel_core.nn.MLP/ResNetMLP (or nn.Sequential of Linear and "
-            f"Tanh/sin layers) with one output, got {type(model).__name__}; use 'autograd' or 'func'"
+            "tanh, sin, softplus, SiLU or exact GELU layers) with one output, got "
+            f"{type(model).__name__}; use 'autograd' or 'func'"
         )
     return route
 
