@@ -214,6 +214,12 @@ class Radon(LinearOperator):
     def fbp(self, y: torch.Tensor) -> torch.Tensor:
         """Filtered back-projection with the Ram-Lak ramp filter (a quick, approximate inverse).
 
+        The ramp is the band-limited one of Kak & Slaney (Principles of Computerized Tomographic Imaging, 1988,
+        eq. 61: the filter sampled in space, ``1/4`` at 0 and ``-1/(π k)^2`` at odd ``k``) applied to the
+        projections zero-padded to at least twice the detector count, as in scikit-image's ``iradon``: the
+        plain ``|frequency|`` multiplier on the unpadded, periodic projections removes their mean and
+        wraps the filter around, which lost 30 % of a phantom's mean value.
+
         Examples
         --------
         >>> R = Radon(32, angles=64)
@@ -222,6 +228,10 @@ class Radon(LinearOperator):
         True
         """
         self._check("y", y, self.out_shape)
-        freqs = torch.fft.fftfreq(self.n_det, dtype=torch.float64).abs().to(y.device)
-        filtered = torch.fft.ifft(torch.fft.fft(y, dim=-1) * freqs, dim=-1).real.to(y.dtype)
-        return self._adjoint(filtered) * (math.pi / len(self.angles))
+        size = max(64, 2 ** math.ceil(math.log2(2 * self.n_det)))
+        odd = torch.cat((torch.arange(1, size // 2 + 1, 2), torch.arange(size // 2 - 1, 0, -2))).to(torch.float64)
+        ramp = torch.zeros(size, dtype=torch.float64)
+        ramp[0], ramp[1::2] = 0.25, -1.0 / (math.pi * odd) ** 2
+        filt = torch.fft.fft(ramp).real.to(y.device)  # about |frequency|, without the periodic artefacts
+        filtered = torch.fft.ifft(torch.fft.fft(y, n=size, dim=-1) * filt, dim=-1).real[..., : self.n_det]
+        return self._adjoint(filtered.to(y.dtype)) * (math.pi / len(self.angles))
