@@ -212,6 +212,8 @@ ALGORITHM = [
     ({"on_round": 1}, TypeError, "on_round must"),
     # 10 candidates for 16 points: RAD failed only at its first round, after `every` iterations of training
     ({"candidates": 10, "every": 5}, ValueError, "candidates must be at least the number of collocation points"),
+    # a 1-D geometry for 2-D points: a raw shape error of the network at the first round
+    ({"geometry": Box((0.0,), (1.0,)), "every": 5}, ValueError, "geometry has dimension 1"),
 ]
 
 
@@ -233,5 +235,9 @@ def test_adaptive_sampling_needs_points_and_a_residual():
         solve(not_pinn, AdaptiveSampling(inner=Adam(), strategy=RAD()), maxiters=1)
     with pytest.raises(ValueError, match="geometry="):
         solve(not_pinn, AdaptiveSampling(inner=Adam(), strategy=RAD(), residual=lambda m, x: x[:, 0]), maxiters=1)
+    # three values for 50 candidates: "n = 16 distinct draws need at least n positive weights, got 3"
+    short = AdaptiveSampling(inner=Adam(), strategy=RAD(), every=1, candidates=50, residual=lambda m, x: x[:3, 0])
+    with pytest.raises(ValueError, match=r"residual must return one value per point \(50\), got 3"):
+        solve(_train(), short, maxiters=3, dtype=torch.float64)
     with pytest.raises(ValueError, match="data_parallel"):  # checkpoints are supported, data parallelism is not
         solve(_train(), AdaptiveSampling(inner=Adam(), strategy=RAD()), maxiters=1, data_parallel=True)

@@ -264,6 +264,12 @@ class AdaptiveSampling(Algorithm):
         geometry = self.geometry if self.geometry is not None else getattr(pinn, "domain", None)
         if geometry is None:
             raise ValueError("AdaptiveSampling needs geometry= where the training problem has no PINN domain")
+        x_first = problem.data[0]
+        if x_first.dim() != 2 or x_first.shape[1] != geometry.dim:  # else a shape error of the model at round 1
+            raise ValueError(
+                f"geometry has dimension {geometry.dim} but the collocation points (problem.data[0]) have shape "
+                f"{list(x_first.shape)}; expected [n, {geometry.dim}]"
+            )
         if isinstance(self.strategy, RAD) and self.candidates < problem.data[0].shape[0]:
             # RAD draws the points without replacement from the candidates: refuse now, not after `every` steps
             raise ValueError(
@@ -355,6 +361,8 @@ class AdaptiveSampling(Algorithm):
                 return None
             cand = sampler.sample(self.candidates, geometry, seed=seed, dtype=x.dtype, device=x.device)
             values = torch.cat([residual_fn(model, c).detach().abs().reshape(-1) for c in cand.split(self.chunk)])
+            if values.numel() != cand.shape[0]:
+                raise ValueError(f"residual must return one value per point ({cand.shape[0]}), got {values.numel()}")
             ctx.stats["candidate_evaluations"] += int(cand.shape[0])
             if not bool(torch.isfinite(values).all()):
                 return None  # a diverging model: leave the points, the divergence guard of train acts
