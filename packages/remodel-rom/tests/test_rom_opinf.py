@@ -60,3 +60,21 @@ def test_opinf_bad_inputs():
         OperatorInference(regularization=-1.0).fit(Q, Q)
     with pytest.raises(ValueError, match="at least 3 time steps"):
         time_derivatives(Q[:2], 0.1)
+
+
+def test_time_derivatives_and_features_refuse_bad_input():
+    """Before: dt=0 a ZeroDivisionError, dt<0 or NaN derivatives silently, a 1-D Q in quadratic_features an
+    IndexError, NaN snapshots in incremental_svd 'SVD did not converge'."""
+    from remodel_rom import incremental_svd, quadratic_features
+
+    Q = np.random.default_rng(0).standard_normal((10, 2))
+    for dt in (0.0, -0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="dt must"):
+            time_derivatives(Q, dt)
+    with pytest.raises(ValueError, match="Q must be finite"):
+        time_derivatives(np.full((5, 2), np.nan), 0.1)
+    with pytest.raises(ValueError, match="Q must be a 2-D"):
+        quadratic_features(np.ones(3))
+    with pytest.raises(ValueError, match="X must be finite"):
+        incremental_svd(np.full((5, 3), np.nan), 2, 2)
+    np.testing.assert_allclose(time_derivatives(np.arange(5.0) ** 2, 1), 2 * np.arange(5.0))

@@ -27,6 +27,9 @@ def quadratic_features(Q: np.ndarray) -> np.ndarray:
     >>> quadratic_features(np.array([[1.0, 2.0]]))
     array([[1., 2., 4.]])
     """
+    Q = np.asarray(Q, dtype=np.float64)
+    if Q.ndim != 2:
+        raise ValueError(f"Q must be a 2-D array of reduced states (K, r), got shape {Q.shape}")
     i, j = np.triu_indices(Q.shape[1])
     return Q[:, i] * Q[:, j]
 
@@ -53,9 +56,13 @@ def time_derivatives(Q: np.ndarray, dt: float) -> np.ndarray:
     True
     """
     Q = np.asarray(Q, dtype=np.float64)
-    if len(Q) < 3:
-        raise ValueError(f"Q needs at least 3 time steps, got {len(Q)}")
-    return np.gradient(Q, dt, axis=0, edge_order=2)
+    if Q.ndim not in (1, 2) or len(Q) < 3:
+        raise ValueError(f"Q needs at least 3 time steps (rows), got shape {Q.shape}")
+    if not np.all(np.isfinite(Q)):
+        raise ValueError("Q must be finite (it contains NaN or Inf)")
+    if isinstance(dt, bool) or not isinstance(dt, int | float | np.floating) or not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a finite time step > 0, got {dt!r}")
+    return np.gradient(Q, float(dt), axis=0, edge_order=2)
 
 
 class OperatorInference(RegressorMixin, BaseEstimator):

@@ -89,6 +89,8 @@ def incremental_svd(
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.size == 0:
         raise ValueError(f"X must be a non-empty 2-D array (columns are snapshots), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X must be finite (it contains NaN or Inf)")
     for name, value in (("rank", rank), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
