@@ -281,6 +281,17 @@ def test_paths_bad_arguments():
         cfm_target(X, X, torch.rand(10), sigma=0.1)
     with pytest.raises(ValueError, match="path"):
         cfm_target(X, X, torch.rand(10), path="bridge")
+    # mismatched shapes raised torch broadcasting errors, or (one x0 for four x1) broadcast silently
+    with pytest.raises(ValueError, match="same sample shape"):
+        cfm_target(X, torch.zeros(10, 3), torch.rand(10))
+    with pytest.raises(ValueError, match="same shape"):
+        cfm_target(X[:1], X[:4], torch.rand(4))
+    with pytest.raises(ValueError, match=r"t must hold one time per sample \(10\)"):
+        cfm_target(X, X, torch.rand(3))
+    with pytest.raises(ValueError, match="eps must have the shape of x0"):
+        cfm_target(X, X, torch.rand(10), sigma=0.1, eps=torch.randn(10, 1))
+    xt, ut = cfm_target(X, 2 * X, 0.25)  # one time for all (a float raised AttributeError)
+    assert torch.allclose(xt, 1.25 * X) and torch.allclose(ut, X)
 
 
 # ---------------------------------------------------------------- couplings

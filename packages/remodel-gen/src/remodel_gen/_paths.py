@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import check_nonnegative_float
+from ._checks import check_nonnegative_float, check_pair
 
 
 def _pad(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -285,8 +285,8 @@ def cfm_target(
     ----------
     x0, x1 : torch.Tensor
         Coupled source and target points ``[n, ...]``.
-    t : torch.Tensor
-        Times in ``[0, 1]``, ``n`` of them (any shape that flattens to ``[n]``).
+    t : torch.Tensor or float
+        Times in ``[0, 1]``, ``n`` of them (any shape that flattens to ``[n]``), or one for all samples.
     path : str, default "icfm"
         ``"icfm"`` or a name of :func:`make_path`.
     sigma : float, default 0.0
@@ -309,7 +309,17 @@ def cfm_target(
     ([[0.25, 0.25]], [[1.0, 1.0]])
     """
     p = make_path("linear" if path == "icfm" else path, sigma)
-    t = t.reshape(-1)
+    check_pair(x0, x1)
+    if x0.shape != x1.shape:
+        raise ValueError(f"x0 and x1 must have the same shape [n, ...], got {list(x0.shape)} and {list(x1.shape)}")
+    t = torch.as_tensor(t, dtype=x0.dtype, device=x0.device).reshape(-1)
+    if t.numel() == 1:
+        t = t.expand(x0.shape[0])
+    if t.numel() != x0.shape[0]:
+        raise ValueError(f"t must hold one time per sample ({x0.shape[0]}) or one for all, got {t.numel()}")
+    if eps is not None and (not isinstance(eps, torch.Tensor) or eps.shape != x0.shape):
+        got = list(eps.shape) if isinstance(eps, torch.Tensor) else type(eps).__name__
+        raise ValueError(f"eps must have the shape of x0 {list(x0.shape)}, got {got}")
     xt = p.sample(x0, x1, t, eps)
     return xt, p.velocity(x0, x1, t, xt)
 
