@@ -333,6 +333,8 @@ def test_metric_bad_arguments():
         wasserstein2(X, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="projections"):
         sliced_wasserstein(X, X, projections=0)
+    with pytest.raises(ValueError, match="seed must"):  # torch's "manual_seed expected a long" RuntimeError
+        sliced_wasserstein(X, X, seed=1.5)
     with pytest.raises(ValueError, match="bandwidths"):
         mmd(X, X, bandwidths=(-1.0,))
     with pytest.raises(ValueError, match="a must"):
@@ -429,3 +431,5 @@ def test_ema_rejects_bad_arguments(kw, err, match):
 def test_sample_times_rejects_bad_arguments(kw, match):
     with pytest.raises(ValueError, match=match):
         sample_times(4, torch.Generator().manual_seed(0), **kw)
+    with pytest.raises(ValueError, match="n must"):  # "Trying to create tensor with negative dimension"
+        sample_times(-1, torch.Generator().manual_seed(0))

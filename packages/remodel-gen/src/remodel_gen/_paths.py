@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from ._checks import check_nonnegative_float, check_pair
+from ._checks import check_nonnegative_float, check_pair, check_positive_int
 
 
 def _pad(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -362,6 +362,7 @@ def sample_times(
     >>> bool((t < 0.1).float().mean() > 0.25), bool(0 <= t.min() and t.max() <= 1)  # P(t < 0.1) = 0.276
     (True, True)
     """
+    check_positive_int("n", n)
     if kind not in TIME_SAMPLINGS:
         raise ValueError(f"kind must be one of {list(TIME_SAMPLINGS)}, got {kind!r}")
     if kind == "uniform":
