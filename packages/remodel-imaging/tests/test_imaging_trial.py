@@ -124,3 +124,18 @@ def test_filtered_back_projection_matches_scikit_image_and_keeps_the_mean():
     err = np.linalg.norm(ours - ph) / np.linalg.norm(ph)
     assert err < 1.05 * np.linalg.norm(theirs - ph) / np.linalg.norm(ph)  # 0.176 vs 0.178 (unpadded ramp: 0.25)
     assert abs(ours.mean() / ph.mean() - 1) < 0.01  # the unpadded ramp lost 30 % of the mean
+
+
+def test_real_operators_refuse_complex_data_instead_of_dropping_its_imaginary_part():
+    A = GaussianBlur((8, 8), sigma=1.0)
+    z = torch.ones(8, 8, dtype=torch.complex128)
+    with pytest.raises(TypeError, match="x must be real"):
+        A(z)
+    with pytest.raises(TypeError, match="y must be real"):
+        A.apply_adjoint(z)
+    with pytest.raises(TypeError, match="x must be real"):
+        (A @ A).adjoint(z)
+    S = SubsampledFourier(SubsampledFourier.variable_density_mask((8, 8), fraction=0.5, seed=0))
+    k = torch.randn(S.out_shape, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(S.adjoint(k), S.apply_adjoint(k))  # the adjoint of an MRI operator takes k-space data
+    assert torch.equal((A @ S.adjoint)(k), A(S.apply_adjoint(k)))

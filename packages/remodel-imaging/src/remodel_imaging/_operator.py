@@ -70,6 +70,7 @@ class LinearOperator:
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     complex_output: bool = False
+    complex_input: bool = False  # the domain is real unless set (the adjoint of a complex-valued operator)
 
     def __init__(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> None:
         self.in_shape = _shape("in_shape", in_shape)
@@ -94,13 +95,21 @@ class LinearOperator:
             raise TypeError(f"{name} must be a floating-point (or complex) tensor, got {t.dtype}")
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        """``A x`` for ``x`` of (trailing) shape ``in_shape``."""
+        """``A x`` for ``x`` of (trailing) shape ``in_shape`` (real unless the domain is complex)."""
         self._check("x", x, self.in_shape)
+        if x.is_complex() and not self.complex_input:
+            raise TypeError(
+                f"x must be real: {type(self).__name__} acts on real images (the imaginary part would be dropped)"
+            )
         return self._apply(x)
 
     def apply_adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        """``A^* y`` for ``y`` of (trailing) shape ``out_shape``."""
+        """``A^* y`` for ``y`` of (trailing) shape ``out_shape`` (real unless the range is complex)."""
         self._check("y", y, self.out_shape)
+        if y.is_complex() and not self.complex_output:
+            raise TypeError(
+                f"y must be real: the range of {type(self).__name__} is real (the imaginary part would be dropped)"
+            )
         return self._adjoint(y)
 
     __call__ = apply
@@ -165,6 +174,7 @@ class Adjoint(LinearOperator):
     def __init__(self, op: LinearOperator) -> None:
         super().__init__(op.out_shape, op.in_shape)
         self.op = op
+        self.complex_input, self.complex_output = op.complex_output, op.complex_input
 
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
         return self.op._adjoint(x)
@@ -202,7 +212,7 @@ class Composition(LinearOperator):
             )
         super().__init__(b.in_shape, a.out_shape)
         self.a, self.b = a, b
-        self.complex_output = a.complex_output
+        self.complex_output, self.complex_input = a.complex_output, b.complex_input
 
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
         return self.a._apply(self.b._apply(x))
