@@ -116,7 +116,7 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, *, projections: int = 2
     _same_dim(x, y)
     if isinstance(projections, bool) or not isinstance(projections, int) or projections <= 0:
         raise ValueError(f"projections must be a positive integer, got {projections!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     theta = torch.randn(x.shape[1], projections, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     theta = theta / theta.norm(dim=0, keepdim=True)
