@@ -3,7 +3,16 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from remodel_gen import cfm_target, eight_gaussians, energy_distance, gaussian, mmd, ot_pairing, two_moons
+from remodel_gen import (
+    cfm_target,
+    eight_gaussians,
+    energy_distance,
+    gaussian,
+    mmd,
+    ot_pairing,
+    sliced_wasserstein,
+    two_moons,
+)
 from scipy.stats import energy_distance as scipy_energy
 
 
@@ -34,6 +43,7 @@ def test_metrics_take_image_shaped_samples_and_numpy_bandwidths():
     # samples [n, ...] are flattened, as by the other metrics (energy_distance refused them)
     assert energy_distance(a, b) == energy_distance(a.reshape(50, -1), b.reshape(60, -1))
     assert mmd(a, b, bandwidths=(np.float32(1.5), np.float64(3.0))) == mmd(a, b, bandwidths=(1.5, 3.0))
+    assert sliced_wasserstein(a, b, seed=np.int64(3)) == sliced_wasserstein(a, b, seed=3)
 
 
 def test_densities_are_seeded_and_shaped():

@@ -118,7 +118,9 @@ def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, *, projections: int = 2
         raise ValueError(f"projections must be a positive integer, got {projections!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    theta = torch.randn(x.shape[1], projections, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    theta = torch.randn(
+        x.shape[1], projections, generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64
+    )
     theta = theta / theta.norm(dim=0, keepdim=True)
     px, py = (x @ theta).sort(dim=0).values, (y @ theta).sort(dim=0).values
     if px.shape[0] != py.shape[0]:
