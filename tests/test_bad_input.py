@@ -108,6 +108,20 @@ CASES = [
         "loss",
     ),
     ("data a list", lambda: solve(_prob(data=[torch.zeros(3)]), Adam()), TypeError, "data"),
+    (
+        "float32 model, float64 data",
+        lambda: solve(
+            TrainingProblem(
+                model=torch.nn.Linear(1, 1),
+                loss=lambda m, x: m(x).pow(2).mean(),
+                data=(torch.zeros(8, 1, dtype=torch.float64),),
+            ),
+            Adam(),
+            maxiters=1,
+        ),
+        TypeError,
+        "model's parameters are float32 but the data is float64",
+    ),
     ("data empty tuple", lambda: solve(_prob(data=()), Adam()), ValueError, "data"),
     ("data sizes differ", lambda: solve(_prob(data=(torch.zeros(3), torch.zeros(4))), Adam()), ValueError, "data"),
     ("data 0 rows", lambda: solve(_prob(data=(torch.zeros(0, 2),)), Adam()), ValueError, "data"),

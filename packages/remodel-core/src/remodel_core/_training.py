@@ -170,6 +170,19 @@ def _finite(params: list[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in params)
 
 
+def _explain_dtype_mismatch(err: RuntimeError, params: list[torch.Tensor], data: tuple[Any, ...]) -> None:
+    """Re-raise a loss's error as a ``TypeError`` naming the dtypes when the model's floating-point parameters and
+    the floating-point data differ (torch says only "mat1 and mat2 must have the same dtype")."""
+    model_dtypes = {p.dtype for p in params if p.is_floating_point()}
+    data_dtypes = {t.dtype for t in data if isinstance(t, torch.Tensor) and t.is_floating_point()}
+    if model_dtypes and data_dtypes and model_dtypes != data_dtypes:
+        names = lambda dts: "/".join(sorted(str(d).removeprefix("torch.") for d in dts))  # noqa: E731
+        raise TypeError(
+            f"the model's parameters are {names(model_dtypes)} but the data is {names(data_dtypes)}: pass "
+            f"solve(..., dtype=...) to convert both, or convert one of them ({err})"
+        ) from err
+
+
 def placed(tensors: tuple[torch.Tensor, ...], opts: Any) -> tuple[torch.Tensor, ...]:
     """``tensors`` on the solve's device, floating ones in its dtype (when the solve sets one)."""
     return tuple(
@@ -436,7 +449,11 @@ def train(
         optimizer.zero_grad(set_to_none=False)
         value = None
         if rows:
-            value = problem.loss(model, *batch)
+            try:
+                value = problem.loss(model, *batch)
+            except RuntimeError as err:
+                _explain_dtype_mismatch(err, params, batch)
+                raise
             if not isinstance(value, torch.Tensor) or value.numel() != 1:
                 raise TypeError("loss must return a scalar tensor")
             value.backward()
