@@ -120,3 +120,13 @@ def test_dataset_bad_input():
         prob.split(1.5)
     with pytest.raises(ValueError, match="last dimension"):
         MassSpring().energy(torch.zeros(3, 3))
+
+
+def test_energy_drift_is_relative_and_absolute_where_the_energy_starts_at_zero():
+    """``|H(x_T) - H(x_0)| / |H(x_0)|``, negative energies included (Kepler orbits); where ``H(x_0) = 0`` the
+    absolute drift, not NaN."""
+    from remodel_dynamics import energy_drift
+
+    E = lambda x: x.sum(-1)  # noqa: E731
+    traj = torch.tensor([[[-2.0], [-1.0]], [[0.0], [0.5]], [[4.0], [4.0]]], dtype=torch.float64)
+    assert energy_drift(E, traj).tolist() == [0.5, 0.5, 0.0]

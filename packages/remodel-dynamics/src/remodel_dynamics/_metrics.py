@@ -58,7 +58,8 @@ def energy_mse(energy: Callable[[torch.Tensor], torch.Tensor], pred: torch.Tenso
 
 
 def energy_drift(energy: Callable[[torch.Tensor], torch.Tensor], traj: torch.Tensor) -> torch.Tensor:
-    """Relative energy drift ``|H(x_T) - H(x_0)| / |H(x_0)|`` of each trajectory (n, n_times, dim).
+    """Relative energy drift ``|H(x_T) - H(x_0)| / |H(x_0)|`` of each trajectory (n, n_times, dim); the absolute
+    drift ``|H(x_T) - H(x_0)|`` where ``H(x_0) = 0`` (a relative drift is undefined there).
 
     Parameters
     ----------
@@ -81,4 +82,5 @@ def energy_drift(energy: Callable[[torch.Tensor], torch.Tensor], traj: torch.Ten
     if traj.ndim < 2:
         raise ValueError(f"traj must have shape (..., n_times, dim), got {tuple(traj.shape)}")
     e0, e1 = energy(traj[..., 0, :]), energy(traj[..., -1, :])
-    return (e1 - e0).abs() / e0.abs()
+    drift = (e1 - e0).abs()
+    return torch.where(e0 != 0, drift / e0.abs().where(e0 != 0, torch.ones_like(e0)), drift)
