@@ -139,3 +139,19 @@ def test_real_operators_refuse_complex_data_instead_of_dropping_its_imaginary_pa
     k = torch.randn(S.out_shape, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
     assert torch.equal(S.adjoint(k), S.apply_adjoint(k))  # the adjoint of an MRI operator takes k-space data
     assert torch.equal((A @ S.adjoint)(k), A(S.apply_adjoint(k)))
+
+
+def test_tv_primal_dual_keeps_a_box_also_for_a_deblurring_operator():
+    # data="auto" took the Fourier prox splitting for a blur, which ignores the box: values in [0.03, 0.84] for
+    # box (0.3, 0.7), and the box-constrained gap never met (MaxIters)
+    from remodel_imaging import TVPrimalDual, camera, tv_objective
+
+    x = camera(16)
+    prob = InverseProblem.simulate(GaussianBlur((16, 16), 1.5), x, noise_sigma=0.05, seed=0)
+    sol = solve(prob, TVPrimalDual(lam=0.01, box=(0.3, 0.7), tol=1e-5), maxiters=3000)
+    assert sol.retcode.name == "Success" and sol.stats["splitting"] == "dual"
+    assert float(sol.u.min()) >= 0.3 and float(sol.u.max()) <= 0.7
+    ref = solve(prob, FISTA(lam=0.01, box=(0.3, 0.7), inner_iters=30), maxiters=300).u
+    assert tv_objective(sol.u, prob, 0.01) <= tv_objective(ref, prob, 0.01) * (1 + 1e-4)
+    with pytest.raises(ValueError, match="box=.* needs data='dual'"):
+        solve(prob, TVPrimalDual(lam=0.01, box=(0.3, 0.7), data="prox"))

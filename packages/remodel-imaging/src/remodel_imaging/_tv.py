@@ -119,7 +119,7 @@ class TVPrimalDual(Algorithm):
     by default: the dual variable of the TV term lives in a ball of radius ``lam`` while the image varies
     on the unit scale, and ``σ / τ = 2 c^2 = lam`` balances the two.
 
-    Two splittings (``data="auto"`` picks the first when it is available):
+    Two splittings (``data="auto"`` picks the first when it is available and no ``box`` is given):
 
     - ``"prox"``: ``K = ∇``, the data term stays in the primal function and its proximal map is exact
       (``(A^*A + I/τ)^{-1}`` by the Fourier multiplier of a periodic convolution, :func:`data_prox`);
@@ -138,8 +138,8 @@ class TVPrimalDual(Algorithm):
     lam : float
         Weight of the total variation.
     box : tuple of float, optional
-        Bounds ``(lo, hi)`` of the pixel values; a constraint in the ``"dual"`` splitting, and the box of the
-        gap in both.
+        Bounds ``(lo, hi)`` of the pixel values, a constraint (the ``"dual"`` splitting, the only one that can
+        impose it: ``data="auto"`` then takes it, ``data="prox"`` refuses a box).
     data : str
         ``"auto"``, ``"prox"`` or ``"dual"``.
     precondition : bool
@@ -196,7 +196,11 @@ class TVPrimalDual(Algorithm):
             raise ValueError(f"TVPrimalDual needs an operator on 2-D images, got in_shape {list(A.in_shape)}")
         split = self.data
         if split == "auto":
-            split = "prox" if _fft_prox_available(A) else "dual"
+            split = "prox" if _fft_prox_available(A) and self.box is None else "dual"
+        if split == "prox" and self.box is not None:
+            raise ValueError(
+                f"box={self.box} needs data='dual' (or 'auto'): the 'prox' splitting cannot keep x in the box"
+            )
         if split == "prox" and not _fft_prox_available(A):
             raise ValueError(
                 f"data='prox' needs a periodic convolution (an operator with a Fourier 'transfer'), "
