@@ -342,8 +342,12 @@ class RED(_PnPBase):
     """Regularisation by denoising (Romano, Elad & Milanfar, SIAM J. Imaging Sci. 2017), gradient form:
     ``x⁺ = x - μ (A^*(A x - y) + λ (x - D(x)))`` with ``μ = step / (||A||^2 + 2λ)``.
 
-    For a nonexpansive ``D`` the map ``x ↦ A^*(Ax - y) + λ(x - D(x))`` is ``(||A||^2 + 2λ)``-Lipschitz and monotone
-    plus ... the iteration is a forward step on it; the fixed-point residual ``||x⁺ - x|| / ||x||`` is logged.
+    For a nonexpansive ``D`` the map ``F(x) = A^*(Ax - y) + λ(x - D(x))`` is monotone (so is ``I - D``) and
+    ``(||A||^2 + 2λ)``-Lipschitz, and the iteration is a forward step on it, which need not converge for a merely
+    monotone ``F``. For a firmly nonexpansive ``D`` (e.g. :class:`AveragedDenoiser` with ``alpha=1/2``) ``I - D`` is
+    firmly nonexpansive, ``F`` is ``1/(||A||^2 + λ)``-cocoercive, and since ``μ < 2/(||A||^2 + λ)`` the steps
+    converge to a zero of ``F`` when one exists (Bauschke & Combettes, Convex Analysis and Monotone Operator
+    Theory). The fixed-point residual ``||x⁺ - x|| / ||x||`` is logged.
 
     Parameters
     ----------
