@@ -20,7 +20,11 @@ from ._problem import InverseProblem
 class UnrolledPGD(nn.Module):
     """Unrolled proximal gradient descent (Gregor & LeCun 2010; Adler & Öktem 2017's "learned gradient" family):
     ``iters`` steps ``x <- R_k(x - γ_k A^*(A x - y))`` with a small residual CNN ``R_k(z) = z - CNN_k(z)`` per
-    step and learned step sizes ``γ_k``, started from ``A^* y`` and trained end to end.
+    step and learned step sizes ``γ_k = exp(s_k) / ||A||^2`` (``s_k = 0`` at the start: the usual step
+    ``1 / ||A||^2``), started from ``A^* y / ||A||^2`` and trained end to end. The scaling by ``||A||^2`` (power
+    iteration, once per operator) changes nothing for operators of norm 1 (blur, masks, MRI) and keeps the
+    start and the steps stable for others (a ``Radon`` transform has ``||A||^2`` of order ``n``; without it the
+    initial loss on 16 x 16 tomography patches was 2.7e12).
 
     Parameters
     ----------
@@ -57,11 +61,13 @@ class UnrolledPGD(nn.Module):
 
         self.cnns = nn.ModuleList([cnn() for _ in range(iters)])
         self.log_steps = nn.Parameter(torch.zeros(iters))
+        self._norms: dict[int, tuple[LinearOperator, float]] = {}
 
     def forward(self, y: torch.Tensor, A: LinearOperator) -> torch.Tensor:
-        x = A.apply_adjoint(y)
+        n2 = max(cached_norm(self._norms, A) ** 2, 1e-300)
+        x = A.apply_adjoint(y) / n2
         for cnn, log_step in zip(self.cnns, self.log_steps):
-            z = x - torch.exp(log_step) * A.apply_adjoint(A.apply(x) - y)
+            z = x - torch.exp(log_step) / n2 * A.apply_adjoint(A.apply(x) - y)
             x = z - cnn(z)
         return x
 
@@ -70,7 +76,10 @@ class LearnedPrimalDual(nn.Module):
     """Learned primal–dual reconstruction (Adler & Öktem, "Learned primal-dual reconstruction", IEEE TMI 2018):
     ``iters`` unrolled steps ``h <- h + Γ_k(h, A x, y)``, ``x <- x + Λ_k(x, A^* h)`` with small CNNs on
     ``n_memory`` channels of primal and dual memory; for operators whose range has the image's shape
-    (deblurring, inpainting) or any 2-D range (tomography sinograms).
+    (deblurring, inpainting) or any 2-D range (tomography sinograms). As in Adler & Öktem's implementation the
+    operator is normalised, ``A / ||A||`` on ``y / ||A||`` (power iteration, once per operator): nothing changes
+    for operators of norm 1, and a ``Radon`` transform no longer starts the network on data ``||A||^2`` times
+    too large.
 
     Parameters
     ----------
@@ -103,6 +112,7 @@ class LearnedPrimalDual(nn.Module):
             )
 
         self.n_memory = n_memory
+        self._norms: dict[int, tuple[LinearOperator, float]] = {}
         self.dual = nn.ModuleList([block(n_memory + 2, n_memory) for _ in range(iters)])
         self.primal = nn.ModuleList([block(n_memory + 1, n_memory) for _ in range(iters)])
 
@@ -110,11 +120,13 @@ class LearnedPrimalDual(nn.Module):
         if y.dim() != 4 or y.shape[1] != 1:
             raise ValueError(f"y must have shape (batch, 1, *A.out_shape) for a 2-D range, got {list(y.shape)}")
         b = y.shape[0]
+        s = max(cached_norm(self._norms, A), 1e-300)
+        y = y / s
         h = torch.zeros(b, self.n_memory, *y.shape[-2:], dtype=y.dtype, device=y.device)
-        x = A.apply_adjoint(y).expand(-1, self.n_memory, -1, -1).contiguous()
+        x = (A.apply_adjoint(y) / s).expand(-1, self.n_memory, -1, -1).contiguous()
         for dual, primal in zip(self.dual, self.primal):
-            h = h + dual(torch.cat([h, A.apply(x[:, :1]), y], dim=1))
-            x = x + primal(torch.cat([x, A.apply_adjoint(h[:, :1])], dim=1))
+            h = h + dual(torch.cat([h, A.apply(x[:, :1]) / s, y], dim=1))
+            x = x + primal(torch.cat([x, A.apply_adjoint(h[:, :1]) / s], dim=1))
         return x[:, :1]
 
 
