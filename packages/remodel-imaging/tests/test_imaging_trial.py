@@ -11,6 +11,7 @@ from remodel_imaging import (
     ConvexRidgeDenoiser,
     ConvexRidgeVariational,
     Convolution,
+    DnCNN,
     GaussianBlur,
     InverseProblem,
     LearnedPrimalDual,
@@ -19,7 +20,10 @@ from remodel_imaging import (
     SubsampledFourier,
     Unrolled,
     UnrolledPGD,
+    data_prox,
+    denoising_problem,
     fgp_tv_prox,
+    tikhonov_start,
 )
 from remodel_imaging._operator import cached_norm
 
@@ -97,6 +101,17 @@ def test_unrolled_keeps_the_imaginary_part_of_complex_measurements():
         (lambda: ConvexRidgeDenoiser(thresholds=(math.nan,)), ValueError, "thresholds"),
         (lambda: ConvexRidgeDenoiser(thresholds=(0.01, math.inf)), ValueError, "thresholds"),
         (lambda: SpectralConv2d(1, 1, 3, shape=(0, 4)), ValueError, r"shape\[0\]"),
+        (lambda: tikhonov_start(GaussianBlur((4, 4), 1.0), torch.zeros(4, 4), -1.0), ValueError, "mu must be"),
+        (
+            lambda: data_prox(GaussianBlur((4, 4), 1.0), *[torch.zeros(4, 4)] * 2, 0.0, torch.zeros(4, 4)),
+            ValueError,
+            "gamma",
+        ),
+        (
+            lambda: denoising_problem(DnCNN(depth=2), torch.rand(2, 1, 4, 4), noise_sigma=math.inf),
+            ValueError,
+            "noise_sigma",
+        ),
         (lambda: SpectralConv2d(1, 1, 3, shape=16), ValueError, "shape must be a pair"),
     ],
 )

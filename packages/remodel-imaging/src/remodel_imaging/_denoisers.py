@@ -94,8 +94,13 @@ def denoising_problem(
 
     if not isinstance(patches, torch.Tensor) or patches.dim() != 4 or patches.shape[1] != 1:
         raise ValueError(f"patches must be a tensor (N, 1, S, S), got {getattr(patches, 'shape', patches)!r}")
-    if isinstance(noise_sigma, bool) or not isinstance(noise_sigma, int | float) or not noise_sigma > 0:
-        raise ValueError(f"noise_sigma must be a number > 0, got {noise_sigma!r}")
+    if (
+        isinstance(noise_sigma, bool)
+        or not isinstance(noise_sigma, int | float)
+        or not noise_sigma > 0
+        or not math.isfinite(noise_sigma)
+    ):
+        raise ValueError(f"noise_sigma must be a finite number > 0, got {noise_sigma!r}")
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(patches.shape, generator=gen, dtype=patches.dtype) * float(noise_sigma)
 

@@ -119,6 +119,8 @@ def data_prox(A: LinearOperator, y: torch.Tensor, v: torch.Tensor, gamma: float,
     >>> bool(torch.allclose(x, v))      # v already fits the data: the prox leaves it
     True
     """
+    if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not math.isfinite(gamma) or gamma <= 0:
+        raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
     rhs = A.apply_adjoint(y).to(v.dtype) + v / gamma
     transfer = getattr(A, "transfer", None)
     if isinstance(transfer, torch.Tensor) and transfer.shape == v.shape[-2:] and A.in_shape == A.out_shape:

@@ -62,6 +62,8 @@ def tikhonov_start(A: LinearOperator, y: torch.Tensor, mu: float, *, iters: int 
     >>> tikhonov_start(A, torch.ones(8, 8, dtype=torch.float64), 0.1).shape
     torch.Size([8, 8])
     """
+    if isinstance(mu, bool) or not isinstance(mu, int | float) or not math.isfinite(mu) or mu < 0:
+        raise ValueError(f"mu must be a finite number >= 0, got {mu!r}")
     grad = Gradient(A.in_shape)
     dtype = y.real.dtype
     b = A.apply_adjoint(y).to(dtype)
