@@ -149,3 +149,33 @@ def test_diffusion_with_ema_returns_the_averaged_weights(no_network):
     for a, b in zip(sols[0].u.field.parameters(), sols[1].u.field.parameters(), strict=True):
         assert torch.equal(a, b)  # decay 0: the last iterate
     assert any(not torch.equal(a, c) for a, c in zip(sols[0].u.field.parameters(), sols[2].u.field.parameters()))
+
+
+class ExactV(torch.nn.Module):
+    """E[v | x_t] = sqrt(a) E[eps | x_t] - sqrt(1 - a) E[x0 | x_t] for data N(M, S^2) on a schedule ``config``."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.alphas = make_scheduler("ddpm", config).alphas_cumprod.double()
+        self.dummy = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def forward(self, t, x):
+        a = self.alphas[(t * T).round().long()][:, None].to(x.dtype)
+        z = (x - a.sqrt() * M) / (a * S**2 + 1 - a)
+        eps, x0 = (1 - a).sqrt() * z, M + a.sqrt() * S**2 * z
+        return a.sqrt() * eps - (1 - a).sqrt() * x0 + 0 * self.dummy
+
+
+@pytest.mark.parametrize("scheduler", ["ddim", "ddpm"])
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_few_step_sampling_starts_at_the_last_timestep(no_network, scheduler, steps):
+    """DDIM and DDPM start at the last training timestep ("trailing", Lin et al. 2024): with the exact predictor
+    one step gives the posterior mean of the data (diffusers' "leading" grid was [0] and returned the noise,
+    mean 0.02, std 1.02) and a few steps the target's mean (leading at 2 steps, DDIM: 1.60 for 2.0)."""
+    config = {"num_train_timesteps": T, "beta_schedule": "squaredcos_cap_v2", "clip_sample": False}
+    config = {**config, "prediction_type": "v_prediction"}
+    assert make_scheduler(scheduler, config).config.timestep_spacing == "trailing"
+    x = DiffusionModel(ExactV(config), 1, config).sample(4000, steps=steps, scheduler=scheduler, seed=0)
+    assert abs(float(x.mean()) - M) < 0.05
+    if steps == 1:
+        assert float(x.std()) < 0.05  # E[x0 | x_T], x_T nearly independent of x0
