@@ -52,3 +52,17 @@ def test_diffusion_window_keeps_the_variance_its_docstring_states(kernel_size, v
         out = layer(f)[0, 0, 0]
     i = torch.arange(n, dtype=torch.float64) - n // 2
     assert float((out.sum(1) * i**2).sum() / out.sum()) == pytest.approx(variance, abs=0.006)
+
+
+def test_a_trained_ode_resnet_state_dict_loads_into_a_fresh_model():
+    # the parabolic blocks keep their power-iteration vector at the size of the maps trained on (29 x 29 and
+    # 15 x 15 here, 16 x 16 at construction): load_state_dict failed with a size mismatch
+    from remodel_equivariant import ODEResNet
+
+    torch.manual_seed(0)
+    model = ODEResNet("C4", widths=(2, 4), depth=1, kernel_size=3)
+    model(torch.randn(2, 1, 29, 29))  # one training-mode pass updates the step estimates
+    fresh = ODEResNet("C4", widths=(2, 4), depth=1, kernel_size=3)
+    fresh.load_state_dict(model.state_dict())
+    x = torch.randn(2, 1, 29, 29)
+    assert torch.equal(fresh.eval()(x), model.eval()(x))

@@ -81,6 +81,14 @@ class GroupParabolicBlock(nn.Module):
         if self.stabilise:
             self._update_norm(torch.zeros(1, 1, 16, 16), iters=30)  # an estimate before the first training pass
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # the power-iteration vector has the shape of the maps last trained on: take the checkpoint's shape, so
+        # that a state dict trained on 29 x 29 maps loads into a freshly built block (16 x 16 at construction)
+        saved = state_dict.get(prefix + "power_vector")
+        if isinstance(saved, torch.Tensor) and saved.shape != self.power_vector.shape:
+            self.power_vector = self.power_vector.new_empty(saved.shape)  # dtype and device of this block
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def operator_norm(self, size: int) -> float:
         """``||K||`` on ``size x size`` maps, by power iteration on ``K^T K``."""
         w = self.conv.filter().detach()
