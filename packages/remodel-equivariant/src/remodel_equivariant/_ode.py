@@ -48,7 +48,11 @@ class GroupParabolicBlock(nn.Module):
     h : float
         Step size. With ``stabilise=True`` the step used is ``min(h, 0.9 * 2 / ||K||^2)`` with ``||K||`` estimated
         in every training forward pass by a few power iterations warm started from the previous estimate's vector
-        (:meth:`stable_step` computes the bound to convergence).
+        (:meth:`stable_step` computes the bound to convergence). The estimate is that of the maps of the last
+        training pass (16 x 16 before any): ``||K||`` of a zero-padded convolution grows with the map size, so on
+        larger maps in evaluation the cap can exceed ``2 / ||K||^2`` and the block expand (trained on 5 x 5 maps,
+        evaluated on 29 x 29: step 1.12 x ``2 / ||K||^2``, Lipschitz constant 1.23); run a training-mode pass
+        at the evaluation size first (under ``torch.no_grad()``) if the certificate matters there.
     kernel_size : int
         Odd kernel size.
     activation : {"relu", "tanh"}
