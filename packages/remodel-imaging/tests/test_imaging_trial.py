@@ -194,3 +194,15 @@ def test_end_to_end_networks_do_not_depend_on_the_scale_of_the_operator(make):
     with torch.no_grad():
         out = make().double()(R(xr), R)
     assert float(out.norm()) < 5.0 * float(xr.norm())  # unnormalised: 1e2 (LearnedPrimalDual) to 1e6 times
+
+
+def test_convolution_norms_are_exact_also_on_large_images():
+    # power iteration (500 steps) gave 0.99915 for a 256 x 256 blur: FISTA's L = ||A||^2 (1 + 1e-6) was too small
+    from remodel_imaging import MotionBlur
+
+    assert GaussianBlur((256, 256), sigma=1.6).norm() == pytest.approx(1.0, abs=1e-12)
+    assert MotionBlur((128, 128), length=9, angle=30).norm() == pytest.approx(1.0, abs=1e-12)
+    k = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    A = Convolution((7, 9), k)
+    dense = torch.stack([A(e.reshape(7, 9)).reshape(-1) for e in torch.eye(63, dtype=torch.float64)], 1)
+    assert A.norm() == pytest.approx(float(torch.linalg.matrix_norm(dense, ord=2)), rel=1e-12)

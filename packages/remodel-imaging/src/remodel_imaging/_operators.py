@@ -54,6 +54,14 @@ class GaussianBlur(LinearOperator):
         self.kernel = kernel / kernel.sum()
         self.transfer = torch.fft.fft2(self.kernel).real  # exactly symmetric kernel -> real transfer function
 
+    def norm(self, *, iters: int = 500, tol: float = 1e-12, seed: int = 0, dtype: torch.dtype = torch.float64) -> float:
+        """The exact operator norm ``max |H|`` (1 up to rounding); the power-iteration options are not needed.
+
+        Power iteration converges slowly here (the largest ``|H|`` cluster at low frequencies): 500 iterations
+        gave 0.99915 on 256 x 256 images, below the norm by far more than FISTA's margin ``1 + 1e-6`` on ``L``.
+        """
+        return float(self.transfer.abs().max())
+
     def _filter(self, x: torch.Tensor) -> torch.Tensor:
         H = self.transfer.to(device=x.device, dtype=x.real.dtype)
         return torch.fft.ifft2(torch.fft.fft2(x) * H).real.to(x.dtype)

@@ -48,6 +48,11 @@ class Convolution(LinearOperator):
         full = torch.roll(full, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))  # centre at pixel (0, 0)
         self.transfer = torch.fft.fft2(full)
 
+    def norm(self, *, iters: int = 500, tol: float = 1e-12, seed: int = 0, dtype: torch.dtype = torch.float64) -> float:
+        """The exact operator norm ``max |H|`` (power iteration converges slowly for a blur: 500 iterations gave
+        ``||A||^2`` 1.3e-4 too small for a 9-pixel motion blur on 128 x 128 images); the options are not needed."""
+        return float(self.transfer.abs().max())
+
     def _mult(self, x: torch.Tensor, conj: bool) -> torch.Tensor:
         H = self.transfer.to(device=x.device)
         if conj:
