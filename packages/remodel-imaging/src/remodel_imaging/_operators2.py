@@ -77,7 +77,8 @@ def motion_kernel(length: float, angle: float, *, size: int | None = None) -> to
     angle : float
         Direction in degrees, counter-clockwise from the x axis.
     size : int, optional
-        Side of the (square) kernel; default the smallest odd size holding the segment.
+        Side of the (square) kernel: odd, at least the default, the smallest odd size holding the segment
+        (``2 ceil(length / 2) + 1``).
 
     Returns
     -------
@@ -94,9 +95,12 @@ def motion_kernel(length: float, angle: float, *, size: int | None = None) -> to
         raise ValueError(f"length must be a number in [1, 255], got {length!r}")
     if isinstance(angle, bool) or not isinstance(angle, int | float) or not math.isfinite(angle):
         raise ValueError(f"angle must be a finite number (degrees), got {angle!r}")
+    smallest = 2 * math.ceil(length / 2) + 1
     if size is None:
-        size = 2 * math.ceil(length / 2) + 1
-        size += 1 - size % 2
+        size = smallest
+    elif isinstance(size, bool) or not isinstance(size, int) or size % 2 == 0 or size < smallest:
+        # an even side moves the centre by half a pixel; a smaller one cuts the segment (renormalised: another blur)
+        raise ValueError(f"size must be an odd integer >= {smallest} (the segment of length {length}), got {size!r}")
     k = torch.zeros(size, size, dtype=torch.float64)
     c = size // 2
     n = max(2, int(8 * length))
