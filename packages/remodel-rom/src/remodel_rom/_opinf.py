@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -118,7 +119,7 @@ class OperatorInference(RegressorMixin, BaseEstimator):
         if not isinstance(self.operators, str) or not self.operators or set(self.operators) - set("cAH"):
             raise ValueError(f"operators must be a non-empty string of 'c', 'A', 'H', got {self.operators!r}")
         if isinstance(self.regularization, bool) or not (
-            isinstance(self.regularization, int | float) and 0 <= self.regularization < float("inf")
+            isinstance(self.regularization, numbers.Real) and 0 <= self.regularization < float("inf")
         ):
             raise ValueError(f"regularization must be a finite number >= 0, got {self.regularization!r}")
         Q, R = validate_Xy(self, Q, R, names=("Q", "R"))

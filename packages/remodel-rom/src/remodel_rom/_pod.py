@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._linalg import RANK_RTOL, GramSchmidt, apply_product, check_product
 from ._sklearn import validate_X
@@ -120,7 +120,7 @@ def incremental_svd(
     return U, s
 
 
-class POD(TransformerMixin, BaseEstimator):
+class POD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Proper orthogonal decomposition of snapshots (rows of ``X``), optionally in an inner product.
 
     The modes are the leading left singular vectors of the snapshot matrix (Sirovich 1987; with the
@@ -288,10 +288,13 @@ class POD(TransformerMixin, BaseEstimator):
         >>> rom.reconstruct(rom.solve([0.5, 0.5, 0.5, 0.5])).shape
         (49,)
         """
+        from sklearn.utils.validation import check_is_fitted
+
         from ._heat import InstationaryAffineModel, ReducedInstationaryModel
         from ._reduced import ReducedStationaryModel
         from ._stationary import StationaryAffineModel
 
+        check_is_fitted(self, "components_")
         if getattr(fom, "n_dofs", None) != self.n_features_in_:
             raise ValueError(
                 f"fom must have {self.n_features_in_} unknowns like the snapshots, got {getattr(fom, 'n_dofs', None)}"
@@ -304,6 +307,11 @@ class POD(TransformerMixin, BaseEstimator):
             f"POD.reduce projects a StationaryAffineModel or InstationaryAffineModel, got "
             f"{type(fom).__name__} (use PODGalerkin for Burgers with DEIM)"
         )
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of modes (names ``pod0, pod1, ...`` in ``get_feature_names_out``)."""
+        return self.n_components_
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
         """Snapshots ``Z @ components_`` from coefficients of shape (n_samples, ``n_components_``)."""

@@ -174,6 +174,10 @@ class PODNN(RegressorMixin, BaseEstimator):
     # reduced-model interface ---------------------------------------------------------------------------
     @property
     def basis_size(self) -> int:
+        """Number of POD modes (the size of the reduced coefficients)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "pod_")
         return self.pod_.n_components_
 
     def solve(self, mu: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -184,4 +188,13 @@ class PODNN(RegressorMixin, BaseEstimator):
         return self.predict_coefficients(mu[None, :])[0]
 
     def reconstruct(self, u_r: np.ndarray) -> np.ndarray:
-        return np.asarray(u_r) @ self.pod_.components_
+        """The snapshot ``u_r @ components_`` from reduced coefficients (``basis_size``,) or (n, ``basis_size``)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "pod_")
+        u_r = np.asarray(u_r, dtype=np.float64)
+        if u_r.ndim not in (1, 2) or u_r.shape[-1] != self.pod_.n_components_:
+            raise ValueError(
+                f"u_r must have shape ({self.pod_.n_components_},) or (n, {self.pod_.n_components_}), got {u_r.shape}"
+            )
+        return u_r @ self.pod_.components_

@@ -199,6 +199,19 @@ class SolverSelector(ClassifierMixin, BaseEstimator):
         X = validate_X(self, features, reset=False, name="features")
         return self.classifier_.predict((X - self.mean_) / self.std_)
 
+    def score(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        """Mean accuracy of the choices for the features ``X``: against the cheapest solver per row when ``y`` is
+        a cost matrix (n, n_solvers), as in :meth:`fit`, or against labels (n,).
+
+        ``cross_val_score`` and ``GridSearchCV`` pass the same costs to ``fit`` and ``score``, so both read
+        them the same way.
+        """
+        from sklearn.utils.validation import check_array
+
+        if y is not None and np.ndim(y) == 2:
+            y = np.argmin(check_array(y, dtype=np.float64, ensure_all_finite=True, input_name="costs"), axis=1)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
@@ -206,9 +219,18 @@ class SolverSelector(ClassifierMixin, BaseEstimator):
 
     def evaluate(self, features: np.ndarray, costs: np.ndarray) -> dict[str, float]:
         """Mean cost of the selected solvers against the best fixed choice and the oracle."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "classifier_")
         C = np.asarray(costs, dtype=np.float64)
         if C.ndim != 2 or len(C) != len(np.asarray(features)):
             raise ValueError(f"costs must be a cost matrix (n, n_solvers) with one row per feature row, got {C.shape}")
+        cls = self.classes_
+        if not (np.issubdtype(cls.dtype, np.integer) and np.all((cls >= 0) & (cls < C.shape[1]))):
+            raise ValueError(
+                f"evaluate needs choices that are columns of costs (a selector fitted to a cost matrix, or to "
+                f"integer labels in [0, {C.shape[1]})), got classes {self.classes_.tolist()}"
+            )
         chosen = C[np.arange(len(C)), self.predict(features)]
         return {
             "selected": float(chosen.mean()),

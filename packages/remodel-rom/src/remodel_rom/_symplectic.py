@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._pod import POD
 from ._sklearn import validate_X
@@ -35,7 +35,7 @@ def poisson_matrix(n: int) -> np.ndarray:
     return J
 
 
-class CotangentLiftPOD(TransformerMixin, BaseEstimator):
+class CotangentLiftPOD(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Symplectic basis ``A = blkdiag(Phi, Phi)`` from the POD of the stacked snapshots ``[Q, P]``.
 
     Peng & Mohseni (2016), "Symplectic model reduction of Hamiltonian systems", SIAM J. Sci. Comput. 38:
@@ -76,11 +76,11 @@ class CotangentLiftPOD(TransformerMixin, BaseEstimator):
         n = X.shape[1] // 2
         if (
             isinstance(self.n_components, bool)
-            or not isinstance(self.n_components, int)
+            or not isinstance(self.n_components, int | np.integer)
             or not (1 <= self.n_components <= n)
         ):
             raise ValueError(f"n_components must be an integer in [1, {n}], got {self.n_components!r}")
-        pod = POD(n_components=self.n_components).fit(np.vstack([X[:, :n], X[:, n:]]))
+        pod = POD(n_components=int(self.n_components)).fit(np.vstack([X[:, :n], X[:, n:]]))
         self.phi_ = pod.components_.T
         k = self.phi_.shape[1]
         A = np.zeros((2 * n, 2 * k))
@@ -98,6 +98,11 @@ class CotangentLiftPOD(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "basis_")
         X = validate_X(self, X, reset=False)
         return X @ self.basis_
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of reduced coordinates ``2k`` (names ``cotangentliftpod0, ...`` in ``get_feature_names_out``)."""
+        return self.basis_.shape[1]
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
         """States ``A z`` from reduced coordinates ``Z`` (n_samples, 2k)."""
@@ -117,6 +122,9 @@ class CotangentLiftPOD(TransformerMixin, BaseEstimator):
 
     def reduce_linear(self, K: np.ndarray) -> np.ndarray:
         """Reduced Hessian ``A^T K A`` of a quadratic Hamiltonian ``H(x) = x^T K x / 2``."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "basis_")
         return self.basis_.T @ (K @ self.basis_)
 
 
