@@ -99,6 +99,9 @@ def test_wrong_problem_type_is_rejected_naming_both():
         ({"device": "nonsense"}, ValueError, "device must name a torch device"),
         ({"callback": 3}, TypeError, "callback must be callable"),
         ({"resume": True}, ValueError, "resume=True needs checkpoint"),
+        ({"resume": "no", "checkpoint": "unused.pt"}, TypeError, "resume must be a bool, got 'no'"),
+        ({"verbose": "quiet"}, TypeError, "verbose must be a bool"),
+        ({"progress": "yes"}, TypeError, "progress must be a bool or None"),
     ],
 )
 def test_bad_options_give_clear_errors(options, exc, match):
@@ -200,6 +203,19 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, algorithm):
         assert torch.equal(p, q)
     assert resumed.history["loss"] == full.history["loss"]
     assert resumed.stats["evals"] == full.stats["evals"]
+
+
+@pytest.mark.parametrize("algorithm", [Adam(lr=1e-2), LBFGS(max_iter=2)])
+def test_resumed_run_stops_by_reltol_where_the_uninterrupted_run_does(tmp_path, algorithm):
+    # reltol compares each loss with the previous iteration's: after a resume, the interrupted run's last loss
+    full = solve(regression(), algorithm, maxiters=1000, reltol=1e-3)
+    k = full.stats["iterations"]
+    assert full.retcode is ReturnCode.Success and k > 2
+    path = tmp_path / "run.pt"
+    solve(regression(), algorithm, maxiters=k - 1, reltol=1e-3, checkpoint=path)
+    resumed = solve(regression(), algorithm, maxiters=1000, reltol=1e-3, checkpoint=path, resume=True)
+    assert resumed.retcode is ReturnCode.Success and resumed.stats["iterations"] == k
+    assert resumed.history["loss"] == full.history["loss"]
 
 
 def test_checkpoint_is_atomic_and_weights_only(tmp_path, monkeypatch):

@@ -77,6 +77,13 @@ class SolveContext:
             value = values.get(name, math.nan)
             column.append(float(value.item() if isinstance(value, torch.Tensor) else value))
 
+    def restore_history(self, history: dict[str, Any]) -> None:
+        """Continue the history of a resumed run (columns of floats or tensors); ``reltol`` then compares the
+        next loss with the interrupted run's last one, as the uninterrupted run would."""
+        self.history = {k: [float(x) for x in v] for k, v in history.items()}
+        last = self.history.get("loss", [])[-1:]
+        self._last_loss = last[0] if last and math.isfinite(last[0]) else None
+
     # stopping -----------------------------------------------------------------------------------------
     def stop_reason(self, *, iteration: int, loss: float | None = None, state: Any = None) -> ReturnCode | None:
         """The shared stopping rules in order: divergence, tolerances, callback, budgets."""

@@ -92,6 +92,12 @@ class SolveOptions:
                 raise TypeError(f"seed must be an integer, got {kwargs['seed']!r}")
             if not 0 <= kwargs["seed"] < 2**63:
                 raise ValueError(f"seed must be a non-negative integer below 2**63, got {kwargs['seed']!r}")
+        # flags: a truthy string such as resume="no" must not silently mean True
+        for name in ("resume", "verbose"):
+            if name in kwargs and not isinstance(kwargs[name], bool):
+                raise TypeError(f"{name} must be a bool, got {kwargs[name]!r}")
+        if kwargs.get("progress") is not None and not isinstance(kwargs["progress"], bool):
+            raise TypeError(f"progress must be a bool or None (shown only on a terminal), got {kwargs['progress']!r}")
         if kwargs.get("callback") is not None and not callable(kwargs["callback"]):
             raise TypeError(f"callback must be callable, got {type(kwargs['callback']).__name__}")
         if "device" in kwargs:

@@ -427,7 +427,7 @@ def train(
                 data_changed = bool(state.get("data_changed", False))
             between_pending = bool(state.get("between_pending", False))
         iteration = int(state["iteration"])
-        ctx.history = {k: [float(x) for x in v] for k, v in state["history"].items()}
+        ctx.restore_history(state["history"])
         ctx.stats.update(state["stats"])
         ctx.restore_clock(state["stats"]["wall_s"])
         if state.get("retcode") in ("Failure", "Diverged") or (

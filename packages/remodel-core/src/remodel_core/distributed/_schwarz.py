@@ -508,7 +508,7 @@ class DistributedASPQN(Algorithm):
                     f"checkpoint {str(opts.checkpoint)!r} does not match this problem/algorithm: {err}"
                 ) from err
             iteration = int(state["iteration"])
-            ctx.history = {k: list(v) for k, v in state["history"].items()}
+            ctx.restore_history(state["history"])
             ctx.stats.update(
                 {k: v for k, v in state["stats"].items() if k not in ("ranks", "local_evals", "shared_evals")}
             )
