@@ -29,10 +29,21 @@ class _Library(TransformerMixin, BaseEstimator):
     def _input_names(self, input_features: Sequence[str] | None) -> list[str]:
         check_is_fitted(self, "n_features_in_")
         if input_features is None:
+            if hasattr(self, "feature_names_in_"):  # fitted to a DataFrame: its column names
+                return [str(n) for n in self.feature_names_in_]
             return [f"x{i}" for i in range(self.n_features_in_)]
         if len(input_features) != self.n_features_in_:
             raise ValueError(f"input_features must name {self.n_features_in_} inputs, got {len(input_features)}")
         return list(input_features)
+
+    def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
+        """Names of the output columns as scikit-learn expects them (``Pipeline``, ``set_output``).
+
+        The names of :meth:`get_feature_names` in an object array; ``input_features`` defaults to the
+        DataFrame's column names seen in ``fit``, else ``x0, x1, ...``.
+        """
+        names = self.get_feature_names(input_features)
+        return np.asarray(names, dtype=object)
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
