@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 import torch
@@ -281,3 +282,22 @@ def test_diverging_loss_ends_with_diverged():
     sol = solve(TrainingProblem(model=net, loss=loss, data=(x, y)), RMTR(levels=2), maxiters=20)
     assert sol.retcode == ReturnCode.Diverged
     assert all(torch.isfinite(p).all() for p in sol.u.parameters())
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_a_wall_of_nan_is_divergence_not_success(alg):
+    """The loss is NaN wherever it would fall below 0.02: the methods stall at that wall with a large gradient
+    (MG/OPT: cycles without decrease; RMTR: the radius collapses). That is ``Diverged`` with the last good
+    state, as for RobustLBFGS and the Schwarz methods, not ``Success`` at a point that is no minimum."""
+    x = torch.linspace(-1, 1, 96, dtype=torch.float64).unsqueeze(1)
+    y = torch.sin(3 * x)
+
+    def loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = ((m(x) - y) ** 2).mean()
+        return value * math.nan if value.item() < 0.02 else value
+
+    torch.manual_seed(0)
+    prob = TrainingProblem(model=MLP(1, 1, width=10, depth=2).double(), loss=loss, data=(x, y))
+    sol = solve(prob, alg(levels=2), maxiters=200)
+    assert sol.retcode is ReturnCode.Diverged and sol.stats["iterations"] < 200
+    assert math.isfinite(float(loss(sol.u, x, y)))

@@ -67,7 +67,9 @@ class MGOPTOptimizer(MultilevelOptimizer):
         The smoother memory of the coarse levels (default ``hessian``): ``coarse_hessian="ssbroyden"`` with
         ``hessian="lbfgs"`` is dense curvature where it is affordable (the small coarse levels) only.
     gtol : float
-        ``converged`` is set when the fine gradient's largest entry is at most ``gtol``.
+        ``converged`` is set when the fine gradient's largest entry is at most ``gtol``, or when no step can
+        decrease the loss any more (two cycles in a row without a decrease: its rounding floor); a stall at
+        NaN/Inf losses is reported as divergence (``step`` returns NaN).
 
     Examples
     --------
@@ -153,9 +155,12 @@ class MGOPTOptimizer(MultilevelOptimizer):
             pt = self._cycle(0, _Point(x, f, g), psi, closure)
             if not pt.f < f and self._broken(x, closure):
                 return torch.tensor(math.nan, dtype=torch.float64)
-            # two cycles in a row without any decrease (the second from a restarted memory): converged
+            # two cycles in a row without any decrease (the second from a restarted memory): converged, unless
+            # the cycle met NaN/Inf: then a wall of non-finite losses stops it, not a minimum (as RobustLBFGS)
             self.stalled = self.stalled + 1 if not pt.f < f else 0
             if self.stalled >= 2:
+                if self._nonfinite:
+                    return torch.tensor(math.nan, dtype=torch.float64)
                 self.converged = True
             x, f, g = pt.x, pt.f, pt.g
         return self._finish(x, f, g)
@@ -238,7 +243,9 @@ class MGOPT(MultilevelAlgorithm):
     history_size : int, default 10
         Curvature pairs kept per level by the L-BFGS memories.
     gtol : float, default 1e-12
-        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``).
+        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``), or when no step
+        can decrease the loss any more (two cycles in a row without a decrease: its rounding floor); a stall at NaN/Inf
+        losses ends with ``Diverged``.
     hessian : {"lbfgs", "bfgs", "ssbfgs", "ssbroyden"}, default "lbfgs"
         The quasi-Newton memory of every level (dense ones: :class:`DenseInverseHessian`).
     coarse_hessian : str, optional

@@ -232,7 +232,8 @@ class MultilevelAlgorithm(OptimizerAlgorithm):
     history_size : int, default 10
         Curvature pairs kept per level by the L-BFGS memories.
     gtol : float, default 1e-12
-        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``).
+        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``), or when no step
+        can decrease the loss any more (its rounding floor); a stall at NaN/Inf losses ends with ``Diverged``.
     hessian : {"lbfgs", "bfgs", "ssbfgs", "ssbroyden"}, default "lbfgs"
         The quasi-Newton memory of every level (dense ones: :class:`DenseInverseHessian`).
     coarse_hessian : str, optional

@@ -104,7 +104,9 @@ class RMTROptimizer(MultilevelOptimizer):
         The memory of the coarse levels (default ``hessian``): ``coarse_hessian="ssbroyden"`` with
         ``hessian="lbfgs"`` is dense curvature where it is affordable (the small coarse levels) only.
     gtol : float
-        ``converged`` is set when the fine gradient's largest entry is at most ``gtol``.
+        ``converged`` is set when the fine gradient's largest entry is at most ``gtol``, or when no step can
+        decrease the loss any more (a trust radius at the rounding level of the parameters); a stall at NaN/Inf
+        losses is reported as divergence (``step`` returns NaN).
 
     Examples
     --------
@@ -217,8 +219,11 @@ class RMTROptimizer(MultilevelOptimizer):
             if not it.f < f and self._broken(x, closure):
                 return torch.tensor(math.nan, dtype=torch.float64)
             x, f, g = it.x, it.f, it.g
-            # a radius at the rounding level of x: no step can be resolved any more
+            # a radius at the rounding level of x: no step can be resolved any more; unless the cycle met NaN/Inf:
+            # then the radius shrank at a wall of non-finite losses, not at a minimum (as RobustLBFGS)
             if self.delta <= 1e-14 * max(1.0, float(x.norm())):
+                if self._nonfinite:
+                    return torch.tensor(math.nan, dtype=torch.float64)
                 self.converged = True
         return self._finish(x, f, g)
 
@@ -320,7 +325,9 @@ class RMTR(MultilevelAlgorithm):
     history_size : int, default 10
         Curvature pairs kept per level by the L-BFGS memories.
     gtol : float, default 1e-12
-        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``).
+        The run succeeds when the fine gradient's largest entry is at most ``gtol`` (``>= 0``), or when no step
+        can decrease the loss any more (a trust radius at the rounding level of the parameters); a stall at
+        NaN/Inf losses ends with ``Diverged``.
     hessian : {"lbfgs", "bfgs", "ssbfgs", "ssbroyden"}, default "lbfgs"
         The quasi-Newton memory of every level (dense ones: :class:`DenseInverseHessian`).
     coarse_hessian : str, optional
