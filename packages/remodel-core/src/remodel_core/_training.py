@@ -126,7 +126,8 @@ class OptimizerAlgorithm(Algorithm):
 
     A subclass implements :meth:`make_optimizer`; one iteration of ``solve`` is one ``optimizer.step(closure)``.
     Without ``maxiters``, ``maxtime`` or ``abstol``, training stops after 1000 iterations. An optimizer that
-    sets ``converged = True`` ends the run with ``Success``; one that sets ``failed = True`` with ``Failure``.
+    sets ``converged = True`` ends the run with ``Success`` (on the full batch;
+    a minibatch run goes on); one that sets ``failed = True`` with ``Failure``.
     """
 
     problem_types = (TrainingProblem,)
@@ -360,7 +361,9 @@ def train(
 
     Checkpoints hold the class and options of ``algorithm`` (by default the algorithm whose bound
     ``make_optimizer`` was passed); resuming with another class or other options is refused, naming them.
-    A run that ended with ``Failure``, ``Diverged`` or a converged optimizer is not continued by a resume: it
+    An optimizer's ``converged`` ends the run with ``Success`` only on the full batch (the gradient of one
+    minibatch at zero says nothing about the objective's). A run that ended with ``Failure``, ``Diverged`` or a
+    converged optimizer is not continued by a resume: it
     returns at once with that code. Checkpoints are atomic; ``fsync`` runs at most every
     ``DURABLE_EVERY_S`` seconds and at the end, so ``checkpoint_every=1`` stays cheap.
 
@@ -560,7 +563,8 @@ def train(
             if retcode is None:
                 if getattr(optimizer, "failed", False):
                     retcode = ReturnCode.Failure
-                elif getattr(optimizer, "converged", False):
+                elif getattr(optimizer, "converged", False) and idx is None:
+                    # a minibatch's gradient at zero is no stationary point of the objective: go on
                     retcode = ReturnCode.Success
                 else:
                     retcode = ctx.stop_reason(iteration=iteration, loss=loss, state=model)
