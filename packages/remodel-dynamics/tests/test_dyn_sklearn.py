@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from remodel_dynamics.sindy import FourierLibrary, PolynomialLibrary, SINDy
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -98,3 +99,19 @@ def test_libraries_name_their_outputs_for_pipelines():
     out = PolynomialLibrary(degree=2).set_output(transform="pandas").fit_transform(df)
     assert list(out.columns) == ["1", "q", "p", "q^2", "q p", "p^2"]  # the DataFrame's names, not x0, x1
     assert np.allclose(out.to_numpy(), PolynomialLibrary(degree=2).fit_transform(x))
+
+
+def test_sindy_cross_validates_with_t_default():
+    # cross_val_score and GridSearchCV call fit(x) and score(x): without t_default both refused ("t is needed")
+    t = np.linspace(0, 5, 501)
+    x = np.stack([np.cos(t), -np.sin(t)], axis=1)
+    model = SINDy(PolynomialLibrary(degree=1), threshold=0.05, fd_order=6, t_default=t[1] - t[0])
+    assert np.all(cross_val_score(model, x, cv=TimeSeriesSplit(3)) > 0.999)
+    search = GridSearchCV(model, {"threshold": [0.05, 2.0]}, cv=TimeSeriesSplit(3)).fit(x)
+    assert search.best_params_ == {"threshold": 0.05}
+    assert search.best_estimator_.equations() == ["x0' = 1.000 x1", "x1' = -1.000 x0"]
+    assert model.fit(x).score(x) == model.fit(x, t[1] - t[0]).score(x, t[1] - t[0])
+    with pytest.raises(ValueError, match="t is needed .* or set t_default"):
+        SINDy().fit(x)
+    with pytest.raises(ValueError, match="t_default must be > 0"):
+        SINDy(t_default=0.0).fit(x)

@@ -43,6 +43,10 @@ class SINDy(BaseEstimator):
         Names of the state variables in :meth:`equations` (default ``x0, x1, ...``).
     backend : {"numba", "numpy"}
         STLSQ implementation.
+    t_default : float, optional
+        Time step used by :meth:`fit` and :meth:`score` when neither ``t`` nor ``x_dot`` is given (pysindy's
+        ``t_default``); with it, ``cross_val_score`` and ``GridSearchCV``, which call ``fit(x)`` and ``score(x)``,
+        work on equispaced trajectories. By default ``t`` (or ``x_dot``) is required.
 
     Attributes
     ----------
@@ -59,6 +63,14 @@ class SINDy(BaseEstimator):
     >>> model = SINDy(PolynomialLibrary(degree=1), threshold=0.05, fd_order=6, feature_names=["x", "y"]).fit(x, t)
     >>> model.equations(precision=3)
     ["x' = 1.000 y", "y' = -1.000 x"]
+
+    Model selection over contiguous blocks of one trajectory:
+
+    >>> from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+    >>> model = SINDy(PolynomialLibrary(degree=1), t_default=t[1] - t[0])
+    >>> search = GridSearchCV(model, {"threshold": [0.05, 0.5], "fd_order": [2, 6]}, cv=TimeSeriesSplit(3)).fit(x)
+    >>> search.best_params_, search.best_estimator_.equations(precision=3)
+    ({'fd_order': 6, 'threshold': 0.05}, ["x0' = 1.000 x1", "x1' = -1.000 x0"])
     """
 
     def __init__(
@@ -73,6 +85,7 @@ class SINDy(BaseEstimator):
         polyorder: int = 3,
         feature_names: Sequence[str] | None = None,
         backend: str = "numba",
+        t_default: float | None = None,
     ) -> None:
         self.library = library
         self.threshold = threshold
@@ -84,6 +97,7 @@ class SINDy(BaseEstimator):
         self.polyorder = polyorder
         self.feature_names = feature_names
         self.backend = backend
+        self.t_default = t_default
 
     # data handling --------------------------------------------------------------------------------
     @staticmethod
@@ -132,7 +146,7 @@ class SINDy(BaseEstimator):
                 raise ValueError("x_dot must have the shape of x")
         else:
             if t is None:
-                raise ValueError("t (time step or sample times) is needed when x_dot is not given")
+                t = self._default_time_step()
             # a list of times is one entry per trajectory when x is a list of trajectories; for one trajectory
             # (an array) it is that trajectory's sample times, unless it holds exactly one entry
             per_trajectory = isinstance(t, list | tuple) and (isinstance(x, list | tuple) or len(t) == 1)
@@ -141,6 +155,16 @@ class SINDy(BaseEstimator):
                 raise ValueError(f"t must give {len(trajs)} time arrays, one per trajectory, got {len(ts)}")
             dots = [self.differentiate(xi, ti) for xi, ti in zip(trajs, ts)]
         return np.concatenate(trajs), np.concatenate(dots)
+
+    def _default_time_step(self) -> float:
+        """``t_default``, checked, for a ``fit``/``score`` given neither ``t`` nor ``x_dot``."""
+        if self.t_default is None:
+            raise ValueError(
+                "t is needed (the time step or sample times) when x_dot is not given, or set t_default (the time "
+                "step used when neither is given)"
+            )
+        check_positive("t_default", self.t_default)
+        return float(self.t_default)
 
     def differentiate(self, x: np.ndarray, t: float | np.ndarray) -> np.ndarray:
         """Time derivative of one trajectory ``x`` (n_times, n_features) by the configured method."""
@@ -210,14 +234,13 @@ class SINDy(BaseEstimator):
         t: float | np.ndarray | Sequence | None = None,
         x_dot: np.ndarray | Sequence[np.ndarray] | None = None,
     ) -> float:
-        """Coefficient of determination R^2 of the predicted derivatives (estimated from ``t`` if not given).
+        """Coefficient of determination R^2 of the predicted derivatives (estimated from ``t``, or ``t_default``, if
+        not given).
 
         ``x``, ``t`` and ``x_dot`` are read as in :meth:`fit` (one trajectory or a list); R^2 is taken over the
         samples of all trajectories together.
         """
         check_is_fitted(self, "coefficients_")
-        if x_dot is None and t is None:
-            raise ValueError("t is needed when x_dot is not given")
         x, x_dot = self._states_and_derivatives(x, t, x_dot)
         resid = ((self.predict(x) - x_dot) ** 2).sum()
         total = ((x_dot - x_dot.mean(axis=0)) ** 2).sum()
