@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from remodel_core import TrainingProblem, check_positive, load_checkpoint, remake, solve
@@ -289,6 +290,13 @@ CASES = [
     # helpers
     ("check_positive bool", lambda: check_positive("width", True), TypeError, "width"),
     ("check_positive inf", lambda: check_positive("lr", INF), ValueError, "lr"),
+    (
+        "check_positive numpy float as integer",
+        lambda: check_positive("n", np.float64(2.0), integer=True),
+        TypeError,
+        "n",
+    ),
+    ("check_positive numpy negative", lambda: check_positive("n", np.int64(-1), integer=True), ValueError, "n"),
     ("remake unknown field", lambda: remake(Adam(), learning_rate=0.1), TypeError, "learning_rate"),
     ("load_checkpoint missing", lambda: load_checkpoint("/nonexistent/ck.pt"), FileNotFoundError, "ck.pt"),
 ]
@@ -303,3 +311,12 @@ def test_bad_call_raises_naming_the_argument(call, exc, match):
 def test_case_count():
     assert len(CASES) >= 100
     assert len({c[0] for c in CASES}) == len(CASES), "case ids must be distinct"
+
+
+def test_numpy_scalars_are_numbers():
+    """numpy integers and floats pass the shared checks and solve's options (GridSearchCV grids built with
+    np.arange or np.linspace give numpy scalars)."""
+    check_positive("n", np.int64(3), integer=True)
+    check_positive("lr", np.float32(0.1))
+    sol = solve(_data_prob(), Adam(lr=np.float64(1e-2)), maxiters=np.int64(3), seed=np.int64(1))
+    assert sol.stats["iterations"] == 3

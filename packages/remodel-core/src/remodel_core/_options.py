@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -88,10 +89,11 @@ class SolveOptions:
             if kwargs.get(name) is not None:
                 check_positive(name, kwargs[name], allow_zero=name != "maxtime", allow_inf=name == "maxtime")
         if "seed" in kwargs:
-            if isinstance(kwargs["seed"], bool) or not isinstance(kwargs["seed"], int):
+            if isinstance(kwargs["seed"], bool) or not isinstance(kwargs["seed"], numbers.Integral):
                 raise TypeError(f"seed must be an integer, got {kwargs['seed']!r}")
             if not 0 <= kwargs["seed"] < 2**63:
                 raise ValueError(f"seed must be a non-negative integer below 2**63, got {kwargs['seed']!r}")
+            kwargs["seed"] = int(kwargs["seed"])  # a numpy integer too
         # flags: a truthy string such as resume="no" must not silently mean True
         for name in ("resume", "verbose"):
             if name in kwargs and not isinstance(kwargs[name], bool):

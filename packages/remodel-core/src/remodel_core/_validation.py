@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 
 def check_positive(
     name: str, value: float, *, allow_zero: bool = False, integer: bool = False, allow_inf: bool = False
@@ -33,7 +35,7 @@ def check_positive(
     ...
     ValueError: lr must be finite, got inf
     """
-    kind = int if integer else (int, float)
+    kind = numbers.Integral if integer else numbers.Real  # numpy scalars too (np.arange grids of GridSearchCV)
     if isinstance(value, bool) or not isinstance(value, kind):
         expected = "an integer" if integer else "a number"
         raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
