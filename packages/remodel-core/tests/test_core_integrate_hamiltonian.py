@@ -332,3 +332,22 @@ def test_bad_input_errors() -> None:
         implicit_midpoint_step(ho_grad, q0, p0, 0.1, tol=0.0)
     with pytest.raises(TypeError, match="H must be callable"):
         hamiltonian_vector_field(3.0)
+
+
+def test_explicit_methods_fall_to_first_order_on_a_non_separable_hamiltonian():
+    """As the docstrings say: on ``H = (1 + q^2) p^2 / 2 + q^2 / 2`` Störmer–Verlet and Yoshida's method are
+    first order (their orders 2 and 4 need a separable H); the implicit methods keep order 2."""
+    grad_H = hamiltonian_vector_field(lambda q, p: 0.5 * (1 + q**2) * p**2 + 0.5 * q**2)
+    q0, p0 = torch.tensor([1.0], dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64)
+    t = torch.tensor([0.0, 2.0], dtype=torch.float64)
+    qr, pr = hamiltonian_odeint(grad_H, q0, p0, t, method="dopri5", rtol=1e-12, atol=1e-14)
+
+    def order(method: str) -> float:
+        errs = []
+        for n in (100, 200):
+            qs, ps = hamiltonian_odeint(grad_H, q0, p0, t, method=method, dt=2.0 / n)
+            errs.append(max(float((qs[-1] - qr[-1]).abs().max()), float((ps[-1] - pr[-1]).abs().max())))
+        return math.log2(errs[0] / errs[1])
+
+    assert 0.8 < order("verlet") < 1.2 and 0.8 < order("yoshida4") < 1.2
+    assert 1.9 < order("implicit_midpoint") < 2.1 and 1.9 < order("stormer_verlet_implicit") < 2.1
