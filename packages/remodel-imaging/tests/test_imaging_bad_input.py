@@ -220,6 +220,11 @@ def test_problem_and_operator_mismatch_through_solve():
         )
     with pytest.raises(ValueError, match="y must be finite"):
         solve(InverseProblem(GaussianBlur((8, 8), 1.0), torch.full((8, 8), float("nan"))), RED(denoiser=DEN))
+    u8 = torch.full((8, 8), 200, dtype=torch.uint8)  # an image as read from disk: was converted silently
+    with pytest.raises(TypeError, match="y must be a floating-point or complex tensor"):
+        solve(InverseProblem(GaussianBlur((8, 8), 1.0), u8), TVPrimalDual())
+    with pytest.raises(TypeError, match="x_true must be a floating-point or complex tensor"):
+        solve(InverseProblem(GaussianBlur((8, 8), 1.0), torch.zeros(8, 8), x_true=u8), TVPrimalDual())
     with pytest.raises(ValueError, match="data='prox' needs a periodic convolution"):
         solve(InverseProblem(A, torch.zeros(A.out_shape)), TVPrimalDual(data="prox"))
     with pytest.raises(ValueError, match="operator on 2-D images"):

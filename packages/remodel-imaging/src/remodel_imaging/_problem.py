@@ -46,6 +46,10 @@ class InverseProblem(Problem):
             raise TypeError(f"operator must be a remodel_imaging.LinearOperator, got {type(self.operator).__name__}")
         if not isinstance(self.y, torch.Tensor):
             raise TypeError(f"y must be a torch.Tensor, got {type(self.y).__name__}")
+        if not (self.y.is_floating_point() or self.y.is_complex()):
+            raise TypeError(
+                f"y must be a floating-point or complex tensor (scale integer images first), got {self.y.dtype}"
+            )
         if tuple(self.y.shape) != self.operator.out_shape:
             raise ValueError(
                 f"y must have the operator's output shape {list(self.operator.out_shape)}, got {list(self.y.shape)}"
@@ -60,6 +64,11 @@ class InverseProblem(Problem):
                 raise ValueError(
                     f"x_true must be a tensor of the operator's input shape "
                     f"{list(self.operator.in_shape)}, got {list(getattr(self.x_true, 'shape', []))}"
+                )
+            if not (self.x_true.is_floating_point() or self.x_true.is_complex()):
+                raise TypeError(
+                    "x_true must be a floating-point or complex tensor (scale integer images first), "
+                    f"got {self.x_true.dtype}"
                 )
             if not bool(torch.isfinite(self.x_true).all()):
                 raise ValueError("x_true must be finite (it is the reference of the PSNR monitored by the algorithms)")
