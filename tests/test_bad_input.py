@@ -227,6 +227,8 @@ CASES = [
     ("MLP activation", lambda: MLP(1, 1, activation="swish2"), ValueError, "activation"),
     ("ResNetMLP out_features=0", lambda: ResNetMLP(1, 0), ValueError, "out_features"),
     ("ResNetMLP horizon=0", lambda: ResNetMLP(1, 1, horizon=0.0), ValueError, "horizon"),
+    ("ResNetMLP horizon=inf", lambda: ResNetMLP(1, 1, horizon=math.inf), ValueError, "horizon must be finite"),
+    ("ResNetMLP horizon='1'", lambda: ResNetMLP(1, 1, horizon="1"), TypeError, "horizon must be a number"),
     # PINN problems
     (
         "discretize network in_features",

@@ -159,8 +159,7 @@ class ResNetMLP(nn.Module):
     ) -> None:
         super().__init__()
         _check_sizes(in_features=in_features, out_features=out_features, width=width, depth=depth)
-        if not horizon > 0:
-            raise ValueError(f"horizon must be > 0, got {horizon!r}")
+        check_positive("horizon", horizon)  # finite: an infinite step h = T / depth makes every output NaN
         self.in_features, self.out_features, self.width = in_features, out_features, width
         self.activation, self.horizon = activation, float(horizon)
         self.lift = nn.Sequential(nn.Linear(in_features, width), globals()["activation"](activation))
