@@ -105,3 +105,24 @@ def test_ownership_and_resume_state_carries_every_subdomain(tmp_path):
     state = torch.load(ck, weights_only=True)
     assert len(state["optimizer"]["local_memories"]) == 3
     assert all(len(m["s"]) > 0 for m in state["optimizer"]["local_memories"])  # every subdomain learnt pairs
+
+
+def test_resumed_run_continues_the_evaluation_counts_and_stops_where_the_full_run_does(tmp_path):
+    """One process: 4 iterations, then a resume to 8 gives the counts and history of 8 uninterrupted ones (the
+    counts restarted from 0 before: 6 evaluations reported after a resume against 1294 in the full run); with
+    ``reltol`` the resumed run stops at the iteration the uninterrupted one does."""
+    full = _reference(8)
+    ck = tmp_path / "ck.pt"
+    _reference(4, checkpoint=ck)
+    resumed = _reference(8, checkpoint=ck, resume=True)
+    for key in ("evals", "local_evals", "shared_evals", "iterations"):
+        assert resumed.stats[key] == full.stats[key], key
+    assert resumed.history["evals"] == full.history["evals"]
+    assert resumed.history["loss"] == pytest.approx(full.history["loss"], rel=1e-12, abs=0)
+    stop = _reference(400, reltol=1e-2)
+    k = stop.stats["iterations"]
+    assert stop.retcode.name == "Success" and 2 < k < 400
+    ck2 = tmp_path / "ck2.pt"
+    _reference(k - 1, reltol=1e-2, checkpoint=ck2)
+    again = _reference(400, reltol=1e-2, checkpoint=ck2, resume=True)
+    assert again.retcode.name == "Success" and again.stats["iterations"] == k

@@ -498,6 +498,7 @@ class DistributedASPQN(Algorithm):
         method = SchwarzRanks(ev, dec, self.options())
         ctx.stats.update(ranks=world, subdomains=len(dec), local_evals=0, shared_evals=0)
         iteration = 0
+        base_local = base_shared = 0  # evaluations of the run a resume continues (rank 0's counts)
         if opts.resume and opts.checkpoint is not None and opts.checkpoint.exists():
             state = load_checkpoint(opts.checkpoint, map_location=opts.device)
             try:
@@ -509,9 +510,9 @@ class DistributedASPQN(Algorithm):
                 ) from err
             iteration = int(state["iteration"])
             ctx.restore_history(state["history"])
-            ctx.stats.update(
-                {k: v for k, v in state["stats"].items() if k not in ("ranks", "local_evals", "shared_evals")}
-            )
+            ctx.stats.update({k: v for k, v in state["stats"].items() if k != "ranks"})
+            base_local = int(state["stats"].get("local_evals", 0))
+            base_shared = int(state["stats"].get("shared_evals", 0))
             ctx.restore_clock(state["stats"]["wall_s"])
         if world > 1:  # every rank starts from rank 0's parameters
             with health.guard("the broadcast of the initial parameters"), torch.no_grad():
@@ -551,9 +552,9 @@ class DistributedASPQN(Algorithm):
                 iteration += 1
                 ctx.stats.update(
                     iterations=iteration,
-                    local_evals=ev.local_evals,
-                    shared_evals=ev.shared_evals,
-                    evals=ev.local_evals + ev.shared_evals,
+                    local_evals=base_local + ev.local_evals,
+                    shared_evals=base_shared + ev.shared_evals,
+                    evals=base_local + base_shared + ev.local_evals + ev.shared_evals,
                 )
                 row: dict[str, float] = {
                     "iteration": iteration,
