@@ -284,6 +284,40 @@ def test_solve_trains_on_the_pipeline_batches_in_order():
         solve(PipelineProblem(model=net, loss=loss, pipeline=pipe), Streamed(inner=3), maxiters=1)
 
 
+def test_streamed_minibatches_do_not_end_on_one_batch_and_refuse_multilevel_methods():
+    import dataclasses
+
+    from remodel_core import OptimizerAlgorithm, ReturnCode, solve
+    from remodel_core.data import PipelineProblem, Streamed
+    from remodel_core.optim import MGOPT, RMTR
+
+    class Converging(torch.optim.Optimizer):  # claims convergence at once (as after fitting one batch exactly)
+        def __init__(self, params):
+            super().__init__(params, {})
+            self.converged = False
+
+        def step(self, closure):
+            loss = closure()
+            self.converged = True
+            return loss
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Once(OptimizerAlgorithm):
+        def make_optimizer(self, model):
+            return Converging(model.parameters())
+
+    x = np.linspace(-1, 1, 40)[:, None]
+    net = torch.nn.Linear(1, 1).double()
+    prob = PipelineProblem(
+        model=net, loss=lambda m, a, b: ((m(a) - b) ** 2).mean(), pipeline=DataPipeline(x, 2 * x, batch_size=16, seed=0)
+    )
+    sol = solve(prob, Streamed(inner=Once()), maxiters=5)
+    assert sol.retcode is ReturnCode.MaxIters and sol.stats["iterations"] == 5
+    for inner in (MGOPT(levels=2), RMTR(levels=2)):
+        with pytest.raises(ValueError, match="full-batch"):
+            solve(prob, Streamed(inner=inner), maxiters=2)
+
+
 def test_huge_pages_keep_the_contents_and_the_batches():
     import re
     import sys

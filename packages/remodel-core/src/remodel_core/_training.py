@@ -386,6 +386,7 @@ def train(
     """
     opts = ctx.options
     between = getattr(ctx, "between_iterations", None)
+    streamed = bool(getattr(ctx, "streamed_minibatches", False))  # the hook hands out minibatches (Streamed)
     if algorithm is None:
         algorithm = getattr(make_optimizer, "__self__", None)
     signature = _algorithm_signature(algorithm)
@@ -563,7 +564,7 @@ def train(
             if retcode is None:
                 if getattr(optimizer, "failed", False):
                     retcode = ReturnCode.Failure
-                elif getattr(optimizer, "converged", False) and idx is None:
+                elif getattr(optimizer, "converged", False) and idx is None and not streamed:
                     # a minibatch's gradient at zero is no stationary point of the objective: go on
                     retcode = ReturnCode.Success
                 else:

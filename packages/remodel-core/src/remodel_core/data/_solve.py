@@ -58,7 +58,9 @@ class Streamed(Algorithm):
     The batches reach :func:`~remodel_core._training.train` (the loop every optimizer shares: history, NaN
     guard, stopping rules, progress) through its ``between_iterations`` hook, which replaces the data after
     every iteration while the model and the optimizer state go on. Checkpoints are not offered (the
-    pipeline's position is not part of train's checkpoint), nor ``data_parallel``.
+    pipeline's position is not part of train's checkpoint), nor ``data_parallel``. An optimizer's own
+    convergence test (a zero gradient of one batch) does not end the run; the multilevel methods (``MGOPT``,
+    ``RMTR``), which need a deterministic full-batch objective, are refused.
 
     Parameters
     ----------
@@ -95,6 +97,13 @@ class Streamed(Algorithm):
 
     def _solve(self, problem: Problem, ctx: SolveContext) -> Solution:
         assert isinstance(problem, PipelineProblem) and problem.pipeline is not None
+        from ..optim._multilevel import MultilevelAlgorithm  # lazy: the optimizers are not needed otherwise
+
+        if isinstance(self.inner, MultilevelAlgorithm):  # refused on minibatches of a TrainingProblem, too
+            raise ValueError(
+                f"inner={type(self.inner).__name__} needs a deterministic full-batch objective, and a pipeline "
+                "hands out a new batch every iteration: solve a TrainingProblem with data=(...) instead"
+            )
         pipe = problem.pipeline
         first = pipe.next_batch()
 
@@ -102,7 +111,10 @@ class Streamed(Algorithm):
             return pipe.next_batch()
 
         ctx.between_iterations = between  # type: ignore[attr-defined]
+        # an optimizer's ``converged`` on one batch is no stationary point of the objective: train goes on
+        ctx.streamed_minibatches = True  # type: ignore[attr-defined]
         try:
             return self.inner._solve(dataclasses.replace(problem, data=tuple(first)), ctx)
         finally:
             ctx.between_iterations = None  # type: ignore[attr-defined]
+            ctx.streamed_minibatches = False  # type: ignore[attr-defined]
