@@ -249,6 +249,20 @@ def test_resume_from_a_mismatched_checkpoint_is_a_clear_error(tmp_path):
     other = TrainingProblem(model=torch.nn.Linear(2, 1).double(), loss=lambda m: m.weight.pow(2).sum())
     with pytest.raises(ValueError, match="does not match"):
         solve(other, Adam(), maxiters=4, checkpoint=path, resume=True)
+    # other data: fewer rows than the checkpoint's shuffle covers (an IndexError 'index 42 is out of bounds'
+    # before), or more rows on the full batch (silently another objective)
+    for rows, batch_size in ((64, 24), (200, None)):
+        prob = regression(batch_size=batch_size)
+        solve(prob, Adam(), maxiters=3, checkpoint=tmp_path / f"{rows}.pt")
+        x, y = (torch.cat([t] * 2)[:rows] for t in prob.data)
+        with pytest.raises(ValueError, match=f"written for 128 samples, the problem has {rows}"):
+            solve(
+                dataclasses.replace(prob, data=(x, y)),
+                Adam(),
+                maxiters=6,
+                checkpoint=tmp_path / f"{rows}.pt",
+                resume=True,
+            )
 
 
 def test_custom_optimizer_algorithm_signals():

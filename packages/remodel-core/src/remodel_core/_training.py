@@ -430,6 +430,12 @@ def train(
                 batches.n = int(data[0].shape[0])
                 data_changed = bool(state.get("data_changed", False))
             between_pending = bool(state.get("between_pending", False))
+        stored = state.get("samples")  # absent from checkpoints of earlier versions
+        if stored is not None and batches.n is not None and int(stored) != batches.n:
+            raise ValueError(
+                f"checkpoint {str(opts.checkpoint)!r} was written for {int(stored)} samples, the problem has "
+                f"{batches.n}: resume with the data it was trained on, or start a new run"
+            )
         iteration = int(state["iteration"])
         ctx.restore_history(state["history"])
         ctx.stats.update(state["stats"])
@@ -490,6 +496,7 @@ def train(
                     "retcode": None if retcode is None else retcode.name,
                     "between": between.state_dict() if hasattr(between, "state_dict") else None,
                     "data_changed": data_changed,
+                    "samples": batches.n,
                     "between_pending": between is not None and retcode is not None,
                 },
                 durable=durable,
