@@ -159,6 +159,40 @@ def test_divergence_stops_with_last_good_state():
     assert math.isnan(sol.history["loss"][-1])
 
 
+def test_divergence_restores_the_buffers_of_the_last_good_state():
+    """Buffers (here a forward counter and a running mean, as BatchNorm keeps) go back with the parameters:
+    before, a diverged SGD run on a BatchNorm net returned the good weights with running_var 9e63 from the
+    steps that diverged."""
+
+    class Tracked(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(1, 1).double()
+            self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+            self.register_buffer("running", torch.zeros(1, dtype=torch.float64))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.lin(x)
+            self.calls += 1
+            self.running.mul_(0.5).add_(0.5 * out.detach().mean())
+            return out
+
+    x = torch.linspace(-1, 1, 8, dtype=torch.float64).unsqueeze(1)
+
+    def loss(m, x, y):  # NaN from the 6th evaluation on: SGD's 6th step returns NaN
+        value = ((m(x) - y) ** 2).mean()
+        return value * math.nan if int(m.calls) >= 6 else value
+
+    torch.manual_seed(0)
+    prob = TrainingProblem(model=Tracked(), loss=loss, data=(x, 2 * x))
+    sol = solve(prob, SGD(lr=0.1), maxiters=50)
+    ref = solve(prob, SGD(lr=0.1), maxiters=4)  # the last good state: the start of step 5
+    assert sol.retcode is ReturnCode.Diverged and sol.stats["iterations"] == 6
+    assert int(sol.u.calls) == 4
+    for a, b in zip(sol.u.state_dict().values(), ref.u.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_maxtime_callback_and_reltol():
     sol = solve(regression(), Adam(), maxtime=0.2)
     assert sol.retcode is ReturnCode.MaxTime and sol.stats["wall_s"] >= 0.2

@@ -167,6 +167,26 @@ class _Batches:
         self.generator.set_state(state["generator"])
 
 
+class _BufferSnapshot:
+    """Copies of the model's buffers (BatchNorm statistics, power-iteration vectors, ...) at one moment, so that
+    a diverged run returns them as they were at its last good iterate, with its parameters. (Every buffer is
+    copied: torch's batch norm updates its running statistics without moving their version counters.)"""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.saved = {name: buf.detach().clone() for name, buf in model.named_buffers()}
+
+    def restore(self, model: nn.Module) -> None:
+        with torch.no_grad():
+            for name, value in self.saved.items():
+                prefix, _, attr = name.rpartition(".")
+                module = model.get_submodule(prefix)
+                current = getattr(module, attr, None)
+                if isinstance(current, torch.Tensor) and current.shape == value.shape and current.dtype == value.dtype:
+                    current.copy_(value)
+                else:  # the buffer was replaced by one of another shape (a power vector resized, say)
+                    setattr(module, attr, value.clone())
+
+
 def _finite(params: list[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in params)
 
@@ -526,6 +546,7 @@ def train(
             data_changed = True
 
     good = [p.detach().clone() for p in params]
+    good_buffers = _BufferSnapshot(model)
     reuse = hasattr(optimizer, "reuse_evaluation")
     retcode: ReturnCode | None = None
     total = maxiters if maxiters is not None else None
@@ -543,6 +564,7 @@ def train(
             if dp is not None:
                 batch, rows, weight = dp.shard(batch)
             pending = [p.detach().clone() for p in params]
+            pending_buffers = _BufferSnapshot(model)
             if reuse:  # full batch, same data: the loss is unchanged, the end point of the last step may be reused
                 optimizer.reuse_evaluation = idx is None and not data_changed  # type: ignore[attr-defined]
             data_changed = False
@@ -555,6 +577,7 @@ def train(
                 with torch.no_grad():
                     for p, g in zip(params, good):
                         p.copy_(g)
+                good_buffers.restore(model)
                 loss = math.nan
                 retcode = ReturnCode.Diverged
             elif not _finite(params):
@@ -562,9 +585,10 @@ def train(
                 with torch.no_grad():
                     for p, g in zip(params, pending):
                         p.copy_(g)
+                pending_buffers.restore(model)
                 retcode = ReturnCode.Diverged
             else:
-                good = pending
+                good, good_buffers = pending, pending_buffers
             ctx.stats["iterations"] = iteration
             monitor(loss)
             bar.advance(status=f"loss={loss:.3e}")
