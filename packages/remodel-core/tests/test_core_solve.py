@@ -297,6 +297,10 @@ def test_resume_from_a_mismatched_checkpoint_is_a_clear_error(tmp_path):
                 checkpoint=tmp_path / f"{rows}.pt",
                 resume=True,
             )
+    # another dtype: load_state_dict cast the float64 checkpoint to float32 silently
+    solve(regression(), Adam(), maxiters=2, checkpoint=tmp_path / "f64.pt", dtype=torch.float64)
+    with pytest.raises(ValueError, match="holds a float64 model but this run is float32"):
+        solve(regression(), Adam(), maxiters=4, checkpoint=tmp_path / "f64.pt", resume=True, dtype=torch.float32)
 
 
 def test_custom_optimizer_algorithm_signals():

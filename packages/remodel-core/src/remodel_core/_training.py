@@ -430,6 +430,15 @@ def train(
     if opts.resume and opts.checkpoint is not None and opts.checkpoint.exists():
         state = load_checkpoint(opts.checkpoint, map_location=opts.device)
         _check_same_algorithm(opts.checkpoint, state.get("algorithm", {}), signature)
+        saved = {k: v.dtype for k, v in state.get("model", {}).items() if torch.is_tensor(v) and v.is_floating_point()}
+        here = {k: v.dtype for k, v in model.state_dict().items() if v.is_floating_point()}
+        changed = sorted({(str(saved[k]), str(here[k])) for k in saved.keys() & here.keys() if saved[k] != here[k]})
+        if changed:  # load_state_dict would cast silently: the resumed run would not be the interrupted one
+            was, now = changed[0]
+            raise ValueError(
+                f"checkpoint {str(opts.checkpoint)!r} holds a {was.removeprefix('torch.')} model but this run is "
+                f"{now.removeprefix('torch.')}: resume with the dtype it was written with (solve(..., dtype=...))"
+            )
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
