@@ -207,7 +207,9 @@ class HNN(DynamicsModel):
 
     A scalar network ``H_theta(q, p)``; the vector field is ``(dH/dp, -dH/dq)`` by automatic differentiation,
     so it is exactly divergence-free and conserves ``H_theta``. Rollouts default to the implicit midpoint rule,
-    symplectic for the non-separable learned ``H_theta``; the pairs loss takes one implicit-midpoint step
+    symplectic for the non-separable learned ``H_theta`` (the explicit ``"verlet"`` and ``"yoshida4"`` assume
+    ``H = T(p) + V(q)``: on a non-separable ``H`` they are first order, see
+    :func:`remodel_core.integrate.hamiltonian_odeint`); the pairs loss takes one implicit-midpoint step
     inside the loss (discrete-time learning, cf. Zhu, Jin & Tang 2020; David & Mehats 2023).
 
     ``torch.save`` of the whole module works; ``torch.export`` of it does not, since ``forward`` calls
