@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
-from remodel_core import TrainingProblem
+from remodel_core import OptimizerAlgorithm, TrainingProblem
 from torch import nn
 
 
@@ -63,3 +65,24 @@ def regression(seed: int = 0, n: int = 64, width: int = 8, depth: int = 3):
     x = torch.linspace(-1, 1, n, dtype=torch.float64).unsqueeze(1)
     y = torch.sin(3 * x)
     return TrainingProblem(model=model, loss=lambda m, x, y: ((m(x) - y) ** 2).mean(), data=(x, y), name="regression")
+
+
+class _Converging(torch.optim.Optimizer):
+    """Takes one evaluation and claims convergence (as an optimizer does after fitting one batch exactly)."""
+
+    def __init__(self, params):
+        super().__init__(params, {})
+        self.converged = False
+
+    def step(self, closure):
+        loss = closure()
+        self.converged = True
+        return loss
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConvergesAtOnce(OptimizerAlgorithm):
+    """An algorithm whose optimizer sets ``converged`` after its first step (tests of how train reads it)."""
+
+    def make_optimizer(self, model):
+        return _Converging(model.parameters())

@@ -3,6 +3,9 @@ hooks and resume."""
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +19,12 @@ from remodel_core.data import (
     seeded_permutation,
 )
 from remodel_core.data._kernels import _gather, _gather_serial
+
+_spec = importlib.util.spec_from_file_location(
+    "_optim_problems", pathlib.Path(__file__).with_name("_optim_problems.py")
+)
+P = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(P)
 
 
 @pytest.mark.parametrize(("parallel", "prefetch"), [(False, True), (True, True), (False, False)])
@@ -285,26 +294,11 @@ def test_solve_trains_on_the_pipeline_batches_in_order():
 
 
 def test_streamed_minibatches_do_not_end_on_one_batch_and_refuse_multilevel_methods():
-    import dataclasses
-
-    from remodel_core import OptimizerAlgorithm, ReturnCode, solve
+    from remodel_core import ReturnCode, solve
     from remodel_core.data import PipelineProblem, Streamed
     from remodel_core.optim import MGOPT, RMTR
 
-    class Converging(torch.optim.Optimizer):  # claims convergence at once (as after fitting one batch exactly)
-        def __init__(self, params):
-            super().__init__(params, {})
-            self.converged = False
-
-        def step(self, closure):
-            loss = closure()
-            self.converged = True
-            return loss
-
-    @dataclasses.dataclass(frozen=True, kw_only=True)
-    class Once(OptimizerAlgorithm):
-        def make_optimizer(self, model):
-            return Converging(model.parameters())
+    Once = P.ConvergesAtOnce  # noqa: N806  (claims convergence at once, as after fitting one batch exactly)
 
     x = np.linspace(-1, 1, 40)[:, None]
     net = torch.nn.Linear(1, 1).double()

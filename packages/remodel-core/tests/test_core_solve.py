@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import fractions
+import importlib.util
 import math
 import os
+import pathlib
 
 import pytest
 import torch
 from remodel_core import (
-    OptimizerAlgorithm,
     Problem,
     ReturnCode,
     SolveOptions,
@@ -22,6 +23,12 @@ from remodel_core import (
 )
 from remodel_core.optim import LBFGS, SGD, Adam
 from remodel_core.testing import check_algorithm, check_problem
+
+_spec = importlib.util.spec_from_file_location(
+    "_optim_problems", pathlib.Path(__file__).with_name("_optim_problems.py")
+)
+P = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(P)
 
 
 def regression(batch_size: int | None = None, seed: int = 0) -> TrainingProblem:
@@ -304,20 +311,7 @@ def test_resume_from_a_mismatched_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_custom_optimizer_algorithm_signals():
-    class Converging(torch.optim.Optimizer):
-        def __init__(self, params):
-            super().__init__(params, {})
-            self.converged = False
-
-        def step(self, closure):
-            loss = closure()
-            self.converged = True
-            return loss
-
-    @dataclasses.dataclass(frozen=True, kw_only=True)
-    class Once(OptimizerAlgorithm):
-        def make_optimizer(self, model):
-            return Converging(model.parameters())
+    Once = P.ConvergesAtOnce  # noqa: N806
 
     sol = solve(regression(), Once(), maxiters=10)
     assert sol.retcode is ReturnCode.Success and sol.stats["iterations"] == 1
