@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
+from remodel_core import check_positive
 
 
 def _check(n: int, generator: torch.Generator | None) -> None:
@@ -119,10 +119,7 @@ def gaussian(mean: float | list[float], std: float = 1.0):
         raise TypeError(f"mean must be a number or a list of numbers, got {mean!r}") from err
     if m.numel() == 0 or not bool(torch.isfinite(m).all()):
         raise ValueError(f"mean must be finite and not empty, got {mean!r}")
-    if isinstance(std, bool) or not isinstance(std, numbers.Real):
-        raise TypeError(f"std must be a number, got {type(std).__name__} {std!r}")
-    if not (math.isfinite(std) and std > 0):
-        raise ValueError(f"std must be a finite number > 0, got {std!r}")
+    check_positive("std", std)
 
     def sample(n: int, generator: torch.Generator | None = None, *, dtype: torch.dtype = torch.float32):
         _check(n, generator)
