@@ -64,6 +64,7 @@ def _prob(n=8):
         (lambda: motion_kernel(True, 0.0), ValueError, "length"),
         (lambda: motion_kernel(9, 0.0, size=10), ValueError, "size must be an odd integer >= 11"),
         (lambda: motion_kernel(9, 0.0, size=7), ValueError, "size must be an odd integer >= 11"),
+        (lambda: motion_kernel(9, 0.0, size=12), ValueError, "size must be an odd integer >= 11"),
         (lambda: motion_kernel(9, 0.0, size=11.0), ValueError, "size"),
         (lambda: Convolution((8, 8), torch.ones(2, 3)), ValueError, "kernel must have odd sizes"),
         (lambda: Convolution((8, 8), torch.ones(3)), ValueError, "kernel must be a real 2-D tensor"),

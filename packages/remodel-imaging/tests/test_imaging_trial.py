@@ -113,6 +113,7 @@ def test_unrolled_keeps_the_imaginary_part_of_complex_measurements():
             "noise_sigma",
         ),
         (lambda: SpectralConv2d(1, 1, 3, shape=16), ValueError, "shape must be a pair"),
+        (lambda: SpectralConv2d(1, 1, 5, shape=(1, 8)), ValueError, r"at least kernel_size // 2 = 2"),
     ],
 )
 def test_bad_arguments_fail_early_and_name_the_argument(call, exc, match):
@@ -140,6 +141,19 @@ def test_filtered_back_projection_matches_scikit_image_and_keeps_the_mean():
     err = np.linalg.norm(ours - ph) / np.linalg.norm(ph)
     assert err < 1.05 * np.linalg.norm(theirs - ph) / np.linalg.norm(ph)  # 0.176 vs 0.178 (unpadded ramp: 0.25)
     assert abs(ours.mean() / ph.mean() - 1) < 0.01  # the unpadded ramp lost 30 % of the mean
+
+
+def test_filtered_back_projection_is_the_linear_convolution_with_the_kak_slaney_ramp():
+    # zero padding makes the FFT filtering a linear (not periodic) convolution with h(0) = 1/4, h(k) = -1/(pi k)^2
+    # at odd k; data up to the detector edges (where an unpadded, periodic filter wraps around)
+    R = Radon(10, angles=6)
+    y = torch.rand(R.out_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 1.0
+    i = torch.arange(R.n_det)
+    d = (i[:, None] - i[None, :]).to(torch.float64)  # H[i, j] = h(i - j)
+    H = torch.where(d.remainder(2) == 1, -1.0 / (math.pi * d) ** 2, torch.zeros_like(d)) + 0.25 * (d == 0)
+    filtered = y @ H.T
+    expected = R.apply_adjoint(filtered) * (math.pi / len(R.angles))
+    assert torch.allclose(R.fbp(y), expected, atol=1e-12)
 
 
 def test_real_operators_refuse_complex_data_instead_of_dropping_its_imaginary_part():
