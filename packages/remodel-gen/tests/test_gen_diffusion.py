@@ -121,6 +121,7 @@ def test_tiny_unet_class_conditional_digits_through_solve(no_network):
     )
     sol = solve(prob, alg, maxiters=2, seed=0)
     assert type(sol.u.field.unet).__name__ == "UNet2DModel" and sol.u.num_classes == 3
+    assert sol.u.scheduler_config["prediction_type"] == "v_prediction"  # the default (epsilon: 10-15 % on digits)
     for scheduler in ("ddim", "dpm"):
         out, stats = sol.u.sample(
             4, steps=3, scheduler=scheduler, y=torch.tensor([0, 1, 2, 0]), guidance=2.0, return_stats=True
