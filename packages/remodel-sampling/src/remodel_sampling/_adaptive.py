@@ -270,10 +270,10 @@ class AdaptiveSampling(Algorithm):
                 f"geometry has dimension {geometry.dim} but the collocation points (problem.data[0]) have shape "
                 f"{list(x_first.shape)}; expected [n, {geometry.dim}]"
             )
-        if isinstance(self.strategy, RAD) and self.candidates < problem.data[0].shape[0]:
+        if isinstance(self.strategy, RAD) and self.candidates < x_first.shape[0]:
             # RAD draws the points without replacement from the candidates: refuse now, not after `every` steps
             raise ValueError(
-                f"candidates must be at least the number of collocation points ({problem.data[0].shape[0]}) for "
+                f"candidates must be at least the number of collocation points ({x_first.shape[0]}) for "
                 f"RAD, got {self.candidates}"
             )
         weighted = isinstance(self.strategy, ImportanceSampling)
