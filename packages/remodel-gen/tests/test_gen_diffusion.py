@@ -172,7 +172,7 @@ class ExactV(torch.nn.Module):
 def test_few_step_sampling_starts_at_the_last_timestep(no_network, scheduler, steps):
     """DDIM and DDPM start at the last training timestep ("trailing", Lin et al. 2024): with the exact predictor
     one step gives the posterior mean of the data (diffusers' "leading" grid was [0] and returned the noise,
-    mean 0.02, std 1.02) and a few steps the target's mean (leading at 2 steps, DDIM: 1.60 for 2.0)."""
+    mean -0.015, std 0.995 here) and a few steps the target's mean (leading at 2 steps, DDIM: 1.195 for 1.5)."""
     config = {"num_train_timesteps": T, "beta_schedule": "squaredcos_cap_v2", "clip_sample": False}
     config = {**config, "prediction_type": "v_prediction"}
     assert make_scheduler(scheduler, config).config.timestep_spacing == "trailing"
