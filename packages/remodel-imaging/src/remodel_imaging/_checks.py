@@ -29,6 +29,23 @@ def check_box(box: tuple[float, float] | None) -> None:
         raise ValueError(f"box must be None or a tuple (lo, hi) of finite numbers with lo < hi, got {box!r}")
 
 
+def check_finite_positive(name: str, value: float) -> float:
+    """``value`` as a float; ``ValueError`` naming ``name`` unless it is a finite number > 0 (``bool`` refused).
+
+    Examples
+    --------
+    >>> check_finite_positive("gamma", 2)
+    2.0
+    >>> check_finite_positive("gamma", float("inf"))
+    Traceback (most recent call last):
+    ...
+    ValueError: gamma must be a finite number > 0, got inf
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def check_positive_ints(**values: int) -> None:
     """Raise ``ValueError`` naming the first argument that is not a positive ``int`` (``bool`` refused).
 

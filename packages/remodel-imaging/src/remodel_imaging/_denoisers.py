@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ._checks import as_image_batch, check_positive_ints
+from ._checks import as_image_batch, check_finite_positive, check_positive_ints
 
 if TYPE_CHECKING:
     from remodel_core import Solution, TrainingProblem
@@ -94,13 +94,7 @@ def denoising_problem(
 
     if not isinstance(patches, torch.Tensor) or patches.dim() != 4 or patches.shape[1] != 1:
         raise ValueError(f"patches must be a tensor (N, 1, S, S), got {getattr(patches, 'shape', patches)!r}")
-    if (
-        isinstance(noise_sigma, bool)
-        or not isinstance(noise_sigma, int | float)
-        or not noise_sigma > 0
-        or not math.isfinite(noise_sigma)
-    ):
-        raise ValueError(f"noise_sigma must be a finite number > 0, got {noise_sigma!r}")
+    check_finite_positive("noise_sigma", noise_sigma)
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(patches.shape, generator=gen, dtype=patches.dtype) * float(noise_sigma)
 

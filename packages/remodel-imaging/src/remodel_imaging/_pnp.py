@@ -11,6 +11,7 @@ import torch
 from remodel_core import Algorithm, ReturnCode, Solution, SolveContext, check_positive
 from torch import nn
 
+from ._checks import check_finite_positive
 from ._metrics import psnr
 from ._operator import LinearOperator, inner
 from ._problem import InverseProblem
@@ -119,8 +120,7 @@ def data_prox(A: LinearOperator, y: torch.Tensor, v: torch.Tensor, gamma: float,
     >>> bool(torch.allclose(x, v))      # v already fits the data: the prox leaves it
     True
     """
-    if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not math.isfinite(gamma) or gamma <= 0:
-        raise ValueError(f"gamma must be a finite number > 0, got {gamma!r}")
+    check_finite_positive("gamma", gamma)
     rhs = A.apply_adjoint(y).to(v.dtype) + v / gamma
     transfer = getattr(A, "transfer", None)
     if isinstance(transfer, torch.Tensor) and transfer.shape == v.shape[-2:] and A.in_shape == A.out_shape:

@@ -9,18 +9,12 @@ import torch
 from remodel_core import Solution
 from torch import nn
 
-from ._checks import check_positive_ints
+from ._checks import check_finite_positive, check_positive_ints
 from ._convex_ridge import ConvexRidgeDenoiser
 from ._operator import LinearOperator, cached_norm
 from ._pnp import data_prox
 
 __all__ = ["ConvexRidgeVariational", "train_regulariser"]
-
-
-def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 class ConvexRidgeVariational(nn.Module):
@@ -82,8 +76,8 @@ class ConvexRidgeVariational(nn.Module):
         self.warm_steps = warm_steps
         self.regulariser = regulariser
         self.unrolled_steps = unrolled_steps
-        self.log_lam = nn.Parameter(torch.tensor(math.log(_positive("lam", lam))))
-        self.eps = _positive("eps", eps)
+        self.log_lam = nn.Parameter(torch.tensor(math.log(check_finite_positive("lam", lam))))
+        self.eps = check_finite_positive("eps", eps)
         self._norms: dict[int, tuple[LinearOperator, float]] = {}
 
     @property
@@ -143,7 +137,7 @@ class ConvexRidgeVariational(nn.Module):
         >>> round(den.strength, 6), den.steps, den.lipschitz_bound() <= 1.0 + 1e-12
         (0.3, 40, True)
         """
-        _positive("gamma", gamma)
+        check_finite_positive("gamma", gamma)
         check_positive_ints(steps=steps)
         den = copy.deepcopy(self.regulariser)
         den.strength = gamma * self.lam
@@ -211,7 +205,7 @@ def train_regulariser(
     if not isinstance(model, ConvexRidgeVariational):
         raise TypeError(f"model must be a ConvexRidgeVariational, got {type(model).__name__}")
     check_positive_ints(iters=iters, batch_size=batch_size)
-    _positive("lr", lr)
+    check_finite_positive("lr", lr)
     if lr_end is not None and (isinstance(lr_end, bool) or not isinstance(lr_end, int | float) or not 0 < lr_end <= lr):
         raise ValueError(f"lr_end must be a number in (0, lr], got {lr_end!r}")
     prob = reconstruction_problem(
