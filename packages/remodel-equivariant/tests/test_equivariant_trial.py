@@ -66,3 +66,18 @@ def test_a_trained_ode_resnet_state_dict_loads_into_a_fresh_model():
     fresh.load_state_dict(model.state_dict())
     x = torch.randn(2, 1, 29, 29)
     assert torch.equal(fresh.eval()(x), model.eval()(x))
+
+
+def test_parabolic_step_cap_holds_at_the_size_last_trained_on_as_the_docstring_says():
+    # the cap uses ||K|| of the maps of the last training pass: after 5 x 5 it is too long on 29 x 29 maps
+    # (1.07 to 1.15 x 2/||K||^2 for seeds 0-3), and a no-grad training-mode pass at 29 x 29 brings it below
+    from remodel_equivariant import GroupParabolicBlock
+
+    torch.manual_seed(3)
+    block = GroupParabolicBlock(2, "C4", h=10.0, kernel_size=3).double()
+    block(torch.randn(2, 2, 4, 5, 5, dtype=torch.float64))
+    y = torch.randn(1, 2, 4, 29, 29, dtype=torch.float64)
+    assert float(block.eval().step_size(y)) > 1.05 * block.stable_step(29)
+    with torch.no_grad():
+        block.train()(y)
+    assert float(block.eval().step_size(y)) <= 0.95 * block.stable_step(29)
