@@ -248,8 +248,8 @@ class Diffusion(Algorithm):
         What the network predicts: ``"v_prediction"`` (default; ``v = sqrt(ᾱ) eps - sqrt(1 - ᾱ) x0``, Salimans &
         Ho 2022, better conditioned at high noise), ``"epsilon"`` (the noise, Ho et al. 2020) or ``"sample"``
         (the clean sample). On the cosine schedule a noise predictor's error is multiplied by ``1/sqrt(ᾱ)``
-        (about 2e4 at the last timestep): in ``tools/bench/gen.py`` the digits MLP reached 10–15 % class accuracy
-        with ``"epsilon"`` against 95 % with ``"v_prediction"`` (docs/BENCHMARKS.md).
+        (about 2e4 at the last timestep): in ``tools/bench/gen.py`` (seed 0) the digits MLP reached 7 % class
+        accuracy at 50 DDIM steps (19 % at 10) with ``"epsilon"`` against 96 % (98 %) with ``"v_prediction"``.
     clip_sample : float, optional
         Clip the predicted clean sample to ``[-c, c]`` while sampling (images in ``[-1, 1]``: 1.0).
     batch_size, n_train, optimizer, p_uncond
