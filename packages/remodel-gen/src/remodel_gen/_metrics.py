@@ -19,7 +19,8 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor, *, unbiased: bool = True) 
     Parameters
     ----------
     x, y : torch.Tensor
-        The two samples ``[n, d]`` and ``[m, d]``, at least two rows each (computed in float64).
+        The two samples ``[n, ...]`` and ``[m, ...]`` (flattened after the first dimension), at least two rows
+        each, finite (computed in float64).
     unbiased : bool, default True
         U-statistics for the within-sample terms (``True``) or V-statistics (``False``).
 
