@@ -191,8 +191,8 @@ def test_tv_primal_dual_keeps_a_box_also_for_a_deblurring_operator():
     "make", [lambda: UnrolledPGD(iters=2, features=4, depth=2), lambda: LearnedPrimalDual(iters=2)]
 )
 def test_end_to_end_networks_do_not_depend_on_the_scale_of_the_operator(make):
-    # y = A x and y' = (c A) x describe the same data; with A^* y and unit steps a Radon transform (||A||^2 ~ n)
-    # started UnrolledPGD at a loss of 2.7e12 on 16 x 16 patches
+    # y = A x and y' = (c A) x describe the same data; with A^* y and unit steps a Radon transform
+    # (||A||^2 ~ n x angles) started UnrolledPGD at a loss of 2.7e12 on 16 x 16 patches
     torch.manual_seed(0)
     net = make().double()
     with torch.no_grad():

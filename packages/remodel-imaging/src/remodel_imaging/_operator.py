@@ -222,7 +222,8 @@ class Composition(LinearOperator):
 
 
 def cached_norm(cache: dict[int, tuple[LinearOperator, float]], op: LinearOperator) -> float:
-    """``op.norm()`` (float64 power iteration), computed once per operator and kept in ``cache``.
+    """``op.norm(dtype=torch.float64)`` (power iteration; exact ``max |H|`` for periodic convolutions), computed
+    once per operator and kept in ``cache``.
 
     The cache is keyed by ``id(op)`` and holds the operator itself, so that an id reused by a new operator after
     the old one was freed cannot return the old one's norm (a stale, too small norm makes a step ``1 / ||A||^2``
