@@ -43,7 +43,8 @@ Digits: scikit-learn's digits upsampled to 16 x 16, class-conditional with class
 (label dropout 0.1, guidance weight ``--guidance``), the same conditional MLP (3 x 512, sinusoidal time
 features, class embedding) and budget for ``ddim`` (DDPM training with ``diffusers.DDPMScheduler``, cosine
 schedule, v-prediction (Salimans & Ho 2022; epsilon-prediction with this MLP gave 10-15 % accuracy at 1000
-steps), sampled by ``DDIMScheduler``) and ``cfm_cond`` (class-conditional CFM, Euler): a CNN classifier trained
+steps in the first round, 0.186 / 0.068 at 10 / 50 NFE with the current samplers), sampled by
+``DDIMScheduler``) and ``cfm_cond`` (class-conditional CFM, Euler): a CNN classifier trained
 on real digits scores the accuracy of 50 samples per class and the Fréchet distance of its features to
 the real digits, at 10 and 50 network evaluations.
 
