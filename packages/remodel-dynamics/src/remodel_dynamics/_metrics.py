@@ -82,5 +82,4 @@ def energy_drift(energy: Callable[[torch.Tensor], torch.Tensor], traj: torch.Ten
     if traj.ndim < 2:
         raise ValueError(f"traj must have shape (..., n_times, dim), got {tuple(traj.shape)}")
     e0, e1 = energy(traj[..., 0, :]), energy(traj[..., -1, :])
-    drift = (e1 - e0).abs()
-    return torch.where(e0 != 0, drift / e0.abs().where(e0 != 0, torch.ones_like(e0)), drift)
+    return (e1 - e0).abs() / torch.where(e0 != 0, e0.abs(), torch.ones_like(e0))
