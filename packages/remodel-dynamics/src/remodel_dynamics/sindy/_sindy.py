@@ -260,8 +260,6 @@ class SINDy(BaseEstimator):
         t = np.ascontiguousarray(t, dtype=np.float64)
         if t.ndim != 1 or t.size < 2:
             raise ValueError("t must be a 1-d array of at least two times")
-        if not np.all(np.diff(t) > 0):
-            raise ValueError("t must be strictly increasing (finite times)")
 
         def rhs(_t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(self.predict(y.detach().numpy()))
