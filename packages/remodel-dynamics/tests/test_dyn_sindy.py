@@ -237,8 +237,12 @@ def test_score_uses_every_trajectory_and_t_as_in_fit():
         model.simulate(a[0], t[::-1][:5])
     with pytest.raises(ValueError, match="finite"):
         model.fit(a, float("inf"))
+    with pytest.raises(ValueError, match=r"the time step\) must be finite"):  # the helper's own check
+        finite_difference(a, float("inf"))
     with pytest.raises(ValueError, match="precision"):
         model.equations(precision=-1)
+    with pytest.raises(ValueError, match="precision must be an integer"):  # f"{c:.1f}" would print True as 1
+        model.equations(precision=True)
     with pytest.raises(ValueError, match="polyorder"):
         savgol_derivative(a, t, polyorder=2.5)
     with pytest.raises(TypeError, match="x must be real"):
