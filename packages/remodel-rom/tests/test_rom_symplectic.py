@@ -60,6 +60,8 @@ def test_implicit_midpoint_linear_and_poisson_matrix_refuse_bad_input():
         implicit_midpoint_linear(np.eye(3), np.ones(3), 0.1, 3)
     with pytest.raises(ValueError, match="dt must"):
         implicit_midpoint_linear(np.eye(2), np.ones(2), float("nan"), 3)
+    with pytest.raises(ValueError, match="dt must"):
+        implicit_midpoint_linear(np.eye(2), np.ones(2), float("inf"), 3)
     with pytest.raises(ValueError, match="n_steps must"):
         implicit_midpoint_linear(np.eye(2), np.ones(2), 0.1, -1)
     with pytest.raises(ValueError, match="n must"):

@@ -6,6 +6,7 @@ import numbers
 import warnings
 
 import numpy as np
+from remodel_core import check_positive
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from ._sklearn import validate_X, validate_Xy
@@ -61,8 +62,7 @@ def time_derivatives(Q: np.ndarray, dt: float) -> np.ndarray:
         raise ValueError(f"Q needs at least 3 time steps (rows), got shape {Q.shape}")
     if not np.all(np.isfinite(Q)):
         raise ValueError("Q must be finite (it contains NaN or Inf)")
-    if isinstance(dt, bool) or not isinstance(dt, int | float | np.floating) or not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a finite time step > 0, got {dt!r}")
+    check_positive("dt", dt)
     return np.gradient(Q, float(dt), axis=0, edge_order=2)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from remodel_core import check_positive
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from ._pod import POD
@@ -159,8 +160,7 @@ def implicit_midpoint_linear(K: np.ndarray, z0: np.ndarray, dt: float, n_steps: 
         raise ValueError(f"z0 must be a finite state (q, p) of even length 2n, got shape {z0.shape}")
     if K.shape != (z0.size, z0.size) or not np.all(np.isfinite(K)):
         raise ValueError(f"K must be a finite {z0.size} x {z0.size} matrix (like z0), got shape {K.shape}")
-    if not (isinstance(dt, int | float | np.floating) and np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a finite time step > 0, got {dt!r}")
+    check_positive("dt", dt)
     if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
         raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
     m = len(z0) // 2
