@@ -80,5 +80,8 @@ def test_burgers_refuses_an_amplitude_beyond_its_cfl_limit():
     assert np.isfinite(fom.solve([3.9, 0.02])).all()  # outside the ranges but inside the CFL limit 3.98
     with pytest.raises(ValueError, match="CFL"):
         fom.solve([10.0, 0.02])
+    for a in (4.0, -4.0):  # just past the limit 3.98, either sign
+        with pytest.raises(ValueError, match="CFL"):
+            fom.solve([a, 0.02])
     with pytest.raises(ValueError, match="n must"):
         fom.sample(0, np.random.default_rng(0))

@@ -103,6 +103,8 @@ def test_reduced_model_refuses_a_batch_in_estimate_error_and_bad_sizes():
         rom.truncate(2.5)
     with pytest.raises(ValueError, match="basis must be finite"):
         ReducedStationaryModel(fom, np.full((fom.n_dofs, 2), np.nan))
+    with pytest.raises(ValueError, match="n >= 1"):
+        ReducedStationaryModel(fom, np.ones((fom.n_dofs, 0)))
 
 
 def test_greedy_starts_where_the_empty_basis_bound_is_largest():
