@@ -109,8 +109,9 @@ def test_reduced_model_refuses_a_batch_in_estimate_error_and_bad_sizes():
 
 def test_greedy_starts_where_the_empty_basis_bound_is_largest():
     """Before: the first snapshot was training[0] (pyMOR's rb_greedy takes the largest ||f||/alpha_LB(mu)): on
-    pyMOR's 3x3 thermal block with 100 training parameters the 12-vector bases then differed (max test error
-    0.231 against pyMOR's 0.176); now they agree to 3e-15."""
+    pyMOR's 3x3 thermal block with 100 training parameters the 12-vector reduced solutions then differed from
+    pyMOR's by up to 19 % (max norm, 20 test parameters; max energy-norm error 0.112 either way); now by
+    1.1e-15."""
     fom = thermal_block(n=8)
     train = fom.sample(30, np.random.default_rng(0))
     k = int(np.argmin(fom.coercivity_lower_bound(train)))
